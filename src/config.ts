@@ -1,0 +1,46 @@
+/**
+ * One configuration object for lookalike, in the spirit of transformers.js' `env`.
+ * Every field has a documented default; environment variables override at start-up,
+ * and code may assign fields before the first model is loaded.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface LookalikeConfig {
+  /** Images per inference batch (LOOKALIKE_BATCH, default 32). */
+  batchSize: number;
+  /** Intra-op threads for onnxruntime; 0 lets ORT choose (LOOKALIKE_THREADS, default 0). */
+  threads: number;
+  /** Execution device: 'cpu' or 'cuda' (LOOKALIKE_DEVICE, default 'cpu'). */
+  device: 'cpu' | 'cuda';
+  /** Gallery rows per exact-search chunk; bounds memory to chunk x dim floats (default 65536). */
+  searchChunk: number;
+  /** Queries per exact-search call (default 1024). */
+  queryChunk: number;
+  /** Model cache for Hub downloads (LOOKALIKE_CACHE, default ~/.cache/lookalike). */
+  cacheDir: string;
+  /** Never touch the network, even for Hub ids (LOOKALIKE_OFFLINE=1, default false). */
+  offline: boolean;
+  /** Decode concurrency for sharp (default: number of CPU cores). */
+  decodeConcurrency: number;
+}
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v}: expected a non-negative integer`);
+  return n;
+}
+
+/** The process-wide configuration; read it, or assign fields before loading models. */
+export const config: LookalikeConfig = {
+  batchSize: envInt('LOOKALIKE_BATCH', 32) || 32,
+  threads: envInt('LOOKALIKE_THREADS', 0),
+  device: process.env.LOOKALIKE_DEVICE === 'cuda' ? 'cuda' : 'cpu',
+  searchChunk: 65536,
+  queryChunk: 1024,
+  cacheDir: process.env.LOOKALIKE_CACHE || path.join(os.homedir(), '.cache', 'lookalike'),
+  offline: process.env.LOOKALIKE_OFFLINE === '1' || process.env.HF_HUB_OFFLINE === '1',
+  decodeConcurrency: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+};

@@ -1,0 +1,84 @@
+/** Decoding and preprocessing images with sharp into model input tensors. */
+import sharp from 'sharp';
+import type { ModelSpec, Resample } from '../models/spec.ts';
+import { inputSize } from '../models/spec.ts';
+
+const KERNEL: Record<Resample, keyof sharp.KernelEnum> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
+
+/** Output size of a resize rule for an image of w x h (Hugging Face's rounding: int() of the scaled long side). */
+export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: number; height: number } {
+  if (spec.resize.mode === 'fixed') return { width: spec.resize.width, height: spec.resize.height };
+  const s = spec.resize.shortestEdge;
+  return w <= h ? { width: s, height: Math.floor((s * h) / w) } : { width: Math.floor((s * w) / h), height: s };
+}
+
+/**
+ * Decode an image (path or bytes) to RGB uint8 at the model's input size: EXIF-rotate,
+ * drop alpha, convert to sRGB, resize by the spec's rule, center crop.
+ */
+export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
+  const rotated = await sharp(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { width: w0, height: h0, channels } = rotated.info;
+  let img = sharp(rotated.data, { raw: { width: w0, height: h0, channels } });
+  if (channels === 1) img = img.toColourspace('srgb');
+  const target = resizeTarget(spec, w0, h0);
+  let buf = await img.resize(target.width, target.height, { fit: 'fill', kernel: KERNEL[spec.resample] }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let { width, height } = buf.info;
+  if (buf.info.channels !== 3) throw new Error(`decoded to ${buf.info.channels} channels, expected 3`);
+  if (spec.crop) {
+    const { height: ch, width: cw } = spec.crop;
+    const data = centerCrop(buf.data, width, height, cw, ch);
+    return { data, width: cw, height: ch };
+  }
+  return { data: buf.data, width, height };
+}
+
+/** Center crop an RGB buffer (Hugging Face's rounding; pads with zeros when the crop is larger). */
+export function centerCrop(src: Buffer, w: number, h: number, cw: number, ch: number): Buffer {
+  const top = Math.floor((h - ch) / 2);
+  const left = Math.floor((w - cw) / 2);
+  const out = Buffer.alloc(cw * ch * 3);
+  for (let y = 0; y < ch; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= h) continue;
+    for (let x = 0; x < cw; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= w) continue;
+      const si = (sy * w + sx) * 3;
+      const di = (y * cw + x) * 3;
+      out[di] = src[si];
+      out[di + 1] = src[si + 1];
+      out[di + 2] = src[si + 2];
+    }
+  }
+  return out;
+}
+
+/** Write normalised RGB pixels into `dst` at image slot `slot` in the spec's layout and channel order. */
+export function normalizeInto(rgb: Buffer, spec: ModelSpec, dst: Float32Array, slot: number): void {
+  const { height, width } = inputSize(spec);
+  const plane = height * width;
+  const base = slot * plane * 3;
+  const order = spec.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+  for (let c = 0; c < 3; c++) {
+    const srcC = order[c];
+    const scale = spec.rescale / spec.std[srcC];
+    const shift = spec.mean[srcC] / spec.std[srcC];
+    if (spec.layout === 'nchw') {
+      const o = base + c * plane;
+      for (let p = 0; p < plane; p++) dst[o + p] = rgb[p * 3 + srcC] * scale - shift;
+    } else {
+      for (let p = 0; p < plane; p++) dst[base + p * 3 + c] = rgb[p * 3 + srcC] * scale - shift;
+    }
+  }
+}
+
+/** Decode and preprocess one image into a new tensor of 3 x H x W floats. */
+export async function preprocess(input: string | Buffer, spec: ModelSpec): Promise<Float32Array> {
+  const { data, width, height } = await decodeRgb(input, spec);
+  const size = inputSize(spec);
+  if (width !== size.width || height !== size.height) throw new Error(`preprocessed to ${width}x${height}, expected ${size.width}x${size.height}`);
+  const out = new Float32Array(3 * width * height);
+  normalizeInto(data, spec, out, 0);
+  return out;
+}

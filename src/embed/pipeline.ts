@@ -1,0 +1,110 @@
+/**
+ * The one embedding pipeline: decode + preprocess (sharp) -> batch -> backbone -> pool ->
+ * optional tuned head -> L2 normalise. Decoding of the next batch overlaps inference of
+ * the current one; undecodable files are reported and skipped.
+ */
+import { config } from '../config.ts';
+import { decodeRgb, normalizeInto } from '../data/decode.ts';
+import type { Backbone } from '../models/backbone.ts';
+import { inputSize } from '../models/spec.ts';
+import { l2normalize, pool } from './pool.ts';
+import type { Head } from './head.ts';
+
+/** One image to embed: an id and where its bytes come from. */
+export interface EmbedItem {
+  id: string;
+  source: string | Buffer;
+}
+
+/** A file that could not be embedded, and why. */
+export interface Skipped {
+  id: string;
+  reason: string;
+}
+
+/** Embeddings of the items that decoded, in input order. */
+export interface EmbedResult {
+  ids: string[];
+  /** Row-major ids.length x dim, L2-normalised. */
+  vectors: Float32Array;
+  dim: number;
+  skipped: Skipped[];
+}
+
+/** Options for embedImages. */
+export interface EmbedOptions {
+  batchSize?: number;
+  head?: Head;
+  /** Called after each batch with the number of items processed (embedded or skipped). */
+  onProgress?: (n: number) => void;
+  /** Called for each skipped file as soon as it is found. */
+  onSkip?: (s: Skipped) => void;
+}
+
+interface Decoded {
+  items: EmbedItem[];
+  pixels: Float32Array;
+  ok: EmbedItem[];
+  skipped: Skipped[];
+}
+
+/** Human-readable reason from a sharp/IO error. */
+export function decodeError(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  if (/ENOENT/.test(msg)) return 'file not found';
+  if (/EISDIR/.test(msg)) return 'is a folder';
+  if (/unsupported image format/i.test(msg)) return 'unsupported or unrecognised image format';
+  if (/empty|zero|Input buffer contains unsupported/i.test(msg)) return `unreadable image (${msg})`;
+  return msg.split('\n')[0];
+}
+
+async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Decoded> {
+  const { height, width } = inputSize(backbone.spec);
+  const results = await Promise.allSettled(items.map((it) => decodeRgb(it.source, backbone.spec)));
+  const ok: EmbedItem[] = [];
+  const skipped: Skipped[] = [];
+  const pixels = new Float32Array(items.length * 3 * height * width);
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') {
+      normalizeInto(r.value.data, backbone.spec, pixels, ok.length);
+      ok.push(items[i]);
+    } else skipped.push({ id: items[i].id, reason: decodeError(r.reason) });
+  });
+  return { items, pixels: pixels.subarray(0, ok.length * 3 * height * width), ok, skipped };
+}
+
+/** Embed items through a backbone (and head), batch by batch, skipping undecodable files. */
+export async function embedImages(backbone: Backbone, items: EmbedItem[], opts: EmbedOptions = {}): Promise<EmbedResult> {
+  const bs = Math.max(1, opts.batchSize ?? config.batchSize);
+  const batches: EmbedItem[][] = [];
+  for (let i = 0; i < items.length; i += bs) batches.push(items.slice(i, i + bs));
+  const ids: string[] = [];
+  const chunks: Float32Array[] = [];
+  const skipped: Skipped[] = [];
+  let dim = 0;
+  let next: Promise<Decoded> | undefined = batches.length ? decodeBatch(batches[0], backbone) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    const cur = await next!;
+    // Start decoding the next batch before running this one, so sharp and ORT overlap.
+    next = b + 1 < batches.length ? decodeBatch(batches[b + 1], backbone) : undefined;
+    for (const s of cur.skipped) opts.onSkip?.(s);
+    skipped.push(...cur.skipped);
+    if (cur.ok.length) {
+      const raw = await backbone.run(cur.pixels, cur.ok.length);
+      let pooled = pool(raw, backbone.spec);
+      if (opts.head) pooled = await opts.head.apply(pooled.data, cur.ok.length, pooled.dim);
+      if (dim && pooled.dim !== dim) throw new Error(`embedding size changed from ${dim} to ${pooled.dim}`);
+      dim = pooled.dim;
+      chunks.push(l2normalize(Float32Array.from(pooled.data), dim));
+      ids.push(...cur.ok.map((i) => i.id));
+    }
+    opts.onProgress?.(cur.items.length);
+  }
+  const vectors = new Float32Array(ids.length * dim);
+  let o = 0;
+  for (const c of chunks) {
+    vectors.set(c, o);
+    o += c.length;
+  }
+  return { ids, vectors, dim, skipped };
+}

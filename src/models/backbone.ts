@@ -1,0 +1,32 @@
+/** The interface every backbone format (ONNX, TensorFlow.js) implements for the embedding pipeline. */
+import type { ModelSpec } from './spec.ts';
+
+/** A model output for a batch: flat values and dimensions (first dimension = batch). */
+export interface RawOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** Description of a graph input or output for `models info`. */
+export interface TensorInfo {
+  name: string;
+  shape: (number | string)[];
+  type: string;
+}
+
+/** A loaded image encoder. */
+export interface Backbone {
+  /** Display name (file path or preset). */
+  name: string;
+  /** The resolved spec: preprocessing, output, pooling. */
+  spec: ModelSpec;
+  /** sha256 of the weights and the canonical spec: equal fingerprints give comparable embeddings. */
+  fingerprint: string;
+  /** Graph inputs and outputs. */
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** Run one preprocessed batch (n images, spec.layout) and return the chosen output. */
+  run(pixels: Float32Array, n: number): Promise<RawOutput>;
+  /** Free native resources. */
+  dispose(): Promise<void>;
+}

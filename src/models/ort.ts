@@ -1,0 +1,85 @@
+/** ONNX image backbones through onnxruntime-node. */
+import * as ort from 'onnxruntime-node';
+import { config } from '../config.ts';
+import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
+import { inputSize, type ModelSpec } from './spec.ts';
+
+/** Session options from the global config: threads and execution provider. */
+export function sessionOptions(): ort.InferenceSession.SessionOptions {
+  const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  if (config.threads > 0) opts.intraOpNumThreads = config.threads;
+  opts.executionProviders = config.device === 'cuda' ? ['cuda'] : ['cpu'];
+  return opts;
+}
+
+/** Create an ORT session from bytes or a path, with a clear error naming the file. */
+export async function createSession(model: string | Uint8Array, what: string): Promise<ort.InferenceSession> {
+  try {
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, sessionOptions())
+      : await ort.InferenceSession.create(model, sessionOptions());
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (config.device === 'cuda' && /cuda/i.test(msg)) {
+      throw new Error(`${what}: --device cuda needs onnxruntime-node's CUDA provider (install it online with its CUDA files); ORT said: ${msg}`);
+    }
+    throw new Error(`${what}: cannot load ONNX model: ${msg}`);
+  }
+}
+
+/** Input and output descriptions of a session. */
+export function describeSession(s: ort.InferenceSession): { inputs: TensorInfo[]; outputs: TensorInfo[] } {
+  const meta = (list: readonly ort.InferenceSession.ValueMetadata[] | undefined, names: readonly string[]): TensorInfo[] =>
+    names.map((name, i) => {
+      const m = list?.[i] as { isTensor?: boolean; shape?: readonly (number | string)[]; type?: string } | undefined;
+      return { name, shape: m?.isTensor ? [...(m.shape ?? [])] : [], type: m?.isTensor ? String(m.type) : 'unknown' };
+    });
+  return { inputs: meta(s.inputMetadata, s.inputNames), outputs: meta(s.outputMetadata, s.outputNames) };
+}
+
+/** An ONNX backbone around one session. */
+export class OrtBackbone implements Backbone {
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  private inputName: string;
+  private outputName: string;
+
+  constructor(
+    readonly name: string,
+    readonly spec: ModelSpec,
+    readonly fingerprint: string,
+    private session: ort.InferenceSession,
+  ) {
+    ({ inputs: this.inputs, outputs: this.outputs } = describeSession(session));
+    this.inputName = spec.inputName ?? pickImageInput(this.inputs, name);
+    if (!session.inputNames.includes(this.inputName)) {
+      throw new Error(`${name}: no input "${this.inputName}"; inputs are ${session.inputNames.join(', ')}`);
+    }
+    this.outputName = spec.output ?? session.outputNames[0];
+    if (!session.outputNames.includes(this.outputName)) {
+      throw new Error(`${name}: no output "${this.outputName}"; outputs are ${session.outputNames.join(', ')}`);
+    }
+  }
+
+  /** Run one preprocessed batch. */
+  async run(pixels: Float32Array, n: number): Promise<RawOutput> {
+    const { height, width } = inputSize(this.spec);
+    const dims = this.spec.layout === 'nchw' ? [n, 3, height, width] : [n, height, width, 3];
+    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', pixels, dims) }, [this.outputName]);
+    const t = out[this.outputName];
+    if (t.type !== 'float32') throw new Error(`${this.name}: output ${this.outputName} is ${t.type}, expected float32`);
+    return { data: t.data as Float32Array, dims: [...t.dims] };
+  }
+
+  /** Release the session. */
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The first 4-D float input, else the first input. */
+function pickImageInput(inputs: TensorInfo[], name: string): string {
+  if (inputs.length === 0) throw new Error(`${name}: model has no inputs`);
+  const image = inputs.find((i) => i.shape.length === 4 && /float/.test(i.type));
+  return (image ?? inputs[0]).name;
+}
