@@ -53,6 +53,7 @@ export function folderSpec(dir: string, overrides: SpecOverrides = {}): ModelSpe
 export async function loadBackbone(model: string, opts: LoadOptions = {}): Promise<Backbone> {
   const overrides = opts.overrides ?? {};
   if (!fs.existsSync(model)) {
+    // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
     throw new Error(`model not found: ${model} (give an .onnx file or a folder with config.json, preprocessor_config.json and onnx/model.onnx)`);
   }
   const stat = fs.statSync(model);
