@@ -1,0 +1,132 @@
+/**
+ * Exact cosine top-k through onnxruntime: one small graph, Gemm(Q, G, transB=1) -> TopK,
+ * run over gallery chunks (config.searchChunk rows) and query chunks (config.queryChunk),
+ * merged on the host. Memory stays bounded at queryChunk x searchChunk scores.
+ * Ties are broken by gallery order (lower row first).
+ */
+import * as ort from 'onnxruntime-node';
+import { config } from '../config.ts';
+import { buildModel } from '../models/onnx/build.ts';
+import { createSession } from '../models/ort.ts';
+
+/** Top-k results for nq queries: row-major nq x k; index -1 means fewer than k items existed. */
+export interface TopK {
+  k: number;
+  indices: Int32Array;
+  scores: Float32Array;
+}
+
+/** Options for searchExact. */
+export interface ExactOptions {
+  /** Per query, a gallery row to leave out (the query itself), or -1. */
+  exclude?: Int32Array;
+  /** Gallery rows per chunk (default config.searchChunk). */
+  chunk?: number;
+  /** Queries per call (default config.queryChunk). */
+  queryChunk?: number;
+}
+
+/** The ONNX graph of the kernel: scores = Q x G^T, then TopK(k) along the gallery axis. */
+export function kernelModel(): Uint8Array {
+  return buildModel({
+    name: 'lookalike-exact-topk',
+    inputs: [
+      { name: 'queries', shape: ['nq', 'dim'] },
+      { name: 'gallery', shape: ['ng', 'dim'] },
+      { name: 'k', type: 'int64', shape: [1] },
+    ],
+    outputs: [
+      { name: 'scores', shape: ['nq', 'kk'] },
+      { name: 'indices', type: 'int64', shape: ['nq', 'kk'] },
+    ],
+    nodes: [
+      { op: 'Gemm', inputs: ['queries', 'gallery'], outputs: ['sim'], attrs: { transB: 1 } },
+      { op: 'TopK', inputs: ['sim', 'k'], outputs: ['scores', 'indices'], attrs: { axis: -1, largest: 1, sorted: 1 } },
+    ],
+  });
+}
+
+let kernel: Promise<ort.InferenceSession> | undefined;
+
+/** The shared kernel session (created once per process). */
+export function kernelSession(): Promise<ort.InferenceSession> {
+  kernel ??= createSession(kernelModel(), 'exact-search kernel');
+  return kernel;
+}
+
+/** Exact top-k of queries against gallery rows (both L2-normalised, row-major, `dim` wide). */
+export async function searchExact(gallery: Float32Array, queries: Float32Array, dim: number, k: number, opts: ExactOptions = {}): Promise<TopK> {
+  const ng = dim ? gallery.length / dim : 0;
+  const nq = dim ? queries.length / dim : 0;
+  if (!Number.isInteger(ng) || !Number.isInteger(nq)) throw new Error(`searchExact: arrays are not multiples of dim ${dim}`);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  const indices = new Int32Array(nq * k).fill(-1);
+  const scores = new Float32Array(nq * k).fill(-Infinity);
+  if (ng === 0 || nq === 0) return { k, indices, scores };
+  const session = await kernelSession();
+  const chunk = Math.max(1, opts.chunk ?? config.searchChunk);
+  const qChunk = Math.max(1, opts.queryChunk ?? config.queryChunk);
+  const exclude = opts.exclude;
+  const extra = exclude ? 1 : 0;
+  for (let q0 = 0; q0 < nq; q0 += qChunk) {
+    const q1 = Math.min(nq, q0 + qChunk);
+    const qTensor = new ort.Tensor('float32', queries.subarray(q0 * dim, q1 * dim), [q1 - q0, dim]);
+    for (let g0 = 0; g0 < ng; g0 += chunk) {
+      const g1 = Math.min(ng, g0 + chunk);
+      const kk = Math.min(k + extra, g1 - g0);
+      const out = await session.run({
+        queries: qTensor,
+        gallery: new ort.Tensor('float32', gallery.subarray(g0 * dim, g1 * dim), [g1 - g0, dim]),
+        k: new ort.Tensor('int64', BigInt64Array.from([BigInt(kk)]), [1]),
+      });
+      const s = out.scores.data as Float32Array;
+      const ix = out.indices.data as BigInt64Array;
+      for (let qi = q0; qi < q1; qi++) {
+        const row = (qi - q0) * kk;
+        const skip = exclude ? exclude[qi] : -1;
+        for (let j = 0; j < kk; j++) {
+          const gi = g0 + Number(ix[row + j]);
+          if (gi === skip) continue;
+          if (!insert(indices, scores, qi * k, k, gi, s[row + j])) break;
+        }
+      }
+    }
+  }
+  return { k, indices, scores };
+}
+
+/**
+ * Insert (gi, score) into one query's sorted top-k slot range; returns false when the
+ * candidate does not enter (later candidates of the same sorted chunk cannot either).
+ * Order: score descending, then gallery row ascending.
+ */
+function insert(indices: Int32Array, scores: Float32Array, base: number, k: number, gi: number, score: number): boolean {
+  const last = base + k - 1;
+  if (indices[last] !== -1 && (score < scores[last] || (score === scores[last] && gi > indices[last]))) return false;
+  let p = last;
+  while (p > base && (indices[p - 1] === -1 || score > scores[p - 1] || (score === scores[p - 1] && gi < indices[p - 1]))) {
+    indices[p] = indices[p - 1];
+    scores[p] = scores[p - 1];
+    p--;
+  }
+  indices[p] = gi;
+  scores[p] = score;
+  return true;
+}
+
+/** Plain-TypeScript brute force (for tests and as a reference): same ordering rules as searchExact. */
+export function searchBrute(gallery: Float32Array, queries: Float32Array, dim: number, k: number, exclude?: Int32Array): TopK {
+  const ng = gallery.length / dim;
+  const nq = queries.length / dim;
+  const indices = new Int32Array(nq * k).fill(-1);
+  const scores = new Float32Array(nq * k).fill(-Infinity);
+  for (let q = 0; q < nq; q++) {
+    for (let g = 0; g < ng; g++) {
+      if (exclude && exclude[q] === g) continue;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += queries[q * dim + d] * gallery[g * dim + d];
+      insert(indices, scores, q * k, k, g, Math.fround(s));
+    }
+  }
+  return { k, indices, scores };
+}
