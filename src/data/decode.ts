@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import type { ModelSpec, Resample } from '../models/spec.ts';
 import { inputSize } from '../models/spec.ts';
 
-const KERNEL: Record<Resample, keyof sharp.KernelEnum> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
+const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
 
 /** Output size of a resize rule for an image of w x h (Hugging Face's rounding: int() of the scaled long side). */
 export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: number; height: number } {

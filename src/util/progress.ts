@@ -19,7 +19,12 @@ export class Progress {
 
   /** Advance by n and redraw at most ~10 times a second. */
   tick(n = 1): void {
-    this.done += n;
+    this.update(this.done + n);
+  }
+
+  /** Set the number done and redraw at most ~10 times a second. */
+  update(done: number): void {
+    this.done = done;
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.last < 100 && this.done < this.total) return;

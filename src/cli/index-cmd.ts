@@ -1,0 +1,65 @@
+/** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index. */
+import { Command } from 'commander';
+import { buildIndex } from '../index/build.ts';
+import { addModelOptions, lazyProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
+
+interface IndexFlags extends ModelFlags {
+  out: string;
+  rebuild?: boolean;
+}
+
+/** The `index` command. */
+export function indexCommand(): Command {
+  const cmd = new Command('index')
+    .description('embed every image under FOLDER and write (or update) an index')
+    .argument('<folder>', 'folder of gallery images (searched recursively)')
+    .requiredOption('-o, --out <index>', 'index folder to write, e.g. gallery.lkx')
+    .option('--rebuild', 'ignore an existing index and embed everything again')
+    .option('--strict', 'exit with an error if any file was skipped')
+    .option('--json', 'print a JSON summary, no progress');
+  addModelOptions(cmd, true);
+  cmd.addHelpText('after', `
+Example:
+  lookalike index ./gallery --model ./clip/ --out gallery.lkx
+  lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded`);
+  cmd.action(async (folder: string, o: IndexFlags) => {
+    const { backbone, head } = await openModel(o);
+    const skips = skipReporter(o.json);
+    const bar = lazyProgress('embedding', o.json);
+    const report = await buildIndex({
+      folder,
+      out: o.out,
+      backbone,
+      head,
+      rebuild: o.rebuild,
+      onSkip: skips.report,
+      onProgress: bar.update,
+    });
+    bar.end();
+    await backbone.dispose();
+    await head?.dispose();
+    const summary = {
+      index: report.out,
+      images: report.total,
+      dim: report.dim,
+      added: report.added.length,
+      changed: report.changed.length,
+      removed: report.removed.length,
+      unchanged: report.unchanged,
+      skipped: report.skipped,
+    };
+    if (o.json) printJson({ ...summary, added_ids: report.added, changed_ids: report.changed, removed_ids: report.removed });
+    else {
+      for (const id of report.added.slice(0, 20)) process.stdout.write(`+ ${id}\n`);
+      for (const id of report.changed.slice(0, 20)) process.stdout.write(`~ ${id}\n`);
+      for (const id of report.removed.slice(0, 20)) process.stdout.write(`- ${id}\n`);
+      const more = report.added.length + report.changed.length + report.removed.length;
+      if (more > 60) process.stdout.write(`(${more} changes in all)\n`);
+      process.stdout.write(
+        `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped\n`,
+      );
+    }
+    if (o.strict && report.skipped.length) throw new Error(`--strict: ${report.skipped.length} file(s) skipped`);
+  });
+  return cmd;
+}

@@ -1,0 +1,42 @@
+/** The `lookalike` command line: one subcommand per file in this folder. */
+import { Command, CommanderError } from 'commander';
+import { indexCommand } from './index-cmd.ts';
+import { searchCommand } from './search.ts';
+import { competeCommand } from './compete.ts';
+import { demoCommand } from './demo.ts';
+
+/** Build the program with every subcommand. */
+export function program(): Command {
+  const program = new Command('lookalike')
+    .description('top-k image retrieval: embed, index, search, evaluate, tune')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .addHelpText('after', `
+Example:
+  lookalike index ./gallery --model model.onnx --out gallery.lkx
+  lookalike search gallery.lkx ./query.jpg -k 10
+  lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
+  program.addCommand(indexCommand());
+  program.addCommand(searchCommand());
+  program.addCommand(competeCommand());
+  program.addCommand(demoCommand());
+  return program;
+}
+
+/** Run the CLI; errors print one line and exit 1 (2 for usage errors). */
+export async function main(argv: string[]): Promise<void> {
+  const p = program();
+  p.exitOverride();
+  for (const c of p.commands) c.exitOverride();
+  try {
+    await p.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    if (process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exitCode = 1;
+  }
+}

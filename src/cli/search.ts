@@ -1,0 +1,104 @@
+/** `lookalike search INDEX QUERY...`: top-k gallery items for image files, folders or ids. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { listFolder } from '../data/images.ts';
+import { embedImages, type EmbedItem } from '../embed/pipeline.ts';
+import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/search.ts';
+import { loadIndex } from '../index/store.ts';
+import { writeSubmission } from '../metrics/competition.ts';
+import { addModelOptions, embedProgress, openModelForIndex, printJson, skipReporter, type ModelFlags } from './options.ts';
+
+interface SearchFlags extends ModelFlags {
+  k: string;
+  id?: string[];
+  excludeSelf?: boolean;
+  submission?: string;
+}
+
+/** A query image: the key it is reported under and the id it would have in the index. */
+export interface QueryFile {
+  key: string;
+  file: string;
+}
+
+/** Expand query arguments (files and folders) into query files keyed by name relative to their folder. */
+export function expandQueries(args: string[]): { files: QueryFile[]; others: string[] } {
+  const files: QueryFile[] = [];
+  const others: string[] = [];
+  for (const a of args) {
+    if (!fs.existsSync(a)) throw new Error(`${a}: no such file or folder`);
+    if (fs.statSync(a).isDirectory()) {
+      const l = listFolder(a);
+      files.push(...l.images.map((rel) => ({ key: rel, file: path.join(a, rel) })));
+      others.push(...l.others.map((rel) => path.join(a, rel)));
+    } else files.push({ key: path.basename(a), file: a });
+  }
+  return { files, others };
+}
+
+/** Print results as a readable table. */
+export function printResults(results: QueryResult[]): void {
+  for (const r of results) {
+    process.stdout.write(`${r.query}\n`);
+    for (const h of r.hits) process.stdout.write(`  ${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`);
+  }
+}
+
+/** Submission object: query key -> ranked gallery ids. */
+export function toSubmission(results: QueryResult[]): Record<string, string[]> {
+  return Object.fromEntries(results.map((r) => [r.query, r.hits.map((h) => h.id)]));
+}
+
+/** The `search` command. */
+export function searchCommand(): Command {
+  const cmd = new Command('search')
+    .description('find the top-k most similar gallery items for query images, folders, or indexed ids')
+    .argument('<index>', 'index folder written by `lookalike index`')
+    .argument('[queries...]', 'query image files or folders')
+    .option('-k, --k <k>', 'results per query', '10')
+    .option('--id <id...>', 'query with items already in the index (their relative paths)')
+    .option('--exclude-self', 'leave the query itself out of its results (matched by id)')
+    .option('--submission <file>', 'also write {"query.jpg": ["gallery.jpg", ...]} to this file')
+    .option('--strict', 'exit with an error if any query file was skipped')
+    .option('--json', 'print results as JSON');
+  addModelOptions(cmd);
+  cmd.addHelpText('after', `
+Example:
+  lookalike search gallery.lkx ./query.jpg -k 10
+  lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
+  lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json`);
+  cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
+    const k = Number(o.k);
+    if (!Number.isInteger(k) || k < 1) throw new Error(`-k ${o.k}: expected a positive integer`);
+    const index = loadIndex(indexDir);
+    const results: QueryResult[] = [];
+    const skips = skipReporter(o.json);
+    if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf)));
+    if (queryArgs.length) {
+      const { files, others } = expandQueries(queryArgs);
+      for (const f of others) skips.report({ id: f, reason: 'unsupported file type' });
+      const { backbone, head } = await openModelForIndex(index.manifest, o, indexDir);
+      // The id a query would have in the index (for --exclude-self), when it lies under the indexed folder.
+      const idOf = (f: string) => {
+        const rel = path.relative(index.manifest.root, path.resolve(f));
+        return rel.startsWith('..') || path.isAbsolute(rel) ? `query:${f}` : rel.split(path.sep).join('/');
+      };
+      const items: EmbedItem[] = files.map((f) => ({ id: idOf(f.file), source: f.file }));
+      const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
+      const bar = embedProgress('queries', items.length, o.json);
+      const emb = await embedImages(backbone, items, { head, onSkip: skips.report, onProgress: (n) => bar.tick(n) });
+      bar.end();
+      await backbone.dispose();
+      await head?.dispose();
+      const res = await searchByEmbeddings(index, emb, k, o.excludeSelf);
+      results.push(...res.map((r) => ({ ...r, query: keyOf.get(r.query) ?? r.query })));
+    }
+    if (!o.id?.length && !queryArgs.length) throw new Error('give query images/folders or --id');
+    if (o.submission) writeSubmission(o.submission, toSubmission(results));
+    if (o.json) printJson({ k, results, skipped: skips.list });
+    else printResults(results);
+    if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} query file(s) skipped`);
+  });
+  return cmd;
+}

@@ -1,0 +1,79 @@
+/**
+ * Tiny ONNX image encoders with seeded random weights, generated with the builder: the
+ * project's own models for demos and tests when no pretrained weights are present.
+ */
+import { buildModel, type InitDef, type NodeDef } from './onnx/build.ts';
+import { gaussian, rng } from '../util/random.ts';
+
+function weights(n: number, scale: number, seed: number): Float32Array {
+  const g = gaussian(rng(seed));
+  return Float32Array.from({ length: n }, () => g() * scale);
+}
+
+/** Options for the tiny encoders. */
+export interface TinyOptions {
+  /** Input height = width (default 32). */
+  size?: number;
+  /** Feature channels / token width (default 16). */
+  channels?: number;
+  /** Output embedding size of the CNN's linear layer (default 16). */
+  dim?: number;
+  seed?: number;
+}
+
+/**
+ * conv3x3 -> ReLU -> global average pool -> linear: input `pixel_values` [N,3,S,S], output
+ * `embedding` [N,dim]; with `spatial: true` the output is the feature map `last_hidden_state` [N,C,S,S].
+ */
+export function tinyCnn(o: TinyOptions & { spatial?: boolean } = {}): Uint8Array {
+  const S = o.size ?? 32;
+  const C = o.channels ?? 16;
+  const D = o.dim ?? 16;
+  const seed = o.seed ?? 1;
+  const nodes: NodeDef[] = [{ op: 'Conv', inputs: ['pixel_values', 'conv_w', 'conv_b'], outputs: ['conv'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } }, { op: 'Relu', inputs: ['conv'], outputs: [o.spatial ? 'last_hidden_state' : 'relu'] }];
+  const inits: InitDef[] = [
+    { name: 'conv_w', dims: [C, 3, 3, 3], data: weights(C * 27, 0.4, seed) },
+    { name: 'conv_b', dims: [C], data: weights(C, 0.1, seed + 1) },
+  ];
+  if (o.spatial) {
+    return buildModel({ name: 'tiny-cnn-spatial', inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }], outputs: [{ name: 'last_hidden_state', shape: ['batch', C, S, S] }], nodes, initializers: inits });
+  }
+  nodes.push(
+    { op: 'GlobalAveragePool', inputs: ['relu'], outputs: ['gap'] },
+    { op: 'Flatten', inputs: ['gap'], outputs: ['flat'] },
+    { op: 'Gemm', inputs: ['flat', 'fc_w', 'fc_b'], outputs: ['embedding'], attrs: { transB: 1 } },
+  );
+  inits.push({ name: 'fc_w', dims: [D, C], data: weights(D * C, 1 / Math.sqrt(C), seed + 2) }, { name: 'fc_b', dims: [D], data: new Float32Array(D) });
+  return buildModel({ name: 'tiny-cnn', inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }], outputs: [{ name: 'embedding', shape: ['batch', D] }], nodes, initializers: inits });
+}
+
+/**
+ * A ViT-shaped encoder: patchify conv (patch 8) -> tokens, a CLS token (mean of patches plus a
+ * learned bias) prepended: input `pixel_values` [N,3,S,S], output `last_hidden_state` [N,1+P,C].
+ */
+export function tinyVit(o: TinyOptions & { patch?: number } = {}): Uint8Array {
+  const S = o.size ?? 32;
+  const C = o.channels ?? 16;
+  const P = o.patch ?? 8;
+  const seed = o.seed ?? 3;
+  const T = (S / P) * (S / P);
+  return buildModel({
+    name: 'tiny-vit',
+    inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }],
+    outputs: [{ name: 'last_hidden_state', shape: ['batch', T + 1, C] }],
+    nodes: [
+      { op: 'Conv', inputs: ['pixel_values', 'patch_w', 'patch_b'], outputs: ['patches'], attrs: { kernel_shape: [P, P], strides: [P, P] } },
+      { op: 'Reshape', inputs: ['patches', 'tok_shape'], outputs: ['flat'] },
+      { op: 'Transpose', inputs: ['flat'], outputs: ['tokens'], attrs: { perm: [0, 2, 1] } },
+      { op: 'ReduceMean', inputs: ['tokens'], outputs: ['mean'], attrs: { axes: [1], keepdims: 1 } },
+      { op: 'Add', inputs: ['mean', 'cls_bias'], outputs: ['cls'] },
+      { op: 'Concat', inputs: ['cls', 'tokens'], outputs: ['last_hidden_state'], attrs: { axis: 1 } },
+    ],
+    initializers: [
+      { name: 'patch_w', dims: [C, 3, P, P], data: weights(C * 3 * P * P, 0.1, seed) },
+      { name: 'patch_b', dims: [C], data: weights(C, 0.1, seed + 1) },
+      { name: 'tok_shape', dims: [3], data: [0, C, -1], type: 'int64' },
+      { name: 'cls_bias', dims: [1, 1, C], data: weights(C, 0.5, seed + 2) },
+    ],
+  });
+}
