@@ -3,10 +3,11 @@
  * optional tuned head -> L2 normalise. Decoding of the next batch overlaps inference of
  * the current one; undecodable files are reported and skipped.
  */
+import fs from 'node:fs';
 import { config } from '../config.ts';
 import { decodeRgb, normalizeInto } from '../data/decode.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { inputSize } from '../models/spec.ts';
+import { inputSize, type ModelSpec } from '../models/spec.ts';
 import { l2normalize, pool } from './pool.ts';
 import type { Head } from './head.ts';
 
@@ -51,16 +52,36 @@ interface Decoded {
 /** Human-readable reason from a sharp/IO error. */
 export function decodeError(e: unknown): string {
   const msg = (e as Error)?.message ?? String(e);
-  if (/ENOENT/.test(msg)) return 'file not found';
+  if (/ENOENT|Input file is missing/.test(msg)) return 'file not found';
   if (/EISDIR/.test(msg)) return 'is a folder';
   if (/unsupported image format/i.test(msg)) return 'unsupported or unrecognised image format';
-  if (/empty|zero|Input buffer contains unsupported/i.test(msg)) return `unreadable image (${msg})`;
+  if (/premature end|truncated|corrupt/i.test(msg)) return `truncated or corrupt image (${msg.split('\n')[0]})`;
   return msg.split('\n')[0];
+}
+
+/** Decode one item with a precise error: missing, folder, empty, or the decoder's own message. */
+async function decodeAlone(item: EmbedItem, spec: ModelSpec): ReturnType<typeof decodeRgb> {
+  if (typeof item.source === 'string') {
+    const st = await fs.promises.stat(item.source).catch(() => undefined);
+    if (!st) throw new Error('file not found');
+    if (st.isDirectory()) throw new Error('is a folder');
+    if (st.size === 0) throw new Error('empty file (0 bytes)');
+  } else if (item.source.length === 0) throw new Error('empty file (0 bytes)');
+  return decodeRgb(item.source, spec);
 }
 
 async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Decoded> {
   const { height, width } = inputSize(backbone.spec);
   const results = await Promise.allSettled(items.map((it) => decodeRgb(it.source, backbone.spec)));
+  // libvips keeps one error buffer for all threads, so concurrent failures can swap messages:
+  // decode each failed item again on its own to get its true reason.
+  for (let i = 0; i < items.length; i++) {
+    if (results[i].status === 'fulfilled') continue;
+    results[i] = await decodeAlone(items[i], backbone.spec).then(
+      (value) => ({ status: 'fulfilled', value }) as const,
+      (reason) => ({ status: 'rejected', reason }) as const,
+    );
+  }
   const ok: EmbedItem[] = [];
   const skipped: Skipped[] = [];
   const pixels = new Float32Array(items.length * 3 * height * width);
