@@ -1,0 +1,140 @@
+/**
+ * `lookalike eval`: score rankings. Three inputs: an index plus labels.csv (leave-one-out or
+ * query/gallery splits), a competition submission plus truth, or a rankings file (cases.json format).
+ */
+import { Command, Option } from 'commander';
+import { readLabels } from '../data/labels.ts';
+import { loadIndex } from '../index/store.ts';
+import { readSubmission, readTruth } from '../metrics/competition.ts';
+import { evaluateLabelled, evaluateSubmission, parseKs, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
+import { evaluateIndex } from '../metrics/from-index.ts';
+import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
+import { Progress } from '../util/progress.ts';
+
+/** Flags of `lookalike eval`. */
+export interface EvalFlags {
+  labels?: string;
+  rankings?: string;
+  submission?: string;
+  truth?: string;
+  querySplit?: string;
+  gallerySplit?: string;
+  k: string;
+  empty: EmptyPolicy;
+  excludeSelf?: boolean;
+  depth?: string;
+  perQuery?: string;
+  json?: boolean;
+}
+
+/** What an evaluation run produced: the result, the `--json` object and the table text. */
+export interface EvalRun {
+  result: EvalResult;
+  json: Record<string, unknown>;
+  table: string;
+}
+
+/** Run an evaluation from flags (the command's action without the printing). */
+export async function runEval(index: string | undefined, o: EvalFlags): Promise<EvalRun> {
+  const ks = parseKs(o.k);
+  const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, index !== undefined || o.labels !== undefined].filter(Boolean).length;
+  if (modes !== 1) throw new Error('give exactly one input: --rankings FILE, --submission FILE --truth FILE, or INDEX --labels FILE');
+  let result: EvalResult;
+  let extra: Record<string, unknown>;
+  let title: string;
+  if (o.rankings !== undefined) {
+    const cases = readCases(o.rankings);
+    result = evaluateLabelled(cases.gallery, cases.queries, { ks, empty: o.empty, excludeSelf: o.excludeSelf, source: o.rankings });
+    extra = { mode: 'rankings', rankings: o.rankings };
+    title = `rankings ${o.rankings}: ${cases.queries.length} queries, gallery of ${cases.gallery.length}`;
+  } else if (o.submission !== undefined || o.truth !== undefined) {
+    if (!o.submission || !o.truth) throw new Error('--submission and --truth go together');
+    const r = evaluateSubmission(readSubmission(o.submission), readTruth(o.truth), {
+      ks,
+      empty: o.empty,
+      excludeSelf: o.excludeSelf,
+      subFile: o.submission,
+      truthFile: o.truth,
+    });
+    result = r;
+    extra = { mode: 'submission', submission: o.submission, truth: o.truth, weighted_topk: r.weighted_topk, queries_without_truth: r.queries_without_truth };
+    title = `submission ${o.submission} vs ${o.truth}: weighted top-k ${r.weighted_topk.toFixed(2)} / 1000 (${r.queries_without_truth} queries without truth)`;
+  } else {
+    if (!index) throw new Error('--labels needs an INDEX argument');
+    if (!o.labels) throw new Error(`${index}: give --labels labels.csv (path,label[,domain][,split])`);
+    if (o.excludeSelf === false) throw new Error('index evaluation always excludes the query itself');
+    const data = loadIndex(index);
+    const labels = readLabels(o.labels);
+    const depth = o.depth === undefined ? undefined : Number(o.depth);
+    if (depth !== undefined && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
+    let bar: Progress | undefined;
+    let lastDone = 0;
+    const r = await evaluateIndex(data, labels, {
+      ks,
+      empty: o.empty,
+      labelsFile: o.labels,
+      querySplit: o.querySplit,
+      gallerySplit: o.gallerySplit,
+      depth,
+      onProgress: (done, total) => {
+        bar ??= new Progress('searching', total, { quiet: o.json });
+        bar.tick(done - lastDone);
+        lastDone = done;
+      },
+    });
+    bar?.end();
+    if (r.labels_not_indexed) process.stderr.write(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${index}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are\n`);
+    if (r.indexed_unlabelled) process.stderr.write(`warning: ${r.indexed_unlabelled} items of ${index} have no label in ${o.labels}; left out\n`);
+    result = r;
+    extra = {
+      mode: 'index',
+      index,
+      labels: o.labels,
+      model: data.manifest.model.name,
+      protocol: r.protocol,
+      queries: r.queries.length,
+      gallery_size: r.gallery_size,
+      depth: r.depth,
+    };
+    title = `index ${index} (model ${data.manifest.model.name}), labels ${o.labels}: ${r.protocol}, ${r.queries.length} queries, gallery of ${r.gallery_size}` + (r.depth < r.gallery_size ? `, ranked to depth ${r.depth}` : '');
+  }
+  if (o.perQuery) writePerQueryCsv(o.perQuery, result);
+  return { result, json: jsonReport(result, extra), table: formatTable(result, title) };
+}
+
+/** The `eval` command. */
+export function evalCommand(): Command {
+  const cmd = new Command('eval')
+    .description('score rankings: an index plus labels, a submission plus truth, or a rankings file')
+    .argument('[index]', 'index folder from `lookalike index` (with --labels)')
+    .option('--labels <csv>', 'labels CSV path,label[,domain][,split]; paths are index ids')
+    .option('--query-split <name>', 'index mode: queries are the rows with this split (with --gallery-split)')
+    .option('--gallery-split <name>', 'index mode: the gallery is the rows with this split')
+    .option('--depth <n>', 'index mode: ranked gallery items per query (default: the whole gallery)')
+    .option('--rankings <file>', 'rankings JSON {gallery: [{id,label,domain}], queries: [{id,label,domain,ranking}]}')
+    .option('--submission <file>', 'competition submission {"query.jpg": ["gallery.jpg", ...]}')
+    .option('--truth <file>', 'competition truth {"query.jpg": [relevant gallery ids]}')
+    .option('--k <list>', 'cut-offs for the @k metrics', '1,5,10')
+    .addOption(new Option('--empty <policy>', 'queries with no relevant gallery item').choices(['skip', 'zero']).default('skip'))
+    .option('--exclude-self', 'rankings/submission: drop the gallery item whose id equals the query id (index mode always does)')
+    .option('--per-query <file.csv>', 'write one CSV row per query')
+    .option('--json', 'print {"mean": {...}, "queries_scored": n, "queries_skipped_no_relevant": [...]} instead of a table');
+  cmd.addHelpText(
+    'after',
+    `
+Metrics (docs/metrics.md): precision@k recall@k hit@k mp@k ndcg@k ap@k, ap (mAP), map@r,
+r_precision, rr (MRR), ns@4 (UKBench), mmp@5 and mr@1 (UnED domain means), weighted_topk
+(600 hit@1 + 300 hit@5 + 100 hit@10, max 1000).
+
+Example:
+  lookalike eval gallery.lkx --labels ../shared/datasets/clothing10/labels.csv
+  lookalike eval gallery.lkx --labels labels.csv --query-split val --gallery-split train --k 1,5,10
+  lookalike eval --submission sub.json --truth truth.json --json
+  lookalike eval --rankings ../shared/metrics-golden/cases.json --per-query per-query.csv`,
+  );
+  cmd.action(async (index: string | undefined, o: EvalFlags) => {
+    const run = await runEval(index, o);
+    process.stdout.write(o.json ? JSON.stringify(run.json, null, 2) + '\n' : run.table);
+  });
+  return cmd;
+}
