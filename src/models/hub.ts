@@ -1,0 +1,134 @@
+/**
+ * Presets and Hugging Face Hub ids: a cache folder per repository under config.cacheDir,
+ * filled by `lookalike models fetch ID` (or on first use when online) through @huggingface/hub.
+ * Offline, a missing model fails at once naming the files to place and the folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { config } from '../config.ts';
+import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
+import { findPreset, type Preset } from './presets.ts';
+
+/** A Hub repository to resolve: its id and the preset naming it, if any. */
+export interface HubTarget {
+  repo: string;
+  preset?: Preset;
+}
+
+/** True for strings shaped like a Hub id ("owner/name", no path separators beyond one slash). */
+export function isHubId(s: string): boolean {
+  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(s) && !s.endsWith('.onnx') && !s.startsWith('.');
+}
+
+/** The Hub repository of a preset name or Hub id, or undefined. */
+export function hubTarget(model: string): HubTarget | undefined {
+  const preset = findPreset(model);
+  if (preset) return preset.source.kind === 'hf' ? { repo: preset.source.repo, preset } : undefined;
+  return isHubId(model) ? { repo: model } : undefined;
+}
+
+/** The cache folder of a Hub repository: <cacheDir>/hub/<owner>/<name>. */
+export function hubCacheDir(repo: string): string {
+  return path.join(config.cacheDir, 'hub', ...repo.split('/'));
+}
+
+/** Options for resolving or fetching a Hub model. */
+export interface HubOptions {
+  dtype?: string;
+  /** Also require the text tower (text_model*.onnx, tokenizer.json). */
+  text?: boolean;
+  /** fetch implementation for @huggingface/hub (tests pass a local one). */
+  fetch?: typeof fetch;
+  /** Hub endpoint (default https://huggingface.co). */
+  hubUrl?: string;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/** The files a cached repository lacks for this dtype/tower choice (relative paths; alternatives joined by " or "). */
+export function missingFiles(dir: string, opts: HubOptions = {}): string[] {
+  const missing: string[] = [];
+  const rel = (f: string) => path.relative(dir, f);
+  const vision = hfOnnxCandidates(dir, 'vision', opts.dtype).filter((f) => path.basename(path.dirname(f)) === 'onnx');
+  if (!vision.some((f) => fs.existsSync(f))) missing.push(vision.map(rel).join(' or '));
+  if (!fs.existsSync(path.join(dir, 'preprocessor_config.json'))) missing.push('preprocessor_config.json');
+  if (!fs.existsSync(path.join(dir, 'config.json'))) missing.push('config.json');
+  if (opts.text) {
+    const text = hfOnnxCandidates(dir, 'text', opts.dtype).filter((f) => path.basename(path.dirname(f)) === 'onnx');
+    if (!text.some((f) => fs.existsSync(f))) missing.push(text.map(rel).join(' or '));
+    if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) missing.push('tokenizer.json');
+  }
+  return missing;
+}
+
+/**
+ * The local folder of a preset or Hub id: the cache folder when complete; otherwise, online,
+ * download the missing files; offline, throw naming the files and the folder.
+ */
+export async function resolveHubModel(model: string, opts: HubOptions = {}): Promise<{ dir: string; target: HubTarget }> {
+  const target = hubTarget(model);
+  if (!target) throw new Error(`${model}: not a preset or Hugging Face id (run "lookalike models list")`);
+  const dir = hubCacheDir(target.repo);
+  const missing = missingFiles(dir, opts);
+  if (missing.length === 0) return { dir, target };
+  if (config.offline) throw new Error(offlineMessage(model, target.repo, dir, missing));
+  await fetchHubModel(model, opts);
+  return { dir, target };
+}
+
+/** The error text for a model that is not cached while offline. */
+export function offlineMessage(model: string, repo: string, dir: string, missing: string[]): string {
+  return (
+    `${model}: not in the model cache and offline (LOOKALIKE_OFFLINE/HF_HUB_OFFLINE). ` +
+    `Place these files from https://huggingface.co/${repo} in ${dir}: ${missing.join(', ')}` +
+    ` (or run "lookalike models fetch ${model}" online, or pass the folder itself as MODEL)`
+  );
+}
+
+const ROOT_FILES = new Set(['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']);
+
+/** Which repository files a fetch downloads for a dtype: root JSON files and the towers' ONNX files (with external data). */
+export function selectFiles(paths: string[], opts: HubOptions = {}): string[] {
+  const suffix = DTYPE_SUFFIX[opts.dtype ?? 'fp32'];
+  if (suffix === undefined) throw new Error(`--dtype ${opts.dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  const towers = opts.text === false ? ['vision_model', 'model'] : ['vision_model', 'model', 'text_model'];
+  const onnx = new Set(towers.map((t) => `onnx/${t}${suffix}.onnx`));
+  const chosen = paths.filter((p) => ROOT_FILES.has(p) || onnx.has(p) || [...onnx].some((o) => p.startsWith(`${o}_data`)));
+  // A CLIP-style export has both vision_model and the combined model: the combined one is not needed.
+  const hasVision = chosen.includes(`onnx/vision_model${suffix}.onnx`);
+  return chosen.filter((p) => !(hasVision && p.startsWith(`onnx/model${suffix}.onnx`)));
+}
+
+/** Download a preset or Hub id into the cache (`lookalike models fetch`); returns the folder. */
+export async function fetchHubModel(model: string, opts: HubOptions = {}): Promise<string> {
+  const target = hubTarget(model);
+  if (!target) throw new Error(`${model}: not a preset or Hugging Face id (run "lookalike models list")`);
+  const dir = hubCacheDir(target.repo);
+  if (config.offline) throw new Error(offlineMessage(model, target.repo, dir, missingFiles(dir, { ...opts, text: opts.text ?? target.preset?.text })));
+  const hub = await import('@huggingface/hub');
+  const common = { repo: { type: 'model' as const, name: target.repo }, ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.hubUrl ? { hubUrl: opts.hubUrl } : {}) };
+  const all: string[] = [];
+  try {
+    for await (const f of hub.listFiles({ ...common, recursive: true })) if (f.type === 'file') all.push(f.path);
+  } catch (e) {
+    throw new Error(`${target.repo}: cannot list files on the Hub (${(e as Error).message}); place the files in ${dir} or set LOOKALIKE_OFFLINE=1`);
+  }
+  const files = selectFiles(all, opts);
+  if (!files.some((f) => f.startsWith('onnx/'))) {
+    throw new Error(`${target.repo}: no ONNX export for --dtype ${opts.dtype ?? 'fp32'} (files: ${all.filter((f) => f.endsWith('.onnx')).join(', ') || 'none'})`);
+  }
+  for (const f of files) {
+    const dest = path.join(dir, f);
+    if (fs.existsSync(dest)) continue;
+    opts.log?.(`fetching ${target.repo}/${f}`);
+    const blob = await hub.downloadFile({ ...common, path: f });
+    if (!blob) throw new Error(`${target.repo}: ${f} not found on the Hub`);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.part-${process.pid}`;
+    await pipeline(Readable.fromWeb(blob.stream() as import('node:stream/web').ReadableStream), fs.createWriteStream(tmp));
+    fs.renameSync(tmp, dest);
+  }
+  return dir;
+}
