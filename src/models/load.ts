@@ -8,6 +8,8 @@ import type { Backbone } from './backbone.ts';
 import { OrtBackbone, createSession } from './ort.ts';
 import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
+import { loadHfFolder, type Feature } from './hf.ts';
+import { hubTarget, resolveHubModel } from './hub.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
 export type SpecOverrides = Partial<ModelSpec>;
@@ -18,6 +20,8 @@ export interface LoadOptions {
   overrides?: SpecOverrides;
   /** Weight variant inside an HF folder: fp32 (default), fp16, quantized, int8, uint8, q4. */
   dtype?: string;
+  /** Projected embedding (image_embeds, default) or the pre-projection feature, where the graph has both. */
+  feature?: Feature;
 }
 
 const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', quantized: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4' };
@@ -54,14 +58,18 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
   const overrides = opts.overrides ?? {};
   if (!fs.existsSync(model)) {
     // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
+    const hub = hubTarget(model);
+    if (hub) {
+      const { dir } = await resolveHubModel(model, { dtype: opts.dtype });
+      return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model });
+    }
     throw new Error(`model not found: ${model} (give an .onnx file or a folder with config.json, preprocessor_config.json and onnx/model.onnx)`);
   }
   const stat = fs.statSync(model);
   let file: string;
   let spec: ModelSpec;
   if (stat.isDirectory()) {
-    file = hfVisionFile(model, opts.dtype);
-    spec = folderSpec(model, overrides);
+    return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
   } else {
     file = model;
     spec = { ...defaultSpec(), ...overrides };
