@@ -1,0 +1,82 @@
+/** `lookalike models list|info|fetch`: named presets, model descriptions, Hub downloads. */
+import { Command } from 'commander';
+import { PRESETS } from '../models/presets.ts';
+import { hubCacheDir, fetchHubModel, missingFiles } from '../models/hub.ts';
+import { formatInfo, modelInfo } from '../models/info.ts';
+import { addModelOptions, applyRuntime, printJson, specOverrides, type ModelFlags } from './options.ts';
+import type { Feature } from '../models/hf.ts';
+
+/** The `models` command with its subcommands. */
+export function modelsCommand(): Command {
+  const cmd = new Command('models').description('list presets, describe a model, download a preset or Hub model into the cache');
+  cmd.addHelpText('after', `
+Example:
+  lookalike models list
+  lookalike models info clip-vit-b32
+  lookalike models info ./my-model.onnx --json
+  lookalike models fetch clip-vit-b32 --dtype quantized`);
+
+  cmd
+    .command('list')
+    .description('named presets: source, embedding size, default pooling, text tower, cache state')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `
+Example:
+  lookalike models list
+  lookalike models list --json`)
+    .action((o: { json?: boolean }) => {
+      const rows = PRESETS.map((p) => {
+        const source = p.source.kind === 'hf' ? p.source.repo : `npm:${p.source.package}/${p.source.file}`;
+        const cached = p.source.kind === 'hf' ? missingFiles(hubCacheDir(p.source.repo), { text: p.text }).length === 0 : undefined;
+        return { name: p.name, family: p.family, source, dim: p.dim, pooling: p.pooling, text: p.text, cached, note: p.note };
+      });
+      if (o.json) return printJson(rows);
+      const head = ['name', 'family', 'source', 'dim', 'pooling', 'text', 'cached'];
+      const table = rows.map((r) => [r.name, r.family, r.source, String(r.dim), r.pooling, r.text ? 'yes' : 'no', r.cached === undefined ? '-' : r.cached ? 'yes' : 'no']);
+      const w = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+      const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
+      process.stdout.write([line(head), ...table.map(line)].join('\n') + '\n');
+    });
+
+  const info = new Command('info')
+    .description('inputs, outputs, shapes, preprocessing, output/pooling and fingerprint of a model')
+    .argument('<model>', '.onnx file, Hugging Face folder, preset name or Hub id (never downloads)')
+    .option('--feature <feature>', 'projected (image_embeds) or pre-projection, where the graph has both')
+    .option('--json', 'print as JSON');
+  addModelOptions(info);
+  info.addHelpText('after', `
+Example:
+  lookalike models info ./clip-vit-base-patch32
+  lookalike models info model.onnx --output last_hidden_state --pooling mean`);
+  info.action(async (model: string, o: ModelFlags & { feature?: Feature }) => {
+    applyRuntime(o);
+    const feature = parseFeature(o.feature);
+    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature });
+    if (o.json) printJson(i);
+    else process.stdout.write(formatInfo(i) + '\n');
+  });
+  cmd.addCommand(info);
+
+  cmd
+    .command('fetch')
+    .description('download a preset or Hub model (config, preprocessor, tokenizer, ONNX towers) into the cache')
+    .argument('<id>', 'preset name or Hugging Face id (owner/name)')
+    .option('--dtype <dtype>', 'weight variant: fp32, fp16, quantized, int8, uint8, q4', 'fp32')
+    .option('--no-text', 'skip the text tower')
+    .addHelpText('after', `
+Example:
+  lookalike models fetch clip-vit-b32
+  lookalike models fetch Xenova/dinov2-small --dtype quantized
+Files go to $LOOKALIKE_CACHE/hub/<owner>/<name> (default ~/.cache/lookalike).`)
+    .action(async (id: string, o: { dtype: string; text: boolean }) => {
+      const dir = await fetchHubModel(id, { dtype: o.dtype, text: o.text, log: (l) => process.stderr.write(`${l}\n`) });
+      process.stdout.write(`${dir}\n`);
+    });
+  return cmd;
+}
+
+function parseFeature(v: string | undefined): Feature | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'projected' || v === 'pre-projection') return v;
+  throw new Error(`--feature ${v}: expected projected or pre-projection`);
+}

@@ -1,0 +1,139 @@
+/**
+ * `lookalike models info`: what a model is — graph inputs and outputs with shapes, the
+ * preprocessing and output/pooling lookalike will use, the embedding size, the fingerprint,
+ * and the text tower when there is one.
+ */
+import fs from 'node:fs';
+import type { TensorInfo } from './backbone.ts';
+import { loadBackbone, type LoadOptions } from './load.ts';
+import { inputSize, type ModelSpec } from './spec.ts';
+import { resolvePooling } from '../embed/pool.ts';
+import { familyOf, readConfig, hfOnnxCandidates } from './hf.ts';
+import { hubCacheDir, hubTarget, missingFiles } from './hub.ts';
+import { loadTextEncoder } from './text.ts';
+import { config } from '../config.ts';
+import type { Preset } from './presets.ts';
+
+/** Description of a model for `models info`. */
+export interface ModelInfo {
+  model: string;
+  kind: 'onnx-file' | 'hf-folder' | 'preset' | 'hub';
+  /** Local folder or file actually read (cache folder for presets). */
+  location: string;
+  preset?: Preset;
+  family?: string;
+  modelType?: string;
+  /** False when a preset/Hub model is not in the cache yet. */
+  available: boolean;
+  missing?: string[];
+  inputs?: TensorInfo[];
+  outputs?: TensorInfo[];
+  spec?: ModelSpec;
+  /** The pooling the chosen output resolves to. */
+  pooling?: string;
+  /** Embedding size when the output shape says it. */
+  dim?: number | string;
+  fingerprint?: string;
+  text?: { inputs: TensorInfo[]; outputs: TensorInfo[]; output: string; maxLength: number; padding: string; padId: number; fingerprint: string };
+}
+
+/** The embedding size an output shape gives under a pooling, or the symbolic name. */
+export function pooledDim(shape: (number | string)[], pooling: string, layout: ModelSpec['layout']): number | string | undefined {
+  if (pooling === 'none') return shape[1];
+  if (pooling === 'cls' || pooling === 'mean') return shape[2];
+  if (pooling === 'gap' || pooling === 'gem') return layout === 'nhwc' ? shape[3] : shape[1];
+  return undefined;
+}
+
+/** Describe a model file, folder, preset or Hub id (loading the graph; nothing is downloaded). */
+export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<ModelInfo> {
+  let location = model;
+  let kind: ModelInfo['kind'];
+  let preset: Preset | undefined;
+  if (fs.existsSync(model)) kind = fs.statSync(model).isDirectory() ? 'hf-folder' : 'onnx-file';
+  else {
+    const t = hubTarget(model);
+    if (!t) throw new Error(`model not found: ${model} (give an .onnx file, a model folder, a preset from "lookalike models list", or a Hub id)`);
+    preset = t.preset;
+    kind = preset ? 'preset' : 'hub';
+    location = hubCacheDir(t.repo);
+    const missing = missingFiles(location, { dtype: opts.dtype });
+    if (missing.length) return { model, kind, location, preset, family: preset?.family, available: false, missing };
+  }
+  const info: ModelInfo = { model, kind, location, preset, available: true };
+  if (kind !== 'onnx-file') {
+    const cfg = readConfig(location);
+    info.family = preset?.family ?? familyOf(cfg);
+    if (typeof cfg?.model_type === 'string') info.modelType = cfg.model_type;
+  }
+  const saved = config.offline;
+  config.offline = true; // info never downloads
+  try {
+    const b = await loadBackbone(model, opts);
+    try {
+      info.inputs = b.inputs;
+      info.outputs = b.outputs;
+      info.spec = b.spec;
+      info.fingerprint = b.fingerprint;
+      const out = b.outputs.find((o) => o.name === (b.spec.output ?? b.outputs[0]?.name));
+      if (out) {
+        try {
+          info.pooling = resolvePooling(b.spec.pooling, out.shape.length);
+          info.dim = pooledDim(out.shape, info.pooling, b.spec.layout);
+        } catch (e) {
+          info.pooling = `${b.spec.pooling} (${(e as Error).message})`;
+        }
+      }
+    } finally {
+      await b.dispose();
+    }
+    if (kind !== 'onnx-file' && hfOnnxCandidates(location, 'text', opts.dtype).some((f) => fs.existsSync(f))) {
+      const t = await loadTextEncoder(kind === 'hf-folder' ? model : location, { dtype: opts.dtype });
+      info.text = { inputs: t.inputs, outputs: t.outputs, output: t.output, maxLength: t.rules.maxLength, padding: t.rules.padding, padId: t.rules.padId, fingerprint: t.fingerprint };
+      await t.dispose();
+    }
+  } finally {
+    config.offline = saved;
+  }
+  return info;
+}
+
+const shapeStr = (s: (number | string)[]) => `[${s.join(', ')}]`;
+
+/** Human-readable `models info` text. */
+export function formatInfo(i: ModelInfo): string {
+  const lines: string[] = [`model:        ${i.model} (${i.kind})`];
+  if (i.location !== i.model) lines.push(`location:     ${i.location}`);
+  if (i.preset) lines.push(`preset:       ${i.preset.family}, ${i.preset.source.kind === 'hf' ? `https://huggingface.co/${i.preset.source.repo}` : `npm ${i.preset.source.package}/${i.preset.source.file}`}, ${i.preset.dim}-d, text tower: ${i.preset.text ? 'yes' : 'no'}${i.preset.note ? `; ${i.preset.note}` : ''}`);
+  if (i.family) lines.push(`family:       ${i.family}${i.modelType ? ` (model_type ${i.modelType})` : ''}`);
+  if (!i.available) {
+    lines.push(`status:       not in the cache; place ${i.missing?.join(', ')} in ${i.location} or run "lookalike models fetch ${i.model}"`);
+    return lines.join('\n');
+  }
+  lines.push('inputs:');
+  for (const t of i.inputs ?? []) lines.push(`  ${t.name}  ${t.type} ${shapeStr(t.shape)}`);
+  lines.push('outputs:');
+  for (const t of i.outputs ?? []) lines.push(`  ${t.name}  ${t.type} ${shapeStr(t.shape)}${t.name === i.spec?.output ? '   <- embedding' : ''}`);
+  const s = i.spec;
+  if (s) {
+    const resize = s.resize.mode === 'fixed' ? `${s.resize.height}x${s.resize.width} (fixed)` : `shortest edge ${s.resize.shortestEdge}`;
+    lines.push(`preprocess:   resize ${resize} ${s.resample}, crop ${s.crop ? `${s.crop.height}x${s.crop.width}` : 'none'}, rescale ${+s.rescale.toFixed(8)}, mean [${s.mean.join(', ')}], std [${s.std.join(', ')}], ${s.channelOrder.toUpperCase()}, ${s.layout.toUpperCase()}`);
+    lines.push(`embedding:    output ${s.output ?? i.outputs?.[0]?.name}, pooling ${i.pooling ?? s.pooling}${s.pooling === 'gem' ? ` (p=${s.gemP})` : ''}${i.pooling === 'mean' ? ` (skip ${s.prefixTokens} prefix tokens)` : ''}, dim ${i.dim ?? '?'}`);
+  }
+  const img = i.inputs?.find((t) => t.name === (s?.inputName ?? t.name) && t.shape.length === 4);
+  if (s && img) {
+    const [h, w] = s.layout === 'nhwc' ? [img.shape[1], img.shape[2]] : [img.shape[2], img.shape[3]];
+    const size = inputSize(s);
+    if ((typeof h === 'number' && h !== size.height) || (typeof w === 'number' && w !== size.width)) {
+      lines.push(`warning:      the graph takes ${h}x${w} images but the spec makes ${size.height}x${size.width}; pass --resize/--crop (e.g. --resize ${h}x${w} --crop none)`);
+    }
+  }
+  if (i.fingerprint) lines.push(`fingerprint:  ${i.fingerprint}`);
+  if (i.text) {
+    lines.push(`text tower:   output ${i.text.output}, ${i.text.padding} padding to ${i.text.maxLength} tokens (pad id ${i.text.padId})`);
+    for (const t of i.text.inputs) lines.push(`  in  ${t.name}  ${t.type} ${shapeStr(t.shape)}`);
+    for (const t of i.text.outputs) lines.push(`  out ${t.name}  ${t.type} ${shapeStr(t.shape)}`);
+  }
+  return lines.join('\n');
+}
+
