@@ -17,20 +17,22 @@ export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: nu
  * drop alpha, convert to sRGB, resize by the spec's rule, center crop.
  */
 export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
-  const rotated = await sharp(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  const { width: w0, height: h0, channels } = rotated.info;
-  let img = sharp(rotated.data, { raw: { width: w0, height: h0, channels } });
-  if (channels === 1) img = img.toColourspace('srgb');
+  // One libvips pipeline: the header gives the size (orientation-corrected), then rotate, resize and crop in one pass.
+  const meta = await sharp(input).metadata();
+  if (!meta.width || !meta.height) throw new Error('image has no size');
+  const swap = (meta.orientation ?? 1) >= 5;
+  const [w0, h0] = swap ? [meta.height, meta.width] : [meta.width, meta.height];
   const target = resizeTarget(spec, w0, h0);
-  let buf = await img.resize(target.width, target.height, { fit: 'fill', kernel: KERNEL[spec.resample] }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  let { width, height } = buf.info;
-  if (buf.info.channels !== 3) throw new Error(`decoded to ${buf.info.channels} channels, expected 3`);
-  if (spec.crop) {
-    const { height: ch, width: cw } = spec.crop;
-    const data = centerCrop(buf.data, width, height, cw, ch);
-    return { data, width: cw, height: ch };
+  let img = sharp(input).rotate().removeAlpha().toColourspace('srgb').resize(target.width, target.height, { fit: 'fill', kernel: KERNEL[spec.resample] });
+  const crop = spec.crop;
+  const inside = crop && crop.width <= target.width && crop.height <= target.height;
+  if (crop && inside) {
+    img = img.extract({ left: Math.floor((target.width - crop.width) / 2), top: Math.floor((target.height - crop.height) / 2), width: crop.width, height: crop.height });
   }
-  return { data: buf.data, width, height };
+  const buf = await img.raw().toBuffer({ resolveWithObject: true });
+  if (buf.info.channels !== 3) throw new Error(`decoded to ${buf.info.channels} channels, expected 3`);
+  if (crop && !inside) return { data: centerCrop(buf.data, buf.info.width, buf.info.height, crop.width, crop.height), width: crop.width, height: crop.height };
+  return { data: buf.data, width: buf.info.width, height: buf.info.height };
 }
 
 /** Center crop an RGB buffer (Hugging Face's rounding; pads with zeros when the crop is larger). */

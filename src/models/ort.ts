@@ -6,7 +6,8 @@ import { inputSize, type ModelSpec } from './spec.ts';
 
 /** Session options from the global config: threads and execution provider. */
 export function sessionOptions(): ort.InferenceSession.SessionOptions {
-  const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  // No spin-waiting: ORT's idle threads would otherwise take the cores sharp decodes on.
+  const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } };
   if (config.threads > 0) opts.intraOpNumThreads = config.threads;
   opts.executionProviders = config.device === 'cuda' ? ['cuda'] : ['cpu'];
   return opts;

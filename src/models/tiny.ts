@@ -77,3 +77,26 @@ export function tinyVit(o: TinyOptions & { patch?: number } = {}): Uint8Array {
     ],
   });
 }
+
+/**
+ * A small four-stage conv net (stride-2 3x3 convs 3-32-64-128-256, GAP, linear to `dim`) at
+ * `size` x `size`: about 0.37 GFLOP per 224 image, for benchmarks that need realistic compute.
+ */
+export function smallConvNet(o: { size?: number; dim?: number; seed?: number } = {}): Uint8Array {
+  const S = o.size ?? 224;
+  const D = o.dim ?? 512;
+  const seed = o.seed ?? 5;
+  const widths = [3, 32, 64, 128, 256];
+  const nodes: NodeDef[] = [];
+  const inits: InitDef[] = [];
+  let x = 'pixel_values';
+  for (let i = 1; i < widths.length; i++) {
+    const [cin, cout] = [widths[i - 1], widths[i]];
+    inits.push({ name: `w${i}`, dims: [cout, cin, 3, 3], data: weights(cout * cin * 9, Math.sqrt(2 / (cin * 9)), seed + i) }, { name: `b${i}`, dims: [cout], data: new Float32Array(cout) });
+    nodes.push({ op: 'Conv', inputs: [x, `w${i}`, `b${i}`], outputs: [`c${i}`], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] } }, { op: 'Relu', inputs: [`c${i}`], outputs: [`r${i}`] });
+    x = `r${i}`;
+  }
+  nodes.push({ op: 'GlobalAveragePool', inputs: [x], outputs: ['gap'] }, { op: 'Flatten', inputs: ['gap'], outputs: ['flat'] }, { op: 'Gemm', inputs: ['flat', 'fc_w'], outputs: ['embedding'], attrs: { transB: 1 } });
+  inits.push({ name: 'fc_w', dims: [D, 256], data: weights(D * 256, 1 / 16, seed + 9) });
+  return buildModel({ name: 'small-convnet', inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }], outputs: [{ name: 'embedding', shape: ['batch', D] }], nodes, initializers: inits });
+}
