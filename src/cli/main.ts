@@ -4,6 +4,7 @@ import { indexCommand } from './index-cmd.ts';
 import { searchCommand } from './search.ts';
 import { competeCommand } from './compete.ts';
 import { demoCommand } from './demo.ts';
+import { evalCommand } from './eval.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -20,6 +21,7 @@ Example:
   program.addCommand(searchCommand());
   program.addCommand(competeCommand());
   program.addCommand(demoCommand());
+  program.addCommand(evalCommand());
   return program;
 }
 
