@@ -1,0 +1,19 @@
+/** ArcFace (additive angular margin) softmax loss with its own class weights. */
+import { CosineClassifierLoss } from './base.ts';
+import type { Rng } from '../rng.ts';
+
+/** Target logit scale * cos(theta_y + margin), margin in radians (default 0.5 = 28.6 degrees), scale default 64. */
+export class ArcFaceLoss extends CosineClassifierLoss {
+  readonly name = 'arcface';
+
+  constructor(dim: number, numClasses: number, rng: Rng, scale = 64, readonly margin = 0.5) {
+    super(dim, numClasses, scale, rng);
+  }
+
+  /** cos(acos(c) + m) and its derivative sin(theta + m) / sin(theta). */
+  target(c: number): { phi: number; dphi: number } {
+    const cc = Math.min(1 - 1e-7, Math.max(-1 + 1e-7, c));
+    const theta = Math.acos(cc);
+    return { phi: Math.cos(theta + this.margin), dphi: Math.sin(theta + this.margin) / Math.sin(theta) };
+  }
+}
