@@ -2,6 +2,7 @@
 import sharp from 'sharp';
 import type { ModelSpec, Resample } from '../models/spec.ts';
 import { inputSize } from '../models/spec.ts';
+import { resamplePil } from './resample.ts';
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
 
@@ -17,6 +18,7 @@ export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: nu
  * drop alpha, convert to sRGB, resize by the spec's rule, center crop.
  */
 export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
+  if (spec.resampler === 'pil') return decodeRgbPil(input, spec);
   // One libvips pipeline: the header gives the size (orientation-corrected), then rotate, resize and crop in one pass.
   const meta = await sharp(input).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
@@ -83,4 +85,15 @@ export async function preprocess(input: string | Buffer, spec: ModelSpec): Promi
   const out = new Float32Array(3 * width * height);
   normalizeInto(data, spec, out, 0);
   return out;
+}
+
+/** decodeRgb with Pillow's resize (src/data/resample.ts), for exact parity with Hugging Face processors. */
+export async function decodeRgbPil(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
+  const { data, info } = await sharp(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+  const target = resizeTarget(spec, info.width, info.height);
+  const resized = resamplePil(data, info.width, info.height, 3, target.width, target.height, spec.resample);
+  if (!spec.crop) return { data: resized, width: target.width, height: target.height };
+  const { width: cw, height: ch } = spec.crop;
+  return { data: centerCrop(resized, target.width, target.height, cw, ch), width: cw, height: ch };
 }

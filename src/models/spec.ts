@@ -20,6 +20,11 @@ export interface ModelSpec {
   crop: { height: number; width: number } | null;
   /** Resampling filter for the resize. */
   resample: Resample;
+  /**
+   * Resize implementation: 'pil' reproduces Pillow bit for bit (what Hugging Face processors use;
+   * set by preprocessor_config.json); absent = sharp/libvips, faster, within a few levels of it.
+   */
+  resampler?: 'pil';
   /** Multiply 0..255 pixel values by this first (1/255 default; 1 keeps raw 0..255). */
   rescale: number;
   /** Per-channel mean subtracted after rescaling (RGB order). */
@@ -97,10 +102,17 @@ export function applyPreprocessorConfig(spec: ModelSpec, pp: Record<string, unkn
     const target = out.resize.shortestEdge;
     out.resize = { mode: 'shortest-edge', shortestEdge: Math.floor(target / cropPct) };
     out.crop = { height: target, width: target };
+  } else if (cropPct !== undefined && out.resize.mode === 'shortest-edge' && pp.do_center_crop !== true) {
+    // ConvNeXT at 384 and above: warp to a square of shortest_edge, no crop.
+    const s = out.resize.shortestEdge;
+    out.resize = { mode: 'fixed', height: s, width: s };
+    out.crop = null;
   } else if (pp.do_center_crop === false || crop === undefined) {
     out.crop = null;
   }
   if (typeof pp.resample === 'number') out.resample = RESAMPLE_PIL[pp.resample] ?? 'bilinear';
+  // HF processors resize through Pillow: reproduce it exactly.
+  out.resampler = 'pil';
   if (pp.do_rescale === false) out.rescale = 1;
   else if (typeof pp.rescale_factor === 'number') out.rescale = pp.rescale_factor;
   if (pp.do_normalize === false) {
