@@ -1,8 +1,8 @@
 /**
  * `lookalike demo`: the main job end to end on data at hand. Uses ../shared/datasets/ukbench56
- * when present (else images it draws itself), the best model available (a real preset when its
- * package is installed, else a tiny generated ONNX encoder), builds an index, searches it with
- * every image (self excluded), and prints neighbours and hit rates.
+ * when present (else images it draws itself) and the pretrained `mobilenet-v2` preset when nsfwjs
+ * is installed (else a tiny generated ONNX encoder), builds an index, searches it with every
+ * image (self excluded), prints neighbours and leave-one-out metrics.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,8 @@ import { loadBackbone } from '../models/load.ts';
 import { buildIndex } from '../index/build.ts';
 import { searchByIds } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
+import { evaluateIndex } from '../metrics/from-index.ts';
+import { findPackageDir } from '../models/npm.ts';
 import { lazyProgress, printJson } from './options.ts';
 
 interface DemoFlags {
@@ -55,34 +57,32 @@ Example:
         await writeClassFolders(data, 12, 5, 1, 64);
       }
       let model = o.model;
+      let modelNote = '';
+      if (!model && findPackageDir('nsfwjs')) model = 'mobilenet-v2';
       if (!model) {
         model = path.join(work, 'tiny-cnn.onnx');
         fs.writeFileSync(model, tinyCnn({ size: 32, channels: 32, dim: 32 }));
+        modelNote = ' (random weights: nsfwjs is not installed, run `npm install nsfwjs` for a pretrained default)';
       }
-      const backbone = await loadBackbone(model, model.endsWith('tiny-cnn.onnx') ? { overrides: { resize: { mode: 'fixed', height: 32, width: 32 }, crop: null } } : {});
+      const tiny = model.endsWith('tiny-cnn.onnx');
+      const backbone = await loadBackbone(model, tiny ? { overrides: { resize: { mode: 'fixed', height: 32, width: 32 }, crop: null } } : {});
       const out = path.join(work, 'gallery.lkx');
       const bar = lazyProgress('embedding', o.json);
       const report = await buildIndex({ folder: data, out, backbone, rebuild: true, onProgress: bar.update });
       bar.end();
       await backbone.dispose();
       const index = loadIndex(out);
-      const labels = new Map(readLabels(path.join(data, 'labels.csv')).map((r) => [r.path, r.label]));
-      const ids = index.ids.filter((id) => labels.has(id));
+      const labels = readLabels(path.join(data, 'labels.csv'));
       const k = Number(o.k);
-      const results = await searchByIds(index, ids, k, true);
-      let hit1 = 0;
-      let hitK = 0;
-      for (const r of results) {
-        const rel = r.hits.map((h) => labels.get(h.id) === labels.get(r.query));
-        if (rel[0]) hit1++;
-        if (rel.some(Boolean)) hitK++;
-      }
-      const summary = { data, model, index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, [`hit@1`]: hit1 / results.length, [`hit@${k}`]: hitK / results.length };
+      const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
+      const label = new Map(labels.map((r) => [r.path, r.label]));
+      const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
+      const summary = { data, model, index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
       if (o.json) return printJson(summary);
-      for (const r of results.slice(0, 3)) {
-        process.stdout.write(`${r.query} [${labels.get(r.query)}]\n`);
-        for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${labels.get(h.id)}]\n`);
+      for (const r of await searchByIds(index, index.ids.slice(0, 3), k, true)) {
+        process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
+        for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
       }
-      process.stdout.write(`\n${data}: ${report.total} images, model ${model}\nhit@1 ${(summary['hit@1'] as number).toFixed(3)}  hit@${k} ${(summary[`hit@${k}`] as number).toFixed(3)} (leave-one-out, self excluded)\nindex: ${out}\n`);
+      process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}\n`);
     });
 }
