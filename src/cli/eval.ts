@@ -10,6 +10,7 @@ import { evaluateLabelled, evaluateSubmission, parseKs, readCases, type EmptyPol
 import { evaluateIndex } from '../metrics/from-index.ts';
 import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
 import { Progress } from '../util/progress.ts';
+import { formatCaptionEval, runCaptionEval } from './text-query.ts';
 
 /** Flags of `lookalike eval`. */
 export interface EvalFlags {
@@ -118,6 +119,10 @@ export function evalCommand(): Command {
     .addOption(new Option('--empty <policy>', 'queries with no relevant gallery item').choices(['skip', 'zero']).default('skip'))
     .option('--exclude-self', 'rankings/submission: drop the gallery item whose id equals the query id (index mode always does)')
     .option('--per-query <file.csv>', 'write one CSV row per query')
+    .option('--captions <csv>', 'image<->text retrieval R@K on a captions CSV (path,caption): INDEX vectors, or images embedded with --model')
+    .option('--model <model>', '--captions: text-image model folder or preset (default: the index\'s model)')
+    .option('--root <dir>', '--captions without INDEX: folder the caption paths are relative to (default: the CSV\'s folder)')
+    .option('--dtype <dtype>', '--captions: weight variant in the model folder')
     .option('--json', 'print {"mean": {...}, "queries_scored": n, "queries_skipped_no_relevant": [...]} instead of a table');
   cmd.addHelpText(
     'after',
@@ -130,9 +135,16 @@ Example:
   lookalike eval gallery.lkx --labels ../shared/datasets/clothing10/labels.csv
   lookalike eval gallery.lkx --labels labels.csv --query-split val --gallery-split train --k 1,5,10
   lookalike eval --submission sub.json --truth truth.json --json
-  lookalike eval --rankings ../shared/metrics-golden/cases.json --per-query per-query.csv`,
+  lookalike eval --rankings ../shared/metrics-golden/cases.json --per-query per-query.csv
+  lookalike eval --captions ../shared/datasets/coco-mini/captions.csv --model clip-vit-b32
+  lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json`,
   );
-  cmd.action(async (index: string | undefined, o: EvalFlags) => {
+  cmd.action(async (index: string | undefined, o: EvalFlags & { captions?: string; model?: string; root?: string; dtype?: string }) => {
+    if (o.captions) {
+      const r = await runCaptionEval(index ? loadIndex(index) : undefined, { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
+      process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
+      return;
+    }
     const run = await runEval(index, o);
     process.stdout.write(o.json ? JSON.stringify(run.json, null, 2) + '\n' : run.table);
   });

@@ -7,6 +7,7 @@ import { embedImages, type EmbedItem } from '../embed/pipeline.ts';
 import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
 import { writeSubmission } from '../metrics/competition.ts';
+import { embedTextQueries } from './text-query.ts';
 import { addModelOptions, embedProgress, openModelForIndex, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface SearchFlags extends ModelFlags {
@@ -14,6 +15,7 @@ interface SearchFlags extends ModelFlags {
   id?: string[];
   excludeSelf?: boolean;
   submission?: string;
+  text?: string[];
 }
 
 /** A query image: the key it is reported under and the id it would have in the index. */
@@ -60,6 +62,7 @@ export function searchCommand(): Command {
     .option('--id <id...>', 'query with items already in the index (their relative paths)')
     .option('--exclude-self', 'leave the query itself out of its results (matched by id)')
     .option('--submission <file>', 'also write {"query.jpg": ["gallery.jpg", ...]} to this file')
+    .option('--text <query...>', 'text queries (text-image models: CLIP, SigLIP); the text tower comes from the index\'s model or --model')
     .option('--strict', 'exit with an error if any query file was skipped')
     .option('--json', 'print results as JSON');
   addModelOptions(cmd);
@@ -67,7 +70,8 @@ export function searchCommand(): Command {
 Example:
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
-  lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json`);
+  lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
+  lookalike search gallery.lkx --text "a red dress" -k 5`);
   cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
     const k = Number(o.k);
     if (!Number.isInteger(k) || k < 1) throw new Error(`-k ${o.k}: expected a positive integer`);
@@ -94,7 +98,8 @@ Example:
       const res = await searchByEmbeddings(index, emb, k, o.excludeSelf);
       results.push(...res.map((r) => ({ ...r, query: keyOf.get(r.query) ?? r.query })));
     }
-    if (!o.id?.length && !queryArgs.length) throw new Error('give query images/folders or --id');
+    if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(index, o.text, o), k)));
+    if (!o.id?.length && !queryArgs.length && !o.text?.length) throw new Error('give query images/folders, --id or --text');
     if (o.submission) writeSubmission(o.submission, toSubmission(results));
     if (o.json) printJson({ k, results, skipped: skips.list });
     else printResults(results);
