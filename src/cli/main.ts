@@ -5,6 +5,7 @@ import { searchCommand } from './search.ts';
 import { competeCommand } from './compete.ts';
 import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
+import { tuneCommand } from './tune.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -22,6 +23,7 @@ Example:
   program.addCommand(competeCommand());
   program.addCommand(demoCommand());
   program.addCommand(evalCommand());
+  program.addCommand(tuneCommand());
   return program;
 }
 
