@@ -127,6 +127,9 @@ test('index + labels: leave-one-out all-vs-all with self excluded (hand-worked)'
   close(shallow.result.mean['precision@1'], 3 / 4);
   close(shallow.result.per_query['b/b1.jpg'].ap, 0);
   assert.match(shallow.table, /ranked to depth 2/);
+  const all = await runEval(index, flags({ labels, depth: 'all' }));
+  assert.equal(all.json.depth, 5);
+  await assert.rejects(runEval(index, flags({ labels, depth: '0' })), /--depth 0: expected a positive integer/);
 });
 
 test('index + labels: query/gallery splits from the split column, or --query-split/--gallery-split', async () => {

@@ -7,7 +7,7 @@ import { readLabels } from '../data/labels.ts';
 import { loadIndex } from '../index/store.ts';
 import { readSubmission, readTruth } from '../metrics/competition.ts';
 import { evaluateLabelled, evaluateSubmission, parseKs, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
-import { evaluateIndex } from '../metrics/from-index.ts';
+import { DEFAULT_DEPTH, evaluateIndex, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
 import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
 import { Progress } from '../util/progress.ts';
 import { formatCaptionEval, runCaptionEval } from './text-query.ts';
@@ -66,8 +66,8 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
     if (o.excludeSelf === false) throw new Error('index evaluation always excludes the query itself');
     const data = loadIndex(index);
     const labels = readLabels(o.labels);
-    const depth = o.depth === undefined ? undefined : Number(o.depth);
-    if (depth !== undefined && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
+    const depth = o.depth === undefined ? undefined : o.depth === 'all' ? Infinity : Number(o.depth);
+    if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
     let bar: Progress | undefined;
     let lastDone = 0;
     const r = await evaluateIndex(data, labels, {
@@ -111,7 +111,7 @@ export function evalCommand(): Command {
     .option('--labels <csv>', 'labels CSV path,label[,domain][,split]; paths are index ids')
     .option('--query-split <name>', 'index mode: queries are the rows with this split (with --gallery-split)')
     .option('--gallery-split <name>', 'index mode: the gallery is the rows with this split')
-    .option('--depth <n>', 'index mode: ranked gallery items per query (default: the whole gallery)')
+    .option('--depth <n>', `index mode: ranked gallery items per query, or "all" (default: all up to ${FULL_DEPTH_LIMIT} items, else ${DEFAULT_DEPTH}); ap, map@r and r_precision count items past the depth as misses`)
     .option('--rankings <file>', 'rankings JSON {gallery: [{id,label,domain}], queries: [{id,label,domain,ranking}]}')
     .option('--submission <file>', 'competition submission {"query.jpg": ["gallery.jpg", ...]}')
     .option('--truth <file>', 'competition truth {"query.jpg": [relevant gallery ids]}')

@@ -9,6 +9,11 @@ import { searchExact } from '../index/exact.ts';
 import type { IndexData } from '../index/store.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from './evaluate.ts';
 
+/** Galleries up to this size are ranked in full by default. */
+export const FULL_DEPTH_LIMIT = 5000;
+/** Default ranking depth for larger galleries (at least the largest cut-off). */
+export const DEFAULT_DEPTH = 1000;
+
 /** Options for evaluating an index. */
 export interface IndexEvalOptions extends EvalOptions {
   /** Labels file name, for messages. */
@@ -17,7 +22,7 @@ export interface IndexEvalOptions extends EvalOptions {
   querySplit?: string;
   /** Split holding the gallery (with querySplit); default: `gallery` when the split column has it. */
   gallerySplit?: string;
-  /** Ranked gallery items per query (default: the whole gallery, so ap and map@r are exact). */
+  /** Ranked gallery items per query (default: the whole gallery up to FULL_DEPTH_LIMIT items, so ap and map@r are exact; else DEFAULT_DEPTH). */
   depth?: number;
   /** Called after each chunk of queries with (done, total). */
   onProgress?: (done: number, total: number) => void;
@@ -85,7 +90,7 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
   const { protocol, queries, gallery, rowLabel, notIndexed, unlabelled } = chooseSplits(index.ids, labels, opts);
   const { dim } = index;
   const ng = gallery.length;
-  const depth = Math.min(opts.depth ?? ng, ng);
+  const depth = Math.min(opts.depth ?? (ng <= FULL_DEPTH_LIMIT ? ng : Math.max(DEFAULT_DEPTH, ...ks)), ng);
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth ${opts.depth}: expected a positive integer`);
   const full = ng === index.ids.length && gallery.every((r, i) => r === i);
   const gVectors = full ? index.vectors : gatherRows(index.vectors, dim, gallery);
