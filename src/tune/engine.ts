@@ -21,6 +21,9 @@ const t32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', da
 
 /** ORT sessions for one head: training forward, backward, and evaluation inference. */
 export class HeadEngine {
+  /** True right after an optimiser step cleared the gradients: the next backward copies instead of adding. */
+  gradsZero = true;
+
   private constructor(
     readonly head: Head,
     private fwd: ort.InferenceSession,
@@ -82,8 +85,10 @@ export class HeadEngine {
     const out = await this.bwd.run(feeds);
     for (const p of this.head.params) {
       const g = out[`d_${p.name}`].data as Float32Array;
-      for (let i = 0; i < g.length; i++) p.grad[i] += g[i];
+      if (this.gradsZero) p.grad.set(g);
+      else for (let i = 0; i < g.length; i++) p.grad[i] += g[i];
     }
+    this.gradsZero = false;
   }
 
   /** Inference (running batch-norm stats, no dropout, no classifier) on n rows, in chunks. */

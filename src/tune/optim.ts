@@ -46,16 +46,20 @@ export class Optimizer {
       }
       let v = this.v.get(p);
       if (!v) this.v.set(p, (v = new Float32Array(w.length)));
-      const a = lr / c1, bc2 = 1 / c2;
-      for (let i = 0; i < w.length; i++) {
-        let gi = g[i] / scale;
-        if (kind === 'adam') gi += decay * w[i];
-        else w[i] -= lr * decay * w[i];
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        w[i] -= (a * m[i]) / (Math.sqrt(v[i] * bc2) + eps);
-        g[i] = 0;
+      const a = lr / c1, bc2 = 1 / c2, inv = 1 / scale, nb1 = 1 - b1, nb2 = 1 - b2;
+      // Tight loops per variant: this runs over every weight at every step.
+      if (kind === 'adamw' && decay > 0) {
+        const shrink = 1 - lr * decay;
+        for (let i = 0; i < w.length; i++) w[i] *= shrink;
       }
+      const l2 = kind === 'adam' ? decay : 0;
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i] * inv + l2 * w[i];
+        const mi = (m[i] = b1 * m[i] + nb1 * gi);
+        const vi = (v[i] = b2 * v[i] + nb2 * gi * gi);
+        w[i] -= (a * mi) / (Math.sqrt(vi * bc2) + eps);
+      }
+      g.fill(0);
     }
   }
 }

@@ -181,6 +181,7 @@ export async function train(data: TrainSet, val: EvalSet | undefined, o: TrainOp
             opt.step(params, lr, micro);
             assertWeightsChanged(params, before, Math.sqrt(g2), lr);
           } else opt.step(params, lr, micro);
+          engine.gradsZero = true;
           step++;
         }
       }
