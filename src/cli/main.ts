@@ -5,6 +5,7 @@ import { searchCommand } from './search.ts';
 import { competeCommand } from './compete.ts';
 import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
+import { modelsCommand } from './models.ts';
 import { tuneCommand } from './tune.ts';
 
 /** Build the program with every subcommand. */
@@ -23,6 +24,7 @@ Example:
   program.addCommand(competeCommand());
   program.addCommand(demoCommand());
   program.addCommand(evalCommand());
+  program.addCommand(modelsCommand());
   program.addCommand(tuneCommand());
   return program;
 }

@@ -41,17 +41,15 @@ Example:
   const info = new Command('info')
     .description('inputs, outputs, shapes, preprocessing, output/pooling and fingerprint of a model')
     .argument('<model>', '.onnx file, Hugging Face folder, preset name or Hub id (never downloads)')
-    .option('--feature <feature>', 'projected (image_embeds) or pre-projection, where the graph has both')
     .option('--json', 'print as JSON');
   addModelOptions(info);
   info.addHelpText('after', `
 Example:
   lookalike models info ./clip-vit-base-patch32
   lookalike models info model.onnx --output last_hidden_state --pooling mean`);
-  info.action(async (model: string, o: ModelFlags & { feature?: Feature }) => {
+  info.action(async (model: string, o: ModelFlags) => {
     applyRuntime(o);
-    const feature = parseFeature(o.feature);
-    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature });
+    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature });
     if (o.json) printJson(i);
     else process.stdout.write(formatInfo(i) + '\n');
   });
@@ -73,10 +71,4 @@ Files go to $LOOKALIKE_CACHE/hub/<owner>/<name> (default ~/.cache/lookalike).`)
       process.stdout.write(`${dir}\n`);
     });
   return cmd;
-}
-
-function parseFeature(v: string | undefined): Feature | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'projected' || v === 'pre-projection') return v;
-  throw new Error(`--feature ${v}: expected projected or pre-projection`);
 }

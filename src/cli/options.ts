@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { config } from '../config.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { loadBackbone, type SpecOverrides } from '../models/load.ts';
+import type { Feature } from '../models/hf.ts';
 import type { ModelSpec, Pooling } from '../models/spec.ts';
 import { loadHead, type Head } from '../embed/head.ts';
 import type { Manifest } from '../index/store.ts';
@@ -15,6 +16,7 @@ import type { Skipped } from '../embed/pipeline.ts';
 export interface ModelFlags {
   model?: string;
   dtype?: string;
+  feature?: Feature;
   inputName?: string;
   output?: string;
   pooling?: Pooling;
@@ -42,6 +44,7 @@ export function addModelOptions(cmd: Command, required = false): Command {
   return cmd
     .addOption(m)
     .option('--dtype <dtype>', 'weight variant in a model folder: fp32, fp16, quantized, int8, uint8, q4')
+    .addOption(new Option('--feature <kind>', 'projected embedding (image_embeds) or the pre-projection feature, where the graph has both').choices(['projected', 'pre-projection']))
     .option('--head <file>', 'tuned head (.onnx from `lookalike tune`) applied after pooling')
     .option('--input-name <name>', 'graph input to feed (default: first image input)')
     .option('--output <name>', 'graph output or node to read (default: first output)')
@@ -115,7 +118,7 @@ export function modelRef(model: string): string {
 export async function openModel(o: ModelFlags): Promise<{ backbone: Backbone; head?: Head }> {
   applyRuntime(o);
   if (!o.model) throw new Error('--model is required');
-  const backbone = await loadBackbone(modelRef(o.model), { overrides: specOverrides(o), dtype: o.dtype });
+  const backbone = await loadBackbone(modelRef(o.model), { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature });
   const head = o.head ? await loadHead(o.head) : undefined;
   return { backbone, head };
 }
@@ -128,7 +131,7 @@ export async function openModelForIndex(manifest: Manifest, o: ModelFlags, what:
   applyRuntime(o);
   const spec: Partial<ModelSpec> = o.model ? specOverrides(o) : manifest.model.spec;
   const ref = o.model ? modelRef(o.model) : manifest.model.name;
-  const backbone = await loadBackbone(ref, { overrides: spec, dtype: o.dtype });
+  const backbone = await loadBackbone(ref, { overrides: spec, dtype: o.dtype, feature: o.feature });
   if (backbone.fingerprint !== manifest.model.fingerprint) {
     await backbone.dispose();
     throw new Error(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${manifest.model.name}, ${manifest.model.fingerprint.slice(0, 12)}); pass the same --model and spec flags, or rebuild the index`);
