@@ -85,6 +85,8 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
     });
     bar?.end();
     if (r.labels_not_indexed) process.stderr.write(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${index}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are\n`);
+    const maxR = r.queries.reduce((m, q) => Math.max(m, q.R), 0);
+    if (r.depth < maxR) process.stderr.write(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (--depth all for exact values)\n`);
     if (r.indexed_unlabelled) process.stderr.write(`warning: ${r.indexed_unlabelled} items of ${index} have no label in ${o.labels}; left out\n`);
     result = r;
     extra = {
