@@ -63,7 +63,6 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
   } else {
     if (!index) throw new Error('--labels needs an INDEX argument');
     if (!o.labels) throw new Error(`${index}: give --labels labels.csv (path,label[,domain][,split])`);
-    if (o.excludeSelf === false) throw new Error('index evaluation always excludes the query itself');
     const data = loadIndex(index);
     const labels = readLabels(o.labels);
     const depth = o.depth === undefined ? undefined : o.depth === 'all' ? Infinity : Number(o.depth);
