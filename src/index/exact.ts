@@ -68,6 +68,7 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
   const qChunk = Math.max(1, opts.queryChunk ?? config.queryChunk);
   const exclude = opts.exclude;
   const extra = exclude ? 1 : 0;
+  const filled = new Int32Array(nq);
   for (let q0 = 0; q0 < nq; q0 += qChunk) {
     const q1 = Math.min(nq, q0 + qChunk);
     const qTensor = new ort.Tensor('float32', queries.subarray(q0 * dim, q1 * dim), [q1 - q0, dim]);
@@ -87,7 +88,9 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
         for (let j = 0; j < kk; j++) {
           const gi = g0 + Number(ix[row + j]);
           if (gi === skip) continue;
-          if (!insert(indices, scores, qi * k, k, gi, s[row + j])) break;
+          const f = insert(indices, scores, qi * k, k, filled[qi], gi, s[row + j]);
+          if (f < 0) break;
+          filled[qi] = f;
         }
       }
     }
@@ -96,22 +99,26 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
 }
 
 /**
- * Insert (gi, score) into one query's sorted top-k slot range; returns false when the
- * candidate does not enter (later candidates of the same sorted chunk cannot either).
- * Order: score descending, then gallery row ascending.
+ * Insert (gi, score) into one query's sorted top-k slot range, of which `filled` slots are
+ * used; returns the new fill count, or -1 when the candidate does not enter (later candidates
+ * of the same sorted chunk cannot either). Order: score descending, then gallery row ascending.
  */
-function insert(indices: Int32Array, scores: Float32Array, base: number, k: number, gi: number, score: number): boolean {
-  const last = base + k - 1;
-  if (indices[last] !== -1 && (score < scores[last] || (score === scores[last] && gi > indices[last]))) return false;
-  let p = last;
-  while (p > base && (indices[p - 1] === -1 || score > scores[p - 1] || (score === scores[p - 1] && gi < indices[p - 1]))) {
+function insert(indices: Int32Array, scores: Float32Array, base: number, k: number, filled: number, gi: number, score: number): number {
+  let p: number;
+  if (filled < k) p = base + filled++;
+  else {
+    const last = base + k - 1;
+    if (score < scores[last] || (score === scores[last] && gi > indices[last])) return -1;
+    p = last;
+  }
+  while (p > base && (score > scores[p - 1] || (score === scores[p - 1] && gi < indices[p - 1]))) {
     indices[p] = indices[p - 1];
     scores[p] = scores[p - 1];
     p--;
   }
   indices[p] = gi;
   scores[p] = score;
-  return true;
+  return filled;
 }
 
 /** Plain-TypeScript brute force (for tests and as a reference): same ordering rules as searchExact. */
@@ -121,11 +128,13 @@ export function searchBrute(gallery: Float32Array, queries: Float32Array, dim: n
   const indices = new Int32Array(nq * k).fill(-1);
   const scores = new Float32Array(nq * k).fill(-Infinity);
   for (let q = 0; q < nq; q++) {
+    let filled = 0;
     for (let g = 0; g < ng; g++) {
       if (exclude && exclude[q] === g) continue;
       let s = 0;
       for (let d = 0; d < dim; d++) s += queries[q * dim + d] * gallery[g * dim + d];
-      insert(indices, scores, q * k, k, g, Math.fround(s));
+      const f = insert(indices, scores, q * k, k, filled, g, Math.fround(s));
+      if (f >= 0) filled = f;
     }
   }
   return { k, indices, scores };

@@ -10,7 +10,7 @@ import type { IndexData } from '../index/store.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from './evaluate.ts';
 
 /** Galleries up to this size are ranked in full by default. */
-export const FULL_DEPTH_LIMIT = 5000;
+export const FULL_DEPTH_LIMIT = 50000;
 /** Default ranking depth for larger galleries (at least the largest cut-off). */
 export const DEFAULT_DEPTH = 1000;
 
