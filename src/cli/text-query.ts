@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { EmbedResult } from '../embed/pipeline.ts';
 import type { IndexData } from '../index/store.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
-import { embedTexts, evaluateCaptions, loadTextEncoder, readCaptions, similarity } from '../models/text.ts';
+import { embedTexts, evaluateCaptions, loadTextEncoder, similarity } from '../models/text.ts';
+import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */

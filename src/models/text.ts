@@ -3,6 +3,7 @@
  * @huggingface/tokenizers, pad and truncate as the model expects, run text_model.onnx,
  * read the text embedding and L2-normalise it. Also image<->caption ranking helpers.
  */
+import type { Caption } from '../data/captions.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -185,64 +186,6 @@ export async function embedTexts(enc: TextEncoder, texts: string[], batchSize = 
     o += p.length;
   }
   return { vectors, dim };
-}
-
-/** One row of a captions file. */
-export interface Caption {
-  path: string;
-  caption: string;
-}
-
-/** Read a captions CSV (`path,caption`, header required; captions may be quoted and contain commas). */
-export function readCaptions(file: string): Caption[] {
-  const text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  const rows = parseCsv(text);
-  if (rows.length === 0) throw new Error(`${file}: empty captions file`);
-  const header = rows[0].map((h) => h.trim().toLowerCase());
-  const pi = header.indexOf('path');
-  const ci = header.indexOf('caption');
-  if (pi < 0 || ci < 0) throw new Error(`${file}: expected a header with "path" and "caption" columns, got ${rows[0].join(',')}`);
-  const out: Caption[] = [];
-  rows.slice(1).forEach((r, i) => {
-    if (r.length === 1 && r[0].trim() === '') return;
-    const p = r[pi]?.trim();
-    const c = r[ci]?.trim();
-    if (!p || c === undefined || c === '') throw new Error(`${file}:${i + 2}: missing path or caption`);
-    out.push({ path: p, caption: c });
-  });
-  return out;
-}
-
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += ch;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** Cosine similarities of two L2-normalised row sets: a (na x dim) times b^T -> na x nb. */
