@@ -15,7 +15,7 @@ export function readCaptions(file: string): Caption[] {
   return records.map((r, i) => {
     const p = r.path.trim();
     const c = r.caption.trim();
-    if (!p || !c) throw new Error(`${file}: row ${i + 2}: missing path or caption`);
+    if (!p || !c) throw new Error(`${file}:${i + 2}: missing path or caption`);
     return { path: p, caption: c };
   });
 }

@@ -41,7 +41,7 @@ export function parseCsv(text: string, file = '<csv>'): Record<string, string>[]
   if (rows.length === 0) throw new Error(`${file}: empty CSV`);
   const header = rows[0].map((h) => h.trim());
   return rows.slice(1).map((cells, i) => {
-    if (cells.length !== header.length) throw new Error(`${file}: row ${i + 2}: ${cells.length} columns, header has ${header.length}`);
+    if (cells.length !== header.length) throw new Error(`${file}:${i + 2}: ${cells.length} columns, header has ${header.length}`);
     return Object.fromEntries(header.map((h, j) => [h, cells[j]]));
   });
 }
