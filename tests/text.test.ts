@@ -125,7 +125,7 @@ test('image<->caption retrieval through a CLIP-like folder: colours find their c
   assert.equal(r.skippedImages.length, 1);
   const q = await embedTexts(text, ['blue', 'green', 'red']);
   const img = await (await import('../src/embed/pipeline.ts')).embedImages(backbone, [{ id: 'r', source: path.join(dir, 'images', 'r.png') }]);
-  assert.deepEqual(rankCaptions(img.vectors, q.vectors, 4).order, [2, 0, 1]);
+  assert.deepEqual((await rankCaptions(img.vectors, q.vectors, 4)).order, [2, 0, 1]);
   await backbone.dispose();
   await text.dispose();
 });

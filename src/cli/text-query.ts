@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { EmbedResult } from '../embed/pipeline.ts';
 import type { IndexData } from '../index/store.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
-import { embedTexts, evaluateCaptions, loadTextEncoder, similarity } from '../models/text.ts';
+import { embedTexts, evaluateCaptions, loadTextEncoder } from '../models/text.ts';
+import { scoreMatrix } from '../index/exact.ts';
 import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
 
@@ -66,7 +67,7 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
       used.forEach((r, i) => imgs.set(index.vectors.subarray(r * index.dim, (r + 1) * index.dim), i * index.dim));
       const txt = await embedTexts(enc, kept.map((c) => c.caption));
       if (txt.dim !== index.dim) throw new Error(`${index.dir}: index vectors are ${index.dim}-d but text embeddings are ${txt.dim}-d`);
-      const r = crossModalRecall(similarity(imgs, txt.vectors, index.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), o.ks);
+      const r = crossModalRecall(await scoreMatrix(imgs, txt.vectors, index.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), o.ks);
       return { ...r, model, captionsFile: o.captions, missing: caps.length - kept.length };
     }
     const backbone = await loadBackbone(model, { dtype: o.dtype });

@@ -121,6 +121,26 @@ function insert(indices: Int32Array, scores: Float32Array, base: number, k: numb
   return filled;
 }
 
+let gemm: Promise<ort.InferenceSession> | undefined;
+
+/** Full cosine score matrix a (na x dim) times b^T -> na x nb, through one ORT Gemm (for cross-modal recall). */
+export async function scoreMatrix(a: Float32Array, b: Float32Array, dim: number): Promise<Float32Array> {
+  const na = a.length / dim;
+  const nb = b.length / dim;
+  if (na === 0 || nb === 0) return new Float32Array(0);
+  gemm ??= createSession(
+    buildModel({
+      name: 'lookalike-scores',
+      inputs: [{ name: 'a', shape: ['na', 'dim'] }, { name: 'b', shape: ['nb', 'dim'] }],
+      outputs: [{ name: 'scores', shape: ['na', 'nb'] }],
+      nodes: [{ op: 'Gemm', inputs: ['a', 'b'], outputs: ['scores'], attrs: { transB: 1 } }],
+    }),
+    'score-matrix kernel',
+  );
+  const out = await (await gemm).run({ a: new ort.Tensor('float32', a, [na, dim]), b: new ort.Tensor('float32', b, [nb, dim]) });
+  return out.scores.data as Float32Array;
+}
+
 /** Plain-TypeScript brute force (for tests and as a reference): same ordering rules as searchExact. */
 export function searchBrute(gallery: Float32Array, queries: Float32Array, dim: number, k: number, exclude?: Int32Array): TopK {
   const ng = gallery.length / dim;

@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { config } from '../config.ts';
 import { l2normalize } from '../embed/pool.ts';
+import { scoreMatrix } from '../index/exact.ts';
 import { createSession, describeSession } from './ort.ts';
 import type { TensorInfo } from './backbone.ts';
 import { familyOf, hfOnnxFile, readConfig, readJsonFile, type Family } from './hf.ts';
@@ -188,24 +189,9 @@ export async function embedTexts(enc: TextEncoder, texts: string[], batchSize = 
   return { vectors, dim };
 }
 
-/** Cosine similarities of two L2-normalised row sets: a (na x dim) times b^T -> na x nb. */
-export function similarity(a: Float32Array, b: Float32Array, dim: number): Float32Array {
-  const na = a.length / dim;
-  const nb = b.length / dim;
-  const out = new Float32Array(na * nb);
-  for (let i = 0; i < na; i++) {
-    for (let j = 0; j < nb; j++) {
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += a[i * dim + k] * b[j * dim + k];
-      out[i * nb + j] = s;
-    }
-  }
-  return out;
-}
-
 /** Rank captions for one image embedding: caption indices by decreasing similarity (ties: lower index first). */
-export function rankCaptions(image: Float32Array, captions: Float32Array, dim: number): { order: number[]; scores: Float32Array } {
-  const scores = similarity(image, captions, dim);
+export async function rankCaptions(image: Float32Array, captions: Float32Array, dim: number): Promise<{ order: number[]; scores: Float32Array }> {
+  const scores = await scoreMatrix(image, captions, dim);
   const order = Array.from(scores.keys()).sort((x, y) => scores[y] - scores[x] || x - y);
   return { order, scores };
 }
@@ -227,7 +213,7 @@ export async function evaluateCaptions(backbone: Backbone, text: TextEncoder, ca
   const kept = captions.filter((c) => row.has(c.path));
   const txt = await embedTexts(text, kept.map((c) => c.caption));
   if (txt.dim !== img.dim) throw new Error(`image embeddings are ${img.dim}-d but text embeddings are ${txt.dim}-d: use the projected image output (--feature projected)`);
-  const sim = similarity(img.vectors, txt.vectors, img.dim);
+  const sim = await scoreMatrix(img.vectors, txt.vectors, img.dim);
   const r = crossModalRecall(sim, img.ids.length, kept.map((c) => row.get(c.path)!), ks);
   return { ...r, skippedImages: img.skipped, dim: img.dim };
 }
