@@ -94,3 +94,11 @@ test('loading a missing model or a non-ONNX file fails with the path in the mess
   fs.writeFileSync(path.join(dir, 'bad.onnx'), 'not onnx');
   await assert.rejects(loadBackbone(path.join(dir, 'bad.onnx')), /bad\.onnx/);
 });
+
+test('--device cuda without the CUDA provider fails at once with what to install', async () => {
+  const { assertCudaAvailable } = await import('../src/models/ort.ts');
+  const dir = tmpDir();
+  assert.throws(() => assertCudaAvailable(dir), /CUDA provider is not installed.*libonnxruntime_providers_cuda\.so/);
+  fs.writeFileSync(path.join(dir, 'libonnxruntime_providers_cuda.so'), '');
+  assert.doesNotThrow(() => assertCudaAvailable(dir));
+});

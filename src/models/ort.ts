@@ -1,11 +1,29 @@
 /** ONNX image backbones through onnxruntime-node. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { config } from '../config.ts';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
 import { inputSize, type ModelSpec } from './spec.ts';
 
+/** The folder of onnxruntime-node's native binaries, where its CUDA provider libraries must be. */
+export function ortBinaryDir(): string {
+  const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Fail fast, before ORT prints its own errors, when --device cuda has no CUDA provider installed. */
+export function assertCudaAvailable(dir = ortBinaryDir()): void {
+  const lib = path.join(dir, 'libonnxruntime_providers_cuda.so');
+  if (!fs.existsSync(lib)) {
+    throw new Error(`--device cuda: onnxruntime-node's CUDA provider is not installed (${lib} is missing); reinstall onnxruntime-node online without onnxruntime-node-install=skip, with CUDA 12 and cuDNN 9 on the machine, or use --device cpu`);
+  }
+}
+
 /** Session options from the global config: threads and execution provider. */
 export function sessionOptions(): ort.InferenceSession.SessionOptions {
+  if (config.device === 'cuda') assertCudaAvailable();
   // No spin-waiting: ORT's idle threads would otherwise take the cores sharp decodes on.
   const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } };
   if (config.threads > 0) opts.intraOpNumThreads = config.threads;
@@ -15,10 +33,9 @@ export function sessionOptions(): ort.InferenceSession.SessionOptions {
 
 /** Create an ORT session from bytes or a path, with a clear error naming the file. */
 export async function createSession(model: string | Uint8Array, what: string): Promise<ort.InferenceSession> {
+  const opts = sessionOptions();
   try {
-    return typeof model === 'string'
-      ? await ort.InferenceSession.create(model, sessionOptions())
-      : await ort.InferenceSession.create(model, sessionOptions());
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
   } catch (e) {
     const msg = (e as Error).message;
     if (config.device === 'cuda' && /cuda/i.test(msg)) {
