@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { makeLoss, LOSS_NAMES } from '../src/tune/losses/index.ts';
 import type { Loss, LossInput } from '../src/tune/losses/base.ts';
 import { makeMiner } from '../src/tune/miners.ts';
-import { Rng } from '../src/tune/rng.ts';
+import { Rng } from '../src/util/random.ts';
 
 // Four 2-d embeddings (not unit length), labels 0,0,1,1.
 // Unit rows: u0=(1,0) u1=(0,1) u2=(0.6,0.8) u3=(-1,0); cosines: s01=0 s02=0.6 s03=-1 s12=0.8 s13=0 s23=-0.6.

@@ -5,7 +5,7 @@ import { learningRate } from '../src/tune/schedule.ts';
 import { batchHard, multiSimilarityMine, progressiveMine, semiHard } from '../src/tune/miners.ts';
 import { Optimizer } from '../src/tune/optim.ts';
 import { makeParam } from '../src/tune/params.ts';
-import { Rng } from '../src/tune/rng.ts';
+import { Rng } from '../src/util/random.ts';
 
 test('m-per-class sampler: m distinct rows of batch/m distinct classes in every batch', () => {
   const labels = Int32Array.from({ length: 300 }, (_, i) => (i * 7) % 13); // 13 classes, 23-24 rows each

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HeadEngine } from '../src/tune/engine.ts';
 import { createHead, type HeadSpec } from '../src/tune/heads.ts';
-import { Rng } from '../src/tune/rng.ts';
+import { Rng } from '../src/util/random.ts';
 import { syntheticSet } from '../src/tune/synthetic.ts';
 import { train, type TrainOptions } from '../src/tune/train.ts';
 import { writeHead } from '../src/tune/export.ts';

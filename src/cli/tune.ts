@@ -10,7 +10,7 @@ import { decodeNpy } from '../index/npy.ts';
 import { writeHead } from '../tune/export.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from '../tune/data.ts';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
-import { Rng } from '../tune/rng.ts';
+import { Rng } from '../util/random.ts';
 import { train, type TrainOptions } from '../tune/train.ts';
 import type { TuneMetrics } from '../tune/evaluate.ts';
 import { addModelOptions, embedProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { LabelRow } from '../data/labels.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../util/random.ts';
 
 /** Labelled embeddings (row-major n x dim) with ids, labels and optional domains. */
 export interface Labelled {

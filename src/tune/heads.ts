@@ -7,7 +7,7 @@
  */
 import type { NodeDef, ValueDef, InitDef, GraphDef } from '../models/onnx/build.ts';
 import { makeParam, type Param } from './params.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../util/random.ts';
 
 /** Head shape and regularisation. */
 export interface HeadSpec {

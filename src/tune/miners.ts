@@ -3,7 +3,7 @@
  * (pytorch-metric-learning style): none (all), batch-hard, semi-hard, multi-similarity, and
  * progressive (the share of hardest negatives rises from start to end over training).
  */
-import type { Rng } from './rng.ts';
+import type { Rng } from '../util/random.ts';
 
 /** Miner kinds. */
 export type MinerKind = 'none' | 'batch-hard' | 'semi-hard' | 'multi-similarity' | 'progressive';

@@ -1,5 +1,5 @@
 /** Batch samplers over labelled rows: random batches, or m items per class per batch. */
-import type { Rng } from './rng.ts';
+import type { Rng } from '../util/random.ts';
 
 /** Sampler kinds. */
 export type SamplerKind = 'random' | 'm-per-class';

@@ -4,7 +4,7 @@
  * random orthogonal matrix so neither is axis-aligned. Frozen cosine neighbours mostly share the
  * style, not the class; a tuned head can learn to ignore the style.
  */
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 
 /** A labelled synthetic set. */
 export interface SyntheticSet {

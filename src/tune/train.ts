@@ -12,7 +12,7 @@ import { normalizeRows } from './losses/base.ts';
 import { makeMiner, type MinerKind, type MinerOptions } from './miners.ts';
 import { Optimizer, type OptimizerKind } from './optim.ts';
 import { countParams, type Param } from './params.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 import { mPerClassBatches, randomBatches, type SamplerKind } from './samplers.ts';
 import { learningRate } from './schedule.ts';
 import { retrievalMetrics, type EvalSet, type TuneMetrics } from './evaluate.ts';

@@ -1,6 +1,6 @@
 /** ArcFace (additive angular margin) softmax loss with its own class weights. */
 import { CosineClassifierLoss } from './base.ts';
-import type { Rng } from '../rng.ts';
+import type { Rng } from '../../util/random.ts';
 
 /** Target logit scale * cos(theta_y + margin), margin in radians (default 0.5 = 28.6 degrees), scale default 64. */
 export class ArcFaceLoss extends CosineClassifierLoss {

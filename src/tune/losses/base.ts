@@ -5,7 +5,7 @@
  */
 import type { Param } from '../params.ts';
 import type { Miner } from '../miners.ts';
-import type { Rng } from '../rng.ts';
+import type { Rng } from '../../util/random.ts';
 
 /** What a loss sees for one batch. */
 export interface LossInput {

@@ -1,6 +1,6 @@
 /** CosFace (additive cosine margin) softmax loss with its own class weights. */
 import { CosineClassifierLoss } from './base.ts';
-import type { Rng } from '../rng.ts';
+import type { Rng } from '../../util/random.ts';
 
 /** Target logit scale * (cos theta_y - margin); defaults scale 64, margin 0.35. */
 export class CosFaceLoss extends CosineClassifierLoss {

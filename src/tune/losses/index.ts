@@ -9,7 +9,7 @@ import { HybridLoss } from './hybrid.ts';
 import { MultiSimilarityLoss } from './multi-similarity.ts';
 import { SupConLoss } from './supcon.ts';
 import { TripletLoss } from './triplet.ts';
-import type { Rng } from '../rng.ts';
+import type { Rng } from '../../util/random.ts';
 
 /** Loss names accepted by `lookalike tune --loss`. */
 export const LOSS_NAMES = ['cross-entropy', 'contrastive', 'triplet', 'multi-similarity', 'supcon', 'arcface', 'cosface', 'cosine-embedding', 'hybrid'] as const;
