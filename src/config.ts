@@ -23,6 +23,10 @@ export interface LookalikeConfig {
   offline: boolean;
   /** Decode concurrency for sharp (default: number of CPU cores). */
   decodeConcurrency: number;
+  /** TensorFlow.js backend for TF.js backbones: 'wasm' (default) or 'cpu' (LOOKALIKE_TFJS_BACKEND). */
+  tfjsBackend: 'wasm' | 'cpu';
+  /** wasm threads for TF.js; 0 = `threads`, else up to 8 cores (LOOKALIKE_TFJS_THREADS, default 0). */
+  tfjsThreads: number;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -43,4 +47,6 @@ export const config: LookalikeConfig = {
   cacheDir: process.env.LOOKALIKE_CACHE || path.join(os.homedir(), '.cache', 'lookalike'),
   offline: process.env.LOOKALIKE_OFFLINE === '1' || process.env.HF_HUB_OFFLINE === '1',
   decodeConcurrency: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+  tfjsBackend: process.env.LOOKALIKE_TFJS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
+  tfjsThreads: envInt('LOOKALIKE_TFJS_THREADS', 0),
 };

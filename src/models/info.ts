@@ -12,7 +12,9 @@ import { familyOf, readConfig, hfOnnxCandidates } from './hf.ts';
 import { hubCacheDir, hubTarget, missingFiles } from './hub.ts';
 import { loadTextEncoder } from './text.ts';
 import { config } from '../config.ts';
-import type { Preset } from './presets.ts';
+import { findPreset, type Preset } from './presets.ts';
+import { resolveNpmPreset } from './npm.ts';
+import { TfjsBackbone } from './tfjs.ts';
 
 /** Description of a model for `models info`. */
 export interface ModelInfo {
@@ -34,6 +36,8 @@ export interface ModelInfo {
   /** Embedding size when the output shape says it. */
   dim?: number | string;
   fingerprint?: string;
+  /** TF.js graphs: pooled-feature nodes worth reading with --output, with their shapes. */
+  candidates?: TensorInfo[];
   text?: { inputs: TensorInfo[]; outputs: TensorInfo[]; output: string; maxLength: number; padding: string; padId: number; fingerprint: string };
 }
 
@@ -50,8 +54,13 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
   let location = model;
   let kind: ModelInfo['kind'];
   let preset: Preset | undefined;
+  const npmPreset = fs.existsSync(model) ? undefined : findPreset(model);
   if (fs.existsSync(model)) kind = fs.statSync(model).isDirectory() ? 'hf-folder' : 'onnx-file';
-  else {
+  else if (npmPreset?.source.kind === 'npm') {
+    preset = npmPreset;
+    kind = 'preset';
+    location = resolveNpmPreset(npmPreset);
+  } else {
     const t = hubTarget(model);
     if (!t) throw new Error(`model not found: ${model} (give an .onnx file, a model folder, a preset from "lookalike models list", or a Hub id)`);
     preset = t.preset;
@@ -61,7 +70,8 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
     if (missing.length) return { model, kind, location, preset, family: preset?.family, available: false, missing };
   }
   const info: ModelInfo = { model, kind, location, preset, available: true };
-  if (kind !== 'onnx-file') {
+  if (preset?.source.kind === 'npm') info.family = preset.family;
+  else if (kind !== 'onnx-file') {
     const cfg = readConfig(location);
     info.family = preset?.family ?? familyOf(cfg);
     if (typeof cfg?.model_type === 'string') info.modelType = cfg.model_type;
@@ -75,6 +85,8 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
       info.outputs = b.outputs;
       info.spec = b.spec;
       info.fingerprint = b.fingerprint;
+      if (b instanceof TfjsBackbone) info.candidates = await b.probeCandidates();
+      if (preset?.source.kind === 'npm') info.dim = preset.dim;
       const out = b.outputs.find((o) => o.name === (b.spec.output ?? b.outputs[0]?.name));
       if (out) {
         try {
@@ -87,7 +99,7 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
     } finally {
       await b.dispose();
     }
-    if (kind !== 'onnx-file' && hfOnnxCandidates(location, 'text', opts.dtype).some((f) => fs.existsSync(f))) {
+    if (kind !== 'onnx-file' && preset?.source.kind !== 'npm' && hfOnnxCandidates(location, 'text', opts.dtype).some((f) => fs.existsSync(f))) {
       const t = await loadTextEncoder(kind === 'hf-folder' ? model : location, { dtype: opts.dtype });
       info.text = { inputs: t.inputs, outputs: t.outputs, output: t.output, maxLength: t.rules.maxLength, padding: t.rules.padding, padId: t.rules.padId, fingerprint: t.fingerprint };
       await t.dispose();
@@ -114,6 +126,10 @@ export function formatInfo(i: ModelInfo): string {
   for (const t of i.inputs ?? []) lines.push(`  ${t.name}  ${t.type} ${shapeStr(t.shape)}`);
   lines.push('outputs:');
   for (const t of i.outputs ?? []) lines.push(`  ${t.name}  ${t.type} ${shapeStr(t.shape)}${t.name === i.spec?.output ? '   <- embedding' : ''}`);
+  if (i.candidates?.length) {
+    lines.push('pooling candidates (use --output NODE):');
+    for (const t of i.candidates) lines.push(`  ${t.name}  ${shapeStr(t.shape)}`);
+  }
   const s = i.spec;
   if (s) {
     const resize = s.resize.mode === 'fixed' ? `${s.resize.height}x${s.resize.width} (fixed)` : `shortest edge ${s.resize.shortestEdge}`;

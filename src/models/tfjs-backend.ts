@@ -41,13 +41,8 @@ export function setupTfjs(opts: TfjsSetupOptions = {}): Promise<TfjsRuntime> {
 
 /** The thread count `setupTfjs` would use with these options. */
 export function defaultTfjsThreads(opts: TfjsSetupOptions = {}): number {
-  const env = process.env.LOOKALIKE_TFJS_THREADS;
   if (opts.threads !== undefined && opts.threads > 0) return opts.threads;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`LOOKALIKE_TFJS_THREADS=${env}: expected a positive integer`);
-    return n;
-  }
+  if (config.tfjsThreads > 0) return config.tfjsThreads;
   if (config.threads > 0) return config.threads;
   return Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
 }
@@ -76,7 +71,7 @@ async function init(opts: TfjsSetupOptions): Promise<TfjsRuntime> {
 async function start(opts: TfjsSetupOptions): Promise<TfjsRuntime> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   const tf = (await import('@tensorflow/tfjs')) as Tf;
-  const want = opts.backend ?? (process.env.LOOKALIKE_TFJS_BACKEND as 'wasm' | 'cpu' | undefined) ?? 'wasm';
+  const want = opts.backend ?? config.tfjsBackend;
   if (want === 'wasm') {
     try {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
