@@ -1,12 +1,11 @@
 /**
- * Resolve a MODEL argument to a backbone: an `.onnx` file, or a folder in the
- * Hugging Face layout (config.json, preprocessor_config.json, onnx/*.onnx).
+ * Resolve a MODEL argument to a backbone: an `.onnx` file, a folder in the Hugging Face
+ * layout, a TF.js model.json, or a preset / Hub id (src/models/presets.ts).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Backbone } from './backbone.ts';
 import { OrtBackbone, createSession } from './ort.ts';
-import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
+import { canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
 import { hubTarget, resolveHubModel } from './hub.ts';
@@ -27,36 +26,10 @@ export interface LoadOptions {
   feature?: Feature;
 }
 
-const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', quantized: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4' };
-
-/** The ONNX file of an HF folder's image tower for a dtype, or an error naming what to place. */
-export function hfVisionFile(dir: string, dtype = 'fp32'): string {
-  const suffix = DTYPE_SUFFIX[dtype];
-  if (suffix === undefined) throw new Error(`--dtype ${dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
-  const candidates = ['vision_model', 'model'].flatMap((b) => [path.join(dir, 'onnx', `${b}${suffix}.onnx`), path.join(dir, `${b}${suffix}.onnx`)]);
-  const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) throw new Error(`${dir}: no image model; place one of ${candidates.map((c) => path.relative(dir, c)).join(', ')}`);
-  return found;
-}
-
-/** Read a JSON file with an error naming it. */
-export function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
-  }
-}
-
-/** Build the spec of a model folder: defaults, then preprocessor_config.json, then overrides. */
-export function folderSpec(dir: string, overrides: SpecOverrides = {}): ModelSpec {
-  let spec = defaultSpec();
-  const ppFile = path.join(dir, 'preprocessor_config.json');
-  if (fs.existsSync(ppFile)) spec = applyPreprocessorConfig(spec, readJson(ppFile), ppFile);
-  return { ...spec, ...overrides };
-}
-
-/** Load an ONNX backbone from a file or a Hugging Face folder. */
+/**
+ * Load a backbone: an npm TF.js preset, a TF.js model.json, a preset or Hub id (cache, or
+ * download when online), a Hugging Face folder, or a bare .onnx file.
+ */
 export async function loadBackbone(model: string, opts: LoadOptions = {}): Promise<Backbone> {
   const overrides = opts.overrides ?? {};
   // TensorFlow.js: presets shipped in npm packages, a model.json path, or a folder holding one.
@@ -70,18 +43,11 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
       const { dir } = await resolveHubModel(model, { dtype: opts.dtype });
       return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model });
     }
-    throw new Error(`model not found: ${model} (give an .onnx file or a folder with config.json, preprocessor_config.json and onnx/model.onnx)`);
+    throw new Error(`model not found: ${model} (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id)`);
   }
-  const stat = fs.statSync(model);
-  let file: string;
-  let spec: ModelSpec;
-  if (stat.isDirectory()) {
-    return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
-  } else {
-    file = model;
-    spec = { ...defaultSpec(), ...overrides };
-  }
-  const fingerprint = hashParts(await hashFile(file), canonicalSpec(spec));
-  const session = await createSession(file, file);
-  return new OrtBackbone(model, spec, fingerprint, session);
+  if (fs.statSync(model).isDirectory()) return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
+  // A bare .onnx file: ImageNet defaults plus the flags.
+  const spec: ModelSpec = { ...defaultSpec(), ...overrides };
+  const fingerprint = hashParts(await hashFile(model), canonicalSpec(spec));
+  return new OrtBackbone(model, spec, fingerprint, await createSession(model, model));
 }
