@@ -29,7 +29,7 @@ test('tune --train DIR embeds class folders on the fly; index/search/eval accept
   // adding without the head to a head-built index is refused
   const mixed = cli(['index', train, '--model', model, ...TINY_FLAGS, '--out', out]);
   assert.equal(mixed.status, 1);
-  assert.match(mixed.stderr, /different model or head/);
+  assert.match(mixed.stderr, /different model or head \(index: .*head .*head\.onnx [0-9a-f]{12}; now: .*head none\)/);
   const ev = cli(['eval', out, '--labels', path.join(train, 'labels.csv'), '--json']);
   assert.equal(ev.status, 0, ev.stderr);
   assert.ok(JSON.parse(ev.stdout).mean['precision@1'] >= 0);

@@ -92,9 +92,7 @@ export function assertSameEmbedding(a: Pick<Manifest, 'model' | 'head'>, b: Pick
   const fa = embeddingFingerprint(a);
   const fb = embeddingFingerprint(b);
   if (fa !== fb) {
-    throw new Error(
-      `${what}: embeddings come from a different model or head (index ${a.model.name} ${fa.slice(0, 12)}, now ${b.model.name} ${fb.slice(0, 12)}); ` +
-        `rebuild the index with --rebuild or use the same --model/--head`,
-    );
+    const desc = (m: Pick<Manifest, 'model' | 'head'>) => `${m.model.name} ${m.model.fingerprint.slice(0, 12)}, head ${m.head ? `${m.head.file} ${m.head.fingerprint.slice(0, 12)}` : 'none'}`;
+    throw new Error(`${what}: embeddings come from a different model or head (index: ${desc(a)}; now: ${desc(b)}); rebuild the index with --rebuild or use the same --model/--head`);
   }
 }
