@@ -93,3 +93,15 @@ test('optimisers: Adam first step is lr x sign(g); SGD momentum; AdamW decays de
   new Optimizer({ kind: 'adamw', weightDecay: 0.5 }).step([r], 0.1); // zero grad: only decay 2 - 0.1*0.5*2
   assert.ok(Math.abs(r.data[0] - 1.9) < 1e-6);
 });
+
+test('validation metrics: the cross-domain protocol ranks only items of other domains', async () => {
+  const { retrievalMetrics } = await import('../src/tune/evaluate.ts');
+  // Every item's nearest neighbour is a wrong identity, but among the other domain it is the right one.
+  const vectors = Float32Array.from([1, 0, 0, 0.9, 0.44, 0, 0.8, 0, 0.6, 0.7, 0.5, 0.5]);
+  const set = { vectors, dim: 3, labels: ['a', 'b', 'a', 'b'], domains: ['photo', 'photo', 'sketch', 'sketch'] };
+  const plain = await retrievalMetrics(set);
+  const cross = await retrievalMetrics({ ...set, crossDomain: true });
+  assert.equal(plain['precision@1'], 0);
+  assert.equal(cross['precision@1'], 1);
+  await assert.rejects(retrievalMetrics({ vectors, dim: 3, labels: set.labels, crossDomain: true }), /domain column/);
+});

@@ -21,6 +21,7 @@ interface TuneFlags extends ModelFlags {
   train?: string;
   out: string;
   valFrac?: string;
+  valCrossDomain?: boolean;
   valClasses?: string;
   headType: 'linear' | 'mlp';
   hidden: string;
@@ -125,6 +126,7 @@ export function tuneCommand(): Command {
     .requiredOption('-o, --out <file>', 'head file to write (.onnx)')
     .option('--val-frac <f>', 'stratified validation share of each class (0 = no validation; default 0.2, or the split column)')
     .option('--val-classes <f|names>', 'class-disjoint validation: a share of the classes (e.g. 0.2) or comma-separated class names')
+    .option('--val-cross-domain', 'validation queries rank only items of other domains (domain column), as in photo -> sketch retrieval')
     .addOption(new Option('--head-type <type>', 'head').choices(['linear', 'mlp']).default('mlp'))
     .option('--hidden <widths>', 'MLP hidden widths, 1-3 comma-separated', '512')
     .option('--out-dim <n>', 'embedding size of the head (default: the input size)')
@@ -242,7 +244,7 @@ Examples:
       log(`note: ${names.length} classes x m=${opts.m}: batch size lowered from ${opts.batchSize} to ${bs}`);
       opts.batchSize = bs;
     }
-    const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids } : undefined, opts);
+    const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids, crossDomain: o.valCrossDomain } : undefined, opts);
     const meta: Record<string, string> = {
       'lookalike.loss': o.loss,
       'lookalike.source': source,

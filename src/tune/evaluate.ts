@@ -1,6 +1,6 @@
 /**
  * Validation retrieval metrics for tuning: every validation item queries all the other
- * validation items (leave-one-out), ranked by exact cosine search (src/index/exact.ts) and scored
+ * validation items (leave-one-out; with crossDomain, only those of other domains), ranked by exact cosine search (src/index/exact.ts) and scored
  * by src/metrics (precision@1, mmp@5 with UnED domain means, mAP over the full ranking).
  */
 import { searchExact } from '../index/exact.ts';
@@ -14,6 +14,8 @@ export interface EvalSet {
   labels: ArrayLike<string | number>;
   domains?: (string | undefined)[];
   ids?: string[];
+  /** Cross-domain protocol (photo -> sketch): a query ranks only items of other domains. */
+  crossDomain?: boolean;
 }
 
 /** The validation metrics tuning reports and monitors. */
@@ -38,17 +40,20 @@ export async function retrievalMetrics(set: EvalSet, maxRank = 1000): Promise<Tu
   const k = n - 1 <= FULL_RANK_LIMIT ? n - 1 : Math.min(maxRank, n - 1);
   const exclude = Int32Array.from({ length: n }, (_, i) => i);
   const top = await searchExact(unit, unit, set.dim, k, { exclude });
-  const count = new Map<string | number, number>();
-  for (let i = 0; i < n; i++) count.set(set.labels[i], (count.get(set.labels[i]) ?? 0) + 1);
+  const cross = Boolean(set.crossDomain && set.domains);
+  if (set.crossDomain && !set.domains?.some((d) => d !== undefined)) throw new Error('validation: the cross-domain protocol needs a domain column');
+  const other = (q: number, g: number) => !cross || set.domains![g] !== set.domains![q];
   const judgements: Judgement[] = [];
   for (let q = 0; q < n; q++) {
     const rel: boolean[] = [];
     for (let j = 0; j < k; j++) {
       const g = top.indices[q * k + j];
       if (g < 0) break;
-      rel.push(set.labels[g] === set.labels[q]);
+      if (other(q, g)) rel.push(set.labels[g] === set.labels[q]);
     }
-    judgements.push({ id: set.ids?.[q] ?? String(q), domain: set.domains?.[q], rel, R: count.get(set.labels[q])! - 1 });
+    let R = 0;
+    for (let g = 0; g < n; g++) if (g !== q && other(q, g) && set.labels[g] === set.labels[q]) R++;
+    judgements.push({ id: set.ids?.[q] ?? String(q), domain: set.domains?.[q], rel, R });
   }
   const r = evaluateJudgements(judgements, { ks: [1, 5] });
   return { 'precision@1': r.mean['precision@1'], 'mmp@5': r.mean['mmp@5'], map: r.mean.ap, queries: r.queries_scored };
