@@ -1,4 +1,5 @@
 /** Text queries for `search --text` and caption evaluation for `eval --captions` (text-image models). */
+import { gatherRows } from '../util/matrix.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EmbedResult } from '../embed/pipeline.ts';
@@ -63,8 +64,7 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
       if (kept.length === 0) throw new Error(`${o.captions}: no caption path is an id of ${index.dir} (ids look like ${index.ids[0]})`);
       const used = [...new Set(kept.map((c) => row.get(c.path)!))];
       const local = new Map(used.map((r, i) => [r, i]));
-      const imgs = new Float32Array(used.length * index.dim);
-      used.forEach((r, i) => imgs.set(index.vectors.subarray(r * index.dim, (r + 1) * index.dim), i * index.dim));
+      const imgs = gatherRows(index.vectors, index.dim, used);
       const txt = await embedTexts(enc, kept.map((c) => c.caption));
       if (txt.dim !== index.dim) throw new Error(`${index.dir}: index vectors are ${index.dim}-d but text embeddings are ${txt.dim}-d`);
       const r = crossModalRecall(await scoreMatrix(imgs, txt.vectors, index.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), o.ks);

@@ -1,4 +1,5 @@
 /** Querying an index: by image files, by ids already in the index, with self-exclusion. */
+import { gatherRows } from '../util/matrix.ts';
 import type { EmbedResult } from '../embed/pipeline.ts';
 import { searchExact, type TopK } from './exact.ts';
 import type { IndexData } from './store.ts';
@@ -33,14 +34,13 @@ export function toResults(queries: string[], top: TopK, ids: string[]): QueryRes
 export async function searchByIds(index: IndexData, queryIds: string[], k: number, excludeSelf = false): Promise<QueryResult[]> {
   const row = new Map(index.ids.map((id, i) => [id, i]));
   const { dim } = index;
-  const q = new Float32Array(queryIds.length * dim);
-  const exclude = new Int32Array(queryIds.length).fill(-1);
-  queryIds.forEach((id, i) => {
+  const rows = queryIds.map((id) => {
     const r = row.get(id);
     if (r === undefined) throw new Error(`${index.dir}: no id "${id}" in the index`);
-    q.set(index.vectors.subarray(r * dim, (r + 1) * dim), i * dim);
-    exclude[i] = r;
+    return r;
   });
+  const q = gatherRows(index.vectors, dim, rows);
+  const exclude = Int32Array.from(rows);
   const top = await searchExact(index.vectors, q, dim, k, excludeSelf ? { exclude } : {});
   return toResults(queryIds, top, index.ids);
 }

@@ -4,6 +4,7 @@
  * (`query`/`gallery` rows, or any two named splits such as val vs train). Relevance = same label.
  * Rankings come from the one exact search (searchExact; ties by gallery order).
  */
+import { gatherRows } from '../util/matrix.ts';
 import type { LabelRow } from '../data/labels.ts';
 import { searchExact } from '../index/exact.ts';
 import type { IndexData } from '../index/store.ts';
@@ -77,12 +78,6 @@ export function chooseSplits(
   return { protocol: `split ${qs} vs ${gs}`, queries, gallery, rowLabel, notIndexed, unlabelled };
 }
 
-/** Copy the given rows of a row-major matrix. */
-function gatherRows(vectors: Float32Array, dim: number, rows: readonly number[]): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => out.set(vectors.subarray(r * dim, (r + 1) * dim), i * dim));
-  return out;
-}
 
 /** Search every query against the gallery and score the rankings by label. */
 export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[], opts: IndexEvalOptions = {}): Promise<IndexEvalResult> {

@@ -2,6 +2,7 @@
  * Tuning inputs: labelled embeddings from an index + labels.csv, or from a folder embedded on the
  * fly; and the validation split (the labels' split column, stratified by class, or class-disjoint).
  */
+import { gatherRows } from '../util/matrix.ts';
 import path from 'node:path';
 import type { LabelRow } from '../data/labels.ts';
 import type { Rng } from '../util/random.ts';
@@ -28,8 +29,7 @@ export function joinLabels(ids: string[], vectors: Float32Array, dim: number, ro
   if (keep.length === 0) {
     throw new Error(`${what}: no id matches a path in the labels file (ids look like "${ids[0] ?? ''}", label paths like "${rows[0]?.path ?? ''}")`);
   }
-  const out = new Float32Array(keep.length * dim);
-  keep.forEach((i, k) => out.set(vectors.subarray(i * dim, (i + 1) * dim), k * dim));
+  const out = gatherRows(vectors, dim, keep);
   const r = keep.map((i) => byPath.get(ids[i])!);
   return {
     data: { ids: keep.map((i) => ids[i]), vectors: out, dim, labels: r.map((x) => x.label), domains: r.map((x) => x.domain), splits: r.map((x) => x.split) },
@@ -97,8 +97,7 @@ export function splitRows(d: Labelled, rule: SplitRule, rng: Rng): Split {
 
 /** Gather rows of a labelled set. */
 export function subset(d: Labelled, rows: number[]): Labelled {
-  const v = new Float32Array(rows.length * d.dim);
-  rows.forEach((r, k) => v.set(d.vectors.subarray(r * d.dim, (r + 1) * d.dim), k * d.dim));
+  const v = gatherRows(d.vectors, d.dim, rows);
   return { ids: rows.map((r) => d.ids[r]), vectors: v, dim: d.dim, labels: rows.map((r) => d.labels[r]), domains: rows.map((r) => d.domains[r]), splits: rows.map((r) => d.splits[r]) };
 }
 
