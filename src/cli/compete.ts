@@ -9,7 +9,7 @@ import { writeSubmission, type Submission } from '../metrics/competition.ts';
 import type { Backbone } from '../models/backbone.ts';
 import type { Head } from '../embed/head.ts';
 import type { Skipped } from '../embed/pipeline.ts';
-import { addModelOptions, embedProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { addModelOptions, embedProgress, openModel, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
 import { toSubmission } from './search.ts';
 
 interface CompeteFlags extends ModelFlags {
@@ -64,8 +64,7 @@ Example:
   lookalike compete ../shared/datasets/cufs-sketch/test --model face-mobileface -k 10 --out sub.json
   lookalike eval --submission sub.json --truth ../shared/datasets/cufs-sketch/truth.json`);
   cmd.action(async (dir: string, o: CompeteFlags) => {
-    const k = Number(o.k);
-    if (!Number.isInteger(k) || k < 1) throw new Error(`-k ${o.k}: expected a positive integer`);
+    const k = parseInteger(o.k, '-k', 1);
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
     const r = await competeSubmission(dir, backbone, k, { head, json: o.json, onSkip: skips.report });

@@ -22,7 +22,7 @@ import { findPackageDir } from '../models/npm.ts';
 import { evaluateSubmission } from '../metrics/evaluate.ts';
 import { readTruth, writeSubmission } from '../metrics/competition.ts';
 import { competeSubmission } from './compete.ts';
-import { lazyProgress, printJson } from './options.ts';
+import { lazyProgress, parseInteger, printJson } from './options.ts';
 
 interface DemoFlags {
   data?: string;
@@ -99,7 +99,7 @@ Example:
       await backbone.dispose();
       const index = loadIndex(out);
       const labels = readLabels(path.join(data, 'labels.csv'));
-      const k = Number(o.k);
+      const k = parseInteger(o.k, '-k', 1);
       const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
       const label = new Map(labels.map((r) => [r.path, r.label]));
       const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));

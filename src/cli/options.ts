@@ -63,11 +63,21 @@ export function addModelOptions(cmd: Command, required = false): Command {
     .option('--batch <n>', `images per batch (default ${config.batchSize})`);
 }
 
-function num(v: string, flag: string): number {
+/** A flag's value as a finite number, or an error naming the flag. */
+export function parseNumber(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`${flag} ${v}: not a number`);
   return n;
 }
+
+/** A flag's value as an integer >= min, or an error naming the flag. */
+export function parseInteger(v: string, flag: string, min = 0): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} ${v}: expected an integer >= ${min}`);
+  return n;
+}
+
+const num = parseNumber;
 
 function hw(v: string, flag: string): { height: number; width: number } {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v);

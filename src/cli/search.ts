@@ -8,7 +8,7 @@ import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/sear
 import { loadIndex } from '../index/store.ts';
 import { writeSubmission } from '../metrics/competition.ts';
 import { embedTextQueries } from './text-query.ts';
-import { addModelOptions, embedProgress, openModelForIndex, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { addModelOptions, embedProgress, openModelForIndex, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface SearchFlags extends ModelFlags {
   k: string;
@@ -73,8 +73,7 @@ Example:
   lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
   lookalike search gallery.lkx --text "a red dress" -k 5`);
   cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
-    const k = Number(o.k);
-    if (!Number.isInteger(k) || k < 1) throw new Error(`-k ${o.k}: expected a positive integer`);
+    const k = parseInteger(o.k, '-k', 1);
     const index = loadIndex(indexDir);
     const results: QueryResult[] = [];
     const skips = skipReporter(o.json);

@@ -13,7 +13,7 @@ import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { Rng } from '../util/random.ts';
 import { train, type TrainOptions } from '../tune/train.ts';
 import type { TuneMetrics } from '../tune/evaluate.ts';
-import { addModelOptions, embedProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { addModelOptions, embedProgress, openModel, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface TuneFlags extends ModelFlags {
   index?: string;
@@ -59,18 +59,8 @@ interface TuneFlags extends ModelFlags {
   hardEnd?: string;
 }
 
-function num(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`${flag} ${v}: not a number`);
-  return n;
-}
-
-function int(v: string, flag: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} ${v}: expected an integer >= ${min}`);
-  return n;
-}
+const num = (v: string | undefined, flag: string): number | undefined => (v === undefined ? undefined : parseNumber(v, flag));
+const int = parseInteger;
 
 /** Read the labelled embeddings named by --index/--labels or --train. */
 async function loadInputs(o: TuneFlags, log: (s: string) => void): Promise<{ data: Labelled; source: string; model?: string }> {
