@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ModelSpec } from '../models/spec.ts';
 import { recoverDir, writeDirAtomic } from '../util/atomic.ts';
 import { decodeNpy, encodeNpy } from './npy.ts';
+import { readJson, readJsonObject } from '../util/json.ts';
 
 /** Index manifest. */
 export interface Manifest {
@@ -74,14 +75,16 @@ export function loadIndex(dir: string): IndexData {
   const d = recoverDir(dir);
   const mf = path.join(d, 'manifest.json');
   if (!fs.existsSync(mf)) throw new Error(`${dir}: not a lookalike index (no manifest.json)`);
-  const manifest = JSON.parse(fs.readFileSync(mf, 'utf8')) as Manifest;
+  const manifest = readJsonObject(mf) as unknown as Manifest;
   if (manifest.format !== 'lookalike-index') throw new Error(`${mf}: not a lookalike index manifest`);
   if (manifest.version !== 1) throw new Error(`${mf}: index version ${manifest.version} is not supported (expected 1)`);
   const npyFile = path.join(d, 'embeddings.npy');
   const { data, rows, cols } = decodeNpy(fs.readFileSync(npyFile), npyFile);
-  const ids = JSON.parse(fs.readFileSync(path.join(d, 'ids.json'), 'utf8')) as string[];
+  const idsFile = path.join(d, 'ids.json');
+  const ids = readJson(idsFile) as string[];
+  if (!Array.isArray(ids)) throw new Error(`${idsFile}: expected a JSON array of ids`);
   const filesPath = path.join(d, 'files.json');
-  const files = fs.existsSync(filesPath) ? (JSON.parse(fs.readFileSync(filesPath, 'utf8')) as Record<string, FileRecord>) : {};
+  const files = fs.existsSync(filesPath) ? (readJsonObject(filesPath) as unknown as Record<string, FileRecord>) : {};
   if (rows !== ids.length || rows !== manifest.count) throw new Error(`${dir}: manifest count ${manifest.count}, ${ids.length} ids, ${rows} embedding rows`);
   if (cols !== manifest.dim && rows > 0) throw new Error(`${dir}: manifest dim ${manifest.dim}, embeddings have ${cols}`);
   return { dir: d, manifest, ids, vectors: data, dim: manifest.dim, files };

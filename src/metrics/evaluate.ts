@@ -4,7 +4,7 @@
  * judgements (relevance vector + R). Queries with no relevant gallery item are skipped and listed
  * (`empty: 'skip'`, the default) or scored 0 (`empty: 'zero'`).
  */
-import fs from 'node:fs';
+import { readJson } from '../util/json.ts';
 import { aggregate, type QueryScore } from './aggregate.ts';
 import { weightedTopK } from './competition.ts';
 import type { Submission } from './competition.ts';
@@ -244,13 +244,7 @@ function isItem(x: unknown): x is LabelledItem {
 
 /** Read and check a rankings file `{gallery: [{id,label,domain}], queries: [{id,label,domain,ranking}]}`. */
 export function readCases(file: string): Cases {
-  let data: unknown;
-  try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file}: ${err.code === 'ENOENT' ? 'no such file' : `not valid JSON (${err.message})`}`);
-  }
+  const data = readJson(file);
   const d = data as { gallery?: unknown; queries?: unknown };
   if (!d || typeof d !== 'object' || !Array.isArray(d.gallery) || !Array.isArray(d.queries)) {
     throw new Error(`${file}: expected {"gallery": [...], "queries": [...]}`);

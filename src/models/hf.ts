@@ -2,6 +2,7 @@
  * Hugging Face layout folders: config.json (model_type -> family defaults),
  * preprocessor_config.json (preprocessing), onnx/{vision_model,model,text_model}[_dtype].onnx.
  */
+import { readJsonObject } from '../util/json.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Backbone, TensorInfo } from './backbone.ts';
@@ -49,27 +50,10 @@ export function hfOnnxCandidates(dir: string, tower: 'vision' | 'text', dtype = 
   return bases.flatMap((b) => [path.join(dir, 'onnx', `${b}${suffix}.onnx`), path.join(dir, `${b}${suffix}.onnx`)]);
 }
 
-/** Read a JSON file with an error naming it. */
-export function readJsonFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
-  }
-  try {
-    const v = JSON.parse(text);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
-    return v;
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
-}
-
 /** config.json of a folder, or null when absent. */
 export function readConfig(dir: string): Record<string, unknown> | null {
   const f = path.join(dir, 'config.json');
-  return fs.existsSync(f) ? readJsonFile(f) : null;
+  return fs.existsSync(f) ? readJsonObject(f) : null;
 }
 
 /** True when a folder looks like an HF export (config.json, preprocessor_config.json or onnx/). */
@@ -143,7 +127,7 @@ export interface HfVisionPlan {
 export function hfBaseSpec(dir: string, presetSpec: Partial<ModelSpec> = {}): ModelSpec {
   let spec = { ...defaultSpec(), ...presetSpec };
   const ppFile = path.join(dir, 'preprocessor_config.json');
-  if (fs.existsSync(ppFile)) spec = applyPreprocessorConfig(spec, readJsonFile(ppFile), ppFile);
+  if (fs.existsSync(ppFile)) spec = applyPreprocessorConfig(spec, readJsonObject(ppFile), ppFile);
   return spec;
 }
 

@@ -13,7 +13,8 @@ import { l2normalize } from '../embed/pool.ts';
 import { scoreMatrix } from '../index/exact.ts';
 import { createSession, describeSession } from './ort.ts';
 import type { TensorInfo } from './backbone.ts';
-import { familyOf, hfOnnxFile, readConfig, readJsonFile, type Family } from './hf.ts';
+import { familyOf, hfOnnxFile, readConfig, type Family } from './hf.ts';
+import { readJsonObject } from '../util/json.ts';
 import { hubTarget, resolveHubModel } from './hub.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import type { Backbone } from './backbone.ts';
@@ -103,9 +104,9 @@ export interface TextEncoder {
 export function loadTokenizer(dir: string): { tokenizer: Tokenizer; json: Record<string, unknown>; config: Record<string, unknown> } {
   const tokFile = path.join(dir, 'tokenizer.json');
   if (!fs.existsSync(tokFile)) throw new Error(`${dir}: no tokenizer.json; the text tower needs tokenizer.json (and tokenizer_config.json) next to onnx/text_model.onnx`);
-  const json = readJsonFile(tokFile);
+  const json = readJsonObject(tokFile);
   const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const cfg = fs.existsSync(cfgFile) ? readJsonFile(cfgFile) : {};
+  const cfg = fs.existsSync(cfgFile) ? readJsonObject(cfgFile) : {};
   try {
     return { tokenizer: new Tokenizer(json, cfg), json, config: cfg };
   } catch (e) {
