@@ -4,7 +4,7 @@
  * with their backward passes. Gradients are written by hand and checked by finite differences in tests.
  */
 import type { Param } from '../params.ts';
-import type { Miner } from '../miners.ts';
+import { allPairs, toPairs, type Miner, type Pairs } from '../miners.ts';
 import type { Rng } from '../../util/random.ts';
 
 /** What a loss sees for one batch. */
@@ -103,6 +103,11 @@ export function gramBackward(u: Float32Array, dS: Float32Array, n: number, dim: 
 export abstract class SimilarityLoss extends Loss {
   /** Loss value and d loss / d S for the n x n cosine similarities (diagonal unused). */
   abstract fromSimilarity(s: Float32Array, n: number, labels: Int32Array, input: LossInput): { loss: number; dS: Float32Array };
+
+  /** The pairs a pair loss sums over: the miner's, or every positive and negative pair. */
+  protected minedPairs(s: Float32Array, n: number, labels: Int32Array, input: LossInput): Pairs {
+    return toPairs(this.miner ? this.miner.mine(s, n, labels, input.progress, input.rng) : allPairs(n, labels));
+  }
 
   /** Normalise, build S, call fromSimilarity, and backpropagate to the raw embeddings. */
   compute(input: LossInput): LossOutput {

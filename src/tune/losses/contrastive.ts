@@ -1,6 +1,5 @@
 /** Contrastive loss on cosine similarity with a positive and a negative margin. */
 import { SimilarityLoss, type LossInput } from './base.ts';
-import { allPairs, toPairs } from '../miners.ts';
 
 /**
  * Positive pairs cost relu(posMargin - s), negative pairs relu(s - negMargin); each part is
@@ -18,7 +17,7 @@ export class ContrastiveLoss extends SimilarityLoss {
 
   /** Loss and dS over the mined (default: all) pairs. */
   fromSimilarity(s: Float32Array, n: number, labels: Int32Array, input: LossInput): { loss: number; dS: Float32Array } {
-    const pairs = toPairs(this.miner ? this.miner.mine(s, n, labels, input.progress, input.rng) : allPairs(n, labels));
+    const pairs = this.minedPairs(s, n, labels, input);
     const dS = new Float32Array(n * n);
     let pos = 0, posN = 0, neg = 0, negN = 0;
     for (let t = 0; t < pairs.posA.length; t++) if (this.posMargin - s[pairs.posA[t] * n + pairs.posB[t]] > 0) posN++;

@@ -1,6 +1,5 @@
 /** Multi-similarity loss (Wang et al. 2019) on cosine similarity. */
 import { SimilarityLoss, type LossInput } from './base.ts';
-import { allPairs, toPairs } from '../miners.ts';
 
 /**
  * Per anchor: (1/alpha) log(1 + sum_p exp(-alpha (s_ap - base))) + (1/beta) log(1 + sum_n exp(beta (s_an - base))),
@@ -19,7 +18,7 @@ export class MultiSimilarityLoss extends SimilarityLoss {
 
   /** Loss and dS. */
   fromSimilarity(s: Float32Array, n: number, labels: Int32Array, input: LossInput): { loss: number; dS: Float32Array } {
-    const pairs = toPairs(this.miner ? this.miner.mine(s, n, labels, input.progress, input.rng) : allPairs(n, labels));
+    const pairs = this.minedPairs(s, n, labels, input);
     const dS = new Float32Array(n * n);
     const posSum = new Float64Array(n), negSum = new Float64Array(n);
     for (let t = 0; t < pairs.posA.length; t++) posSum[pairs.posA[t]] += Math.exp(-this.alpha * (s[pairs.posA[t] * n + pairs.posB[t]] - this.base));
