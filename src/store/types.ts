@@ -1,0 +1,118 @@
+/**
+ * The one store interface. Every place that reads or writes embeddings (index, search,
+ * compete, eval, tune, dedup, serve, workers) goes through a VectorStore, whatever keeps the
+ * vectors: a folder of append-only segments (src/store/folder), PGlite or a Postgres server
+ * with pgvector (src/store/pg). `openStore` (src/store/open.ts) picks the implementation from
+ * the location: `postgres://...`, `pglite:DIR`, or a plain folder path.
+ *
+ * Contract (every implementation, tested by tests/store-contract.test.ts):
+ * - Vectors are float32, L2-normalised, `dim` wide; ids are unique non-empty strings.
+ * - `write` is atomic and durable: after it resolves, a crash or kill -9 leaves the new state;
+ *   a crash before it resolves leaves the previous state. Never a mix.
+ * - `scan` yields every live item exactly once, ordered by id (stable, so rankings and
+ *   submissions do not depend on the store).
+ * - `search` returns exact cosine scores, ties broken by id order; approximate candidates
+ *   (HNSW) are re-scored exactly before they are returned.
+ * - A store opened with `{ write: true }` holds the writer lock until `close`; a second writer
+ *   fails at once naming the holder; a lock left by a dead process is taken over.
+ */
+import type { ModelSpec } from '../models/spec.ts';
+
+/** Which model (and tuned head) produced a store's embeddings. */
+export interface EmbeddingSource {
+  model: { name: string; fingerprint: string; spec: ModelSpec };
+  head?: { file: string; fingerprint: string };
+}
+
+/** Store-wide metadata, fixed when the store is created (except counts and dates). */
+export interface StoreMeta extends EmbeddingSource {
+  dim: number;
+  /** Absolute path (or URL) of the indexed source, when one folder was indexed. */
+  root?: string;
+  created: string;
+  updated: string;
+}
+
+/** Content record of one indexed file, used for incremental updates. */
+export interface FileRecord {
+  sha256: string;
+  size: number;
+}
+
+/** One item to add or replace. */
+export interface StoreItem {
+  id: string;
+  /** dim floats, L2-normalised. */
+  vector: Float32Array;
+  file?: FileRecord;
+  label?: string;
+  domain?: string;
+}
+
+/** One atomic change: upsert these items, remove these ids. */
+export interface StoreChange {
+  upsert?: StoreItem[];
+  remove?: string[];
+}
+
+/** A block of items with their vectors (row-major, ids.length x dim). */
+export interface VectorBlock {
+  ids: string[];
+  vectors: Float32Array;
+  dim: number;
+}
+
+/** One ranked result. */
+export interface Hit {
+  rank: number;
+  id: string;
+  score: number;
+}
+
+/** Options for VectorStore.search. */
+export interface SearchOptions {
+  /** Results per query; implementations clamp it to the store's count. */
+  k: number;
+  /** Per query, an id to leave out of its results (the query itself), or undefined. */
+  exclude?: (string | undefined)[];
+  /** Approximate search: 'auto' (by gallery size), 'on' or 'off'. Default 'auto'. */
+  ann?: 'auto' | 'on' | 'off';
+  /** Search depth of the approximate index (HNSW ef). */
+  ef?: number;
+  /** Drop hits scoring below this cosine. */
+  minScore?: number;
+}
+
+/** Options for openStore. */
+export interface OpenOptions {
+  /** Take the writer lock (index, compact, serve with writes, workers). */
+  write?: boolean;
+  /** Create the store with this metadata when it does not exist yet. */
+  create?: Omit<StoreMeta, 'created' | 'updated'>;
+}
+
+/** A store of embeddings; see the contract at the top of this file. */
+export interface VectorStore {
+  /** Where it lives, as the user wrote it (folder path or URL). */
+  readonly location: string;
+  /** 'folder', 'pglite' or 'postgres'. */
+  readonly kind: string;
+  /** Metadata: model, head, dim, dates. */
+  meta(): Promise<StoreMeta>;
+  /** Number of live items. */
+  count(): Promise<number>;
+  /** Live ids, sorted. */
+  ids(): Promise<string[]>;
+  /** Content records by id, for incremental updates. */
+  files(): Promise<Map<string, FileRecord>>;
+  /** Vectors of these ids, in the order given; an unknown id is an error naming it. */
+  getVectors(ids: string[]): Promise<Float32Array>;
+  /** Every live item, in id order, in blocks of at most `blockRows` rows. */
+  scan(blockRows?: number): AsyncIterable<VectorBlock>;
+  /** Top-k for each query row (row-major, n x dim). */
+  search(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]>;
+  /** Apply one change atomically and durably (needs `write: true`). */
+  write(change: StoreChange): Promise<void>;
+  /** Release the lock and any resources. */
+  close(): Promise<void>;
+}
