@@ -9,6 +9,9 @@ import { readSubmission, readTruth } from '../metrics/competition.ts';
 import { evaluateLabelled, evaluateSubmission, parseKs, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, evaluateIndex, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
 import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
+import { metricsHelp } from '../metrics/registry.ts';
+import { readOxfordTruth } from '../metrics/oxford-truth.ts';
+import { evaluateOxford } from '../metrics/oxford-index.ts';
 import { Progress } from '../util/progress.ts';
 import { formatCaptionEval, runCaptionEval } from './text-query.ts';
 
@@ -120,6 +123,7 @@ export function evalCommand(): Command {
     .addOption(new Option('--empty <policy>', 'queries with no relevant gallery item').choices(['skip', 'zero']).default('skip'))
     .option('--exclude-self', 'rankings/submission: drop the gallery item whose id equals the query id (index mode always does)')
     .option('--per-query <file.csv>', 'write one CSV row per query')
+    .option('--oxford <dir>', 'INDEX under the Oxford/Paris protocol: folder of NAME_query.txt, NAME_good.txt, NAME_ok.txt, NAME_junk.txt (prints oxford_map)')
     .option('--captions <csv>', 'image<->text retrieval R@K on a captions CSV (path,caption): INDEX vectors, or images embedded with --model')
     .option('--model <model>', '--captions: text-image model folder or preset (default: the index\'s model)')
     .option('--root <dir>', '--captions without INDEX: folder the caption paths are relative to (default: the CSV\'s folder)')
@@ -128,9 +132,9 @@ export function evalCommand(): Command {
   cmd.addHelpText(
     'after',
     `
-Metrics (docs/metrics.md): precision@k recall@k hit@k mp@k ndcg@k ap@k, ap (mAP), map@r,
-r_precision, rr (MRR), ns@4 (UKBench), mmp@5 and mr@1 (UnED domain means), weighted_topk
-(600 hit@1 + 300 hit@5 + 100 hit@10, max 1000).
+Metrics (docs/metrics.md; declared once in src/metrics/registry.ts):
+${metricsHelp()}
+With --oxford: oxford_map (good+ok positive, junk removed, trapezoid AP).
 
 Example:
   lookalike eval gallery.lkx --labels ../shared/datasets/clothing10/labels.csv
@@ -138,9 +142,17 @@ Example:
   lookalike eval --submission sub.json --truth truth.json --json
   lookalike eval --rankings ../shared/metrics-golden/cases.json --per-query per-query.csv
   lookalike eval --captions ../shared/datasets/coco-mini/captions.csv --model clip-vit-b32
-  lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json`,
+  lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json
+  lookalike eval oxford.lkx --oxford ./oxford5k/gt --json`,
   );
-  cmd.action(async (index: string | undefined, o: EvalFlags & { captions?: string; model?: string; root?: string; dtype?: string }) => {
+  cmd.action(async (index: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string }) => {
+    if (o.oxford) {
+      if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
+      const data = loadIndex(index);
+      const r = await evaluateOxford(data.ids, data.vectors, data.dim, readOxfordTruth(o.oxford), o.oxford);
+      process.stdout.write(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
+      return;
+    }
     if (o.captions) {
       const r = await runCaptionEval(index ? loadIndex(index) : undefined, { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
       process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));

@@ -3,6 +3,7 @@
  * except the UnED metrics (mmp@5, mr@1): mean within each query domain, then the unweighted mean
  * over domains. Skipped queries (no relevant gallery item) never reach this layer.
  */
+import { DOMAIN_METRICS } from './registry.ts';
 
 /** One scored query: its id, its domain (UnED grouping; undefined = one shared domain) and its metrics. */
 export interface QueryScore {
@@ -11,11 +12,8 @@ export interface QueryScore {
   metrics: Record<string, number>;
 }
 
-/** UnED domain-averaged metrics: output name -> the per-query metric it averages. */
-export const DOMAIN_MEANS: readonly { name: string; from: string }[] = [
-  { name: 'mmp@5', from: 'mp@5' },
-  { name: 'mr@1', from: 'hit@1' },
-];
+/** UnED domain-averaged metrics: output name -> the per-query metric it averages (from the registry). */
+export const DOMAIN_MEANS: readonly { name: string; from: string }[] = DOMAIN_METRICS.map((m) => ({ name: m.name, from: m.from! }));
 
 /** Arithmetic mean in input order; NaN for an empty list. */
 export function mean(values: readonly number[]): number {

@@ -6,24 +6,9 @@
  */
 import { readJson } from '../util/json.ts';
 import { aggregate, type QueryScore } from './aggregate.ts';
-import { weightedTopK } from './competition.ts';
 import type { Submission } from './competition.ts';
-import {
-  apAt,
-  averagePrecision,
-  checkK,
-  countRelevant,
-  hitAt,
-  mapAtR,
-  mpAt,
-  ndcgAt,
-  nsScore,
-  precisionAt,
-  recallAt,
-  reciprocalRank,
-  rPrecision,
-  type Relevance,
-} from './retrieval.ts';
+import { checkK, countRelevant, hitAt, mpAt, type Relevance } from './retrieval.ts';
+import { LIST_METRICS, PER_K_METRICS, retrievalNames } from './registry.ts';
 
 /** What to do with a query that has no relevant gallery item. */
 export type EmptyPolicy = 'skip' | 'zero';
@@ -90,31 +75,16 @@ export function parseKs(text: string): number[] {
   return normaliseKs(ks);
 }
 
-/** Metric names for the cut-offs, in output order (the names used in metrics-golden/expected.json). */
+/** Metric names for the cut-offs, in output order (the names used in metrics-golden/expected.json; from the registry). */
 export function metricNames(ks: readonly number[] = DEFAULT_KS): string[] {
-  const names: string[] = [];
-  for (const k of ks) names.push(`precision@${k}`, `recall@${k}`, `hit@${k}`, `mp@${k}`, `ndcg@${k}`, `ap@${k}`);
-  names.push('ap', 'map@r', 'r_precision', 'rr', 'weighted_topk', 'ns@4');
-  return names;
+  return retrievalNames(ks);
 }
 
-/** Every per-query metric for one relevance vector, keyed by metricNames(ks). */
+/** Every per-query metric for one relevance vector, keyed by metricNames(ks) (functions from the registry). */
 export function scoreQuery(rel: Relevance, R: number, ks: readonly number[] = DEFAULT_KS): Record<string, number> {
   const m: Record<string, number> = {};
-  for (const k of ks) {
-    m[`precision@${k}`] = precisionAt(rel, k);
-    m[`recall@${k}`] = recallAt(rel, R, k);
-    m[`hit@${k}`] = hitAt(rel, k);
-    m[`mp@${k}`] = mpAt(rel, R, k);
-    m[`ndcg@${k}`] = ndcgAt(rel, R, k);
-    m[`ap@${k}`] = apAt(rel, R, k);
-  }
-  m.ap = averagePrecision(rel, R);
-  m['map@r'] = mapAtR(rel, R);
-  m.r_precision = rPrecision(rel, R);
-  m.rr = reciprocalRank(rel);
-  m.weighted_topk = weightedTopK(rel);
-  m['ns@4'] = nsScore(rel);
+  for (const k of ks) for (const d of PER_K_METRICS) m[`${d.name}@${k}`] = d.fn!(rel, R, k);
+  for (const d of LIST_METRICS) m[d.name] = d.fn!(rel, R, 0);
   return m;
 }
 

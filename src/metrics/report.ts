@@ -1,6 +1,6 @@
 /** Presenting an evaluation: a readable table, the `--json` object, and the per-query CSV. */
 import { writeFileAtomic } from '../util/atomic.ts';
-import { TOPK_MAX } from './competition.ts';
+import { DOMAIN_METRICS, LIST_METRICS, PER_K_METRICS } from './registry.ts';
 import type { EvalResult } from './evaluate.ts';
 
 /** The `--json` object: means, counts and the skipped queries, plus any mode-specific fields. */
@@ -31,21 +31,13 @@ export function formatTable(r: EvalResult, title?: string): string {
       (r.queries_zero_no_relevant.length ? `; ${r.queries_zero_no_relevant.length} without a relevant item scored 0` : ''),
   );
   lines.push('');
-  const cols = ['precision', 'recall', 'hit', 'mp', 'ndcg', 'ap'];
+  const cols = PER_K_METRICS.map((m) => m.name);
   lines.push(['k'.padStart(5), ...cols.map((c) => c.padStart(10))].join(''));
   for (const k of r.ks) lines.push([`@${k}`.padStart(5), ...cols.map((c) => fmt(r.mean[`${c}@${k}`]).padStart(10))].join(''));
   lines.push('');
-  const rows: [string, string, string][] = [
-    ['mAP (ap)', fmt(r.mean.ap), 'AP over the whole ranking, divisor R'],
-    ['map@r', fmt(r.mean['map@r']), 'MAP@R (Musgrave et al.)'],
-    ['r_precision', fmt(r.mean.r_precision), 'hits in the top R / R'],
-    ['rr (MRR)', fmt(r.mean.rr), 'mean reciprocal rank of the first hit'],
-    ['ns@4', fmt(r.mean['ns@4'], 3), 'UKBench N-S score: hits in the top 4 (max 4)'],
-    ['mmp@5', fmt(r.mean['mmp@5']), 'UnED: mp@5 averaged per query domain, then over domains'],
-    ['mr@1', fmt(r.mean['mr@1']), 'UnED: hit@1 averaged per query domain, then over domains'],
-    ['weighted_topk', fmt(r.mean.weighted_topk, 2), `600 hit@1 + 300 hit@5 + 100 hit@10 (max ${TOPK_MAX})`],
-  ];
-  for (const [name, v, note] of rows) lines.push(`${name.padEnd(15)}${v.padStart(9)}   ${note}`);
+  // List metrics, then the UnED means, and weighted_topk last (as before); labels and notes from the registry.
+  const order = [...LIST_METRICS.filter((m) => m.name !== 'weighted_topk'), ...DOMAIN_METRICS, ...LIST_METRICS.filter((m) => m.name === 'weighted_topk')];
+  for (const m of order) lines.push(`${(m.label ?? m.name).padEnd(15)}${fmt(r.mean[m.name], m.digits).padStart(9)}   ${m.description}`);
   return lines.join('\n') + '\n';
 }
 
