@@ -1,0 +1,82 @@
+/**
+ * One small SQL layer over both engines: PGlite in-process and a Postgres server through a
+ * `pg` Pool. Every statement goes through `query(text, params)` with $n parameters, so the
+ * same SQL runs on both; `transaction` gives a connection-bound Sql for BEGIN..COMMIT.
+ */
+import fs from 'node:fs';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import type { PgLocation } from './location.ts';
+
+/** Anything that runs a parameterised statement. */
+export interface Sql {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** A database handle: statements, transactions, close. */
+export interface Db extends Sql {
+  readonly kind: 'pglite' | 'postgres';
+  /** Run fn inside BEGIN..COMMIT on one connection; ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+class PgliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  constructor(private readonly db: PGlite) {}
+  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.db.query<T>(text, params)).rows;
+  }
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => fn({ query: async <R>(text: string, params: unknown[] = []) => (await tx.query<R>(text, params)).rows }));
+  }
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+class PoolDb implements Db {
+  readonly kind = 'postgres' as const;
+  constructor(private readonly pool: pg.Pool) {}
+  async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query(text, params)).rows as T[];
+  }
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn({ query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] });
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Open the database a location names (PGlite creates its folder when missing). */
+export async function openDb(loc: PgLocation, opts: { max?: number } = {}): Promise<Db> {
+  if (loc.kind === 'pglite') {
+    fs.mkdirSync(loc.dataDir!, { recursive: true });
+    const db = await PGlite.create({ dataDir: loc.dataDir!, extensions: { vector } });
+    return new PgliteDb(db);
+  }
+  const pool = new pg.Pool({ connectionString: loc.connectionString, max: opts.max ?? 4 });
+  // An idle client's socket error must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = new PoolDb(pool);
+  try {
+    await db.query('SELECT 1');
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new Error(`cannot connect: ${(e as Error).message}`);
+  }
+  return db;
+}

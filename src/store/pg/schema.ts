@@ -1,0 +1,103 @@
+/**
+ * Versioned migrations of lookalike's own schema (`lookalike`), recorded in
+ * lookalike.schema_migrations, and the DDL of one index's table. Migrations run once each,
+ * in order, inside a transaction under an advisory lock, so concurrent openers agree.
+ */
+import type { Db, Sql } from './db.ts';
+import { checkName } from './location.ts';
+
+/** One migration: a version, a name and its statements. */
+interface Migration {
+  version: number;
+  name: string;
+  up: string[];
+}
+
+/** The schema history; append only, never edit a released step. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'indexes, locks',
+    up: [
+      `CREATE TABLE lookalike.indexes (
+         name text PRIMARY KEY,
+         dim integer NOT NULL CHECK (dim > 0),
+         model jsonb NOT NULL,
+         head jsonb,
+         root text,
+         created timestamptz NOT NULL DEFAULT now(),
+         updated timestamptz NOT NULL DEFAULT now())`,
+      `CREATE TABLE lookalike.locks (
+         index_name text PRIMARY KEY,
+         holder text NOT NULL,
+         pid integer NOT NULL,
+         host text NOT NULL,
+         token text NOT NULL,
+         since timestamptz NOT NULL DEFAULT now(),
+         heartbeat timestamptz NOT NULL DEFAULT now())`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'worker stats',
+    up: [
+      `CREATE TABLE lookalike.worker_stats (
+         index_name text NOT NULL,
+         worker text NOT NULL,
+         jobs integer NOT NULL DEFAULT 0,
+         images integer NOT NULL DEFAULT 0,
+         failed integer NOT NULL DEFAULT 0,
+         busy_seconds double precision NOT NULL DEFAULT 0,
+         first_seen timestamptz NOT NULL DEFAULT now(),
+         last_seen timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (index_name, worker))`,
+    ],
+  },
+];
+
+/** Arbitrary constant key for pg_advisory_xact_lock around migrations and DDL. */
+const DDL_LOCK = 0x6c6b78; // 'lkx'
+
+/** Bring the schema up to date; returns the versions applied now. */
+export async function migrate(db: Db): Promise<number[]> {
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
+    await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
+    await tx.query('CREATE SCHEMA IF NOT EXISTS lookalike');
+    await tx.query(`CREATE TABLE IF NOT EXISTS lookalike.schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM lookalike.schema_migrations')).map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const stmt of m.up) await tx.query(stmt);
+      await tx.query('INSERT INTO lookalike.schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+  });
+  return applied;
+}
+
+/** The items table of an index, quoted and schema-qualified (name validated). */
+export function itemsTable(index: string): string {
+  return `lookalike."items_${checkName(index, 'index name')}"`;
+}
+
+/** pgvector's HNSW index holds vectors up to this many dimensions; wider ones are searched exactly. */
+export const HNSW_MAX_DIM = 2000;
+
+/** Create an index's table and HNSW index (inside the caller's transaction). */
+export async function createItemsTable(tx: Sql, index: string, dim: number): Promise<void> {
+  if (!Number.isInteger(dim) || dim < 1 || dim > 16000) throw new Error(`index ${index}: dim ${dim} is not supported by pgvector (1..16000)`);
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
+  const t = itemsTable(index);
+  await tx.query(`CREATE TABLE IF NOT EXISTS ${t} (
+    id text COLLATE "C" PRIMARY KEY,
+    path text,
+    sha256 text,
+    size bigint,
+    label text,
+    domain text,
+    embedding vector(${dim}) NOT NULL)`);
+  if (dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_hnsw" ON ${t} USING hnsw (embedding vector_cosine_ops)`);
+}

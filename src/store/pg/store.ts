@@ -1,0 +1,299 @@
+/**
+ * PgStore: the VectorStore on Postgres + pgvector, in-process with PGlite (`pglite:DIR`) or on
+ * a server through `pg` (`postgres://...`). One table per index (lookalike.items_NAME) with an
+ * HNSW index (vector_cosine_ops); metadata in lookalike.indexes. Search asks pgvector for
+ * candidates (HNSW, or a sequential scan when exact) and re-scores them exactly here, so scores
+ * are exact cosines and ties go by id, as in the folder store.
+ */
+import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import { openDb, type Db, type Sql } from './db.ts';
+import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
+import { takePgliteLock, takeWriterLock, type HeldLock } from './lock.ts';
+import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './schema.ts';
+import { dotRows, parseVectorText, toVectorText } from './vectors.ts';
+
+/** With ann 'auto', HNSW is used from this many items on; below it search is exact. */
+export const ANN_AUTO_MIN = 50_000;
+/** Extra candidates fetched beyond k before exact re-scoring (absorbs pgvector's float rounding). */
+const RESCORE_MARGIN = 16;
+/** Rows per multi-row INSERT (8 parameters each, far below the 65535 parameter limit). */
+const INSERT_ROWS = 500;
+/** Queries per search statement (one LATERAL join). */
+const QUERY_BATCH = 32;
+
+/** An item as PgStore writes it: a StoreItem plus the source path it was read from. */
+export type PgItem = StoreItem & { path?: string };
+
+interface IndexRow {
+  dim: number;
+  model: StoreMeta['model'];
+  head: StoreMeta['head'] | null;
+  root: string | null;
+  created: Date;
+  updated: Date;
+}
+
+/** The Postgres/PGlite VectorStore. */
+export class PgStore implements VectorStore {
+  readonly location: string;
+  readonly kind: 'pglite' | 'postgres';
+  readonly index: string;
+  readonly table: string;
+  private closed = false;
+
+  constructor(
+    readonly db: Db,
+    readonly loc: PgLocation,
+    readonly dim: number,
+    private readonly writable: boolean,
+    private readonly releases: (() => Promise<void> | void)[],
+  ) {
+    this.location = loc.location;
+    this.kind = loc.kind;
+    this.index = loc.index;
+    this.table = itemsTable(loc.index);
+  }
+
+  private where(): string {
+    return `${redact(this.location)}`;
+  }
+
+  /** Metadata: model, head, dim, dates. */
+  async meta(): Promise<StoreMeta> {
+    const [r] = await this.db.query<IndexRow>('SELECT dim, model, head, root, created, updated FROM lookalike.indexes WHERE name = $1', [this.index]);
+    if (!r) throw new Error(`${this.where()}: index "${this.index}" was dropped`);
+    const m: StoreMeta = { model: r.model, dim: r.dim, created: new Date(r.created).toISOString(), updated: new Date(r.updated).toISOString() };
+    if (r.head) m.head = r.head;
+    if (r.root) m.root = r.root;
+    return m;
+  }
+
+  /** Number of live items. */
+  async count(): Promise<number> {
+    const [r] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table}`);
+    return r.n;
+  }
+
+  /** Live ids, sorted (byte order, as JS sorts ASCII). */
+  async ids(): Promise<string[]> {
+    return (await this.db.query<{ id: string }>(`SELECT id FROM ${this.table} ORDER BY id`)).map((r) => r.id);
+  }
+
+  /** Content records by id. */
+  async files(): Promise<Map<string, FileRecord>> {
+    const rows = await this.db.query<{ id: string; sha256: string; size: string | number }>(`SELECT id, sha256, size FROM ${this.table} WHERE sha256 IS NOT NULL ORDER BY id`);
+    return new Map(rows.map((r) => [r.id, { sha256: r.sha256, size: Number(r.size) }]));
+  }
+
+  /** Vectors of these ids in the order given; an unknown id is an error naming it. */
+  async getVectors(ids: string[]): Promise<Float32Array> {
+    const out = new Float32Array(ids.length * this.dim);
+    const row = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const part = ids.slice(i, i + 10_000);
+      const rows = await this.db.query<{ id: string; e: string }>(`SELECT id, embedding::text AS e FROM ${this.table} WHERE id = ANY($1::text[])`, [part]);
+      for (const r of rows) row.set(r.id, r.e);
+    }
+    ids.forEach((id, i) => {
+      const e = row.get(id);
+      if (e === undefined) throw new Error(`${this.where()}: no id "${id}" in index "${this.index}"`);
+      parseVectorText(e, out, i * this.dim, this.dim);
+    });
+    return out;
+  }
+
+  /** Every live item in id order, in blocks (keyset pagination: bounded memory). */
+  async *scan(blockRows = 4096): AsyncIterable<VectorBlock> {
+    let after: string | null = null;
+    for (;;) {
+      const rows: { id: string; e: string }[] = after === null
+        ? await this.db.query(`SELECT id, embedding::text AS e FROM ${this.table} ORDER BY id LIMIT $1`, [blockRows])
+        : await this.db.query(`SELECT id, embedding::text AS e FROM ${this.table} WHERE id > $1 ORDER BY id LIMIT $2`, [after, blockRows]);
+      if (!rows.length) return;
+      const vectors = new Float32Array(rows.length * this.dim);
+      rows.forEach((r, i) => parseVectorText(r.e, vectors, i * this.dim, this.dim));
+      yield { ids: rows.map((r) => r.id), vectors, dim: this.dim };
+      if (rows.length < blockRows) return;
+      after = rows[rows.length - 1].id;
+    }
+  }
+
+  /** Whether a search with these options uses the HNSW index. */
+  async usesAnn(opts: Pick<SearchOptions, 'ann'>, count?: number): Promise<boolean> {
+    const mode = opts.ann ?? 'auto';
+    if (mode === 'off' || this.dim > HNSW_MAX_DIM) return false;
+    if (mode === 'on') return true;
+    return (count ?? (await this.count())) >= ANN_AUTO_MIN;
+  }
+
+  /** Top-k per query row: pgvector candidates, exact re-scoring, ties by id. */
+  async search(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
+    const { dim } = this;
+    if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k must be a positive integer, got ${opts.k}`);
+    if (queries.length % dim !== 0) throw new Error(`${this.where()}: queries are not ${dim}-d rows`);
+    const nq = queries.length / dim;
+    const count = await this.count();
+    const k = Math.min(opts.k, count);
+    const out: Hit[][] = [];
+    if (!nq) return out;
+    if (k === 0) return Array.from({ length: nq }, () => []);
+    const ann = await this.usesAnn(opts, count);
+    const limit = k + 1 + RESCORE_MARGIN;
+    const ef = Math.max(opts.ef ?? 40, limit);
+    if (opts.ef !== undefined && (!Number.isInteger(opts.ef) || opts.ef < 1 || opts.ef > 1000)) throw new Error(`--ef ${opts.ef}: expected an integer 1..1000`);
+    for (let q0 = 0; q0 < nq; q0 += QUERY_BATCH) {
+      const q1 = Math.min(nq, q0 + QUERY_BATCH);
+      const idx: number[] = [];
+      const texts: string[] = [];
+      for (let q = q0; q < q1; q++) {
+        idx.push(q);
+        texts.push(toVectorText(queries, q * dim, dim));
+      }
+      const rows = await this.db.transaction(async (tx: Sql) => {
+        if (ann) await tx.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [String(Math.min(ef, 1000))]);
+        else await tx.query(`SELECT set_config('enable_indexscan', 'off', true)`);
+        return tx.query<{ i: number; id: string; e: string }>(
+          `SELECT q.i, c.id, c.embedding::text AS e
+             FROM unnest($1::int[], $2::text[]) AS q(i, v)
+             CROSS JOIN LATERAL (
+               SELECT id, embedding FROM ${this.table}
+                ORDER BY embedding <=> q.v::vector(${dim}) LIMIT $3) AS c`,
+          [idx, texts, limit],
+        );
+      });
+      const byQuery = new Map<number, { id: string; e: string }[]>();
+      for (const r of rows) {
+        const list = byQuery.get(r.i) ?? [];
+        list.push(r);
+        byQuery.set(r.i, list);
+      }
+      const v = new Float32Array(dim);
+      for (let q = q0; q < q1; q++) {
+        const skip = opts.exclude?.[q];
+        const scored: { id: string; score: number }[] = [];
+        for (const c of byQuery.get(q) ?? []) {
+          if (c.id === skip) continue;
+          parseVectorText(c.e, v, 0, dim);
+          const score = dotRows(queries, q * dim, v, 0, dim);
+          if (opts.minScore !== undefined && score < opts.minScore) continue;
+          scored.push({ id: c.id, score });
+        }
+        scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        out.push(scored.slice(0, k).map((s, j) => ({ rank: j + 1, id: s.id, score: s.score })));
+      }
+    }
+    return out;
+  }
+
+  private checkItems(items: StoreItem[]): void {
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (typeof it.id !== 'string' || !it.id) throw new Error(`${this.where()}: an item has an empty id`);
+      if (seen.has(it.id)) throw new Error(`${this.where()}: id "${it.id}" appears twice in one write`);
+      seen.add(it.id);
+      if (!(it.vector instanceof Float32Array) || it.vector.length !== this.dim) throw new Error(`${this.where()}: item "${it.id}" has ${it.vector?.length}-d vector, index "${this.index}" is ${this.dim}-d`);
+      let n = 0;
+      for (let d = 0; d < this.dim; d++) n += it.vector[d] * it.vector[d];
+      if (!Number.isFinite(n) || Math.abs(n - 1) > 1e-3) throw new Error(`${this.where()}: item "${it.id}" vector is not L2-normalised (norm² ${n})`);
+    }
+  }
+
+  /** Upsert and delete inside the caller's transaction (used by write and by workers). */
+  async applyIn(tx: Sql, change: StoreChange): Promise<void> {
+    const items = (change.upsert ?? []) as PgItem[];
+    this.checkItems(items);
+    const remove = change.remove ?? [];
+    if (remove.length) await tx.query(`DELETE FROM ${this.table} WHERE id = ANY($1::text[])`, [remove]);
+    for (let i = 0; i < items.length; i += INSERT_ROWS) {
+      const part = items.slice(i, i + INSERT_ROWS);
+      const params: unknown[] = [];
+      const values = part.map((it) => {
+        const b = params.length;
+        params.push(it.id, it.path ?? null, it.file?.sha256 ?? null, it.file?.size ?? null, it.label ?? null, it.domain ?? null, toVectorText(it.vector));
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::vector)`;
+      });
+      await tx.query(
+        `INSERT INTO ${this.table} (id, path, sha256, size, label, domain, embedding) VALUES ${values.join(', ')}
+         ON CONFLICT (id) DO UPDATE SET path = EXCLUDED.path, sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
+           label = EXCLUDED.label, domain = EXCLUDED.domain, embedding = EXCLUDED.embedding`,
+        params,
+      );
+    }
+    await tx.query('UPDATE lookalike.indexes SET updated = now() WHERE name = $1', [this.index]);
+  }
+
+  /** Apply one change in one transaction (needs write: true). */
+  async write(change: StoreChange): Promise<void> {
+    if (!this.writable) throw new Error(`${this.where()}: opened read-only; open with { write: true } to write`);
+    if (this.closed) throw new Error(`${this.where()}: store is closed`);
+    await this.db.transaction((tx) => this.applyIn(tx, change));
+  }
+
+  /** Release the writer lock and the connection(s). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const r of this.releases.reverse()) await r();
+  }
+}
+
+/** Options for openPgStore beyond OpenOptions. */
+export interface PgOpenOptions extends OpenOptions {
+  /** Pool size for postgres:// (default 4). */
+  max?: number;
+}
+
+/**
+ * Open (or with `create`, create) the index a `postgres://` or `pglite:` location names.
+ * Migrations run on open; `write: true` takes the index's writer lock.
+ */
+export async function openPgStore(location: string, opts: PgOpenOptions = {}): Promise<PgStore> {
+  if (!isPgLocation(location)) throw new Error(`${location}: not a postgres:// or pglite: location`);
+  const loc = parsePgLocation(location);
+  const shown = redact(location);
+  const releases: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const r of releases.reverse()) await Promise.resolve(r()).catch(() => undefined);
+  };
+  try {
+    if (loc.kind === 'pglite') releases.push(takePgliteLock(loc.dataDir!, shown));
+    let db: Db;
+    try {
+      db = await openDb(loc, { max: opts.max });
+    } catch (e) {
+      throw new Error(`${shown}: ${(e as Error).message}`);
+    }
+    releases.push(() => db.close());
+    await migrate(db);
+    let [row] = await db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [loc.index]);
+    if (!row && opts.create) {
+      const c = opts.create;
+      await db.transaction(async (tx) => {
+        await createItemsTable(tx, loc.index, c.dim);
+        await tx.query(
+          `INSERT INTO lookalike.indexes (name, dim, model, head, root) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`,
+          [loc.index, c.dim, JSON.stringify(c.model), c.head ? JSON.stringify(c.head) : null, c.root ?? null],
+        );
+      });
+      [row] = await db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [loc.index]);
+    }
+    if (!row) throw new Error(`${shown}: no index "${loc.index}" in this database (create it with \`lookalike index FOLDER --store ${shown}\`)`);
+    let lock: HeldLock | undefined;
+    if (opts.write) {
+      lock = await takeWriterLock(db, loc.index, shown);
+      releases.push(() => lock!.release());
+    }
+    return new PgStore(db, loc, row.dim, !!opts.write, releases);
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+}
+
+/** Drop an index (its table and metadata); used by `index --rebuild`. Needs the writer lock. */
+export async function dropPgIndex(store: PgStore): Promise<void> {
+  await store.db.transaction(async (tx) => {
+    await tx.query(`DROP TABLE IF EXISTS ${store.table}`);
+    await tx.query('DELETE FROM lookalike.indexes WHERE name = $1', [store.index]);
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * pgvector's text format for float32 rows, and exact cosine re-scoring. Nine significant
+ * digits round-trip every float32, so what is read back equals what was written.
+ */
+
+/** One float32 row as pgvector text: `[x1,x2,...]`. */
+export function toVectorText(v: Float32Array, start = 0, dim = v.length): string {
+  const parts = new Array<string>(dim);
+  for (let d = 0; d < dim; d++) {
+    const x = v[start + d];
+    parts[d] = Number.isInteger(x) ? String(x) : x.toPrecision(9);
+  }
+  return `[${parts.join(',')}]`;
+}
+
+/** Parse pgvector text into `out` at `offset` (dim floats). */
+export function parseVectorText(text: string, out: Float32Array, offset: number, dim: number): void {
+  const body = text.charCodeAt(0) === 91 ? text.slice(1, -1) : text;
+  let start = 0;
+  for (let d = 0; d < dim; d++) {
+    let end = body.indexOf(',', start);
+    if (end < 0) end = body.length;
+    out[offset + d] = Number(body.slice(start, end));
+    start = end + 1;
+  }
+}
+
+/** Exact cosine of two L2-normalised rows: float64 accumulation rounded to float32 (as searchBrute). */
+export function dotRows(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let d = 0; d < dim; d++) s += a[ao + d] * b[bo + d];
+  return Math.fround(s);
+}

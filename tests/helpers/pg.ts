@@ -1,0 +1,33 @@
+/** Test helpers for the Postgres store: a real pglite-socket server on an ephemeral loopback port. */
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+/** A PGlite (in memory, or in dataDir) served over the Postgres wire protocol on 127.0.0.1. */
+export async function startPgServer(dataDir?: string): Promise<{ url: string; db: PGlite; stop: () => Promise<void> }> {
+  const db = await PGlite.create({ dataDir, extensions: { vector } });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
+  await server.start();
+  return {
+    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    db,
+    stop: async () => {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+/** n random L2-normalised dim-d rows from a seeded generator. */
+export function randomUnitRows(n: number, dim: number, seed = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    for (let d = 0; d < dim; d++) norm += (out[i * dim + d] = next()) ** 2;
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dim; d++) out[i * dim + d] /= norm;
+  }
+  return out;
+}
