@@ -2,11 +2,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Test hook: LOOKALIKE_CRASH_AT=<step> makes the process exit abruptly at that step, to prove crash safety. */
+/**
+ * Test hook: LOOKALIKE_CRASH_AT=<step> makes the process exit abruptly at that step, to prove
+ * crash safety. `<step>#N` crashes at the N-th time the step is reached (1-based). Steps of the
+ * folder store: store:segment, store:tombstone, store:manifest-tmp, store:manifest-renamed,
+ * store:cleanup, compact:written, rebuild:swap (see docs/reliability.md).
+ */
+const crashCounts = new Map<string, number>();
 export function crashPoint(step: string): void {
-  if (process.env.LOOKALIKE_CRASH_AT === step) {
+  const want = process.env.LOOKALIKE_CRASH_AT;
+  if (!want) return;
+  const [name, nth] = want.split('#');
+  if (name !== step) return;
+  const n = (crashCounts.get(step) ?? 0) + 1;
+  crashCounts.set(step, n);
+  if (nth === undefined || Number(nth) === n) {
     process.stderr.write(`simulated crash at ${step}\n`);
-    process.exit(137);
+    // A real kill -9: no exit handlers run, no lock is released.
+    process.kill(process.pid, 'SIGKILL');
   }
 }
 
@@ -26,6 +39,31 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(path.resolve(file)));
+}
+
+/** fsync a folder, so a rename or a new file inside it survives a power loss. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some file systems cannot fsync folders; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Write a new file (it must not exist yet) and fsync it. */
+export function writeFileNew(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'wx');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

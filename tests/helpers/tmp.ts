@@ -36,7 +36,7 @@ export function writeTinyVit(dir: string): string {
 export const TINY_FLAGS = ['--resize', '32x32', '--crop', 'none'];
 
 /** Run the CLI synchronously; returns status, stdout, stderr. */
-export function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+export function cli(args: string[], env: Record<string, string> = {}): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }

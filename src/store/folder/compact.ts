@@ -1,0 +1,82 @@
+/**
+ * Compaction: copy the live rows of some segments (in id order) into one new segment, then
+ * commit a manifest that lists it instead of them. Full compaction (all segments) also drops
+ * every tombstone. Policy: full when dead rows exceed DEAD_SHARE of all rows; otherwise, when
+ * there are more than MAX_SEGMENTS, merge the newest run of segments that together are at
+ * least as large as the segment before them (size-tiered, so each row is rewritten O(log n) times).
+ */
+import { SegmentWriter, readRows, type Segment, type Sidecar } from './segments.ts';
+import type { SegmentRef } from './manifest.ts';
+import type { FileRecord } from '../types.ts';
+
+/** Segment count above which small segments are merged. */
+export const MAX_SEGMENTS = 8;
+/** Share of dead rows above which everything is compacted. */
+export const DEAD_SHARE = 0.25;
+
+/** Live rows of a segment. */
+export function liveRows(s: Segment): number {
+  let n = 0;
+  for (let i = 0; i < s.rows; i++) n += s.live[i];
+  return n;
+}
+
+/** Which segments to merge after a write: the index of the first one, or -1 for none. */
+export function mergeFrom(segs: Segment[], force = false): number {
+  if (segs.length === 0) return -1;
+  const total = segs.reduce((a, s) => a + s.rows, 0);
+  const live = segs.reduce((a, s) => a + liveRows(s), 0);
+  if (force) return segs.length === 1 && live === total ? -1 : 0;
+  if (total > 0 && (total - live) / total > DEAD_SHARE) return 0;
+  if (segs.length <= MAX_SEGMENTS) return -1;
+  // The newest run in which each segment is no larger than all newer ones together.
+  let i = segs.length - 1;
+  let newer = segs[i].rows;
+  while (i > 0 && segs[i - 1].rows <= newer) newer += segs[--i].rows;
+  // Sizes already fall geometrically: merge just enough of the newest to get back to the limit.
+  return Math.min(i, MAX_SEGMENTS - 1);
+}
+
+/** Stream the live rows of `segs` in id order into a new segment of generation `gen`. */
+export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: number): SegmentRef {
+  const order: { id: string; s: number; r: number }[] = [];
+  segs.forEach((seg, s) => {
+    for (let r = 0; r < seg.rows; r++) if (seg.live[r]) order.push({ id: seg.ids[r], s, r });
+  });
+  order.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const w = new SegmentWriter(dir, gen, order.length, dim);
+  const side: Sidecar = { ids: [], files: [] };
+  const hasLabels = segs.some((s) => s.labels);
+  const hasDomains = segs.some((s) => s.domains);
+  if (hasLabels) side.labels = [];
+  if (hasDomains) side.domains = [];
+  const block = 4096;
+  const buf = new Float32Array(block * dim);
+  try {
+    for (let i = 0; i < order.length; ) {
+      // Copy runs of consecutive rows of one segment with one read each.
+      let filled = 0;
+      while (filled < block && i < order.length) {
+        const { s, r } = order[i];
+        let n = 1;
+        while (filled + n < block && i + n < order.length && order[i + n].s === s && order[i + n].r === r + n) n++;
+        readRows(segs[s], dim, r, n, buf.subarray(filled * dim));
+        for (let j = 0; j < n; j++) {
+          const o = order[i + j];
+          const seg = segs[o.s];
+          side.ids.push(o.id);
+          side.files.push((seg.files[o.r] as FileRecord | null) ?? null);
+          if (hasLabels) side.labels!.push(seg.labels?.[o.r] ?? null);
+          if (hasDomains) side.domains!.push(seg.domains?.[o.r] ?? null);
+        }
+        filled += n;
+        i += n;
+      }
+      w.append(buf.subarray(0, filled * dim));
+    }
+    return w.finish(side);
+  } catch (e) {
+    w.abort();
+    throw e;
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * The folder store (format v2, docs/index-format.md): append-only .npy segments, tombstone
+ * lists, a manifest that is the single atomic commit point, a writer lock, compaction.
+ * Opens v1 one-file indexes too and migrates them on the first write.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import { crashPoint, fsyncDir } from '../../util/atomic.ts';
+import { readJson } from '../../util/json.ts';
+import { acquireLock } from './lock.ts';
+import { metaOf, readManifest, writeManifest, type ManifestV1, type ManifestV2, type SegmentRef, type TombRef } from './manifest.ts';
+import { FORMAT, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, tombJson } from './names.ts';
+import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
+import { searchSegments } from './search.ts';
+import { mergeFrom, mergeSegments } from './compact.ts';
+
+const PACK = 2 ** 32;
+
+/** Compare ids the way every store orders them (UTF-16 code units). */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A lookalike index folder as a VectorStore. */
+export class FolderStore implements VectorStore {
+  readonly kind = 'folder';
+  private segs: Segment[] = [];
+  private tombs: TombRef[] = [];
+  /** id -> segment index * 2^32 + row, for live rows. */
+  private loc = new Map<string, number>();
+  private sorted?: string[];
+  private manifest?: ManifestV1 | ManifestV2;
+  private newMeta?: StoreMeta;
+  private release?: () => void;
+  /** Set by an `index` run while it adds to this store; written with the next commit. */
+  building?: { folder: string; started: string };
+
+  private constructor(readonly location: string, readonly dir: string, private writable: boolean) {}
+
+  /** Open (or, with `create`, start) the store in folder `location`. */
+  static async open(location: string, opts: OpenOptions = {}): Promise<FolderStore> {
+    const dir = path.resolve(location);
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) throw new Error(`${location}: is a file, not a lookalike index folder`);
+    if (!st) {
+      const backup = backupSibling(dir);
+      if (fs.existsSync(path.join(backup, MANIFEST))) {
+        // An interrupted --rebuild swap: the previous index waits in its hidden sibling.
+        if (opts.write) fs.renameSync(backup, dir);
+        else {
+          process.stderr.write(`warning: ${location} missing; reading the previous index from ${backup} (an interrupted --rebuild)\n`);
+          return FolderStore.open(backup, opts).then((s) => Object.assign(s, { location }));
+        }
+      } else if (!opts.create) throw new Error(`${location}: no such index`);
+    }
+    const hasManifest = fs.existsSync(path.join(dir, MANIFEST));
+    if (!hasManifest && fs.existsSync(dir) && !onlyStoreNames(dir)) {
+      throw new Error(`${location}: not a lookalike index (no manifest.json) and not empty; refusing to ${opts.write ? 'write into' : 'read'} it`);
+    }
+    if (!hasManifest && !opts.create) throw new Error(`${location}: not a lookalike index (no manifest.json)`);
+    const store = new FolderStore(location, dir, !!opts.write);
+    if (opts.write) {
+      fs.mkdirSync(dir, { recursive: true });
+      store.release = acquireLock(dir);
+    }
+    try {
+      if (hasManifest) store.load();
+      else {
+        const now = new Date().toISOString();
+        store.newMeta = { ...opts.create!, created: now, updated: now };
+      }
+      if (opts.write) store.cleanUnreferenced();
+    } catch (e) {
+      store.release?.();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Read the manifest and open every segment (sizes, headers, sidecar checksums, ids). */
+  private load(): void {
+    for (let attempt = 0; ; attempt++) {
+      const m = readManifest(this.dir);
+      try {
+        this.closeSegments();
+        if (m.version === 1) this.loadV1(m);
+        else {
+          this.segs = m.segments.map((r) => openSegment(this.dir, r, m.dim));
+          this.tombs = m.tombstones;
+        }
+        this.manifest = m;
+        this.index();
+        return;
+      } catch (e) {
+        // A compaction by another process may have replaced the manifest between our reads.
+        if (attempt < 2 && /missing \(the manifest lists it\)/.test((e as Error).message) && JSON.stringify(readManifest(this.dir)) !== JSON.stringify(m)) continue;
+        this.closeSegments();
+        throw e;
+      }
+    }
+  }
+
+  private loadV1(m: ManifestV1): void {
+    const idsFile = path.join(this.dir, 'ids.json');
+    const ids = checkIds(readJson(idsFile), m.count, idsFile);
+    const filesPath = path.join(this.dir, 'files.json');
+    const rec = fs.existsSync(filesPath) ? (readJson(filesPath) as Record<string, FileRecord>) : {};
+    const npy = path.join(this.dir, 'embeddings.npy');
+    const { fd, offset } = openNpy(npy, m.count, m.dim);
+    this.segs = [{ gen: 0, rows: m.count, file: npy, fd, offset, ids, files: ids.map((id) => rec?.[id] ?? null), live: new Uint8Array(m.count).fill(1) }];
+    this.tombs = [];
+  }
+
+  /** Build the id -> row map from segments and tombstones, generation by generation. */
+  private index(): void {
+    this.loc.clear();
+    this.sorted = undefined;
+    const tombAt = new Map(this.tombs.map((t) => [t.gen, t]));
+    const gens = [...new Set([...this.segs.map((s) => s.gen), ...this.tombs.map((t) => t.gen)])].sort((a, b) => a - b);
+    const segAt = new Map(this.segs.map((s, i) => [s.gen, i]));
+    for (const g of gens) {
+      const t = tombAt.get(g);
+      if (t) {
+        const list = readCheckedJson(this.dir, t);
+        const file = path.join(this.dir, t.file);
+        if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON array of ids`);
+        for (const id of list) {
+          if (typeof id !== 'string') throw new Error(`${file}: ${JSON.stringify(id)} is not a string id`);
+          this.kill(id);
+        }
+      }
+      const si = segAt.get(g);
+      if (si === undefined) continue;
+      const seg = this.segs[si];
+      seg.live.fill(1);
+      seg.ids.forEach((id, r) => {
+        const old = this.loc.get(id);
+        if (old !== undefined) throw new Error(`${seg.file}: id "${id}" (row ${r}) is also live in ${this.segs[Math.floor(old / PACK)].file} with no tombstone between: the index is inconsistent`);
+        this.loc.set(id, si * PACK + r);
+      });
+    }
+    const count = this.loc.size;
+    if (this.manifest && this.manifest.count !== count) throw new Error(`${path.join(this.dir, MANIFEST)}: count ${this.manifest.count}, but the segments hold ${count} live items`);
+  }
+
+  private kill(id: string): void {
+    const l = this.loc.get(id);
+    if (l === undefined) return;
+    this.segs[Math.floor(l / PACK)].live[l % PACK] = 0;
+    this.loc.delete(id);
+  }
+
+  /** Remove files with names the store creates that the manifest does not reference (left by a crash). */
+  private cleanUnreferenced(): void {
+    const keep = new Set<string>([MANIFEST, 'lock.json']);
+    const m = this.manifest;
+    if (m?.version === VERSION) {
+      for (const s of m.segments) keep.add(s.npy.file).add(s.ids.file);
+      for (const t of m.tombstones) keep.add(t.file);
+      // v1 files left by a crash right after a migration committed.
+      for (const f of V1_FILES) fs.rmSync(path.join(this.dir, f), { force: true });
+    }
+    for (const n of fs.readdirSync(this.dir)) {
+      if (keep.has(n) || !STORE_NAME.test(n)) continue;
+      if (/^lock\.json/.test(n) && !/\.stale-|\.tmp-/.test(n)) continue;
+      fs.rmSync(path.join(this.dir, n), { force: true });
+    }
+  }
+
+  private get dim(): number {
+    return this.manifest?.dim ?? this.newMeta?.dim ?? 0;
+  }
+
+  /** Metadata: model, head, dim, dates. */
+  async meta(): Promise<StoreMeta> {
+    return this.manifest ? metaOf(this.manifest) : { ...this.newMeta! };
+  }
+
+  /** The manifest as read (undefined for a store not committed yet). */
+  rawManifest(): ManifestV1 | ManifestV2 | undefined {
+    return this.manifest;
+  }
+
+  /** Number of live items. */
+  async count(): Promise<number> {
+    return this.loc.size;
+  }
+
+  /** Live ids, sorted. */
+  async ids(): Promise<string[]> {
+    this.sorted ??= [...this.loc.keys()].sort(compareIds);
+    return this.sorted;
+  }
+
+  /** Content records by id. */
+  async files(): Promise<Map<string, FileRecord>> {
+    const out = new Map<string, FileRecord>();
+    for (const [id, l] of this.loc) {
+      const f = this.segs[Math.floor(l / PACK)].files[l % PACK];
+      if (f) out.set(id, f);
+    }
+    return out;
+  }
+
+  /** Vectors of these ids, in the order given. */
+  async getVectors(ids: string[]): Promise<Float32Array> {
+    const dim = this.dim;
+    const out = new Float32Array(ids.length * dim);
+    ids.forEach((id, i) => {
+      const l = this.loc.get(id);
+      if (l === undefined) throw new Error(`${this.location}: no id "${id}" in the index`);
+      readRows(this.segs[Math.floor(l / PACK)], dim, l % PACK, 1, out.subarray(i * dim));
+    });
+    return out;
+  }
+
+  /** Every live item in id order, in blocks. */
+  async *scan(blockRows = 4096): AsyncIterable<VectorBlock> {
+    const ids = await this.ids();
+    const dim = this.dim;
+    for (let i = 0; i < ids.length; i += blockRows) {
+      const part = ids.slice(i, i + blockRows);
+      yield { ids: part, vectors: await this.getVectors(part), dim };
+    }
+  }
+
+  /** Exact top-k per query row. */
+  async search(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
+    const dim = this.dim;
+    if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k must be a positive integer, got ${opts.k}`);
+    if (dim && queries.length % dim !== 0) throw new Error(`${this.location}: queries are not ${dim}-d`);
+    const k = Math.min(opts.k, this.loc.size);
+    const nq = dim ? queries.length / dim : 0;
+    if (k === 0) return Array.from({ length: nq }, () => []);
+    let hits = await searchSegments(this.segs, dim, queries, k, opts.exclude);
+    for (const list of hits) {
+      const top = list[0];
+      if (top && top.score > 1.001) {
+        const l = this.loc.get(top.id)!;
+        throw new Error(`${this.segs[Math.floor(l / PACK)].file}: row ${l % PACK} (id "${top.id}") is not unit length (cosine ${top.score.toFixed(3)}): the file is corrupt; run lookalike verify`);
+      }
+    }
+    if (opts.minScore !== undefined) hits = hits.map((l) => l.filter((h) => h.score >= opts.minScore!));
+    return hits;
+  }
+
+  /** Apply one change atomically: new segment + tombstone files, then the manifest. */
+  async write(change: StoreChange): Promise<void> {
+    if (!this.writable || !this.release) throw new Error(`${this.location}: opened read-only (open with { write: true })`);
+    const upsert = [...(change.upsert ?? [])].sort((a, b) => compareIds(a.id, b.id));
+    const remove = change.remove ?? [];
+    let dim = this.dim;
+    if (!dim && upsert.length) dim = upsert[0].vector.length;
+    checkChange(upsert, remove, dim, this.location, (id) => this.loc.has(id));
+    if (this.manifest?.version === 1) await this.compact(true);
+    if (!upsert.length && !remove.length) {
+      // Nothing to add or remove: commit only a change of the `building` mark.
+      if (this.manifest && !this.building !== !(this.manifest as ManifestV2).building) await this.commit([], [], [], undefined, undefined, dim);
+      return;
+    }
+    const gen = this.generation() + 1;
+    let seg: SegmentRef | undefined;
+    if (upsert.length) {
+      const w = new SegmentWriter(this.dir, gen, upsert.length, dim);
+      try {
+        for (const it of upsert) w.append(it.vector);
+        seg = w.finish(sidecarOf(upsert));
+      } catch (e) {
+        w.abort();
+        throw e;
+      }
+    }
+    const dead = [...remove, ...upsert.map((u) => u.id).filter((id) => this.loc.has(id))];
+    let tomb: TombRef | undefined;
+    if (dead.length) {
+      tomb = { ...writeJsonNew(path.join(this.dir, tombJson(gen)), dead), gen, count: dead.length };
+      crashPoint('store:tombstone');
+    }
+    await this.commit(seg ? [seg] : [], tomb ? [tomb] : [], dead, undefined, gen, dim);
+    const from = mergeFrom(this.segs);
+    if (from >= 0) await this.mergeSegmentsFrom(from);
+  }
+
+  private generation(): number {
+    return this.manifest?.version === VERSION ? this.manifest.generation : 0;
+  }
+
+  /**
+   * Commit: append a segment and/or tombstone (`dead` = the ids it removes), or, with
+   * `replaceFrom`, replace segments from that index on by `addSegs` (a merge: same live items).
+   * The manifest is written atomically first; memory and unreferenced files follow.
+   */
+  private async commit(addSegs: SegmentRef[], addTombs: TombRef[], dead: string[], replaceFrom: number | undefined, gen: number | undefined, dim: number): Promise<void> {
+    const old = this.manifest;
+    const oldSegs: SegmentRef[] = old?.version === VERSION ? old.segments : [];
+    const segments = [...(replaceFrom === undefined ? oldSegs : oldSegs.slice(0, replaceFrom)), ...addSegs];
+    const minGen = Math.min(...segments.map((s) => s.gen));
+    const tombstones = (replaceFrom === 0 ? [] : [...this.tombs, ...addTombs]).filter((t) => t.gen > minGen);
+    const opened = addSegs.map((r) => openSegment(this.dir, r, dim));
+    const killed = new Set(dead.filter((id) => this.loc.has(id))).size;
+    const count = replaceFrom === undefined ? this.loc.size - killed + opened.reduce((a, sg) => a + sg.rows, 0) : this.loc.size;
+    const meta = old ? metaOf(old) : this.newMeta!;
+    const next: ManifestV2 = {
+      format: FORMAT,
+      version: VERSION,
+      model: meta.model,
+      ...(meta.head ? { head: meta.head } : {}),
+      dim,
+      count,
+      ...(meta.root ? { root: meta.root } : {}),
+      created: meta.created,
+      updated: new Date().toISOString(),
+      generation: gen ?? this.generation(),
+      segments,
+      tombstones,
+      ...(this.building ? { building: this.building } : {}),
+    };
+    try {
+      writeManifest(this.dir, next);
+    } catch (e) {
+      for (const sg of opened) fs.closeSync(sg.fd);
+      throw e;
+    }
+    this.manifest = next;
+    this.sorted = undefined;
+    if (replaceFrom === undefined) {
+      for (const id of dead) this.kill(id);
+      for (const sg of opened) {
+        const si = this.segs.length;
+        this.segs.push(sg);
+        sg.ids.forEach((id, r) => this.loc.set(id, si * PACK + r));
+      }
+      this.tombs = tombstones;
+    } else {
+      for (const sg of this.segs.slice(replaceFrom)) fs.closeSync(sg.fd);
+      this.segs = [...this.segs.slice(0, replaceFrom), ...opened];
+      this.tombs = tombstones;
+      this.index();
+    }
+    this.cleanUnreferenced();
+    crashPoint('store:cleanup');
+  }
+
+  /** Merge segments from index `from` on into one (full compaction when from = 0). */
+  private async mergeSegmentsFrom(from: number): Promise<void> {
+    const gen = this.generation() + 1;
+    const ref = mergeSegments(this.dir, this.segs.slice(from), gen, this.dim);
+    crashPoint('compact:written');
+    await this.commit([ref], [], [], from, gen, this.dim);
+  }
+
+  /** Compact now: everything into one segment when `full`, else by the automatic policy. Returns true if it did anything. */
+  async compact(full = true): Promise<boolean> {
+    if (!this.writable || !this.release) throw new Error(`${this.location}: opened read-only (open with { write: true })`);
+    const v1 = this.manifest?.version === 1;
+    const from = v1 ? 0 : mergeFrom(this.segs, full);
+    if (from < 0) return false;
+    await this.mergeSegmentsFrom(from);
+    if (v1) {
+      for (const f of V1_FILES) fs.rmSync(path.join(this.dir, f), { force: true });
+      fsyncDir(this.dir);
+    }
+    return true;
+  }
+
+  /** Segment and tombstone files with their live rows, for `verify` and stats. */
+  layout(): { segments: { file: string; rows: number; live: number }[]; tombstones: number } {
+    return {
+      segments: this.segs.map((s) => ({ file: s.file, rows: s.rows, live: s.live.reduce((a, b) => a + b, 0) })),
+      tombstones: this.tombs.length,
+    };
+  }
+
+  private closeSegments(): void {
+    for (const s of this.segs) fs.closeSync(s.fd);
+    this.segs = [];
+  }
+
+  /** Release the lock and close files. */
+  async close(): Promise<void> {
+    this.closeSegments();
+    this.release?.();
+    this.release = undefined;
+    this.writable = false;
+  }
+}
+
+function sidecarOf(items: StoreItem[]): Sidecar {
+  const side: Sidecar = { ids: items.map((i) => i.id), files: items.map((i) => i.file ?? null) };
+  if (items.some((i) => i.label !== undefined)) side.labels = items.map((i) => i.label ?? null);
+  if (items.some((i) => i.domain !== undefined)) side.domains = items.map((i) => i.domain ?? null);
+  return side;
+}
+
+/** Validate a change: ids, sizes, finite unit vectors, removals of known ids. */
+function checkChange(upsert: StoreItem[], remove: string[], dim: number, where: string, has: (id: string) => boolean): void {
+  const seen = new Set<string>();
+  for (const it of upsert) {
+    if (typeof it.id !== 'string' || it.id === '') throw new Error(`${where}: item id ${JSON.stringify(it.id)} is not a non-empty string`);
+    if (seen.has(it.id)) throw new Error(`${where}: id "${it.id}" appears twice in one change`);
+    seen.add(it.id);
+    if (it.vector.length !== dim) throw new Error(`${where}: id "${it.id}" has a ${it.vector.length}-d vector, the index is ${dim}-d`);
+    let n = 0;
+    for (const v of it.vector) {
+      if (!Number.isFinite(v)) throw new Error(`${where}: id "${it.id}" has a non-finite value in its vector`);
+      n += v * v;
+    }
+    if (n !== 0 && Math.abs(Math.sqrt(n) - 1) > 1e-3) throw new Error(`${where}: id "${it.id}" has a vector of norm ${Math.sqrt(n).toFixed(4)}; vectors must be L2-normalised`);
+  }
+  for (const id of remove) {
+    if (seen.has(id)) throw new Error(`${where}: id "${id}" is both upserted and removed in one change`);
+    if (!has(id)) throw new Error(`${where}: cannot remove "${id}": no such id in the index`);
+  }
+}
