@@ -19,6 +19,11 @@ export interface LookalikeConfig {
   queryChunk: number;
   /** Model cache for Hub downloads (LOOKALIKE_CACHE, default ~/.cache/lookalike). */
   cacheDir: string;
+  /**
+   * Folders searched for model folders by name, before `<cacheDir>/models` (LOOKALIKE_MODELS,
+   * separated like PATH: ':' on Linux/macOS, ';' on Windows; default none). See docs/models.md.
+   */
+  modelsPath: string[];
   /** Never touch the network, even for Hub ids (LOOKALIKE_OFFLINE=1, default false). */
   offline: boolean;
   /** Decode concurrency for sharp (default: number of CPU cores). */
@@ -45,6 +50,7 @@ export const config: LookalikeConfig = {
   searchChunk: 65536,
   queryChunk: 1024,
   cacheDir: process.env.LOOKALIKE_CACHE || path.join(os.homedir(), '.cache', 'lookalike'),
+  modelsPath: (process.env.LOOKALIKE_MODELS ?? '').split(path.delimiter).filter((d) => d !== ''),
   offline: process.env.LOOKALIKE_OFFLINE === '1' || process.env.HF_HUB_OFFLINE === '1',
   decodeConcurrency: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
   tfjsBackend: process.env.LOOKALIKE_TFJS_BACKEND === 'cpu' ? 'cpu' : 'wasm',

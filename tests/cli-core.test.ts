@@ -94,7 +94,10 @@ test('demo (the README main job) does real retrieval with the pretrained default
   const r = cli(['demo', '--json', '--work', work]);
   assert.equal(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout);
-  assert.equal(d.model, 'mobilenet-v2');
+  // The demo adds ../shared/models to the model search path and prefers the ImageNet MobileNetV2.
+  const imagenet = fs.existsSync(path.join(SHARED, 'models/mobilenet-v2-imagenet'));
+  assert.equal(d.model, imagenet ? 'mobilenet-v2-imagenet' : 'mobilenet-v2');
+  if (imagenet) assert.match(d.model_note, /shared\/models\/mobilenet-v2-imagenet/);
   assert.equal(d.images, 56);
   assert.ok(d.metrics['precision@1'] > 0.8, `ukbench56 precision@1 ${d.metrics['precision@1']}`);
   assert.equal(d.competition.model, 'face-mobileface');

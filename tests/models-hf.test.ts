@@ -239,7 +239,11 @@ test('models info describes a bare .onnx: inputs, outputs, shapes, pooling, dim,
   assert.match(i.fingerprint ?? '', /^[0-9a-f]{64}$/);
   const text = formatInfo(i);
   assert.match(text, /last_hidden_state {2}float32 \[batch, 8, 4, 4\] {3}<- embedding/);
-  assert.match(text, /warning: .*takes 32x32 images but the spec makes 224x224/);
+  // The graph's fixed input size is used when no flag sets one; a flag that disagrees gets a warning.
+  assert.match(text, /preprocess: +resize shortest edge 36 bilinear, crop 32x32/);
+  assert.doesNotMatch(text, /warning/);
+  const forced = await modelInfo(file, { overrides: { output: 'last_hidden_state', resize: { mode: 'shortest-edge', shortestEdge: 256 }, crop: { height: 224, width: 224 } } });
+  assert.match(formatInfo(forced), /warning: .*takes 32x32 images but the spec makes 224x224/);
   const other = await modelInfo(file, { overrides: { output: 'last_hidden_state', pooling: 'gem' } });
   assert.notEqual(other.fingerprint, i.fingerprint, 'the spec is part of the fingerprint');
 });

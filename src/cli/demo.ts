@@ -1,10 +1,11 @@
 /**
  * `lookalike demo`: the main job end to end on data at hand. Uses ../shared/datasets/ukbench56
- * when present (else images it draws itself) and the pretrained `mobilenet-v2` preset when nsfwjs
- * is installed (else a tiny generated ONNX encoder), builds an index, searches it with every
- * image (self excluded), prints neighbours and leave-one-out metrics; then, with
- * ../shared/datasets/cufs-sketch and the face models present, writes and scores a competition
- * submission (photo -> sketch) with `face-mobileface`.
+ * when present (else images it draws itself) and the best model present for class-level data:
+ * `mobilenet-v2-imagenet` when it is on the model search path (../shared/models is added to it
+ * when present), else the nsfwjs `mobilenet-v2` preset, else a tiny generated ONNX encoder; builds
+ * an index, searches it with every image (self excluded), prints neighbours and leave-one-out
+ * metrics; then, with ../shared/datasets/cufs-sketch and the face models present, writes and
+ * scores a competition submission (photo -> sketch) with the face preset `face-mobileface`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,8 @@ import { searchByIds } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
 import { evaluateIndex } from '../metrics/from-index.ts';
 import { findPackageDir } from '../models/npm.ts';
+import { findOnSearchPath } from '../models/search-path.ts';
+import { config } from '../config.ts';
 import { evaluateSubmission } from '../metrics/evaluate.ts';
 import { readTruth, writeSubmission } from '../metrics/competition.ts';
 import { competeSubmission } from './compete.ts';
@@ -37,6 +40,24 @@ export function sharedDatasets(): string | undefined {
   const here = path.dirname(new URL(import.meta.url).pathname);
   const d = path.resolve(here, '../../../shared/datasets');
   return fs.existsSync(d) ? d : undefined;
+}
+
+/** Shared models folder beside the checkout (ImageNet backbones in the HF layout), if present. */
+export function sharedModels(): string | undefined {
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const d = path.resolve(here, '../../../shared/models');
+  return fs.existsSync(d) ? d : undefined;
+}
+
+/** The demo's default model for class-level data and a note on why: the best one present. */
+export function demoModel(): { model?: string; note: string } {
+  const shared = sharedModels();
+  // The demo looks in ../shared/models too (after LOOKALIKE_MODELS and the cache).
+  if (shared && !config.modelsPath.includes(shared)) config.modelsPath.push(shared);
+  const found = findOnSearchPath('mobilenet-v2-imagenet');
+  if (found) return { model: 'mobilenet-v2-imagenet', note: ` (ImageNet MobileNetV2 from ${found})` };
+  if (findPackageDir('nsfwjs')) return { model: 'mobilenet-v2', note: ' (nsfwjs MobileNetV2: mobilenet-v2-imagenet is not on LOOKALIKE_MODELS; see docs/models.md)' };
+  return { note: '' };
 }
 
 /**
@@ -65,14 +86,15 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('main job on bundled/generated data: index a dataset, search it with every image, score it; then a scored competition submission')
     .option('--data <dir>', 'folder with labels.csv (path,label); default ../shared/datasets/ukbench56, else generated images')
-    .option('-m, --model <model>', 'model to use; default: a tiny generated ONNX encoder')
+    .option('-m, --model <model>', 'model to use; default: mobilenet-v2-imagenet when on LOOKALIKE_MODELS or ../shared/models, else the nsfwjs mobilenet-v2, else a tiny generated ONNX encoder')
     .option('-k, --k <k>', 'neighbours per query', '4')
     .option('--work <dir>', 'where the index and generated files go (default: a temp folder)')
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Example:
   lookalike demo
-  lookalike demo --data ../shared/datasets/clothing10 --model mobilenet-v2`)
+  lookalike demo --data ../shared/datasets/clothing10 --model mobilenet-v2-imagenet
+  LOOKALIKE_MODELS=~/models lookalike demo`)
     .action(async (o: DemoFlags) => {
       const work = o.work ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-demo-'));
       fs.mkdirSync(work, { recursive: true });
@@ -84,11 +106,11 @@ Example:
       }
       let model = o.model;
       let modelNote = '';
-      if (!model && findPackageDir('nsfwjs')) model = 'mobilenet-v2';
+      if (!model) ({ model, note: modelNote } = demoModel());
       if (!model) {
         model = path.join(work, 'tiny-cnn.onnx');
         fs.writeFileSync(model, tinyCnn({ size: 32, channels: 32, dim: 32 }));
-        modelNote = ' (random weights: nsfwjs is not installed, run `npm install nsfwjs` for a pretrained default)';
+        modelNote = ' (random weights: no pretrained model found; put mobilenet-v2-imagenet on LOOKALIKE_MODELS or run `npm install nsfwjs`)';
       }
       const tiny = model.endsWith('tiny-cnn.onnx');
       const backbone = await loadBackbone(model, tiny ? { overrides: { resize: { mode: 'fixed', height: 32, width: 32 }, crop: null } } : {});
@@ -103,7 +125,7 @@ Example:
       const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
       const label = new Map(labels.map((r) => [r.path, r.label]));
       const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
-      const summary = { data, model, index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
+      const summary = { data, model, model_note: modelNote.trim().replace(/^\(|\)$/g, ''), index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
       if (o.json) return printJson({ ...summary, competition: await competitionStage(work, o) });
       for (const r of await searchByIds(index, index.ids.slice(0, 3), k, true)) {
         process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);

@@ -1,7 +1,7 @@
 /** `lookalike models list|info|fetch`: named presets, model descriptions, Hub downloads. */
 import { Command } from 'commander';
-import { PRESETS } from '../models/presets.ts';
-import { hubCacheDir, fetchHubModel, missingFiles } from '../models/hub.ts';
+import { presetRows } from '../models/catalog.ts';
+import { fetchHubModel } from '../models/hub.ts';
 import { formatInfo, modelInfo } from '../models/info.ts';
 import { addModelOptions, applyRuntime, printJson, specOverrides, type ModelFlags } from './options.ts';
 import type { Feature } from '../models/hf.ts';
@@ -18,21 +18,20 @@ Example:
 
   cmd
     .command('list')
-    .description('named presets: source, embedding size, default pooling, text tower, cache state')
-    .option('--json', 'print as JSON')
+    .description('named presets of every kind: family, input, embedding size, licence, source, and whether the files are on this machine now')
+    .option('--json', 'print as JSON (with weights origin, location and how to fetch)')
     .addHelpText('after', `
 Example:
   lookalike models list
-  lookalike models list --json`)
+  LOOKALIKE_MODELS=../shared/models lookalike models list --json
+"available" is yes when the files are on this machine: npm presets when the package is installed,
+Hub presets in the cache or on the model search path, path: presets on LOOKALIKE_MODELS or in
+~/.cache/lookalike/models.`)
     .action((o: { json?: boolean }) => {
-      const rows = PRESETS.map((p) => {
-        const source = p.source.kind === 'hf' ? p.source.repo : `npm:${p.source.package}/${p.source.file}`;
-        const cached = p.source.kind === 'hf' ? missingFiles(hubCacheDir(p.source.repo), { text: p.text }).length === 0 : undefined;
-        return { name: p.name, family: p.family, source, dim: p.dim, pooling: p.pooling, text: p.text, cached, note: p.note };
-      });
+      const rows = presetRows();
       if (o.json) return printJson(rows);
-      const head = ['name', 'family', 'source', 'dim', 'pooling', 'text', 'cached'];
-      const table = rows.map((r) => [r.name, r.family, r.source, String(r.dim), r.pooling, r.text ? 'yes' : 'no', r.cached === undefined ? '-' : r.cached ? 'yes' : 'no']);
+      const head = ['name', 'family', 'input', 'dim', 'text', 'licence', 'source', 'available'];
+      const table = rows.map((r) => [r.name, r.family, r.input, String(r.dim), r.text ? 'yes' : 'no', r.licence, r.source, r.available ? 'yes' : 'no']);
       const w = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
       const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
       process.stdout.write([line(head), ...table.map(line)].join('\n') + '\n');

@@ -1,7 +1,7 @@
 /** Decoding and preprocessing images with sharp into model input tensors. */
 import sharp from 'sharp';
 import type { ModelSpec, Resample } from '../models/spec.ts';
-import { inputSize } from '../models/spec.ts';
+import { inputChannels, inputSize } from '../models/spec.ts';
 import { resamplePil } from './resample.ts';
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
@@ -58,10 +58,18 @@ export function centerCrop(src: Buffer, w: number, h: number, cw: number, ch: nu
   return out;
 }
 
-/** Write normalised RGB pixels into `dst` at image slot `slot` in the spec's layout and channel order. */
+/** Write normalised RGB pixels into `dst` at image slot `slot` in the spec's layout and channel order (or as grey for 1-channel specs). */
 export function normalizeInto(rgb: Buffer, spec: ModelSpec, dst: Float32Array, slot: number): void {
   const { height, width } = inputSize(spec);
   const plane = height * width;
+  if (inputChannels(spec) === 1) {
+    // ITU-R 601 luma (Pillow's "L" weights), rounded to 8 bits, then rescale and normalise.
+    const scale = spec.rescale / spec.std[0];
+    const shift = spec.mean[0] / spec.std[0];
+    const o = slot * plane;
+    for (let p = 0; p < plane; p++) dst[o + p] = Math.round((rgb[p * 3] * 299 + rgb[p * 3 + 1] * 587 + rgb[p * 3 + 2] * 114) / 1000) * scale - shift;
+    return;
+  }
   const base = slot * plane * 3;
   const order = spec.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   for (let c = 0; c < 3; c++) {
@@ -82,7 +90,7 @@ export async function preprocess(input: string | Buffer, spec: ModelSpec): Promi
   const { data, width, height } = await decodeRgb(input, spec);
   const size = inputSize(spec);
   if (width !== size.width || height !== size.height) throw new Error(`preprocessed to ${width}x${height}, expected ${size.width}x${size.height}`);
-  const out = new Float32Array(3 * width * height);
+  const out = new Float32Array(inputChannels(spec) * width * height);
   normalizeInto(data, spec, out, 0);
   return out;
 }

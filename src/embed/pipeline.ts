@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { config } from '../config.ts';
 import { decodeRgb, normalizeInto } from '../data/decode.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { inputSize, type ModelSpec } from '../models/spec.ts';
+import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
 import { l2normalize, pool } from './pool.ts';
 import type { Head } from './head.ts';
 
@@ -72,6 +72,7 @@ async function decodeAlone(item: EmbedItem, spec: ModelSpec): ReturnType<typeof 
 
 async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Decoded> {
   const { height, width } = inputSize(backbone.spec);
+  const size = inputChannels(backbone.spec) * height * width;
   const results = await Promise.allSettled(items.map((it) => decodeRgb(it.source, backbone.spec)));
   // libvips keeps one error buffer for all threads, so concurrent failures can swap messages:
   // decode each failed item again on its own to get its true reason.
@@ -84,14 +85,14 @@ async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Deco
   }
   const ok: EmbedItem[] = [];
   const skipped: Skipped[] = [];
-  const pixels = new Float32Array(items.length * 3 * height * width);
+  const pixels = new Float32Array(items.length * size);
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') {
       normalizeInto(r.value.data, backbone.spec, pixels, ok.length);
       ok.push(items[i]);
     } else skipped.push({ id: items[i].id, reason: decodeError(r.reason) });
   });
-  return { items, pixels: pixels.subarray(0, ok.length * 3 * height * width), ok, skipped };
+  return { items, pixels: pixels.subarray(0, ok.length * size), ok, skipped };
 }
 
 /** Embed items through a backbone (and head), batch by batch, skipping undecodable files. */

@@ -9,6 +9,7 @@ import type { Backbone, TensorInfo } from './backbone.ts';
 import { OrtBackbone, createSession, describeSession } from './ort.ts';
 import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
+import { imageInput, specFromInput } from './input-shape.ts';
 
 /** Weight variants of an HF ONNX export and their file suffixes (`--dtype`). */
 export const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', quantized: '_quantized', q8: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4' };
@@ -141,7 +142,9 @@ export function hfResolveSpec(dir: string, io: { inputs: TensorInfo[]; outputs: 
   const ps = opts.presetSpec ?? {};
   // A preset may fix the output and pooling; its preprocessing fields are only fallbacks (in base).
   const presetOut = stripUndefined({ output: ps.output, pooling: ps.pooling, prefixTokens: ps.prefixTokens });
-  const spec: ModelSpec = { ...base, ...fam, ...(pixel ? { inputName: 'pixel_values' } : {}), ...presetOut, ...stripUndefined(opts.overrides ?? {}) };
+  // No preprocessor_config.json: the graph's input shape says the size, layout and channels.
+  const shaped = fs.existsSync(path.join(dir, 'preprocessor_config.json')) ? {} : specFromInput(imageInput(io.inputs, opts.overrides?.inputName ?? (pixel ? 'pixel_values' : undefined)), { ...ps, ...stripUndefined(opts.overrides ?? {}) });
+  const spec: ModelSpec = { ...base, ...shaped, ...fam, ...(pixel ? { inputName: 'pixel_values' } : {}), ...presetOut, ...stripUndefined(opts.overrides ?? {}) };
   // An explicit --output without --pooling lets the output's rank decide.
   if (opts.overrides?.output && opts.overrides.output !== fam.output && opts.overrides.pooling === undefined && opts.presetSpec?.pooling === undefined) spec.pooling = 'auto';
   return { spec, family, config };

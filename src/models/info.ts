@@ -15,6 +15,9 @@ import { config } from '../config.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { TfjsBackbone } from './tfjs.ts';
+import { findOnSearchPath, modelSearchPath } from './search-path.ts';
+import { presetFetch, presetSource } from './catalog.ts';
+import path from 'node:path';
 
 /** Description of a model for `models info`. */
 export interface ModelInfo {
@@ -25,9 +28,11 @@ export interface ModelInfo {
   preset?: Preset;
   family?: string;
   modelType?: string;
-  /** False when a preset/Hub model is not in the cache yet. */
+  /** False when a preset/Hub model is not in the cache (or on the model search path) yet. */
   available: boolean;
   missing?: string[];
+  /** Presets: how to get the files (`models fetch`, npm install), or that no public export exists. */
+  fetch?: string;
   inputs?: TensorInfo[];
   outputs?: TensorInfo[];
   spec?: ModelSpec;
@@ -54,9 +59,19 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
   let location = model;
   let kind: ModelInfo['kind'];
   let preset: Preset | undefined;
-  const npmPreset = fs.existsSync(model) ? undefined : findPreset(model);
-  if (fs.existsSync(model)) kind = fs.statSync(model).isDirectory() ? 'hf-folder' : 'onnx-file';
-  else if (npmPreset?.source.kind === 'npm') {
+  const exists = fs.existsSync(model);
+  const npmPreset = exists ? undefined : findPreset(model);
+  const found = exists ? undefined : findOnSearchPath(model);
+  if (exists) kind = fs.statSync(model).isDirectory() ? 'hf-folder' : 'onnx-file';
+  else if (found && npmPreset?.source.kind !== 'npm') {
+    // A folder on the model search path (a preset's or any other name).
+    preset = npmPreset;
+    kind = preset ? 'preset' : 'hf-folder';
+    location = found;
+  } else if (npmPreset?.source.kind === 'local') {
+    const looked = modelSearchPath().map((d) => path.join(d, model));
+    return { model, kind: 'preset', location: looked.join(', '), preset: npmPreset, family: npmPreset.family, available: false, missing: ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'], fetch: presetFetch(npmPreset) };
+  } else if (npmPreset?.source.kind === 'npm') {
     preset = npmPreset;
     kind = 'preset';
     location = resolveNpmPreset(npmPreset);
@@ -67,9 +82,9 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
     kind = preset ? 'preset' : 'hub';
     location = hubCacheDir(t.repo);
     const missing = missingFiles(location, { dtype: opts.dtype });
-    if (missing.length) return { model, kind, location, preset, family: preset?.family, available: false, missing };
+    if (missing.length) return { model, kind, location, preset, family: preset?.family, available: false, missing, ...(preset ? { fetch: presetFetch(preset) } : {}) };
   }
-  const info: ModelInfo = { model, kind, location, preset, available: true };
+  const info: ModelInfo = { model, kind, location, preset, available: true, ...(preset ? { fetch: presetFetch(preset) } : {}) };
   if (preset?.source.kind === 'npm') info.family = preset.family;
   else if (kind !== 'onnx-file') {
     const cfg = readConfig(location);
@@ -100,7 +115,7 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
       await b.dispose();
     }
     if (kind !== 'onnx-file' && preset?.source.kind !== 'npm' && hfOnnxCandidates(location, 'text', opts.dtype).some((f) => fs.existsSync(f))) {
-      const t = await loadTextEncoder(kind === 'hf-folder' ? model : location, { dtype: opts.dtype });
+      const t = await loadTextEncoder(location, { dtype: opts.dtype });
       info.text = { inputs: t.inputs, outputs: t.outputs, output: t.output, maxLength: t.rules.maxLength, padding: t.rules.padding, padId: t.rules.padId, fingerprint: t.fingerprint };
       await t.dispose();
     }
@@ -116,10 +131,17 @@ const shapeStr = (s: (number | string)[]) => `[${s.join(', ')}]`;
 export function formatInfo(i: ModelInfo): string {
   const lines: string[] = [`model:        ${i.model} (${i.kind})`];
   if (i.location !== i.model) lines.push(`location:     ${i.location}`);
-  if (i.preset) lines.push(`preset:       ${i.preset.family}, ${i.preset.source.kind === 'hf' ? `https://huggingface.co/${i.preset.source.repo}` : `npm ${i.preset.source.package}/${i.preset.source.file}`}, ${i.preset.dim}-d, text tower: ${i.preset.text ? 'yes' : 'no'}${i.preset.note ? `; ${i.preset.note}` : ''}`);
+  if (i.preset) {
+    const p = i.preset;
+    lines.push(`preset:       ${p.family}, ${p.source.kind === 'hf' ? `https://huggingface.co/${p.source.repo}` : presetSource(p)}, ${p.dim}-d, text tower: ${p.text ? 'yes' : 'no'}${p.note ? `; ${p.note}` : ''}`);
+    lines.push(`input:        ${p.input}`);
+    lines.push(`weights:      ${p.weights}; licence ${p.licence}`);
+    if (i.fetch) lines.push(`fetch:        ${i.fetch}`);
+  }
   if (i.family) lines.push(`family:       ${i.family}${i.modelType ? ` (model_type ${i.modelType})` : ''}`);
   if (!i.available) {
-    lines.push(`status:       not in the cache; place ${i.missing?.join(', ')} in ${i.location} or run "lookalike models fetch ${i.model}"`);
+    if (i.preset?.source.kind === 'local') lines.push(`status:       not found on the model search path; looked in ${i.location}; a folder needs ${i.missing?.join(', ')}`);
+    else lines.push(`status:       not in the cache; place ${i.missing?.join(', ')} in ${i.location} or run "lookalike models fetch ${i.model}"`);
     return lines.join('\n');
   }
   lines.push('inputs:');

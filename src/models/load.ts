@@ -1,10 +1,12 @@
 /**
  * Resolve a MODEL argument to a backbone: an `.onnx` file, a folder in the Hugging Face
- * layout, a TF.js model.json, or a preset / Hub id (src/models/presets.ts).
+ * layout, a TF.js model.json, a folder named on the model search path (LOOKALIKE_MODELS), or a
+ * preset / Hub id (src/models/presets.ts).
  */
 import fs from 'node:fs';
 import type { Backbone } from './backbone.ts';
-import { OrtBackbone, createSession } from './ort.ts';
+import { OrtBackbone, createSession, describeSession } from './ort.ts';
+import { imageInput, specFromInput } from './input-shape.ts';
 import { canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
@@ -12,6 +14,7 @@ import { hubTarget, resolveHubModel } from './hub.ts';
 import { findPreset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath, loadTfjsBackbone } from './tfjs.ts';
+import { findOnSearchPath, notOnSearchPathMessage } from './search-path.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
 export type SpecOverrides = Partial<ModelSpec>;
@@ -27,16 +30,21 @@ export interface LoadOptions {
 }
 
 /**
- * Load a backbone: an npm TF.js preset, a TF.js model.json, a preset or Hub id (cache, or
- * download when online), a Hugging Face folder, or a bare .onnx file.
+ * Load a backbone: an npm TF.js preset, a TF.js model.json, a folder named on the model search
+ * path, a preset or Hub id (cache, or download when online), a Hugging Face folder, or a bare .onnx file.
  */
 export async function loadBackbone(model: string, opts: LoadOptions = {}): Promise<Backbone> {
   const overrides = opts.overrides ?? {};
+  const exists = fs.existsSync(model);
   // TensorFlow.js: presets shipped in npm packages, a model.json path, or a folder holding one.
-  const npmPreset = fs.existsSync(model) ? undefined : findPreset(model);
-  if (npmPreset?.source.kind === 'npm') return loadTfjsBackbone(resolveNpmPreset(npmPreset), { name: model, base: npmPreset.spec, overrides });
+  const preset = exists ? undefined : findPreset(model);
+  if (preset?.source.kind === 'npm') return loadTfjsBackbone(resolveNpmPreset(preset), { name: model, base: preset.spec, overrides });
   if (isTfjsPath(model)) return loadTfjsBackbone(model, { overrides });
-  if (!fs.existsSync(model)) {
+  if (!exists) {
+    // A folder of that name on the model search path (LOOKALIKE_MODELS, then <cache>/models), for any name.
+    const found = findOnSearchPath(model);
+    if (found) return loadHfFolder(found, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: preset?.spec, name: model });
+    if (preset?.source.kind === 'local') throw new Error(notOnSearchPathMessage(preset));
     // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
     const hub = hubTarget(model);
     if (hub) {
@@ -46,8 +54,16 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
     throw new Error(`model not found: ${model} (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id)`);
   }
   if (fs.statSync(model).isDirectory()) return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
-  // A bare .onnx file: ImageNet defaults plus the flags.
-  const spec: ModelSpec = { ...defaultSpec(), ...overrides };
+  // A bare .onnx file: ImageNet defaults, then what the graph's input shape fixes (size, layout,
+  // channels), then the flags.
+  const session = await createSession(model, model);
+  const { inputs } = describeSession(session);
+  const spec: ModelSpec = { ...defaultSpec(), ...specFromInput(imageInput(inputs, overrides.inputName), overrides), ...overrides };
   const fingerprint = hashParts(await hashFile(model), canonicalSpec(spec));
-  return new OrtBackbone(model, spec, fingerprint, await createSession(model, model));
+  try {
+    return new OrtBackbone(model, spec, fingerprint, session);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { config } from '../config.ts';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
-import { inputSize, type ModelSpec } from './spec.ts';
+import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
 
 /** The folder of onnxruntime-node's native binaries, where its CUDA provider libraries must be. */
 export function ortBinaryDir(): string {
@@ -82,7 +82,8 @@ export class OrtBackbone implements Backbone {
   /** Run one preprocessed batch. */
   async run(pixels: Float32Array, n: number): Promise<RawOutput> {
     const { height, width } = inputSize(this.spec);
-    const dims = this.spec.layout === 'nchw' ? [n, 3, height, width] : [n, height, width, 3];
+    const c = inputChannels(this.spec);
+    const dims = this.spec.layout === 'nchw' ? [n, c, height, width] : [n, height, width, c];
     const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', pixels, dims) }, [this.outputName]);
     const t = out[this.outputName];
     if (t.type !== 'float32') throw new Error(`${this.name}: output ${this.outputName} is ${t.type}, expected float32`);

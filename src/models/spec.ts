@@ -33,6 +33,8 @@ export interface ModelSpec {
   std: [number, number, number];
   /** Channel order the network expects. */
   channelOrder: 'rgb' | 'bgr';
+  /** Channels fed: 3 (absent) or 1 (greyscale, ITU-R 601 luma; mean[0]/std[0] apply). */
+  channels?: 1;
   /** Graph output (or tfjs node) to read; default the first output. */
   output?: string;
   /** How to reduce the output to one vector per image. */
@@ -71,6 +73,11 @@ export function inputSize(spec: ModelSpec): { height: number; width: number } {
   if (spec.crop) return spec.crop;
   if (spec.resize.mode === 'fixed') return { height: spec.resize.height, width: spec.resize.width };
   return { height: spec.resize.shortestEdge, width: spec.resize.shortestEdge };
+}
+
+/** Channels of the tensor a spec produces (3, or 1 for greyscale graphs). */
+export function inputChannels(spec: Pick<ModelSpec, 'channels'>): 1 | 3 {
+  return spec.channels === 1 ? 1 : 3;
 }
 
 const RESAMPLE_PIL: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bicubic' };

@@ -11,9 +11,10 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
-import { canonicalSpec, defaultSpec, inputSize, type ModelSpec } from './spec.ts';
+import { canonicalSpec, defaultSpec, inputChannels, inputSize, type ModelSpec } from './spec.ts';
 import { setupTfjs, type Tf, type TfjsRuntime } from './tfjs-backend.ts';
 import { hashParts } from '../util/hash.ts';
+import { specFromInput } from './input-shape.ts';
 
 type Tensor = tfTypes.Tensor;
 
@@ -200,18 +201,10 @@ export function describeTfjs(a: Pick<TfjsArtifacts, 'json' | 'kind'>): TfjsDescr
  * crop, as for ImageNet); otherwise the ImageNet default.
  */
 export function tfjsDefaultSpec(desc: TfjsDescription): ModelSpec {
-  const spec: ModelSpec = { ...defaultSpec(), format: 'tfjs', layout: 'nhwc' };
-  const shape = desc.inputs[0]?.shape ?? [];
-  if (shape.length === 4) {
-    const nchw = shape[1] === 3 && shape[3] !== 3;
-    spec.layout = nchw ? 'nchw' : 'nhwc';
-    const [h, w] = nchw ? [shape[2], shape[3]] : [shape[1], shape[2]];
-    if (typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0) {
-      spec.resize = { mode: 'shortest-edge', shortestEdge: Math.floor(Math.max(h, w) / 0.875) };
-      spec.crop = { height: h, width: w };
-    }
-  }
-  return spec;
+  // TensorFlow graphs are channels-last unless the input shape says otherwise.
+  const input = desc.inputs[0];
+  const nchw = input?.shape.length === 4 && (input.shape[1] === 3 || input.shape[1] === 1) && input.shape[3] !== 3 && input.shape[3] !== 1;
+  return { ...defaultSpec(), format: 'tfjs', ...specFromInput(input), layout: nchw ? 'nchw' : 'nhwc' };
 }
 
 /** A feature that is already one vector per image: rank 2, or a 1x1 spatial map. */
@@ -328,8 +321,9 @@ export class TfjsBackbone implements Backbone {
     if (this.disposed) throw new Error(`${this.name}: backbone disposed`);
     const { tf } = this;
     const { height, width } = inputSize(this.spec);
-    const shape = this.spec.layout === 'nhwc' ? [n, height, width, 3] : [n, 3, height, width];
-    if (pixels.length !== n * 3 * height * width) throw new Error(`${this.name}: batch has ${pixels.length} values, expected ${n}x${shape.slice(1).join('x')}`);
+    const c = inputChannels(this.spec);
+    const shape = this.spec.layout === 'nhwc' ? [n, height, width, c] : [n, c, height, width];
+    if (pixels.length !== n * c * height * width) throw new Error(`${this.name}: batch has ${pixels.length} values, expected ${n}x${shape.slice(1).join('x')}`);
     const x = tf.tensor(pixels, shape, 'float32');
     let y: Tensor | undefined;
     try {
@@ -360,7 +354,8 @@ export class TfjsBackbone implements Backbone {
     if (this.layers || !this.candidates.length) return this.candidates;
     const { tf } = this;
     const { height, width } = inputSize(this.spec);
-    const x = tf.zeros(this.spec.layout === 'nhwc' ? [1, height, width, 3] : [1, 3, height, width]);
+    const c = inputChannels(this.spec);
+    const x = tf.zeros(this.spec.layout === 'nhwc' ? [1, height, width, c] : [1, c, height, width]);
     const names = this.candidates.map((c) => c.name);
     try {
       const res = this.graph!.execute({ [this.inputName]: x }, names);

@@ -24,19 +24,26 @@ export interface TinyOptions {
 /**
  * conv3x3 -> ReLU -> global average pool -> linear: input `pixel_values` [N,3,S,S], output
  * `embedding` [N,dim]; with `spatial: true` the output is the feature map `last_hidden_state` [N,C,S,S].
+ * `nhwc: true` takes [N,S,S,inChannels] (transposed inside); `inChannels: 1` takes greyscale.
  */
-export function tinyCnn(o: TinyOptions & { spatial?: boolean } = {}): Uint8Array {
+export function tinyCnn(o: TinyOptions & { spatial?: boolean; nhwc?: boolean; inChannels?: 1 | 3 } = {}): Uint8Array {
   const S = o.size ?? 32;
   const C = o.channels ?? 16;
   const D = o.dim ?? 16;
+  const K = o.inChannels ?? 3;
   const seed = o.seed ?? 1;
-  const nodes: NodeDef[] = [{ op: 'Conv', inputs: ['pixel_values', 'conv_w', 'conv_b'], outputs: ['conv'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } }, { op: 'Relu', inputs: ['conv'], outputs: [o.spatial ? 'last_hidden_state' : 'relu'] }];
+  const input = { name: 'pixel_values', shape: o.nhwc ? ['batch', S, S, K] : ['batch', K, S, S] };
+  const nodes: NodeDef[] = [
+    ...(o.nhwc ? [{ op: 'Transpose', inputs: ['pixel_values'], outputs: ['nchw'], attrs: { perm: [0, 3, 1, 2] } }] : []),
+    { op: 'Conv', inputs: [o.nhwc ? 'nchw' : 'pixel_values', 'conv_w', 'conv_b'], outputs: ['conv'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+    { op: 'Relu', inputs: ['conv'], outputs: [o.spatial ? 'last_hidden_state' : 'relu'] },
+  ];
   const inits: InitDef[] = [
-    { name: 'conv_w', dims: [C, 3, 3, 3], data: weights(C * 27, 0.4, seed) },
+    { name: 'conv_w', dims: [C, K, 3, 3], data: weights(C * K * 9, 0.4, seed) },
     { name: 'conv_b', dims: [C], data: weights(C, 0.1, seed + 1) },
   ];
   if (o.spatial) {
-    return buildModel({ name: 'tiny-cnn-spatial', inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }], outputs: [{ name: 'last_hidden_state', shape: ['batch', C, S, S] }], nodes, initializers: inits });
+    return buildModel({ name: 'tiny-cnn-spatial', inputs: [input], outputs: [{ name: 'last_hidden_state', shape: ['batch', C, S, S] }], nodes, initializers: inits });
   }
   nodes.push(
     { op: 'GlobalAveragePool', inputs: ['relu'], outputs: ['gap'] },
@@ -44,7 +51,7 @@ export function tinyCnn(o: TinyOptions & { spatial?: boolean } = {}): Uint8Array
     { op: 'Gemm', inputs: ['flat', 'fc_w', 'fc_b'], outputs: ['embedding'], attrs: { transB: 1 } },
   );
   inits.push({ name: 'fc_w', dims: [D, C], data: weights(D * C, 1 / Math.sqrt(C), seed + 2) }, { name: 'fc_b', dims: [D], data: new Float32Array(D) });
-  return buildModel({ name: 'tiny-cnn', inputs: [{ name: 'pixel_values', shape: ['batch', 3, S, S] }], outputs: [{ name: 'embedding', shape: ['batch', D] }], nodes, initializers: inits });
+  return buildModel({ name: 'tiny-cnn', inputs: [input], outputs: [{ name: 'embedding', shape: ['batch', D] }], nodes, initializers: inits });
 }
 
 /**
