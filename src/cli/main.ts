@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { tuneCommand } from './tune.ts';
+import { experimentCommand } from './experiment.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -26,6 +27,7 @@ Example:
   program.addCommand(evalCommand());
   program.addCommand(modelsCommand());
   program.addCommand(tuneCommand());
+  program.addCommand(experimentCommand());
   return program;
 }
 

@@ -1,0 +1,46 @@
+/** Embeddings of a dataset's items through one backbone, via the embedding cache: only images whose content is not cached are embedded. */
+import { embedImages } from '../embed/pipeline.ts';
+import type { Backbone } from '../models/backbone.ts';
+import { EmbeddingCache, hashFiles } from './cache.ts';
+import type { DatasetData } from './datasets.ts';
+import type { ItemVectors } from './protocols.ts';
+
+/** Item vectors plus what it cost: images embedded now, from the cache, and skipped. */
+export interface DatasetEmbedding extends ItemVectors {
+  embeddedNow: number;
+  fromCache: number;
+  skipped: { id: string; reason: string }[];
+  seconds: number;
+}
+
+/** Embed the items of a dataset not yet in the cache, then gather every item's row (row -1: undecodable). */
+export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void): Promise<DatasetEmbedding> {
+  const hashes = await hashFiles(d.items.map((x) => x.file));
+  const todo: number[] = [];
+  const seen = new Set<string>();
+  hashes.forEach((h, i) => {
+    if (!cache.has(h) && !seen.has(h)) (todo.push(i), seen.add(h));
+  });
+  let seconds = 0;
+  if (todo.length) {
+    const t0 = performance.now();
+    let done = 0;
+    const r = await embedImages(backbone, todo.map((i) => ({ id: String(i), source: d.items[i].file })), { onProgress: (n) => onProgress?.((done += n), todo.length) });
+    seconds = (performance.now() - t0) / 1000;
+    const skipped: Record<string, string> = {};
+    for (const s of r.skipped) skipped[hashes[Number(s.id)]] = s.reason;
+    cache.add(backbone.name, r.ids.map((id) => hashes[Number(id)]), r.vectors, r.dim, skipped, seconds);
+  }
+  const dim = cache.dim;
+  const row = new Int32Array(d.items.length).fill(-1);
+  let n = 0;
+  hashes.forEach((h, i) => {
+    if (cache.get(h)) row[i] = n++;
+  });
+  const vectors = new Float32Array(n * dim);
+  hashes.forEach((h, i) => {
+    if (row[i] >= 0) vectors.set(cache.get(h)!, row[i] * dim);
+  });
+  const skipped = d.items.flatMap((x, i) => (row[i] < 0 ? [{ id: x.id, reason: cache.skipped(hashes[i]) ?? 'not embedded' }] : []));
+  return { vectors, dim, row, embeddedNow: todo.length, fromCache: d.items.length - todo.length, skipped, seconds };
+}

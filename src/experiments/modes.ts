@@ -1,0 +1,164 @@
+/**
+ * The adaptation modes of an experiment cell: frozen embeddings; a tuned head (any loss, head,
+ * sampler, miner, schedule); projection tuning (a linear head starting from the identity or a
+ * given matrix); cross (tuned on another dataset); search (hyperparameter search on the
+ * validation split, best retrained). Each returns the test evaluation and the run's extras.
+ */
+import fs from 'node:fs';
+import { decodeNpy } from '../index/npy.ts';
+import { l2normalize } from '../embed/pool.ts';
+import { classificationReport } from '../metrics/classification.ts';
+import { perQueryCsv } from '../metrics/report.ts';
+import { HeadEngine } from '../tune/engine.ts';
+import { headModel } from '../tune/export.ts';
+import { fitHead, type Fit } from '../tune/fit.ts';
+import { param, type Head } from '../tune/heads.ts';
+import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/search.ts';
+import type { Labelled } from '../tune/data.ts';
+import { gatherRows } from '../util/matrix.ts';
+import type { ModeEntry } from './config.ts';
+import type { DatasetData } from './datasets.ts';
+import { evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
+import { toCsv, type EpochRecord } from './store.ts';
+
+/** What a mode produced for the run record. */
+export interface ModeOutput {
+  test: ProtocolResult;
+  files: Record<string, string | Uint8Array>;
+  extra: Record<string, unknown>;
+  epochs?: EpochRecord[];
+  trainSeconds?: number;
+  secondsPerEpoch?: number;
+  counts?: { train?: number; val?: number };
+  /** Search trials, each recorded as its own run. */
+  trials?: Trial[];
+}
+
+/** The labelled training pool of a dataset (embedded rows only). */
+export function poolOf(d: DatasetData, v: ItemVectors): Labelled {
+  const rows = d.trainPool.filter((i) => v.row[i] >= 0 && d.items[i].label !== undefined);
+  if (rows.length < 4) throw new Error(`dataset ${d.entry.name}: only ${rows.length} labelled training rows; nothing to tune on`);
+  return {
+    ids: rows.map((i) => d.items[i].id),
+    vectors: gatherRows(v.vectors, v.dim, rows.map((i) => v.row[i])),
+    dim: v.dim,
+    labels: rows.map((i) => d.items[i].label!),
+    domains: rows.map((i) => d.items[i].domain),
+    splits: rows.map((i) => d.items[i].split),
+  };
+}
+
+/** Apply a trained head to every row (then L2-normalise). */
+export async function applyHead(head: Head, v: ItemVectors): Promise<ItemVectors> {
+  const engine = await HeadEngine.create(head);
+  try {
+    const n = v.vectors.length / v.dim;
+    const out = await engine.embed(v.vectors, n);
+    return { vectors: l2normalize(out, head.spec.outputDim), dim: head.spec.outputDim, row: v.row };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** Classification metrics of the head's classifier on the test items whose class it was trained on (undefined without a classifier or shared classes); `v` are the frozen rows. */
+export async function classifierMetrics(fit: Fit, d: DatasetData, v: ItemVectors): Promise<Record<string, number> | undefined> {
+  const head = fit.result.head;
+  if (head.spec.numClasses === 0) return undefined;
+  const known = new Set(fit.classes);
+  const items = [...new Set([...d.test.queries, ...d.test.gallery])].filter((i) => v.row[i] >= 0 && known.has(d.items[i].label ?? '\u0000'));
+  if (items.length === 0) return undefined;
+  const wc = param(head, 'wc').data, bc = param(head, 'bc').data;
+  const D = head.spec.outputDim, C = head.spec.numClasses;
+  // The classifier reads the head's output before normalisation, as in training.
+  const engine = await HeadEngine.create(head);
+  let emb: Float32Array;
+  try {
+    emb = await engine.embed(gatherRows(v.vectors, v.dim, items.map((i) => v.row[i])), items.length);
+  } finally {
+    await engine.dispose();
+  }
+  const yTrue: string[] = [], yPred: string[] = [];
+  items.forEach((i, r) => {
+    let best = -Infinity, arg = 0;
+    for (let c = 0; c < C; c++) {
+      let s = bc[c];
+      for (let k = 0; k < D; k++) s += emb[r * D + k] * wc[k * C + c];
+      if (s > best) (best = s), (arg = c);
+    }
+    yTrue.push(d.items[i].label!);
+    yPred.push(fit.classes[arg]);
+  });
+  const rep = classificationReport(yTrue, yPred, fit.classes);
+  return { accuracy: rep.accuracy, macro_precision: rep.macro_precision, macro_recall: rep.macro_recall, macro_f1: rep.macro_f1, items: items.length };
+}
+
+function epochsCsv(epochs: EpochRecord[]): string {
+  const valKeys = [...new Set(epochs.flatMap((e) => Object.keys(e.val ?? {})))];
+  return toCsv(['epoch', 'loss', 'lr', 'seconds', ...valKeys.map((k) => `val_${k}`)], epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: e.lr, seconds: e.seconds, ...Object.fromEntries(valKeys.map((k) => [`val_${k}`, e.val?.[k]])) })));
+}
+
+/** Rankings and per-query files of a test evaluation. */
+export function testFiles(t: ProtocolResult): Record<string, string> {
+  return { 'per_query.csv': perQueryCsv(t.result), 'rankings.json': JSON.stringify(t.rankings) + '\n' };
+}
+
+async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly number[], meta: Record<string, string>): Promise<ModeOutput> {
+  const tuned = await applyHead(fit.result.head, v);
+  const test = await evaluateTest(d, tuned, ks);
+  const cls = await classifierMetrics(fit, d, v);
+  const epochs: EpochRecord[] = fit.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: e.lr, seconds: e.seconds, val: e.val as unknown as Record<string, number> | undefined }));
+  const onnx = headModel(fit.result.head, { 'lookalike.loss': String(fit.values.loss), 'lookalike.classes': String(fit.classes.length), 'lookalike.best_epoch': String(fit.result.bestEpoch), ...meta });
+  return {
+    test,
+    files: { ...testFiles(test), 'head.onnx': onnx, 'epochs.csv': epochsCsv(epochs) },
+    extra: {
+      validation: fit.result.frozen && fit.result.tuned ? { frozen: fit.result.frozen, tuned: fit.result.tuned } : undefined,
+      best_epoch: fit.result.bestEpoch,
+      trainable: fit.result.trainable,
+      split_rule: fit.rule,
+      tune_options: fit.values,
+      ...(cls ? { classification: cls } : {}),
+    },
+    epochs,
+    trainSeconds: fit.result.epochs.reduce((a, e) => a + e.seconds, 0),
+    secondsPerEpoch: fit.result.secondsPerEpoch,
+    counts: { train: fit.trainRows, val: fit.valRows },
+  };
+}
+
+/** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
+export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string }): Promise<ModeOutput> {
+  if (mode.kind === 'frozen') {
+    const test = await evaluateTest(d, v, o.ks);
+    return { test, files: testFiles(test), extra: {} };
+  }
+  const src = train ?? { data: d, v };
+  if (src.data.test.protocol === 'oxford') throw new Error(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
+  const pool = poolOf(src.data, src.v);
+  const where = `mode ${mode.name}`;
+  const meta = { 'lookalike.model': o.model, 'lookalike.source': src.data.entry.name, 'lookalike.mode': mode.name };
+  if (mode.kind === 'search') {
+    const space = mode.space ? checkSpace(mode.space, `${where}: space`) : DEFAULT_SPACE;
+    const { strategy, ...base } = mode.options;
+    const r = await searchHeads(pool, src.data.valRule, { space, trials: mode.trials!, strategy: strategy === 'grid' ? 'grid' : 'random', base, seed: o.seed, valCrossDomain: src.data.valCrossDomain });
+    const out = await fromFit(r.final, d, v, o.ks, meta);
+    out.extra.search = { best_trial: r.best.index, best_values: r.best.values, best_val: r.best.val, trials: r.trials.map((t) => ({ index: t.index, values: t.values, val: t.val, best_epoch: t.bestEpoch, seconds: t.seconds })) };
+    out.trials = r.trials;
+    return out;
+  }
+  const values = { ...mode.options };
+  let init: { weight: Float32Array } | undefined;
+  if (mode.kind === 'projection') {
+    values.headType = 'linear';
+    if (values.init !== undefined) {
+      const f = String(values.init);
+      if (!fs.existsSync(f)) throw new Error(`${where}: init ${f}: no such file`);
+      const m = decodeNpy(fs.readFileSync(f), f);
+      if (m.rows !== v.dim) throw new Error(`${where}: init ${f} is [${m.rows}, ${m.cols}], the embeddings are ${v.dim}-d`);
+      init = { weight: m.data };
+    }
+  }
+  delete values.init;
+  const fit = await fitHead(pool, src.data.valRule, values, { seed: o.seed, valCrossDomain: src.data.valCrossDomain, init, where });
+  return fromFit(fit, d, v, o.ks, meta);
+}

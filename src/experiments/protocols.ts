@@ -1,0 +1,100 @@
+/**
+ * Score embeddings of a dataset's test part under its protocol: leave-one-out or query/gallery by
+ * label (optionally other domains only), a competition submission against its truth, or the Oxford
+ * protocol. Rankings come from the one exact search (src/index/exact.ts); metrics from src/metrics.
+ */
+import { searchExact } from '../index/exact.ts';
+import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
+import { evaluateOxford } from '../metrics/oxford-index.ts';
+import { gatherRows } from '../util/matrix.ts';
+import type { DatasetData } from './datasets.ts';
+
+/** Rows of embeddings: `row[i]` is item i's row in `vectors`, or -1 when it could not be embedded. */
+export interface ItemVectors {
+  vectors: Float32Array;
+  dim: number;
+  row: Int32Array;
+}
+
+/** A scored test part: the evaluation, the top-10 of each query (ids), and items left out. */
+export interface ProtocolResult {
+  result: EvalResult;
+  /** Query id -> top-10 gallery ids with a relevant flag. */
+  rankings: { query: string; label?: string; top: { id: string; score: number; relevant: boolean }[] }[];
+  /** Test items that could not be embedded (left out). */
+  missing: number;
+}
+
+/** Top entries kept per query for reports. */
+export const KEEP_TOP = 10;
+
+/** Evaluate the test part of a dataset on the given rows. */
+export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly number[]): Promise<ProtocolResult> {
+  const t = d.test;
+  const ok = (i: number) => v.row[i] >= 0;
+  const missing = new Set([...t.queries, ...t.gallery].filter((i) => !ok(i))).size;
+  if (t.protocol === 'oxford') {
+    const g = t.gallery.filter(ok);
+    const ox = await evaluateOxford(g.map((i) => d.items[i].id), gatherRows(v.vectors, v.dim, g.map((i) => v.row[i])), v.dim, t.oxford!, d.entry.oxford);
+    const results: QueryResult[] = Object.entries(ox.per_query).map(([id, m]) => ({ id, R: 1, skipped: false, metrics: { oxford_map: m.ap } }));
+    const result: EvalResult = { ks: [...ks], metrics: ['oxford_map'], mean: { oxford_map: ox.mean.oxford_map }, queries_scored: results.length, queries_skipped_no_relevant: [], queries_zero_no_relevant: [], per_query: Object.fromEntries(results.map((r) => [r.id, r.metrics])), queries: results };
+    return { result, rankings: [], missing };
+  }
+  const queries = t.queries.filter(ok);
+  const gallery = t.gallery.filter(ok);
+  const same = t.queries === t.gallery;
+  const gPos = new Map(gallery.map((i, j) => [i, j]));
+  const depth = gallery.length;
+  const top = await searchExact(
+    gatherRows(v.vectors, v.dim, gallery.map((i) => v.row[i])),
+    gatherRows(v.vectors, v.dim, queries.map((i) => v.row[i])),
+    v.dim,
+    depth,
+    { exclude: same ? Int32Array.from(queries, (i) => gPos.get(i) ?? -1) : undefined },
+  );
+  const rankings: ProtocolResult['rankings'] = [];
+  if (t.protocol === 'competition') {
+    const sid = t.submissionId!;
+    const sub: Record<string, string[]> = {};
+    queries.forEach((qi, q) => {
+      const list: string[] = [];
+      for (let j = 0; j < depth; j++) {
+        const g = top.indices[q * depth + j];
+        if (g >= 0) list.push(sid(d.items[gallery[g]]));
+      }
+      sub[sid(d.items[qi])] = list;
+    });
+    for (const q of Object.keys(t.truth!)) if (!(q in sub)) sub[q] = [];
+    const result = evaluateSubmission(sub, t.truth!, { ks: normaliseKs(ks), subFile: `${d.entry.name} rankings`, truthFile: 'truth' });
+    queries.forEach((qi, q) => {
+      const rel = new Set(t.truth![sid(d.items[qi])] ?? []);
+      rankings.push({ query: d.items[qi].id, top: Array.from({ length: Math.min(KEEP_TOP, depth) }, (_, j) => {
+        const g = gallery[top.indices[q * depth + j]];
+        return { id: d.items[g].id, score: top.scores[q * depth + j], relevant: rel.has(sid(d.items[g])) };
+      }) });
+    });
+    return { result, rankings, missing };
+  }
+  // By label: per-label gallery counts (per domain when cross-domain).
+  const results: QueryResult[] = [];
+  queries.forEach((qi, q) => {
+    const qItem = d.items[qi];
+    const counts = (g: number) => g !== qi && d.items[g].label === qItem.label && (!t.crossDomain || d.items[g].domain !== qItem.domain);
+    let R = 0;
+    for (const g of gallery) if (counts(g)) R++;
+    const rel: boolean[] = [];
+    const kept: ProtocolResult['rankings'][number]['top'] = [];
+    for (let j = 0; j < depth; j++) {
+      const gj = top.indices[q * depth + j];
+      if (gj < 0) break;
+      const g = gallery[gj];
+      if (t.crossDomain && d.items[g].domain === qItem.domain) continue;
+      const r = d.items[g].label === qItem.label;
+      rel.push(r);
+      if (kept.length < KEEP_TOP) kept.push({ id: d.items[g].id, score: top.scores[q * depth + j], relevant: r });
+    }
+    rankings.push({ query: qItem.id, label: qItem.label, top: kept });
+    results.push(judgeQuery({ id: qItem.id, domain: qItem.domain, label: qItem.label, rel, R }, normaliseKs(ks)));
+  });
+  return { result: summarize(results, normaliseKs(ks)), rankings, missing };
+}

@@ -1,0 +1,258 @@
+/**
+ * `lookalike experiment`: run every cell of a config. Backbones are loaded once per model; each
+ * (model, dataset) is embedded once through the embedding cache; finished runs (run.json with the
+ * same parameter hash) are skipped, so an interrupted experiment resumes where it stopped.
+ */
+import path from 'node:path';
+import type { Backbone } from '../models/backbone.ts';
+import { loadBackbone } from '../models/load.ts';
+import { specOverrides, type ModelFlags } from '../cli/options.ts';
+import { config as runtime } from '../config.ts';
+import { crashPoint } from '../util/atomic.ts';
+import { hashParts } from '../util/hash.ts';
+import { formatSeconds, Progress } from '../util/progress.ts';
+import { resolveTuneValues } from '../tune/options.ts';
+import { EmbeddingCache } from './cache.ts';
+import { planRuns, type ExperimentConfig, type RunPlan } from './config.ts';
+import { loadDataset, type DatasetData } from './datasets.ts';
+import { embedDataset, type DatasetEmbedding } from './embed.ts';
+import { peakRssMb, runEnvironment } from './environment.ts';
+import { runMode } from './modes.ts';
+import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './store.ts';
+
+/** Options of runExperiment. */
+export interface RunOptions {
+  /** Only list the runs. */
+  dryRun?: boolean;
+  /** Quiet progress (no TTY lines). */
+  quiet?: boolean;
+  /** One line per event (run finished, embedding...). */
+  log?: (line: string) => void;
+  /** The command line recorded in every run. */
+  command?: string[];
+  /** Called with every written run record (the MLflow logger). */
+  onRecord?: (r: RunRecord, dir: string) => Promise<void>;
+  /** Run again even when a finished run exists. */
+  force?: boolean;
+}
+
+/** A planned run and whether it will run. */
+export interface PlannedRun {
+  plan: RunPlan;
+  params: Record<string, string | number | boolean>;
+  hash: string;
+  done: boolean;
+}
+
+/** What an experiment did. */
+export interface ExperimentResult {
+  planned: PlannedRun[];
+  records: RunRecord[];
+  ran: number;
+  skipped: number;
+  embeddedNow: number;
+  fromCache: number;
+  seconds: number;
+}
+
+/** Flat parameters of a run (what makes it the run it is). */
+export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {
+    model: p.model.model,
+    dataset: p.dataset.path,
+    protocol: p.dataset.protocol,
+    test_classes: p.dataset.testClasses,
+    mode: p.mode.kind,
+    seed: c.seed,
+    ks: c.ks.join(','),
+  };
+  if (p.dataset.limit) out.limit = p.dataset.limit;
+  for (const [k, v] of Object.entries(p.model.flags)) out[`model.${k}`] = v;
+  if (p.trainDataset) out.train_dataset = p.trainDataset.path;
+  if (p.mode.kind !== 'frozen') {
+    const { strategy, ...rest } = p.mode.options;
+    const values = resolveTuneValues(p.mode.kind === 'projection' ? { ...rest, headType: 'linear', init: undefined } : rest, `mode ${p.mode.name}`);
+    for (const [k, v] of Object.entries(values)) out[`tune.${k}`] = v;
+    if (p.mode.kind === 'projection' && p.mode.options.init !== undefined) out['tune.init'] = String(p.mode.options.init);
+    if (p.mode.kind === 'search') {
+      out['search.trials'] = p.mode.trials!;
+      out['search.strategy'] = String(strategy ?? 'random');
+      out['search.space'] = JSON.stringify(p.mode.space ?? 'default');
+    }
+  }
+  return out;
+}
+
+/** The runs of a config with their state in the store. */
+export function planExperiment(c: ExperimentConfig): PlannedRun[] {
+  const dir = experimentDir(c.store, c.name);
+  return planRuns(c).map((plan) => {
+    const params = runParams(c, plan);
+    const hash = hashParts(JSON.stringify(params)).slice(0, 16);
+    const prev = readRun(path.join(dir, plan.id));
+    return { plan, params, hash, done: Boolean(prev && prev.params_hash === hash && prev.status !== 'failed') };
+  });
+}
+
+/** Open a model entry's backbone with its flags. */
+async function openBackbone(p: RunPlan): Promise<Backbone> {
+  const flags = p.model.flags as unknown as ModelFlags;
+  if (flags.threads) runtime.threads = Number(flags.threads);
+  if (flags.batch) runtime.batchSize = Number(flags.batch);
+  return loadBackbone(p.model.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: flags.feature });
+}
+
+/** Run an experiment (or list it with dryRun). */
+export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Promise<ExperimentResult> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => {});
+  const planned = planExperiment(c);
+  if (o.force) for (const p of planned) p.done = false;
+  const result: ExperimentResult = { planned, records: [], ran: 0, skipped: planned.filter((p) => p.done).length, embeddedNow: 0, fromCache: 0, seconds: 0 };
+  if (o.dryRun) return result;
+  const dir = experimentDir(c.store, c.name);
+  const datasets = new Map<string, DatasetData>();
+  const dataset = (name: string) => {
+    let d = datasets.get(name);
+    if (!d) {
+      const entry = c.datasets.find((x) => x.name === name)!;
+      d = loadDataset(entry, c.seed);
+      datasets.set(name, d);
+      log(`dataset ${name}: ${d.description}`);
+    }
+    return d;
+  };
+  const todo = planned.filter((p) => !p.done);
+  const bar = new Progress('runs', todo.length, { quiet: o.quiet });
+  let index = 0;
+  const env = runEnvironment();
+  for (const model of c.models) {
+    const mine = todo.filter((p) => p.plan.model.name === model.name);
+    if (!mine.length) continue;
+    const backbone = await openBackbone(mine[0].plan);
+    const cache = EmbeddingCache.open(c.cache, backbone.fingerprint);
+    const embedded = new Map<string, DatasetEmbedding>();
+    const embeddingOf = async (name: string) => {
+      let e = embedded.get(name);
+      if (!e) {
+        const d = dataset(name);
+        const ebar = new Progress(`embedding ${model.name} x ${name}`, d.items.length, { quiet: o.quiet });
+        e = await embedDataset(d, backbone, cache, (n) => ebar.update(n));
+        if (e.embeddedNow) ebar.end();
+        embedded.set(name, e);
+        result.embeddedNow += e.embeddedNow;
+        result.fromCache += e.fromCache;
+        log(`embedded ${model.name} x ${name}: ${e.embeddedNow} now, ${e.fromCache} from the cache${e.skipped.length ? `, ${e.skipped.length} undecodable (first: ${e.skipped[0].id}: ${e.skipped[0].reason})` : ''}`);
+      }
+      return e;
+    };
+    try {
+      for (const p of mine) {
+        index++;
+        const started = new Date();
+        const r0 = performance.now();
+        const plan = p.plan;
+        const runDir = path.join(dir, plan.id);
+        let record: RunRecord;
+        const base = {
+          format: 'lookalike-run' as const,
+          version: 1 as const,
+          id: plan.id,
+          experiment: c.name,
+          model: { name: model.name, ref: model.model, fingerprint: backbone.fingerprint },
+          dataset: { name: plan.dataset.name, path: plan.dataset.path, protocol: plan.dataset.protocol, train: plan.trainDataset?.name },
+          mode: { name: plan.mode.name, kind: plan.mode.kind },
+          params: p.params,
+          params_hash: p.hash,
+          command: o.command ?? process.argv,
+          cwd: process.cwd(),
+          environment: env,
+          started: started.toISOString(),
+        };
+        let files: Record<string, string | Uint8Array> = {};
+        try {
+          const d = dataset(plan.dataset.name);
+          const v = await embeddingOf(plan.dataset.name);
+          const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await embeddingOf(plan.trainDataset.name) } : undefined;
+          const e0 = performance.now();
+          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name });
+          files = out.files;
+          const evalSeconds = (performance.now() - e0) / 1000 - (out.trainSeconds ?? 0);
+          record = {
+            ...base,
+            status: 'finished',
+            dataset: { ...base.dataset, description: d.description },
+            model: { ...base.model, dim: v.dim },
+            metrics: out.test.result.mean,
+            extra: { ...out.extra, queries_skipped_no_relevant: out.test.result.queries_skipped_no_relevant.length },
+            epochs: out.epochs,
+            timings: {
+              total_seconds: 0,
+              embed_images_per_s: cache.seconds > 0 ? Math.round((cache.images / cache.seconds) * 10) / 10 : undefined,
+              embed_seconds: v.seconds,
+              embedded_now: v.embeddedNow,
+              from_cache: v.fromCache,
+              train_seconds: out.trainSeconds,
+              seconds_per_epoch: out.secondsPerEpoch,
+              eval_seconds: Math.max(0, evalSeconds),
+              peak_rss_mb: 0,
+            },
+            counts: { queries: out.test.result.queries_scored, gallery: new Set(d.test.gallery).size, train: out.counts?.train, val: out.counts?.val, missing: out.test.missing },
+            artefacts: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[^.]+$/, '').replace(/[^a-z]/g, '_'), f])),
+            finished: '',
+          };
+          // Every search trial is a tracked run of its own (validation metrics only).
+          for (const t of out.trials ?? []) {
+            const tid = `${plan.id}__trial-${String(t.index).padStart(2, '0')}`;
+            const tr: RunRecord = {
+              ...record,
+              id: tid,
+              mode: { name: `${plan.mode.name} trial ${t.index}`, kind: 'trial' },
+              params: { ...p.params, ...Object.fromEntries(Object.entries(t.values).map(([k, x]) => [`tune.${k}`, x as string | number | boolean])) },
+              metrics: Object.fromEntries(Object.entries(t.val ?? {}).map(([k, x]) => [`val_${k}`, x])),
+              extra: { best_epoch: t.bestEpoch, parent: plan.id },
+              epochs: t.fit.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: e.lr, seconds: e.seconds, val: e.val as unknown as Record<string, number> | undefined })),
+              timings: { total_seconds: t.seconds, seconds_per_epoch: t.fit.result.secondsPerEpoch, train_seconds: t.seconds, peak_rss_mb: peakRssMb() },
+              artefacts: {},
+              finished: new Date().toISOString(),
+            };
+            writeRun(path.join(dir, tid), tr);
+            await o.onRecord?.(tr, path.join(dir, tid));
+          }
+        } catch (e) {
+          const msg = (e as Error).message;
+          const skip = /no labels to tune on|nothing to tune on|needs at least 2 classes/.test(msg);
+          record = {
+            ...base,
+            status: skip ? 'skipped' : 'failed',
+            reason: msg,
+            metrics: {},
+            timings: { total_seconds: 0, peak_rss_mb: 0 },
+            counts: { queries: 0, gallery: 0 },
+            artefacts: {},
+            finished: '',
+          };
+          if (!skip && process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+        }
+        record.timings.total_seconds = Math.round(((performance.now() - r0) / 1000) * 1000) / 1000;
+        record.timings.peak_rss_mb = peakRssMb();
+        record.finished = new Date().toISOString();
+        writeRun(runDir, record, files);
+        await o.onRecord?.(record, runDir);
+        result.records.push(record);
+        result.ran++;
+        bar.tick();
+        const shown = c.metrics.filter((m) => record.metrics[m] !== undefined).map((m) => `${m} ${record.metrics[m].toFixed(4)}`).join('  ');
+        const eta = bar.enabled ? '' : `, ETA ${formatSeconds((((performance.now() - t0) / 1000) / index) * (todo.length - index))}`;
+        log(`run ${index} of ${todo.length} ${plan.id}: ${record.status}${record.reason ? ` (${record.reason})` : ''} ${shown} (${formatSeconds(record.timings.total_seconds)}${eta})`);
+        crashPoint(`experiment:run:${index}`);
+      }
+    } finally {
+      await backbone.dispose();
+    }
+  }
+  bar.end();
+  writeSummaryCsv(dir, readRuns(dir).filter((r) => r.mode.kind !== 'trial'), c.metrics);
+  result.seconds = (performance.now() - t0) / 1000;
+  return result;
+}
