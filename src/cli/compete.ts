@@ -11,8 +11,12 @@ import type { Head } from '../embed/head.ts';
 import type { Skipped } from '../embed/pipeline.ts';
 import { addModelOptions, embedProgress, openModel, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
 import { toSubmission } from './search.ts';
+import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
+import type { SearchMode } from '../index/search.ts';
+import { annSearchMatrix, useAnn } from '../store/ann-search.ts';
+import { ANN_DEFAULTS } from '../store/ann.ts';
 
-interface CompeteFlags extends ModelFlags {
+interface CompeteFlags extends ModelFlags, AnnFlags {
   k: string;
   out: string;
 }
@@ -25,7 +29,7 @@ export async function competeSubmission(
   dir: string,
   backbone: Backbone,
   k: number,
-  opts: { head?: Head; json?: boolean; onSkip?: (s: Skipped) => void } = {},
+  opts: { head?: Head; json?: boolean; onSkip?: (s: Skipped) => void; search?: SearchMode } = {},
 ): Promise<{ submission: Submission; queries: number; gallery: number }> {
   const qDir = path.join(dir, 'query');
   const gDir = path.join(dir, 'gallery');
@@ -45,8 +49,11 @@ export async function competeSubmission(
   };
   const gallery = await embed(gDir, g.images, 'gallery');
   const queries = await embed(qDir, q.images, 'query');
-  const top = await searchExact(gallery.vectors, queries.vectors, gallery.dim, k);
-  return { submission: toSubmission(toResults(queries.ids, top, gallery.ids)), queries: queries.ids.length, gallery: gallery.ids.length };
+  const mode = opts.search ?? {};
+  const results = useAnn(mode.ann, gallery.ids.length)
+    ? (await annSearchMatrix(gallery.ids, gallery.vectors, gallery.dim, queries.vectors, { k, ef: mode.ef, params: mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined })).map((hits, i) => ({ query: queries.ids[i], hits }))
+    : toResults(queries.ids, await searchExact(gallery.vectors, queries.vectors, gallery.dim, k), gallery.ids);
+  return { submission: toSubmission(results), queries: queries.ids.length, gallery: gallery.ids.length };
 }
 
 /** The `compete` command. */
@@ -59,6 +66,7 @@ export function competeCommand(): Command {
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
+  addAnnOptions(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike compete ../shared/datasets/cufs-sketch/test --model face-mobileface -k 10 --out sub.json
@@ -67,7 +75,7 @@ Example:
     const k = parseInteger(o.k, '-k', 1);
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
-    const r = await competeSubmission(dir, backbone, k, { head, json: o.json, onSkip: skips.report });
+    const r = await competeSubmission(dir, backbone, k, { head, json: o.json, onSkip: skips.report, search: annMode(o) });
     await backbone.dispose();
     await head?.dispose();
     writeSubmission(o.out, r.submission);

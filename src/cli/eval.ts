@@ -14,9 +14,10 @@ import { readOxfordTruth } from '../metrics/oxford-truth.ts';
 import { evaluateOxford } from '../metrics/oxford-index.ts';
 import { Progress } from '../util/progress.ts';
 import { formatCaptionEval, runCaptionEval } from './text-query.ts';
+import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 
 /** Flags of `lookalike eval`. */
-export interface EvalFlags {
+export interface EvalFlags extends AnnFlags {
   labels?: string;
   rankings?: string;
   submission?: string;
@@ -79,6 +80,7 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
       querySplit: o.querySplit,
       gallerySplit: o.gallerySplit,
       depth,
+      search: annMode(o),
       onProgress: (done, total) => {
         bar ??= new Progress('searching', total, { quiet: o.json });
         bar.tick(done - lastDone);
@@ -129,6 +131,7 @@ export function evalCommand(): Command {
     .option('--root <dir>', '--captions without INDEX: folder the caption paths are relative to (default: the CSV\'s folder)')
     .option('--dtype <dtype>', '--captions: weight variant in the model folder')
     .option('--json', 'print {"mean": {...}, "queries_scored": n, "queries_skipped_no_relevant": [...]} instead of a table');
+  addAnnOptions(cmd);
   cmd.addHelpText(
     'after',
     `

@@ -8,9 +8,10 @@ import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/sear
 import { loadIndex } from '../index/store.ts';
 import { writeSubmission } from '../metrics/competition.ts';
 import { embedTextQueries } from './text-query.ts';
+import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 import { addModelOptions, embedProgress, openModelForIndex, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
 
-interface SearchFlags extends ModelFlags {
+interface SearchFlags extends ModelFlags, AnnFlags {
   k: string;
   id?: string[];
   excludeSelf?: boolean;
@@ -66,18 +67,21 @@ export function searchCommand(): Command {
     .option('--strict', 'exit with an error if any query file was skipped')
     .option('--json', 'print results as JSON');
   addModelOptions(cmd);
+  addAnnOptions(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike search gallery.lkx ./query.jpg -k 10
+  lookalike search big.lkx ./queries/ -k 10 --ann on --ef 128
   lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
   lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
   lookalike search gallery.lkx --text "a red dress" -k 5`);
   cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
     const k = parseInteger(o.k, '-k', 1);
     const index = loadIndex(indexDir);
+    const mode = annMode(o);
     const results: QueryResult[] = [];
     const skips = skipReporter(o.json);
-    if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf)));
+    if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf, mode)));
     if (queryArgs.length) {
       const { files, others } = expandQueries(queryArgs);
       for (const f of others) skips.report({ id: f, reason: 'unsupported file type' });
@@ -94,10 +98,10 @@ Example:
       bar.end();
       await backbone.dispose();
       await head?.dispose();
-      const res = await searchByEmbeddings(index, emb, k, o.excludeSelf);
+      const res = await searchByEmbeddings(index, emb, k, o.excludeSelf, mode);
       results.push(...res.map((r) => ({ ...r, query: keyOf.get(r.query) ?? r.query })));
     }
-    if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(index, o.text, o), k)));
+    if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(index, o.text, o), k, false, mode)));
     if (!o.id?.length && !queryArgs.length && !o.text?.length) throw new Error('give query images/folders, --id or --text');
     if (o.submission) writeSubmission(o.submission, toSubmission(results));
     if (o.json) printJson({ k, results, skipped: skips.list });

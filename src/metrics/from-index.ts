@@ -8,6 +8,8 @@ import { gatherRows } from '../util/matrix.ts';
 import type { LabelRow } from '../data/labels.ts';
 import { searchExact } from '../index/exact.ts';
 import type { IndexData } from '../index/store.ts';
+import { searchIndexAnn, type SearchMode } from '../index/search.ts';
+import { useAnn } from '../store/ann-search.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from './evaluate.ts';
 
 /** Galleries up to this size are ranked in full by default. */
@@ -27,6 +29,8 @@ export interface IndexEvalOptions extends EvalOptions {
   depth?: number;
   /** Called after each chunk of queries with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Exact or approximate ranking (`--ann`); the graph is used only when the gallery is the whole index. */
+  search?: SearchMode;
 }
 
 /** An index evaluation: the metrics plus how the queries and gallery were chosen. */
@@ -106,7 +110,10 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
   for (let q0 = 0; q0 < queries.length; q0 += step) {
     const chunk = queries.slice(q0, q0 + step);
     const exclude = Int32Array.from(chunk, (r) => gPos.get(index.ids[r]) ?? -1);
-    const top = await searchExact(gVectors, gatherRows(index.vectors, dim, chunk), dim, depth, { exclude });
+    const qVectors = gatherRows(index.vectors, dim, chunk);
+    const top = full && useAnn(opts.search?.ann, ng)
+      ? await annTopK(index, chunk, qVectors, depth, opts.search!)
+      : await searchExact(gVectors, qVectors, dim, depth, { exclude });
     chunk.forEach((r, qi) => {
       const row = rowLabel.get(r)!;
       const qc = codeOf(row.label);
@@ -123,4 +130,18 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
     opts.onProgress?.(Math.min(queries.length, q0 + step), queries.length);
   }
   return { ...summarize(results, ks), protocol, gallery_size: ng, depth, labels_not_indexed: notIndexed, indexed_unlabelled: unlabelled };
+}
+
+/** Rank index rows (leave-one-out, whole index as gallery) through the ANN graph, as a TopK of gallery rows. */
+async function annTopK(index: IndexData, rows: number[], queries: Float32Array, depth: number, mode: SearchMode): Promise<{ k: number; indices: Int32Array; scores: Float32Array }> {
+  const qids = rows.map((r) => index.ids[r]);
+  const res = await searchIndexAnn(index, qids, queries, depth, qids, mode);
+  const rowOf = new Map(index.ids.map((id, i) => [id, i]));
+  const indices = new Int32Array(rows.length * depth).fill(-1);
+  const scores = new Float32Array(rows.length * depth).fill(-Infinity);
+  res.forEach((r, qi) => r.hits.forEach((h, j) => {
+    indices[qi * depth + j] = rowOf.get(h.id)!;
+    scores[qi * depth + j] = h.score;
+  }));
+  return { k: depth, indices, scores };
 }

@@ -1,0 +1,443 @@
+/**
+ * The approximate (HNSW) index kept beside a store's vectors: a usearch graph plus a key map,
+ * described by `ann.json`. Layout and guarantees are in docs/index-format.md ("ANN graph").
+ *
+ *   ann.json              format, version, graph + keys file names, sha256 and size of the graph,
+ *                         the store state (`covers`) it was built for, dim, dtype, connectivity
+ *   ann-<seq>.usearch     the usearch graph (cosine metric, vectors in f32, f16 or i8)
+ *   ann-<seq>.keys.json   {next, keys, ids, hashes}: usearch key -> item id, and a hash of each
+ *                         item's float vector (to find items whose vector changed)
+ *
+ * Why usearch: a maintained HNSW library with Node bindings and prebuilt binaries, incremental
+ * add/remove, f16/i8 storage, save/load/view (memory map). Keys are usearch keys that this
+ * module assigns (never reused); ids stay the store's ids.
+ *
+ * Saves are crash-safe: graph and keys go to new file names (temp + fsync + rename), then
+ * ann.json is replaced atomically, then the previous generation's files are removed. A crash
+ * leaves the previous ann.json and its files, or the new ones. A graph whose `covers` is not the
+ * store's current state is stale: it is brought up to date (refreshAnn) before it is searched,
+ * never trusted as is.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import usearch, { type Index as UIndex, type MetricKind, type ScalarKind } from 'usearch';
+import { readJsonObject } from '../util/json.ts';
+import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
+import type { VectorBlock } from './types.ts';
+
+/** When to use the graph: 'auto' (gallery of at least ANN_AUTO_MIN items), 'on', 'off'. */
+export type AnnMode = 'auto' | 'on' | 'off';
+/** How the graph stores vectors (the float vectors in the store are unaffected). */
+export type AnnDtype = 'f32' | 'f16' | 'i8';
+
+/** 'auto' turns the graph on from this many live items (chosen from `npm run bench:ann`; docs/index-format.md). */
+export const ANN_AUTO_MIN = 50_000;
+/** Default search depth (HNSW ef): recall@10 >= 0.95 on the bench's data sets. */
+export const ANN_DEFAULT_EF = 64;
+
+/** Graph construction parameters. */
+export interface AnnParams {
+  dtype: AnnDtype;
+  /** HNSW M: links per node (usearch `connectivity`). */
+  connectivity: number;
+  /** HNSW efConstruction (usearch `expansion_add`). */
+  expansionAdd: number;
+}
+
+/** Defaults: f32 vectors, M = 16, efConstruction = 128. */
+export const ANN_DEFAULTS: AnnParams = { dtype: 'f32', connectivity: 16, expansionAdd: 128 };
+
+/** Contents of ann.json. */
+export interface AnnManifest {
+  format: 'lookalike-ann';
+  version: 1;
+  seq: number;
+  graph: string;
+  keys: string;
+  sha256: string;
+  bytes: number;
+  /** The store state this graph covers (see storeStamp). */
+  covers: string;
+  dim: number;
+  count: number;
+  dtype: AnnDtype;
+  connectivity: number;
+  expansionAdd: number;
+  saved: string;
+}
+
+/** Contents of ann-<seq>.keys.json. */
+interface KeysFile {
+  next: number;
+  keys: number[];
+  ids: string[];
+  hashes: number[];
+}
+
+/** Name of the manifest file in a store folder. */
+export const ANN_MANIFEST = 'ann.json';
+
+/** 32-bit FNV-1a over a vector's bytes: tells whether an item's vector changed since it was added. */
+export function vectorHash(v: Float32Array): number {
+  const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193) >>> 0;
+  return h;
+}
+
+function newIndex(dim: number, p: AnnParams): UIndex {
+  // expansion_search = 1: the search depth is set per call by how many candidates are asked for
+  // (usearch searches with max(expansion_search, wanted)).
+  return new usearch.Index({
+    dimensions: dim,
+    metric: 'cos' as MetricKind,
+    quantization: p.dtype as ScalarKind,
+    connectivity: p.connectivity,
+    expansion_add: p.expansionAdd,
+    expansion_search: 1,
+    multi: false,
+  });
+}
+
+function sha256File(file: string): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // some file systems cannot fsync a directory; the renames are still atomic
+  }
+}
+
+/** An HNSW graph over a store's live items, with the id <-> key map. */
+export class AnnGraph {
+  readonly dim: number;
+  readonly params: AnnParams;
+  /** The store state the graph reflects (set by refreshAnn / save). */
+  covers = '';
+  /** True when opened as a memory map (view): searchable, not modifiable. */
+  readonly readOnly: boolean;
+  /** Sequence number of the last save (0 = never saved). */
+  seq = 0;
+  private index: UIndex;
+  private keyOf = new Map<string, number>();
+  private idOf = new Map<number, string>();
+  private hashOf = new Map<string, number>();
+  private next = 1;
+
+  private constructor(dim: number, params: AnnParams, index: UIndex, readOnly: boolean) {
+    this.dim = dim;
+    this.params = params;
+    this.index = index;
+    this.readOnly = readOnly;
+  }
+
+  /** An empty graph. */
+  static create(dim: number, params: AnnParams = ANN_DEFAULTS): AnnGraph {
+    return new AnnGraph(dim, params, newIndex(dim, params), false);
+  }
+
+  /** Number of items in the graph. */
+  get size(): number {
+    return this.keyOf.size;
+  }
+
+  /** Ids in the graph (unordered). */
+  ids(): IterableIterator<string> {
+    return this.keyOf.keys();
+  }
+
+  /** The recorded vector hash of an id, or undefined when the id is not in the graph. */
+  hash(id: string): number | undefined {
+    return this.hashOf.get(id);
+  }
+
+  /** Add items (row-major vectors); an id already present is replaced. */
+  add(ids: string[], vectors: Float32Array, threads = 0): void {
+    if (this.readOnly) throw new Error('ANN graph was opened read-only (memory-mapped); open it writable to change it');
+    if (vectors.length !== ids.length * this.dim) throw new Error(`ANN add: ${ids.length} ids but ${vectors.length / this.dim} vectors`);
+    if (!ids.length) return;
+    this.remove(ids.filter((id) => this.keyOf.has(id)));
+    const keys = new BigUint64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const key = this.next++;
+      keys[i] = BigInt(key);
+      this.keyOf.set(ids[i], key);
+      this.idOf.set(key, ids[i]);
+      this.hashOf.set(ids[i], vectorHash(vectors.subarray(i * this.dim, (i + 1) * this.dim)));
+    }
+    this.index.add(keys, vectors, threads);
+  }
+
+  /** Remove items by id (unknown ids are ignored). */
+  remove(ids: string[]): void {
+    if (this.readOnly) throw new Error('ANN graph was opened read-only (memory-mapped); open it writable to change it');
+    const keys: bigint[] = [];
+    for (const id of ids) {
+      const key = this.keyOf.get(id);
+      if (key === undefined) continue;
+      keys.push(BigInt(key));
+      this.keyOf.delete(id);
+      this.idOf.delete(key);
+      this.hashOf.delete(id);
+    }
+    if (keys.length) this.index.remove(BigUint64Array.from(keys));
+  }
+
+  /**
+   * The `wanted` approximate nearest ids of each query (row-major), best first. `wanted` is also
+   * the search depth (HNSW ef) usearch uses.
+   */
+  candidates(queries: Float32Array, wanted: number, threads = 0): string[][] {
+    const nq = queries.length / this.dim;
+    const w = Math.min(wanted, this.index.size());
+    if (nq === 0) return [];
+    if (w < 1) return Array.from({ length: nq }, () => []);
+    // One query at a time returns Matches; several return BatchMatches (same fields plus counts).
+    const r = this.index.search(queries, w, threads) as unknown as { keys: BigUint64Array; counts?: BigUint64Array };
+    const out: string[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const n = r.counts ? Number(r.counts[q]) : r.keys.length;
+      const row: string[] = [];
+      for (let j = 0; j < n; j++) {
+        const id = this.idOf.get(Number(r.keys[q * w + j]));
+        if (id !== undefined) row.push(id);
+      }
+      out.push(row);
+    }
+    return out;
+  }
+
+  /**
+   * Save crash-safely into `dir`: new graph and keys files (temp + fsync + rename), then ann.json
+   * (atomic replace), then the previous save's files are removed. Returns the manifest.
+   */
+  save(dir: string, covers: string): AnnManifest {
+    if (this.readOnly) throw new Error('ANN graph was opened read-only; nothing to save');
+    const prev = readAnnManifest(dir);
+    const seq = Math.max(this.seq, prev?.seq ?? 0) + 1;
+    const stem = `ann-${String(seq).padStart(6, '0')}`;
+    const graph = `${stem}.usearch`;
+    const keysName = `${stem}.keys.json`;
+    const tmp = path.join(dir, `${graph}.tmp-${process.pid}`);
+    this.index.save(tmp);
+    fsyncFile(tmp);
+    crashPoint('ann:graph');
+    fs.renameSync(tmp, path.join(dir, graph));
+    const keys: KeysFile = { next: this.next, keys: [], ids: [], hashes: [] };
+    for (const [id, key] of this.keyOf) {
+      keys.keys.push(key);
+      keys.ids.push(id);
+      keys.hashes.push(this.hashOf.get(id) ?? 0);
+    }
+    writeFileAtomic(path.join(dir, keysName), JSON.stringify(keys));
+    const stat = fs.statSync(path.join(dir, graph));
+    const m: AnnManifest = {
+      format: 'lookalike-ann',
+      version: 1,
+      seq,
+      graph,
+      keys: keysName,
+      sha256: sha256File(path.join(dir, graph)),
+      bytes: stat.size,
+      covers,
+      dim: this.dim,
+      count: this.size,
+      dtype: this.params.dtype,
+      connectivity: this.params.connectivity,
+      expansionAdd: this.params.expansionAdd,
+      saved: new Date().toISOString(),
+    };
+    crashPoint('ann:manifest');
+    writeFileAtomic(path.join(dir, ANN_MANIFEST), JSON.stringify(m, null, 2) + '\n');
+    fsyncDir(dir);
+    if (prev && prev.graph !== graph) {
+      fs.rmSync(path.join(dir, prev.graph), { force: true });
+      fs.rmSync(path.join(dir, prev.keys), { force: true });
+    }
+    this.seq = seq;
+    this.covers = covers;
+    return m;
+  }
+
+  /**
+   * Open the graph saved in `dir`, or undefined when there is none. `view` memory-maps it
+   * (searchable, read-only); otherwise it is loaded into memory (modifiable). A graph whose
+   * size or checksum does not match ann.json is an error naming the file.
+   */
+  static open(dir: string, opts: { view?: boolean; verify?: 'full' | 'size' } = {}): AnnGraph | undefined {
+    const m = readAnnManifest(dir);
+    if (!m) return undefined;
+    const gfile = path.join(dir, m.graph);
+    if (!fs.existsSync(gfile)) throw new Error(`${gfile}: ANN graph named by ${path.join(dir, ANN_MANIFEST)} is missing; delete ann.json to rebuild it`);
+    const size = fs.statSync(gfile).size;
+    if (size !== m.bytes) throw new Error(`${gfile}: ${size} bytes, ann.json says ${m.bytes}; the graph is damaged (delete ann.json to rebuild it)`);
+    if ((opts.verify ?? 'full') === 'full' && sha256File(gfile) !== m.sha256) {
+      throw new Error(`${gfile}: checksum differs from ann.json; the graph is damaged (delete ann.json to rebuild it)`);
+    }
+    const keysFile = path.join(dir, m.keys);
+    const k = readJsonObject(keysFile) as unknown as KeysFile;
+    if (!Array.isArray(k.keys) || !Array.isArray(k.ids) || k.keys.length !== k.ids.length || k.keys.length !== m.count) {
+      throw new Error(`${keysFile}: key map does not match ann.json (${m.count} items)`);
+    }
+    const params: AnnParams = { dtype: m.dtype, connectivity: m.connectivity, expansionAdd: m.expansionAdd };
+    const index = newIndex(m.dim, params);
+    try {
+      if (opts.view) index.view(gfile);
+      else index.load(gfile);
+    } catch (e) {
+      throw new Error(`${gfile}: usearch could not ${opts.view ? 'map' : 'load'} it (${(e as Error).message})`);
+    }
+    if (index.size() !== m.count) throw new Error(`${gfile}: graph holds ${index.size()} items, ann.json says ${m.count}`);
+    const g = new AnnGraph(m.dim, params, index, !!opts.view);
+    for (let i = 0; i < k.keys.length; i++) {
+      g.keyOf.set(k.ids[i], k.keys[i]);
+      g.idOf.set(k.keys[i], k.ids[i]);
+      g.hashOf.set(k.ids[i], k.hashes?.[i] ?? 0);
+    }
+    g.next = k.next;
+    g.covers = m.covers;
+    g.seq = m.seq;
+    return g;
+  }
+}
+
+/** Read ann.json from a store folder, or undefined when there is none. */
+export function readAnnManifest(dir: string): AnnManifest | undefined {
+  const f = path.join(dir, ANN_MANIFEST);
+  if (!fs.existsSync(f)) return undefined;
+  const m = readJsonObject(f) as unknown as AnnManifest;
+  if (m.format !== 'lookalike-ann') throw new Error(`${f}: not a lookalike ANN manifest`);
+  if (m.version !== 1) throw new Error(`${f}: ANN manifest version ${m.version} is not supported (expected 1)`);
+  return m;
+}
+
+/** Remove a saved graph (ann.json first, so a crash never leaves a manifest without its files). */
+export function removeAnn(dir: string): void {
+  const m = readAnnManifest(dir);
+  if (!m) return;
+  fs.rmSync(path.join(dir, ANN_MANIFEST), { force: true });
+  fs.rmSync(path.join(dir, m.graph), { force: true });
+  fs.rmSync(path.join(dir, m.keys), { force: true });
+}
+
+/** What refreshAnn did. */
+export interface RefreshReport {
+  graph: AnnGraph;
+  added: number;
+  removed: number;
+  rebuilt: boolean;
+  /** False when the graph already covered the store's state. */
+  changed: boolean;
+}
+
+/** The items a graph is built from: a store's scan (every live item, in blocks). */
+export interface AnnSource {
+  dim: number;
+  scan(blockRows?: number): AsyncIterable<VectorBlock>;
+}
+
+/**
+ * Bring `graph` up to date with `source` (whose state is `covers`): scan every live item, add
+ * the new ones and those whose vector changed, remove the ones gone. Without a graph, or when
+ * more than half of it would change, the graph is built anew. Cost: one sequential read of the
+ * vectors plus O(changed) graph updates.
+ */
+export async function refreshAnn(
+  graph: AnnGraph | undefined,
+  source: AnnSource,
+  covers: string,
+  opts: { params?: AnnParams; threads?: number; onProgress?: (done: number) => void } = {},
+): Promise<RefreshReport> {
+  if (graph && graph.covers === covers) return { graph, added: 0, removed: 0, rebuilt: false, changed: false };
+  const params = opts.params ?? graph?.params ?? ANN_DEFAULTS;
+  const sameParams = graph && graph.dim === source.dim && graph.params.dtype === params.dtype && graph.params.connectivity === params.connectivity;
+  let g = graph && sameParams && !graph.readOnly ? graph : undefined;
+  let rebuilt = !g;
+  const seen = new Set<string>();
+  const pendingIds: string[] = [];
+  const pendingVecs: Float32Array[] = [];
+  let added = 0;
+  let done = 0;
+  for await (const block of source.scan(65536)) {
+    const fresh = g ?? AnnGraph.create(source.dim, params);
+    g = fresh;
+    for (let i = 0; i < block.ids.length; i++) {
+      const id = block.ids[i];
+      seen.add(id);
+      const v = block.vectors.subarray(i * block.dim, (i + 1) * block.dim);
+      if (g.hash(id) !== vectorHash(v)) {
+        pendingIds.push(id);
+        pendingVecs.push(v.slice()); // a store may reuse its scan buffer
+      }
+    }
+    // A refresh that would touch more than half of an existing graph: rebuild instead (better graph, same cost).
+    if (!rebuilt && pendingIds.length > g.size / 2 + 1000) {
+      g = AnnGraph.create(source.dim, params);
+      rebuilt = true;
+      return refreshAnnFresh(g, source, covers, opts);
+    }
+    if (pendingIds.length >= 16384) {
+      added += flush(g, pendingIds, pendingVecs, opts.threads);
+    }
+    done += block.ids.length;
+    opts.onProgress?.(done);
+  }
+  g ??= AnnGraph.create(source.dim, params);
+  added += flush(g, pendingIds, pendingVecs, opts.threads);
+  const gone = [...g.ids()].filter((id) => !seen.has(id));
+  g.remove(gone);
+  g.covers = covers;
+  return { graph: g, added, removed: gone.length, rebuilt, changed: true };
+}
+
+async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, opts: { threads?: number; onProgress?: (done: number) => void }): Promise<RefreshReport> {
+  let added = 0;
+  for await (const block of source.scan(65536)) {
+    g.add(block.ids, block.vectors, opts.threads);
+    added += block.ids.length;
+    opts.onProgress?.(added);
+  }
+  g.covers = covers;
+  return { graph: g, added, removed: 0, rebuilt: true, changed: true };
+}
+
+function flush(g: AnnGraph, ids: string[], vecs: Float32Array[], threads?: number): number {
+  if (!ids.length) return 0;
+  const m = new Float32Array(ids.length * g.dim);
+  vecs.forEach((v, i) => m.set(v, i * g.dim));
+  g.add(ids.slice(), m, threads);
+  const n = ids.length;
+  ids.length = 0;
+  vecs.length = 0;
+  return n;
+}
