@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { config } from '../config.ts';
 import { AnnGraph, ANN_AUTO_MIN, ANN_DEFAULT_EF, ANN_DEFAULTS, readAnnManifest, refreshAnn, type AnnMode, type AnnParams, type AnnSource } from './ann.ts';
-import type { Hit } from './types.ts';
+import type { Hit, SearchOptions, StoreItem, VectorStore } from './types.ts';
 
 /** Options for annSearch. */
 export interface AnnSearchOptions {
@@ -105,7 +105,10 @@ export async function getAnn(dir: string, source: AnnSource, covers: string, opt
     opts.onNote?.(g ? `updating the ANN graph of ${dir}` : `building the ANN graph of ${dir} (once; later searches reuse it)`);
     const r = await refreshAnn(g, source, covers, { params: opts.params ?? g?.params ?? ANN_DEFAULTS });
     g = r.graph;
-    if (opts.persist && r.changed && canWrite(dir)) g.save(dir, covers);
+    if (opts.persist && canWrite(dir)) {
+      if (r.modified) g.save(dir, covers);
+      else if (r.changed) g.retag(dir, covers);
+    }
   }
   cache.set(dir, g);
   return g;
@@ -141,4 +144,57 @@ export async function annSearchMatrix(ids: string[], vectors: Float32Array, dim:
     return out;
   };
   return annSearch(graph, queries, vectorsOf, opts);
+}
+
+/** The state stamp a graph must cover to be trusted for a store: its last update time and count. */
+export async function storeCovers(store: VectorStore): Promise<string> {
+  return `${(await store.meta()).updated}#${await store.count()}`;
+}
+
+/**
+ * VectorStore.search through the graph of the store kept in folder `dir` (for a store's
+ * search() when useAnn says so): the graph is loaded, built or refreshed as needed, and saved
+ * when `persist` (the store holds the writer lock, or no writer is running).
+ */
+export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean): Promise<Hit[][]> {
+  const meta = await store.meta();
+  const covers = await storeCovers(store);
+  const graph = await getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers, { persist });
+  const k = Math.min(opts.k, await store.count());
+  const nq = meta.dim ? queries.length / meta.dim : 0;
+  if (k < 1) return Array.from({ length: nq }, () => []);
+  return annSearch(graph, queries, (ids) => store.getVectors(ids), { k, ef: opts.ef, exclude: opts.exclude, minScore: opts.minScore });
+}
+
+/** Graphs changed in memory by annApply and not saved yet, per folder. */
+const dirty = new Set<string>();
+
+/**
+ * Apply a store change to the graph this process holds for `dir` (if any, and if it covered the
+ * state before the change): removals and upserts in O(changed); the graph then covers `after`.
+ * Saved by annFlush (a writer's close). A graph not held in memory is left stale on disk and
+ * refreshed by its next search.
+ */
+export function annApply(dir: string, before: string, after: string, upsert: StoreItem[], removed: string[]): void {
+  const g = cache.get(dir);
+  if (!g) return;
+  if (g.covers !== before || g.readOnly) {
+    cache.delete(dir);
+    return;
+  }
+  g.remove(removed);
+  if (upsert.length) {
+    const m = new Float32Array(upsert.length * g.dim);
+    upsert.forEach((it, i) => m.set(it.vector, i * g.dim));
+    g.add(upsert.map((it) => it.id), m, config.threads);
+  }
+  g.covers = after;
+  dirty.add(dir);
+}
+
+/** Save the graph annApply changed for `dir`, if any (a writer's close). */
+export function annFlush(dir: string): void {
+  const g = cache.get(dir);
+  if (g && dirty.has(dir) && canWrite(dir)) g.save(dir, g.covers);
+  dirty.delete(dir);
 }

@@ -245,10 +245,11 @@ export class AnnGraph {
     if (this.readOnly) throw new Error('ANN graph was opened read-only; nothing to save');
     const prev = readAnnManifest(dir);
     const seq = Math.max(this.seq, prev?.seq ?? 0) + 1;
-    const stem = `ann-${String(seq).padStart(6, '0')}`;
+    // The pid keeps two processes saving at once from writing the same names.
+    const stem = `ann-${String(seq).padStart(6, '0')}-${process.pid}`;
     const graph = `${stem}.usearch`;
     const keysName = `${stem}.keys.json`;
-    const tmp = path.join(dir, `${graph}.tmp-${process.pid}`);
+    const tmp = path.join(dir, `${graph}.tmp`);
     this.index.save(tmp);
     fsyncFile(tmp);
     crashPoint('ann:graph');
@@ -280,13 +281,21 @@ export class AnnGraph {
     crashPoint('ann:manifest');
     writeFileAtomic(path.join(dir, ANN_MANIFEST), JSON.stringify(m, null, 2) + '\n');
     fsyncDir(dir);
-    if (prev && prev.graph !== graph) {
-      fs.rmSync(path.join(dir, prev.graph), { force: true });
-      fs.rmSync(path.join(dir, prev.keys), { force: true });
-    }
+    removeUnreferenced(dir, m);
     this.seq = seq;
     this.covers = covers;
     return m;
+  }
+
+  /**
+   * Record that the saved graph (unchanged) now covers `covers` (the store changed without
+   * changing its items, e.g. a compaction): ann.json is rewritten, the graph files are kept.
+   */
+  retag(dir: string, covers: string): void {
+    const m = readAnnManifest(dir);
+    this.covers = covers;
+    if (!m || m.seq !== this.seq) return;
+    writeFileAtomic(path.join(dir, ANN_MANIFEST), JSON.stringify({ ...m, covers }, null, 2) + '\n');
   }
 
   /**
@@ -341,6 +350,28 @@ export function readAnnManifest(dir: string): AnnManifest | undefined {
   return m;
 }
 
+/** ANN file names this module creates (graph, keys, their temp files). */
+export const ANN_NAME = /^ann-\d{6}-\d+\.(usearch|keys\.json)(\.tmp(-\d+-[a-z0-9]+)?)?$/;
+
+/** Remove ANN files that ann.json does not reference, except another live process's temp files. */
+function removeUnreferenced(dir: string, m: AnnManifest): void {
+  for (const n of fs.readdirSync(dir)) {
+    if (!ANN_NAME.test(n) || n === m.graph || n === m.keys) continue;
+    const pid = Number(/^ann-\d{6}-(\d+)/.exec(n)![1]);
+    if (/\.tmp/.test(n) && pid !== process.pid && alive(pid)) continue;
+    fs.rmSync(path.join(dir, n), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Remove a saved graph (ann.json first, so a crash never leaves a manifest without its files). */
 export function removeAnn(dir: string): void {
   const m = readAnnManifest(dir);
@@ -358,6 +389,8 @@ export interface RefreshReport {
   rebuilt: boolean;
   /** False when the graph already covered the store's state. */
   changed: boolean;
+  /** True when items were added or removed (the graph files must be saved again). */
+  modified: boolean;
 }
 
 /** The items a graph is built from: a store's scan (every live item, in blocks). */
@@ -378,7 +411,7 @@ export async function refreshAnn(
   covers: string,
   opts: { params?: AnnParams; threads?: number; onProgress?: (done: number) => void } = {},
 ): Promise<RefreshReport> {
-  if (graph && graph.covers === covers) return { graph, added: 0, removed: 0, rebuilt: false, changed: false };
+  if (graph && graph.covers === covers) return { graph, added: 0, removed: 0, rebuilt: false, changed: false, modified: false };
   const params = opts.params ?? graph?.params ?? ANN_DEFAULTS;
   const sameParams = graph && graph.dim === source.dim && graph.params.dtype === params.dtype && graph.params.connectivity === params.connectivity;
   let g = graph && sameParams && !graph.readOnly ? graph : undefined;
@@ -417,7 +450,7 @@ export async function refreshAnn(
   const gone = [...g.ids()].filter((id) => !seen.has(id));
   g.remove(gone);
   g.covers = covers;
-  return { graph: g, added, removed: gone.length, rebuilt, changed: true };
+  return { graph: g, added, removed: gone.length, rebuilt, changed: true, modified: rebuilt || added > 0 || gone.length > 0 };
 }
 
 async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, opts: { threads?: number; onProgress?: (done: number) => void }): Promise<RefreshReport> {
@@ -428,7 +461,7 @@ async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, o
     opts.onProgress?.(added);
   }
   g.covers = covers;
-  return { graph: g, added, removed: 0, rebuilt: true, changed: true };
+  return { graph: g, added, removed: 0, rebuilt: true, changed: true, modified: true };
 }
 
 function flush(g: AnnGraph, ids: string[], vecs: Float32Array[], threads?: number): number {

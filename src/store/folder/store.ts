@@ -10,10 +10,11 @@ import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
 import { metaOf, readManifest, writeManifest, type ManifestV1, type ManifestV2, type SegmentRef, type TombRef } from './manifest.ts';
-import { FORMAT, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, tombJson } from './names.ts';
+import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, tombJson } from './names.ts';
 import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
 import { searchSegments } from './search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
+import { annApply, annFlush, annStoreSearch, storeCovers, useAnn } from '../ann-search.ts';
 
 const PACK = 2 ** 32;
 
@@ -233,6 +234,8 @@ export class FolderStore implements VectorStore {
     const k = Math.min(opts.k, this.loc.size);
     const nq = dim ? queries.length / dim : 0;
     if (k === 0) return Array.from({ length: nq }, () => []);
+    // Approximate search (src/store/ann.ts): saved beside the segments by a writer, or by a reader when no writer runs.
+    if (useAnn(opts.ann, this.loc.size)) return annStoreSearch(this, this.dir, queries, { ...opts, k }, this.writable || !fs.existsSync(path.join(this.dir, LOCK)));
     let hits = await searchSegments(this.segs, dim, queries, k, opts.exclude);
     for (const list of hits) {
       const top = list[0];
@@ -254,6 +257,7 @@ export class FolderStore implements VectorStore {
     if (!dim && upsert.length) dim = upsert[0].vector.length;
     checkChange(upsert, remove, dim, this.location, (id) => this.loc.has(id));
     if (this.manifest?.version === 1) await this.compact(true);
+    const before = await storeCovers(this);
     if (!upsert.length && !remove.length) {
       // Nothing to add or remove: commit only a change of the `building` mark.
       if (this.manifest && !this.building !== !(this.manifest as ManifestV2).building) await this.commit([], [], [], undefined, undefined, dim);
@@ -280,6 +284,7 @@ export class FolderStore implements VectorStore {
     await this.commit(seg ? [seg] : [], tomb ? [tomb] : [], dead, undefined, gen, dim);
     const from = mergeFrom(this.segs);
     if (from >= 0) await this.mergeSegmentsFrom(from);
+    annApply(this.dir, before, await storeCovers(this), upsert, remove);
   }
 
   private generation(): number {
@@ -379,6 +384,7 @@ export class FolderStore implements VectorStore {
 
   /** Release the lock and close files. */
   async close(): Promise<void> {
+    if (this.writable) annFlush(this.dir);
     this.closeSegments();
     this.release?.();
     this.release = undefined;
