@@ -1,66 +1,177 @@
 /**
- * bench:embed — embedding throughput of the full pipeline (decode + preprocess + batch +
- * ORT + pool + normalise) as a ratio to a bare ORT session on the same model and batch
- * size fed with ready-made tensors. Goal: ratio >= 0.9.
- * Usage: npm run bench:embed [-- --images N --batch B --size S --width W | --model FILE.onnx]
+ * bench:embed — images/s of lookalike's one embedding pipeline (src/embed/pipeline.ts: files ->
+ * decode + resize (sharp) -> normalise -> batch -> model -> pool -> L2) against the model alone.
+ *
+ * What it compares, and why, per model:
+ *  - `bare`: the same backbone (same ORT session / TF.js graph, same output) fed ready-made
+ *    preprocessed batches: the bare-model ceiling, and the baseline of the ratios.
+ *  - `pipeline`: embedImages over image files (clothing10 from ../shared when present, else
+ *    generated images).
+ *  - `decode`: decode + resize + normalise only (the pipeline's decoding, batch by batch with the
+ *    same concurrency), no model: the decode-only ceiling.
+ * On a machine where the model's threads already fill every core, decoding cannot hide behind
+ * inference, and the best the pipeline can do is the shared-core ceiling 1/(1/bare + 1/decode)
+ * images/s, printed with each model. Goal: pipeline >= 0.9x bare where decoding is cheap next to
+ * the model; otherwise close to the shared-core ceiling.
+ *
+ * Models: the real networks in ../shared/models (MobileNetV2, MobileNetV1 and MobileNetV3-small
+ * embedders, ONNX), the npm TF.js preset `mobilenet-v2` (nsfwjs; TF.js wasm) when installed, and
+ * generated conv nets of ~0.37 and ~3.3 GFLOP/image (random weights; cost only).
+ *
+ *   npm run bench:embed -- [--models a,b] [--images 128] [--batch 32] [--rounds 5] [--json] [--quick]
+ *   models: mobilenet-v2-imagenet, mobilenet-v1-embedder, mobilenet-v3-small-embedder,
+ *           tfjs:mobilenet-v2, generated-0.37, generated-3.3, or a path to an .onnx file / HF folder
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { smallConvNet } from '../src/models/tiny.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { sessionOptions } from '../src/models/ort.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import type { Backbone } from '../src/models/backbone.ts';
+import { inputSize } from '../src/models/spec.ts';
+import { embedImages, type EmbedItem } from '../src/embed/pipeline.ts';
+import { decodeRgb, normalizeInto } from '../src/data/decode.ts';
 import { listFolder } from '../src/data/images.ts';
 import { writeClassFolders } from '../src/data/synthetic.ts';
-import { rssSampler, table, time } from './util.ts';
+import { Bench, benchArgs } from './harness.ts';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '256' }, batch: { type: 'string', default: '32' }, size: { type: 'string', default: '224' }, width: { type: 'string', default: '1' }, model: { type: 'string' } } });
-const N = Number(values.images);
-const B = Number(values.batch);
-const S = Number(values.size);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHARED = path.resolve(HERE, '../../shared');
+const { values } = benchArgs({ models: { type: 'string' }, images: { type: 'string' }, batch: { type: 'string', default: '32' } });
+const quick = Boolean(values.quick);
+const SHARED_MODELS = ['mobilenet-v2-imagenet', 'mobilenet-v3-small-embedder', 'mobilenet-v1-embedder'];
+const defaults = quick ? ['mobilenet-v2-imagenet', 'mobilenet-v3-small-embedder', 'tfjs:mobilenet-v2', 'generated-0.37'] : [...SHARED_MODELS, 'tfjs:mobilenet-v2', 'generated-0.37', 'generated-3.3'];
+const models = values.models ? values.models.split(',').filter(Boolean) : defaults;
+const IMAGES = Number(values.images ?? (quick ? 64 : 128));
+const BATCH = Number(values.batch);
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-'));
-const W = Number(values.width);
-const modelFile = values.model ?? path.join(work, 'small-convnet.onnx');
-if (!values.model) fs.writeFileSync(modelFile, smallConvNet({ size: S, width: W }));
-const shared = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../shared/datasets/clothing10');
+const b = new Bench(
+  'embed',
+  'Embedding pipeline (files -> unit vectors) against the same model fed ready tensors (bare) and against decoding alone; the shared-core ceiling 1/(1/bare + 1/decode) is what the pipeline can reach when the model already fills every core.',
+  { images: IMAGES, batch: BATCH, models: models.join(' ') },
+);
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-embed-'));
+process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
+const clothing = path.join(SHARED, 'datasets/clothing10');
 let files: string[];
-if (fs.existsSync(shared)) files = listFolder(shared).images.map((f) => path.join(shared, f));
-else {
+let imageSource: string;
+if (fs.existsSync(clothing)) {
+  files = listFolder(clothing).images.map((f) => path.join(clothing, f));
+  imageSource = `${clothing} (${files.length} JPEGs, ~256x192)`;
+} else {
   await writeClassFolders(path.join(work, 'img'), 8, 32, 0, 256);
   files = listFolder(path.join(work, 'img')).images.map((f) => path.join(work, 'img', f));
+  imageSource = `${files.length} generated images (../shared absent)`;
 }
-const items = Array.from({ length: N }, (_, i) => ({ id: String(i), source: files[i % files.length] }));
-console.log(`bench:embed  ${N} images from ${fs.existsSync(shared) ? shared : 'generated'}; ${values.model ?? `generated conv net (width x${W}, ~${(0.37 * W * W).toFixed(2)} GFLOP/image)`} ${S}x${S}; batch ${B}; ${os.cpus().length} cores`);
+b.note(`images: ${imageSource}`);
 
-const backbone = await loadBackbone(modelFile, { overrides: { resize: { mode: 'shortest-edge', shortestEdge: Math.round(S * 256 / 224) }, crop: { height: S, width: S } } });
-// Warm up both paths once.
-await embedImages(backbone, items.slice(0, B), { batchSize: B });
-const session = await ort.InferenceSession.create(modelFile, sessionOptions());
-const input = new ort.Tensor('float32', Float32Array.from({ length: B * 3 * S * S }, () => Math.random()), [B, 3, S, S]);
-await session.run({ [session.inputNames[0]]: input });
+interface ModelCase {
+  id: string;
+  label: string;
+  /** Images per timed run (heavier models take fewer). */
+  images: number;
+  batch: number;
+  load: () => Promise<Backbone>;
+}
 
-const mem = rssSampler();
-const bare = await time(async () => {
-  for (let i = 0; i < N; i += B) await session.run({ [session.inputNames[0]]: input });
-});
-const full = await time(() => embedImages(backbone, items, { batchSize: B }));
-const peak = mem.stop();
-const decodeOnly = await time(async () => {
-  const { decodeRgb } = await import('../src/data/decode.ts');
-  for (let i = 0; i < N; i += B) await Promise.all(items.slice(i, i + B).map((it) => decodeRgb(it.source, backbone.spec)));
-});
-table([
-  { path: 'bare ORT session (ready tensors)', 'images/s': N / bare, seconds: bare },
-  { path: 'lookalike pipeline (files -> unit vectors)', 'images/s': N / full, seconds: full },
-  { path: 'decode + resize only (sharp)', 'images/s': N / decodeOnly, seconds: decodeOnly },
-]);
-console.log(`ratio pipeline / bare ORT: ${(bare / full).toFixed(3)} (goal >= 0.9)`);
-// When ORT's threads already fill every core, decoding cannot hide behind inference: the best
-// possible ratio is then bare / (bare + decode).
-console.log(`ceiling when decode and inference share all ${os.cpus().length} cores: ${(bare / (bare + decodeOnly)).toFixed(3)}`);
-console.log(`peak RSS: ${peak.toFixed(0)} MiB`);
-fs.rmSync(work, { recursive: true, force: true });
+function modelCase(id: string): ModelCase | undefined {
+  if (SHARED_MODELS.includes(id)) {
+    const dir = path.join(SHARED, 'models', id);
+    if (!fs.existsSync(dir)) return undefined;
+    return { id, label: `${id} (../shared/models, ONNX)`, images: IMAGES, batch: BATCH, load: () => loadBackbone(dir) };
+  }
+  const gen = /^generated-(0\.37|3\.3)$/.exec(id);
+  if (gen) {
+    const width = gen[1] === '3.3' ? 3 : 1;
+    const file = path.join(work, `small-convnet-w${width}.onnx`);
+    // 224 input behind a 256 shortest-edge resize and centre crop, like the usual ImageNet recipe.
+    const load = () => {
+      if (!fs.existsSync(file)) fs.writeFileSync(file, smallConvNet({ size: 224, width }));
+      return loadBackbone(file, { overrides: { resize: { mode: 'shortest-edge', shortestEdge: 256 }, crop: { height: 224, width: 224 } } });
+    };
+    return { id, label: `generated conv net, ~${gen[1]} GFLOP/image (random weights)`, images: width === 3 ? Math.max(16, IMAGES / 4) : IMAGES, batch: BATCH, load };
+  }
+  const tf = /^tfjs:(.+)$/.exec(id);
+  if (tf) {
+    const pkgDir = path.resolve(HERE, '../node_modules/nsfwjs');
+    if (tf[1] === 'mobilenet-v2' && !fs.existsSync(pkgDir)) return undefined;
+    return { id, label: `${tf[1]} (npm TF.js preset, wasm)`, images: Math.max(8, IMAGES / 4), batch: Math.min(BATCH, 16), load: () => loadBackbone(tf[1]) };
+  }
+  if (fs.existsSync(id)) return { id, label: id, images: IMAGES, batch: BATCH, load: () => loadBackbone(id) };
+  throw new Error(`bench:embed: unknown model ${id}`);
+}
+
+for (const id of models) {
+  const mc = modelCase(id);
+  if (!mc) {
+    b.note(`${id}: skipped (not present here)`);
+    continue;
+  }
+  let bb: Backbone | undefined;
+  let ready: Float32Array | undefined;
+  const items: EmbedItem[] = Array.from({ length: mc.images }, (_, i) => ({ id: String(i), source: files[i % files.length] }));
+  const loadOnce = async () => {
+    if (bb) return bb;
+    bb = await mc.load();
+    const { height, width } = inputSize(bb.spec);
+    ready = Float32Array.from({ length: mc.batch * 3 * height * width }, (_, i) => ((i * 2654435761) % 255) / 255 - 0.5);
+    return bb;
+  };
+  const n = mc.images;
+  const B = Math.min(mc.batch, n);
+  const r = await b.compare({
+    group: id,
+    title: `${mc.label}: ${n} images per run, batch ${B}`,
+    unit: 'images/s',
+    baseline: 'bare',
+    paths: [
+      {
+        name: 'bare',
+        label: 'bare model, ready tensors (same session/graph)',
+        work: n,
+        setup: async () => void (await loadOnce()),
+        run: async () => {
+          for (let i = 0; i < n; i += B) await bb!.run(ready!.subarray(0, Math.min(B, n - i) * (ready!.length / B)), Math.min(B, n - i));
+        },
+      },
+      {
+        name: 'pipeline',
+        label: 'lookalike pipeline, files -> unit vectors',
+        work: n,
+        setup: async () => void (await loadOnce()),
+        run: async () => {
+          const res = await embedImages(bb!, items, { batchSize: B });
+          if (res.ids.length !== n) throw new Error(`${id}: embedded ${res.ids.length} of ${n}`);
+        },
+      },
+      {
+        name: 'decode',
+        label: 'decode + resize + normalise only (sharp)',
+        work: n,
+        setup: async () => void (await loadOnce()),
+        run: async () => {
+          const spec = bb!.spec;
+          const { height, width } = inputSize(spec);
+          const dst = new Float32Array(B * 3 * height * width);
+          for (let i = 0; i < n; i += B) {
+            const batch = items.slice(i, i + B);
+            const dec = await Promise.all(batch.map((it) => decodeRgb(it.source, spec)));
+            dec.forEach((d, j) => normalizeInto(d.data, spec, dst, j));
+          }
+        },
+      },
+    ],
+  });
+  if (!r.skipped) {
+    const a = r.throughput('bare');
+    const d = r.throughput('decode');
+    const ceiling = 1 / (1 / a + 1 / d);
+    const p = r.throughput('pipeline');
+    b.groupNote(r, `pipeline / bare: ${r.ratio('pipeline').toFixed(2)}x; bare ceiling ${a.toFixed(1)} images/s, decode-only ceiling ${d.toFixed(1)} images/s, shared-core ceiling 1/(1/bare + 1/decode) = ${ceiling.toFixed(1)} images/s (${(ceiling / a).toFixed(2)}x bare); the pipeline reaches ${(p / ceiling).toFixed(2)} of the shared-core ceiling`);
+  }
+  await bb?.dispose();
+  bb = undefined;
+}
+await b.done();
