@@ -9,8 +9,10 @@
  *  - the paths are then alternated for N rounds (--rounds, default 5): A B C, C B A, A B C, ...
  *    (the order flips every round so slow drift of the machine does not favour one path);
  *  - per path: the median and min-max of the samples, throughput = work / seconds when the path
- *    declares its work (GFLOP, images, ...), and CPU time / wall time (1.0 = one core busy,
- *    2.0 = two cores; on a shared machine it also shows how much CPU the path actually got);
+ *    declares its work (GFLOP, images, ...), CPU time / wall time (1.0 = one core busy,
+ *    2.0 = two cores; on a shared machine it also shows how much CPU the path actually got), and
+ *    busy threads (Linux: threads with >= 1/3 of the busiest thread's CPU time; unlike CPU/wall it
+ *    does not fall when other processes take the cores, so it shows whether threads really ran);
  *  - ratios are computed pair by pair: in every round, path throughput / baseline throughput
  *    (or baseline seconds / path seconds when no work is declared); the median and min-max of
  *    those per-round ratios are reported. So > 1 means faster than the baseline;
@@ -45,8 +47,13 @@
  *   b.note(`reduce / loop: ${r.ratio('reduce').toFixed(2)}x`);
  *   await b.done();   // prints the table(s), the notes and the machine facts, or the JSON
  *
- * Library side: machineFacts(), table(rows), markdownTable(rows), median(xs), and toMarkdown(doc)
- * used by bench/all.ts.
+ * Paths whose work runs in another process (a TF.js thread count fixed at start-up, a server):
+ * spawnRemote(script, args, env) starts a worker that calls serveRemote(handlers); give the path
+ * `counters: () => remote.counters()` and `peakRss: () => remote.peakRssMiB()` so CPU, busy
+ * threads and peak memory are the worker's.
+ *
+ * Library side: machineFacts(), table(rows), markdownTable(rows), median(xs), threadTicks(),
+ * busyThreads(), peakRssMiB(), and toMarkdown(doc) used by bench/all.ts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -92,6 +99,25 @@ export interface BenchPath {
   memory?: boolean;
   /** Extra columns for this row (e.g. a thread count). */
   columns?: Record<string, string | number>;
+  /**
+   * Where the work runs in another process (see spawnRemote): its cumulative CPU counters, read
+   * around each sample instead of this process's own.
+   */
+  counters?: () => Counters;
+  /** Peak RSS of that other process, instead of a memory child (called before teardown). */
+  peakRss?: () => Promise<number | undefined>;
+}
+
+/** Cumulative CPU of a process: seconds (all threads) and per-thread ticks. */
+export interface Counters {
+  cpuSeconds: number;
+  ticks: Map<string, number>;
+}
+
+/** This process's counters. */
+export function ownCounters(): Counters {
+  const c = process.cpuUsage();
+  return { cpuSeconds: (c.user + c.system) / 1e6, ticks: threadTicks() };
 }
 
 /** A comparison of paths, alternated round by round. */
@@ -105,6 +131,8 @@ export interface Comparison {
   baseline: string;
   paths: BenchPath[];
   rounds?: number;
+  /** Called with the measured rows before they are printed: e.g. to relabel a row by what was measured. */
+  review?: (rows: PathResult[]) => void;
 }
 
 /** Measured result of one path. */
@@ -120,6 +148,10 @@ export interface PathResult {
   throughputMin?: number;
   throughputMax?: number;
   cpuPerWall: number;
+  /** Threads with at least 1/3 of the busiest thread's CPU time (Linux), see busyThreads(). */
+  busyThreads?: number;
+  /** CPU ticks (1/100 s) of each thread that ran during the samples, busiest first. */
+  threadTicks?: number[];
   ratio?: number;
   ratioMin?: number;
   ratioMax?: number;
@@ -267,6 +299,7 @@ export function groupRows(g: GroupResult): Record<string, Cell>[] {
     row[`x ${g.baseline}`] = p.name === g.baseline ? '1' : p.ratio;
     row['ratio min-max'] = p.name === g.baseline ? '-' : range(p.ratioMin, p.ratioMax);
     row['cpu/wall'] = p.cpuPerWall;
+    row['busy threads'] = p.busyThreads;
     row['peak RSS MiB'] = p.peakRssMiB === undefined ? '-' : Math.round(p.peakRssMiB);
     return row;
   });
@@ -312,13 +345,53 @@ export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-async function timeOnce(fn: () => Promise<unknown> | unknown, reps: number): Promise<{ wall: number; cpu: number }> {
-  const c0 = process.cpuUsage();
+/** CPU ticks (user + system) of every thread of this process, by thread id; empty where /proc is absent. */
+export function threadTicks(): Map<string, number> {
+  const m = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync('/proc/self/task');
+  } catch {
+    return m;
+  }
+  for (const t of tasks) {
+    try {
+      const s = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      m.set(t, Number(f[11]) + Number(f[12]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return m;
+}
+
+/** Per-thread CPU spent between two threadTicks() snapshots. */
+function tickDelta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+  const d = new Map<string, number>();
+  for (const [t, v] of b) d.set(t, v - (a.get(t) ?? 0));
+  return d;
+}
+
+/**
+ * Threads that did real work: those with at least a third of the busiest thread's CPU time.
+ * Unlike CPU/wall this does not drop when other processes take the cores, so it tells whether
+ * a "2 threads" setting really runs two threads. undefined without /proc or with too few ticks.
+ */
+export function busyThreads(ticks: Map<string, number>): number | undefined {
+  const v = [...ticks.values()];
+  const max = Math.max(0, ...v);
+  if (max < 20) return undefined;
+  return v.filter((x) => x >= max / 3).length;
+}
+
+async function timeOnce(fn: () => Promise<unknown> | unknown, reps: number, counters: () => Counters = ownCounters): Promise<{ wall: number; cpu: number; ticks: Map<string, number> }> {
+  const c0 = counters();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < reps; i++) await fn();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  return { wall: wall / reps, cpu: (c.user + c.system) / 1e6 / reps };
+  const c1 = counters();
+  return { wall: wall / reps, cpu: (c1.cpuSeconds - c0.cpuSeconds) / reps, ticks: tickDelta(c0.ticks, c1.ticks) };
 }
 
 /** One bench: a set of comparisons with notes, printed as text or one JSON document. */
@@ -391,15 +464,20 @@ export class Bench {
     }
     const wall = new Map<string, number[]>(c.paths.map((p) => [p.name, []]));
     const cpu = new Map<string, number>(c.paths.map((p) => [p.name, 0]));
+    const ticks = new Map<string, Map<string, number>>(c.paths.map((p) => [p.name, new Map()]));
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [...c.paths].reverse() : c.paths;
       for (const p of order) {
-        const t = await timeOnce(p.run, reps.get(p.name)!);
+        const t = await timeOnce(p.run, reps.get(p.name)!, p.counters);
         wall.get(p.name)!.push(t.wall);
         cpu.set(p.name, cpu.get(p.name)! + t.cpu);
+        const acc = ticks.get(p.name)!;
+        for (const [tid, v] of t.ticks) acc.set(tid, (acc.get(tid) ?? 0) + v);
       }
       this.log(`  round ${r + 1}/${rounds}: ${c.paths.map((p) => `${p.name} ${fmt(wall.get(p.name)![r])} s`).join(', ')}`);
     }
+    const remotePeak = new Map<string, number | undefined>();
+    for (const p of c.paths) if (p.peakRss) remotePeak.set(p.name, await p.peakRss());
     for (const p of c.paths) await p.teardown?.();
     const base = c.paths.find((p) => p.name === c.baseline)!;
     const tput = (p: BenchPath, s: number) => (p.work !== undefined ? p.work / s : undefined);
@@ -414,6 +492,8 @@ export class Bench {
         min: Math.min(...s),
         max: Math.max(...s),
         cpuPerWall: cpu.get(p.name)! / s.reduce((a, x) => a + x, 0),
+        busyThreads: busyThreads(ticks.get(p.name)!),
+        threadTicks: [...ticks.get(p.name)!.values()].filter((v) => v > 0).sort((a, b) => b - a),
         columns: p.columns,
       };
       if (p.work !== undefined) {
@@ -433,7 +513,9 @@ export class Bench {
       return res;
     });
     const g: GroupResult = { group: c.group, title: c.title, unit: c.unit, baseline: c.baseline, rounds, paths: results, notes: [] };
-    if (this.memory) this.measureMemory(c, g);
+    for (const [n, v] of remotePeak) g.paths.find((x) => x.name === n)!.peakRssMiB = v;
+    c.review?.(g.paths);
+    if (this.memory && c.paths.some((p) => p.memory !== false && !p.peakRss)) this.measureMemory(c, g);
     this.groups.push(g);
     this.log(table(groupRows(g)));
     return this.wrap(g, false);
@@ -473,7 +555,7 @@ export class Bench {
     this.log('  peak memory, one child process per path...');
     g.dataOnlyRssMiB = spawnOne('-');
     for (const p of c.paths) {
-      if (p.memory === false) continue;
+      if (p.memory === false || p.peakRss) continue;
       g.paths.find((x) => x.name === p.name)!.peakRssMiB = spawnOne(p.name);
     }
   }
@@ -511,4 +593,88 @@ export class Bench {
     }
     return d;
   }
+}
+
+/** A worker process that runs work for a path (see spawnRemote / serveRemote). */
+export interface Remote {
+  /** Send a command and wait for its result. */
+  call<T = unknown>(cmd: string, arg?: unknown): Promise<T>;
+  /** The worker's CPU counters as of its last reply. */
+  counters(): Counters;
+  /** The worker's peak RSS (VmHWM) in MiB. */
+  peakRssMiB(): Promise<number>;
+  /** Stop the worker. */
+  close(): Promise<void>;
+}
+
+interface RemoteReply {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+  cpuSeconds: number;
+  ticks: [string, number][];
+}
+
+/**
+ * Start `script` (with this process's --import flags) as a worker that answers commands, for
+ * paths that must run in a process of their own (a TF.js thread count, a server). The worker
+ * calls serveRemote(handlers). Each reply carries the worker's CPU counters, so a BenchPath can
+ * pass `counters: () => remote.counters()` and `peakRss: () => remote.peakRssMiB()`.
+ */
+export async function spawnRemote(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<Remote> {
+  const { fork } = await import('node:child_process');
+  const child = fork(script, args, { execArgv: process.execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let next = 1;
+  let last: Counters = { cpuSeconds: 0, ticks: new Map() };
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let exited: Error | undefined;
+  child.on('message', (m: RemoteReply) => {
+    last = { cpuSeconds: m.cpuSeconds, ticks: new Map(m.ticks) };
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.ok) w?.resolve(m.value);
+    else w?.reject(new Error(m.error));
+  });
+  child.on('exit', (code, sig) => {
+    exited = new Error(`bench worker ${path.basename(script)} ${args.join(' ')} exited (${code ?? sig})`);
+    for (const w of waiting.values()) w.reject(exited);
+    waiting.clear();
+  });
+  const call = <T>(cmd: string, arg?: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (exited) return reject(exited);
+      const id = next++;
+      waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ id, cmd, arg });
+    });
+  await call('__ready');
+  return {
+    call,
+    counters: () => last,
+    peakRssMiB: () => call<number>('__peak'),
+    close: async () => {
+      if (exited) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await done;
+    },
+  };
+}
+
+/** In a worker started by spawnRemote: answer commands with these handlers (async allowed). */
+export function serveRemote(handlers: Record<string, (arg: unknown) => unknown>): void {
+  const all: Record<string, (arg: unknown) => unknown> = { __ready: () => true, __peak: () => peakRssMiB(), ...handlers };
+  process.on('message', async (m: { id: number; cmd: string; arg?: unknown }) => {
+    let reply: Omit<RemoteReply, 'cpuSeconds' | 'ticks'>;
+    try {
+      const h = all[m.cmd];
+      if (!h) throw new Error(`unknown command ${m.cmd}`);
+      reply = { id: m.id, ok: true, value: await h(m.arg) };
+    } catch (e) {
+      reply = { id: m.id, ok: false, error: (e as Error).stack ?? String(e) };
+    }
+    const c = ownCounters();
+    process.send!({ ...reply, cpuSeconds: c.cpuSeconds, ticks: [...c.ticks] });
+  });
 }

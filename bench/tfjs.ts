@@ -1,131 +1,146 @@
 /**
- * TensorFlow.js preset throughput: images/s of the model alone (preprocessed pixels in memory)
- * per preset, batch size and wasm thread count (each thread count runs in its own process,
- * since the wasm backend fixes it at start-up), plus the cpu backend for reference; and a
- * long embedding run through the full pipeline (decode + model) with RSS and live tensors
- * sampled along the way, to show nothing leaks.
+ * bench:tfjs — images/s of the npm TensorFlow.js presets (src/models/presets.ts), model alone
+ * (preprocessed pixels in memory), wasm backend with 1 thread against wasm with every core.
  *
- *   npm run bench:tfjs -- [--presets a,b] [--threads 1,2] [--batches 1,8,32] [--seconds 3]
- *                         [--cpu] [--long 10000] [--long-model face-mobileface] [--out file.json]
+ * What it compares, and why: the wasm backend fixes its thread count at start-up, so each thread
+ * count runs in a worker process of its own (spawnRemote), alternated round by round with the
+ * others. Whether the extra threads really run is measured, not assumed: CPU time and per-thread
+ * CPU of the worker are read around every sample; a row asking for N threads where fewer than N
+ * threads did work is labelled "N requested, K busy" (the baseline for tune and for TF.js
+ * embedding claims must be the one that really runs). `--cpu` adds the pure-JS cpu backend.
+ * `--long N` then embeds N images through the full pipeline in one worker, sampling RSS and live
+ * tensors, to show nothing leaks.
+ *
+ *   npm run bench:tfjs -- [--presets a,b] [--threads 1,2] [--batch 8] [--cpu] [--long 10000]
+ *                         [--long-model face-mobileface] [--rounds 5] [--json] [--quick]
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PRESETS } from '../src/models/presets.ts';
-import { loadBackbone } from '../src/models/load.ts';
-import { inputSize } from '../src/models/spec.ts';
-import { setupTfjs } from '../src/models/tfjs-backend.ts';
-import type { TfjsBackbone } from '../src/models/tfjs.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
-import { listFolder } from '../src/data/images.ts';
+import { Bench, benchArgs, serveRemote, spawnRemote, type BenchPath, type PathResult, type Remote } from './harness.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const SHARED = path.resolve(path.dirname(SELF), '../../shared');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
-const list = (s: string) => s.split(',').filter(Boolean);
+const { values } = benchArgs({
+  presets: { type: 'string' },
+  threads: { type: 'string' },
+  batch: { type: 'string', default: '8' },
+  cpu: { type: 'boolean', default: false },
+  long: { type: 'string', default: '0' },
+  'long-model': { type: 'string', default: 'face-mobileface' },
+  worker: { type: 'boolean', default: false },
+});
 
-interface Row {
-  preset: string;
-  backend: string;
-  threads: number;
-  batch: number;
-  imagesPerSec: number;
-  msPerBatch: number;
-}
-
-async function child(): Promise<void> {
+if (values.worker) {
+  // A worker: one TF.js runtime (backend and threads from the environment), one model at a time.
+  const { setupTfjs } = await import('../src/models/tfjs-backend.ts');
+  const { loadBackbone } = await import('../src/models/load.ts');
+  const { inputSize } = await import('../src/models/spec.ts');
+  const { embedImages } = await import('../src/embed/pipeline.ts');
+  const { listFolder } = await import('../src/data/images.ts');
+  type Bb = Awaited<ReturnType<typeof loadBackbone>>;
   const rt = await setupTfjs();
-  const seconds = Number(arg('seconds', '3'));
-  const rows: Row[] = [];
-  for (const name of list(arg('presets', ''))) {
-    const bb = (await loadBackbone(name)) as TfjsBackbone;
-    const { height, width } = inputSize(bb.spec);
-    for (const batch of list(arg('batches', '1,8,32')).map(Number)) {
-      const px = Float32Array.from({ length: batch * height * width * 3 }, (_, i) => ((i * 2654435761) % 256) * bb.spec.rescale);
-      await bb.run(px, batch); // warm-up: kernel setup, XNNPACK packing
-      let n = 0;
+  let bb: Bb | undefined;
+  let px: Float32Array | undefined;
+  let batch = 1;
+  serveRemote({
+    runtime: () => ({ backend: rt.backend, threads: rt.threads }),
+    load: async (arg) => {
+      const a = arg as { preset: string; batch: number };
+      await bb?.dispose();
+      bb = await loadBackbone(a.preset);
+      batch = a.batch;
+      const { height, width } = inputSize(bb.spec);
+      px = Float32Array.from({ length: batch * height * width * 3 }, (_, i) => ((i * 2654435761) % 256) * bb!.spec.rescale);
+      return true;
+    },
+    run: async () => void (await bb!.run(px!, batch)),
+    dispose: async () => {
+      await bb?.dispose();
+      bb = undefined;
+    },
+    long: async (arg) => {
+      const { model, total } = arg as { model: string; total: number };
+      const root = path.join(SHARED, 'datasets/clothing10');
+      const files = listFolder(root).images.map((id) => path.join(root, id));
+      if (!files.length) throw new Error(`${root}: no images for the long run`);
+      const m = await loadBackbone(model);
+      await embedImages(m, files.slice(0, 32).map((f, i) => ({ id: String(i), source: f })));
+      const mb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+      const samples = [{ images: 0, rssMB: mb(), tensors: rt.tf.memory().numTensors }];
+      const chunk = Math.min(1000, total);
       const t0 = performance.now();
-      while (n < 2 || performance.now() - t0 < seconds * 1000) {
-        await bb.run(px, batch);
-        n++;
+      for (let done = 0; done < total; done += chunk) {
+        const items = Array.from({ length: Math.min(chunk, total - done) }, (_, i) => ({ id: String(done + i), source: files[(done + i) % files.length] }));
+        await embedImages(m, items);
+        samples.push({ images: done + items.length, rssMB: mb(), tensors: rt.tf.memory().numTensors });
       }
-      const ms = (performance.now() - t0) / n;
-      rows.push({ preset: name, backend: rt.backend, threads: rt.threads, batch, imagesPerSec: (1000 * batch) / ms, msPerBatch: ms });
-    }
-    await bb.dispose();
-  }
-  process.stdout.write(`${JSON.stringify(rows)}\n`);
-}
-
-async function longRun(): Promise<void> {
-  const model = arg('long-model', 'face-mobileface');
-  const total = Number(arg('long', '10000'));
-  const root = path.join(SHARED, 'datasets/clothing10');
-  const files = listFolder(root).images.map((id) => path.join(root, id));
-  if (!files.length) throw new Error(`${root}: no images for the long run`);
-  const rt = await setupTfjs();
-  const bb = (await loadBackbone(model)) as TfjsBackbone;
-  await embedImages(bb, files.slice(0, 32).map((f, i) => ({ id: String(i), source: f }))); // warm-up
-  const mb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
-  const samples: { images: number; rssMB: number; tensors: number }[] = [{ images: 0, rssMB: mb(), tensors: rt.tf.memory().numTensors }];
-  const chunk = 1000;
-  const t0 = performance.now();
-  for (let done = 0; done < total; done += chunk) {
-    const items = Array.from({ length: Math.min(chunk, total - done) }, (_, i) => ({ id: String(done + i), source: files[(done + i) % files.length] }));
-    await embedImages(bb, items);
-    samples.push({ images: done + items.length, rssMB: mb(), tensors: rt.tf.memory().numTensors });
-  }
-  const secs = (performance.now() - t0) / 1000;
-  await bb.dispose();
-  process.stdout.write(`${JSON.stringify({ model, backend: rt.backend, threads: rt.threads, images: total, seconds: secs, imagesPerSec: total / secs, samples })}\n`);
-}
-
-function spawnChild(extra: string[], env: Record<string, string>): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...extra], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`bench child failed (${extra.join(' ')}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').pop()!;
-}
-
-async function main(): Promise<void> {
-  if (flag('child')) return child();
-  if (flag('long-child')) return longRun();
-  const presets = arg('presets', PRESETS.filter((p) => p.source.kind === 'npm').map((p) => p.name).join(','));
+      const secs = (performance.now() - t0) / 1000;
+      await m.dispose();
+      return { imagesPerSec: total / secs, samples };
+    },
+  });
+} else {
+  const quick = Boolean(values.quick);
+  const npmPresets = PRESETS.filter((p) => p.source.kind === 'npm').map((p) => p.name);
+  const presets = values.presets ? values.presets.split(',').filter(Boolean) : quick ? ['mobilenet-v2', 'face-mobileface'] : npmPresets.filter((p) => p !== 'inception-v3');
   const cores = os.availableParallelism?.() ?? os.cpus().length;
-  const threads = list(arg('threads', [...new Set([1, 2, 4, 8].filter((t) => t <= cores).concat(cores))].join(','))).map(Number);
-  const batches = arg('batches', '1,8,32');
-  const seconds = arg('seconds', '3');
-  const rows: Row[] = [];
-  for (const t of threads) {
-    process.stderr.write(`wasm, ${t} thread(s)...\n`);
-    rows.push(...JSON.parse(spawnChild(['--child', '--presets', presets, '--batches', batches, '--seconds', seconds], { LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' })));
+  const threads = values.threads ? values.threads.split(',').map(Number) : [...new Set([1, Math.min(8, cores)])];
+  const batch = Number(values.batch);
+  const b = new Bench(
+    'tfjs',
+    'TensorFlow.js presets, model alone on preprocessed pixels: wasm with 1 thread against wasm with more threads, each thread count in its own worker process, alternated. "busy threads" counts the worker threads that really did work; a row whose extra threads stayed idle says so.',
+    { presets: presets.join(' '), threads: threads.join(' '), batch, cpu: values.cpu },
+  );
+  type Variant = { name: string; label: string; env: Record<string, string>; threads: number };
+  const variants: Variant[] = threads.map((t) => ({ name: `wasm-${t}t`, label: `wasm, ${t} thread${t > 1 ? 's' : ''}`, env: { LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' }, threads: t }));
+  if (values.cpu) variants.push({ name: 'cpu', label: 'cpu backend (pure JS)', env: { LOOKALIKE_TFJS_BACKEND: 'cpu' }, threads: 1 });
+  const threadSummary: string[] = [];
+  for (const preset of presets) {
+    const remotes = new Map<string, Remote>();
+    const rt = new Map<string, { backend: string; threads: number }>();
+    const paths: BenchPath[] = variants.map((v) => ({
+      name: v.name,
+      label: v.label,
+      work: batch,
+      setup: async () => {
+        const r = await spawnRemote(SELF, ['--worker'], v.env);
+        remotes.set(v.name, r);
+        rt.set(v.name, await r.call('runtime'));
+        await r.call('load', { preset, batch });
+      },
+      run: () => remotes.get(v.name)!.call('run'),
+      counters: () => remotes.get(v.name)!.counters(),
+      peakRss: () => remotes.get(v.name)!.peakRssMiB(),
+      teardown: () => remotes.get(v.name)!.close(),
+    }));
+    if (b.child) continue; // every path runs in its own worker; no memory children needed
+    // Label what really ran: the backend and thread count the worker got, and how many threads did work.
+    const review = (rows: PathResult[]) => {
+      const base = rows[0];
+      for (const v of variants) {
+        const p = rows.find((x) => x.name === v.name)!;
+        const got = rt.get(v.name)!;
+        const busy = p.busyThreads;
+        let label = `${got.backend}, ${got.threads} thread${got.threads > 1 ? 's' : ''}`;
+        if (got.backend !== v.env.LOOKALIKE_TFJS_BACKEND) label += ` (asked ${v.env.LOOKALIKE_TFJS_BACKEND})`;
+        if (got.threads > 1 && busy !== undefined && busy < got.threads) label = `${got.backend}, ${got.threads} threads requested, ${busy} busy: effectively ${busy} thread${busy > 1 ? 's' : ''}`;
+        p.label = label;
+        if (got.threads > 1) threadSummary.push(`${preset}: ${got.threads} wasm threads requested, ${busy ?? '?'} busy, cpu/wall ${p.cpuPerWall.toFixed(2)} (1 thread: ${base.cpuPerWall.toFixed(2)}), ${(p.ratio ?? NaN).toFixed(2)}x the 1-thread rate`);
+      }
+    };
+    await b.compare({ group: preset, title: `${preset}: batch ${batch}`, unit: 'images/s', baseline: variants[0].name, paths, review });
   }
-  if (flag('cpu')) {
-    process.stderr.write('cpu backend...\n');
-    rows.push(...JSON.parse(spawnChild(['--child', '--presets', presets, '--batches', '8', '--seconds', seconds], { LOOKALIKE_TFJS_BACKEND: 'cpu' })));
+  for (const s of threadSummary) b.note(s);
+  const n = Number(values.long);
+  if (n > 0 && !b.child) {
+    b.log(`long run: ${n} images through decode + ${values['long-model']}...`);
+    const w = await spawnRemote(SELF, ['--worker']);
+    const l = await w.call<{ imagesPerSec: number; samples: { images: number; rssMB: number; tensors: number }[] }>('long', { model: values['long-model'], total: n });
+    await w.close();
+    b.note(`long run: ${values['long-model']}, ${n} images through decode + model at ${l.imagesPerSec.toFixed(1)} images/s; RSS MB / live tensors after ${l.samples.map((s) => `${s.images}: ${s.rssMB}/${s.tensors}`).join(', ')}`);
   }
-  console.log(`\n${os.cpus()[0]?.model ?? 'cpu'} x${cores}, node ${process.version}\n`);
-  console.log('preset               backend threads batch   images/s   ms/batch');
-  for (const r of rows) {
-    console.log(`${r.preset.padEnd(20)} ${r.backend.padEnd(7)} ${String(r.threads).padStart(7)} ${String(r.batch).padStart(5)} ${r.imagesPerSec.toFixed(1).padStart(10)} ${r.msPerBatch.toFixed(1).padStart(10)}`);
-  }
-  let long: unknown;
-  const n = Number(arg('long', '0'));
-  if (n > 0) {
-    process.stderr.write(`long run: ${n} images...\n`);
-    long = JSON.parse(spawnChild(['--long-child', '--long', String(n), '--long-model', arg('long-model', 'face-mobileface')], {}));
-    const l = long as { model: string; threads: number; images: number; imagesPerSec: number; samples: { images: number; rssMB: number; tensors: number }[] };
-    console.log(`\nlong run: ${l.model}, ${l.images} images through decode+model at ${l.imagesPerSec.toFixed(1)} images/s (${l.threads} threads)`);
-    console.log(l.samples.map((s) => `  after ${String(s.images).padStart(6)} images: RSS ${s.rssMB} MB, ${s.tensors} live tensors`).join('\n'));
-  }
-  const out = arg('out', '');
-  if (out) fs.writeFileSync(out, JSON.stringify({ cores, node: process.version, rows, long }, null, 2));
+  await b.done();
 }
-
-await main();

@@ -1,95 +1,137 @@
 /**
- * npm run bench:tune — seconds per epoch for 100k x 512 embeddings, MLP 512-512-100 + a
- * 100-class classifier, batch 256, Adam, cross-entropy:
- *   1. a plain tfjs-wasm loop of the same model (tf.sequential + optimizer.minimize), 1 thread and threaded;
- *   2. lookalike's trainer (ORT forward/backward graphs + hand-written loss gradients), full epochs.
- * The tfjs loop is timed over a slice of an epoch and extrapolated. Options: --rows N, --tfjs-steps N, --epochs N.
+ * bench:tune — training steps/s (and seconds per epoch) of a head on frozen embeddings:
+ * rows x 512 synthetic embeddings, MLP 512-512-100 + a 100-class classifier, batch 256, Adam,
+ * cross-entropy.
+ *
+ * What it compares, and why:
+ *  - `tfjs-1t` (baseline): the plain TensorFlow.js loop anyone would write for this model
+ *    (tf.sequential + optimizer.minimize), wasm backend, 1 thread, in a worker process.
+ *  - `tfjs-Nt`: the same loop with the wasm backend asked for every core. Each thread count runs
+ *    in its own worker (the wasm backend fixes it at start-up), alternated with the others; the
+ *    row says how many threads really did work ("busy threads"), so the comparison is against a
+ *    baseline that truly runs, not one that claims threads it does not use.
+ *  - `lookalike`: lookalike's trainer (src/tune/train.ts: ORT forward/backward graphs +
+ *    hand-written loss gradients), one full epoch per call including its setup.
+ *  - `lookalike-hybrid`: the trainer with the hybrid loss (CE + 0.5 supcon) and m-per-class
+ *    batches, for scale (the tfjs loops do cross-entropy only).
+ * Work = optimiser steps, so throughput is steps/s for all rows and the ratios are per step.
+ *
+ *   npm run bench:tune -- [--rows 100000] [--tfjs-steps 20] [--threads 1,2] [--rounds 5] [--json] [--quick]
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { setupTfjs } from '../src/models/tfjs-backend.ts';
+import { fileURLToPath } from 'node:url';
 import { syntheticSet } from '../src/tune/synthetic.ts';
 import { train, type TrainOptions } from '../src/tune/train.ts';
+import { Bench, benchArgs, serveRemote, spawnRemote, type BenchPath, type PathResult, type Remote } from './harness.ts';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const ROWS = arg('--rows', 100_000), D = 512, H = 512, E = 100, C = 100, B = 256;
-const STEPS_PER_EPOCH = Math.ceil(ROWS / B);
+const SELF = fileURLToPath(import.meta.url);
+const { values } = benchArgs({
+  rows: { type: 'string' },
+  'tfjs-steps': { type: 'string' },
+  threads: { type: 'string' },
+  worker: { type: 'boolean', default: false },
+});
+const D = 512, H = 512, E = 100, C = 100, B = 256;
 
-async function tfjsLoop(steps: number): Promise<{ msPerStep: number; backend: string; threads: number }> {
-  const { tf, backend, threads } = await setupTfjs();
-  const model = tf.sequential({
-    layers: [tf.layers.dense({ inputShape: [D], units: H, activation: 'relu' }), tf.layers.dense({ units: E }), tf.layers.dense({ units: C })],
-  });
+if (values.worker) {
+  // A worker: one plain tfjs training loop; the thread count comes from LOOKALIKE_TFJS_THREADS.
+  const { setupTfjs } = await import('../src/models/tfjs-backend.ts');
+  const rt = await setupTfjs();
+  const { tf } = rt;
+  type Tensor = import('@tensorflow/tfjs').Tensor;
+  type Scalar = import('@tensorflow/tfjs').Scalar;
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [D], units: H, activation: 'relu' }), tf.layers.dense({ units: E }), tf.layers.dense({ units: C })] });
   const opt = tf.train.adam(1e-3);
-  const x = tf.randomNormal([ROWS > 20 * B ? 20 * B : ROWS, D]);
-  const labels = tf.oneHot(tf.randomUniform([x.shape[0]], 0, C, 'int32'), C);
-  const nb = Math.floor(x.shape[0] / B);
-  const step = (i: number) =>
+  const rows = 20 * B;
+  const x = tf.randomNormal([rows, D]);
+  const labels = tf.oneHot(tf.randomUniform([rows], 0, C, 'int32'), C);
+  let i = 0;
+  const step = () =>
     tf.tidy(() => {
-      const xb = x.slice([(i % nb) * B, 0], [B, D]);
-      const yb = labels.slice([(i % nb) * B, 0], [B, C]);
-      opt.minimize(() => tf.losses.softmaxCrossEntropy(yb, model.predict(xb) as import('@tensorflow/tfjs').Tensor) as import('@tensorflow/tfjs').Scalar);
+      const o = (i++ % 20) * B;
+      const xb = x.slice([o, 0], [B, D]);
+      const yb = labels.slice([o, 0], [B, C]);
+      opt.minimize(() => tf.losses.softmaxCrossEntropy(yb, model.predict(xb) as Tensor) as Scalar);
     });
-  for (let i = 0; i < 3; i++) step(i);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step(i);
-  return { msPerStep: (performance.now() - t0) / steps, backend, threads };
-}
-
-if (process.argv.includes('--tfjs-only')) {
-  process.stdout.write(JSON.stringify(await tfjsLoop(arg('--tfjs-steps', 30))) + '\n');
-  process.exit(0);
-}
-
-const line = (s: string) => process.stdout.write(`${s}\n`);
-line(`bench:tune  ${ROWS} x ${D}, MLP ${D}-${H}-${E} + ${C}-class classifier, batch ${B} (${STEPS_PER_EPOCH} steps/epoch), Adam, cross-entropy`);
-line(`machine: ${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism?.() ?? os.cpus().length} cores, node ${process.version}`);
-
-const tfjs: Record<string, number> = {};
-for (const threads of [1, os.availableParallelism?.() ?? os.cpus().length]) {
-  if (tfjs[`t${threads}`]) continue;
-  try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--tfjs-only', '--rows', String(ROWS), '--tfjs-steps', String(arg('--tfjs-steps', 30))], {
-      env: { ...process.env, LOOKALIKE_TFJS_THREADS: String(threads) },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    const sec = (r.msPerStep * STEPS_PER_EPOCH) / 1000;
-    tfjs[`t${threads}`] = sec;
-    line(`plain tfjs loop (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''}): ${r.msPerStep.toFixed(1)} ms/step -> ${sec.toFixed(1)} s/epoch (extrapolated)`);
-  } catch (e) {
-    line(`plain tfjs loop with ${threads} threads failed: ${(e as Error).message.split('\n')[0]}`);
+  serveRemote({
+    runtime: () => ({ backend: rt.backend, threads: rt.threads }),
+    steps: (n) => {
+      for (let k = 0; k < (n as number); k++) step();
+      return true;
+    },
+  });
+} else {
+  const quick = Boolean(values.quick);
+  const ROWS = Number(values.rows ?? (quick ? 25_600 : 100_000));
+  const TFJS_STEPS = Number(values['tfjs-steps'] ?? (quick ? 10 : 20));
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const threads = values.threads ? values.threads.split(',').map(Number) : [...new Set([1, Math.min(8, cores)])];
+  const STEPS = Math.ceil(ROWS / B);
+  const b = new Bench(
+    'tune',
+    `Head training on frozen embeddings (${ROWS} x ${D}, MLP ${D}-${H}-${E} + ${C}-class classifier, batch ${B}, Adam, cross-entropy): lookalike's trainer against a plain tfjs-wasm loop of the same model, 1 thread and threaded, each in its own worker. Throughput in optimiser steps/s; the trainer's rows include its per-epoch setup.`,
+    { rows: ROWS, 'steps/epoch': STEPS, 'tfjs steps/sample': TFJS_STEPS, threads: threads.join(' ') },
+  );
+  const data = syntheticSet({ n: ROWS, dim: D, classes: C, seed: 1 });
+  const base: TrainOptions = {
+    head: { kind: 'mlp', hidden: [H], outputDim: E, dropout: 0, batchNorm: false },
+    loss: 'cross-entropy',
+    sampler: 'random',
+    m: 4,
+    batchSize: B,
+    epochs: 1,
+    lr: 1e-3,
+    optimizer: 'adam',
+    weightDecay: 0,
+    accumulate: 1,
+    monitor: 'precision@1',
+    patience: 0,
+    seed: 1,
+  };
+  const hybrid: TrainOptions = { ...base, loss: 'hybrid', sampler: 'm-per-class' };
+  const hybridSteps = Math.max(1, Math.floor(ROWS / B));
+  const remotes = new Map<string, Remote>();
+  const rt = new Map<string, { backend: string; threads: number }>();
+  const tfjsPaths: BenchPath[] = threads.map((t) => ({
+    name: `tfjs-${t}t`,
+    label: `plain tfjs loop, wasm, ${t} thread${t > 1 ? 's' : ''}`,
+    work: TFJS_STEPS,
+    setup: async () => {
+      const r = await spawnRemote(SELF, ['--worker'], { LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' });
+      remotes.set(`tfjs-${t}t`, r);
+      rt.set(`tfjs-${t}t`, await r.call('runtime'));
+    },
+    run: () => remotes.get(`tfjs-${t}t`)!.call('steps', TFJS_STEPS),
+    counters: () => remotes.get(`tfjs-${t}t`)!.counters(),
+    peakRss: () => remotes.get(`tfjs-${t}t`)!.peakRssMiB(),
+    teardown: () => remotes.get(`tfjs-${t}t`)!.close(),
+  }));
+  const review = (rows: PathResult[]) => {
+    for (const p of rows) {
+      const got = rt.get(p.name);
+      if (!got) continue;
+      p.label = `plain tfjs loop, ${got.backend}, ${got.threads} thread${got.threads > 1 ? 's' : ''}`;
+      if (got.threads > 1 && p.busyThreads !== undefined && p.busyThreads < got.threads) p.label = `plain tfjs loop, ${got.backend}, ${got.threads} threads requested, ${p.busyThreads} busy: effectively ${p.busyThreads} thread${p.busyThreads > 1 ? 's' : ''}`;
+    }
+  };
+  const r = await b.compare({
+    group: 'tune',
+    title: `head training, ${ROWS} rows (${STEPS} steps/epoch)`,
+    unit: 'steps/s',
+    baseline: tfjsPaths[0].name,
+    review,
+    paths: [
+      ...tfjsPaths,
+      { name: 'lookalike', label: 'lookalike trainer, cross-entropy (1 epoch per call)', work: STEPS, run: () => train(data, undefined, base) },
+      { name: 'lookalike-hybrid', label: 'lookalike trainer, hybrid CE + 0.5 supcon, m-per-class', work: hybridSteps, run: () => train(data, undefined, hybrid) },
+    ],
+  });
+  if (!r.skipped) {
+    const epoch = (name: string) => STEPS / r.throughput(name);
+    const lines = [`seconds per epoch (${STEPS} steps): ${r.paths.map((p) => `${p.name} ${epoch(p.name).toFixed(2)}`).join(', ')}`];
+    for (const t of tfjsPaths.slice(1)) lines.push(`lookalike / ${t.name}: ${(r.throughput('lookalike') / r.throughput(t.name)).toFixed(1)}x`);
+    lines.push(`lookalike / tfjs 1 thread: ${r.ratio('lookalike').toFixed(1)}x (cross-entropy, per step)`);
+    for (const l of lines) b.groupNote(r, l);
   }
-}
-
-const data = syntheticSet({ n: ROWS, dim: D, classes: C, seed: 1 });
-const base: TrainOptions = {
-  head: { kind: 'mlp', hidden: [H], outputDim: E, dropout: 0, batchNorm: false },
-  loss: 'cross-entropy',
-  sampler: 'random',
-  m: 4,
-  batchSize: B,
-  epochs: arg('--epochs', 2),
-  lr: 1e-3,
-  optimizer: 'adam',
-  weightDecay: 0,
-  accumulate: 1,
-  monitor: 'precision@1',
-  patience: 0,
-  seed: 1,
-};
-const runs: [string, TrainOptions][] = [
-  ['lookalike trainer, cross-entropy', base],
-  ['lookalike trainer, hybrid (CE + 0.5 supcon), m-per-class', { ...base, loss: 'hybrid', sampler: 'm-per-class', epochs: 1 }],
-];
-const baseline = tfjs.t1;
-for (const [name, o] of runs) {
-  const r = await train(data, undefined, o);
-  const per = r.epochs.map((e) => e.seconds);
-  const best = Math.min(...per);
-  line(`${name}: ${per.map((s) => s.toFixed(2)).join(', ')} s/epoch` + (baseline ? `  -> ${(baseline / best).toFixed(1)}x the 1-thread tfjs loop` : '') + (tfjs[`t${os.availableParallelism?.() ?? os.cpus().length}`] && o.loss === 'cross-entropy' ? `, ${(tfjs[`t${os.availableParallelism?.() ?? os.cpus().length}`] / best).toFixed(1)}x the threaded one` : ''));
+  await b.done();
 }
