@@ -11,7 +11,7 @@ import { parsePgLocation } from '../src/store/pg/location.ts';
 import { searchBrute } from '../src/index/exact.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { randomUnitRows, startPgServer } from './helpers/pg.ts';
-import { tmpDir } from './helpers/tmp.ts';
+import { ROOT, tmpDir } from './helpers/tmp.ts';
 
 const DIM = 16;
 const N = 300;
@@ -101,7 +101,11 @@ async function contract(kind: 'pglite' | 'socket') {
     await assert.rejects(s.write({ upsert: [{ id: 'x', vector: new Float32Array(DIM + 1) }] }), /17-d vector, index "(main|gallery)" is 16-d/);
     await assert.rejects(s.write({ upsert: [{ id: 'x', vector: new Float32Array(DIM).fill(1) }] }), /not L2-normalised/);
     // A second writer fails at once naming the holder.
-    await assert.rejects(openPgStore(loc, { write: true }), /(in use by|is being written by) .*pid \d+/);
+    await assert.rejects(openPgStore(loc, { write: true }), /is being written by .*pid \d+/);
+    // Readers are not blocked by the writer.
+    const reader = await openPgStore(loc);
+    assert.equal(await reader.count(), N - 1);
+    await reader.close();
     assert.deepEqual((await s.meta()).model, model);
   } finally {
     await s.close();
@@ -113,8 +117,13 @@ async function contract(kind: 'pglite' | 'socket') {
   await assert.rejects(openPgStore(`${loc.split('?')[0]}?index=Bad-Name`), /index name "Bad-Name"/);
 }
 
-test('pglite:DIR store keeps the store contract', async () => {
+test('pglite:DIR store keeps the store contract; another process is refused naming the holder', async () => {
   await contract('pglite');
+  const s = await openPgStore(locations.pglite);
+  const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('./src/store/pg/store.ts').then((m) => m.openPgStore(${JSON.stringify(locations.pglite)})).catch((e) => { console.error(e.message); process.exit(3); })`], { encoding: 'utf8', cwd: ROOT });
+  await s.close();
+  assert.equal(other.status, 3, other.stderr);
+  assert.match(other.stderr, /in use by .*pid \d+ on .*PGlite allows one process at a time/);
   await assert.rejects(openPgStore(`pglite:${dbDir}?index=other`), /no index "other"/);
 });
 

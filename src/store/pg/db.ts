@@ -3,11 +3,11 @@
  * `pg` Pool. Every statement goes through `query(text, params)` with $n parameters, so the
  * same SQL runs on both; `transaction` gives a connection-bound Sql for BEGIN..COMMIT.
  */
-import fs from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import type { PgLocation } from './location.ts';
+import { redact, type PgLocation } from './location.ts';
+import { takePgliteLock } from './lock.ts';
 
 /** Anything that runs a parameterised statement. */
 export interface Sql {
@@ -24,7 +24,10 @@ export interface Db extends Sql {
 
 class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly onClose: () => Promise<void>,
+  ) {}
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     return (await this.db.query<T>(text, params)).rows;
   }
@@ -32,8 +35,44 @@ class PgliteDb implements Db {
     return this.db.transaction(async (tx) => fn({ query: async <R>(text: string, params: unknown[] = []) => (await tx.query<R>(text, params)).rows }));
   }
   async close(): Promise<void> {
-    await this.db.close();
+    await this.onClose();
   }
+}
+
+/**
+ * PGlite is one Postgres backend in this process: every store opened on the same folder shares
+ * one instance (refcounted), and the folder's lock file keeps other processes out.
+ */
+const shared = new Map<string, { db: Promise<PGlite>; refs: number; release: () => void }>();
+
+async function openPglite(loc: PgLocation): Promise<Db> {
+  const dir = loc.dataDir!;
+  let entry = shared.get(dir);
+  if (!entry) {
+    const release = takePgliteLock(dir, redact(loc.location));
+    const db = PGlite.create({ dataDir: dir, extensions: { vector } });
+    entry = { db, refs: 0, release };
+    shared.set(dir, entry);
+    db.catch(() => {
+      shared.delete(dir);
+      release();
+    });
+  }
+  entry.refs++;
+  const e = entry;
+  const db = await e.db;
+  let closed = false;
+  return new PgliteDb(db, async () => {
+    if (closed) return;
+    closed = true;
+    if (--e.refs > 0) return;
+    shared.delete(dir);
+    try {
+      await db.close();
+    } finally {
+      e.release();
+    }
+  });
 }
 
 class PoolDb implements Db {
@@ -63,11 +102,7 @@ class PoolDb implements Db {
 
 /** Open the database a location names (PGlite creates its folder when missing). */
 export async function openDb(loc: PgLocation, opts: { max?: number } = {}): Promise<Db> {
-  if (loc.kind === 'pglite') {
-    fs.mkdirSync(loc.dataDir!, { recursive: true });
-    const db = await PGlite.create({ dataDir: loc.dataDir!, extensions: { vector } });
-    return new PgliteDb(db);
-  }
+  if (loc.kind === 'pglite') return openPglite(loc);
   const pool = new pg.Pool({ connectionString: loc.connectionString, max: opts.max ?? 4 });
   // An idle client's socket error must not crash the process; the next query reports it.
   pool.on('error', () => undefined);

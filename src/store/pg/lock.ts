@@ -2,7 +2,8 @@
  * Writer locks. In the database: one row per index in lookalike.locks naming the holder
  * (command, pid, host) with a heartbeat; a row whose process is gone (same host) or whose
  * heartbeat is older than LOCK_STALE_S (another host) is taken over. For `pglite:DIR`, PGlite
- * is single-process, so any open also takes an exclusive lock file in DIR.
+ * is single-process: one instance per folder is shared inside a process (src/store/pg/db.ts) and a
+ * lock file in DIR keeps other processes out.
  */
 import fs from 'node:fs';
 import os from 'node:os';

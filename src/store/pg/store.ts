@@ -8,7 +8,7 @@
 import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { openDb, type Db, type Sql } from './db.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
-import { takePgliteLock, takeWriterLock, type HeldLock } from './lock.ts';
+import { takeWriterLock, type HeldLock } from './lock.ts';
 import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './schema.ts';
 import { dotRows, parseVectorText, toVectorText } from './vectors.ts';
 
@@ -256,7 +256,6 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     for (const r of releases.reverse()) await Promise.resolve(r()).catch(() => undefined);
   };
   try {
-    if (loc.kind === 'pglite') releases.push(takePgliteLock(loc.dataDir!, shown));
     let db: Db;
     try {
       db = await openDb(loc, { max: opts.max });
