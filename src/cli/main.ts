@@ -8,6 +8,8 @@ import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { tuneCommand } from './tune.ts';
 import { experimentCommand } from './experiment.ts';
+import { workerCommand } from './worker.ts';
+import { statusCommand } from './status.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -28,6 +30,8 @@ Example:
   program.addCommand(modelsCommand());
   program.addCommand(tuneCommand());
   program.addCommand(experimentCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(statusCommand());
   return program;
 }
 
