@@ -12,6 +12,8 @@ import { searchBrute } from '../src/index/exact.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { randomUnitRows, startPgServer } from './helpers/pg.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
+import { storeContract } from './helpers/store-contract.ts';
+import { openStore } from '../src/store/open.ts';
 
 const DIM = 16;
 const N = 300;
@@ -35,6 +37,11 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
+
+// The shared VectorStore contract, through openStore, on both engines (a fresh index name per test).
+let fresh = 0;
+storeContract('pglite:DIR', { fresh: async () => `pglite:${dbDir}?index=contract_${++fresh}`, open: (loc, o) => openStore(loc, o) });
+storeContract('postgres:// over pglite-socket', { fresh: async () => `${server.url}?index=contract_${++fresh}`, open: (loc, o) => openStore(loc, o) });
 
 function brute(gallery: Float32Array, galleryIds: string[], q: Float32Array, k: number): { id: string; score: number }[][] {
   // searchBrute breaks ties by row: give it rows in id order so ties go by id, as the contract says.

@@ -1,10 +1,12 @@
 /** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index. */
 import { Command } from 'commander';
 import { buildIndex } from '../index/build.ts';
+import { addEnqueueOptions, runEnqueue, type EnqueueFlags } from './enqueue.ts';
 import { addModelOptions, lazyProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
 
-interface IndexFlags extends ModelFlags {
-  out: string;
+interface IndexFlags extends ModelFlags, EnqueueFlags {
+  out?: string;
+  store?: string;
   rebuild?: boolean;
 }
 
@@ -13,22 +15,28 @@ export function indexCommand(): Command {
   const cmd = new Command('index')
     .description('embed every image under FOLDER and write (or update) an index')
     .argument('<folder>', 'folder of gallery images (searched recursively)')
-    .requiredOption('-o, --out <index>', 'index folder to write, e.g. gallery.lkx')
+    .option('-o, --out <index>', 'index folder to write, e.g. gallery.lkx')
+    .option('--store <location>', 'same as --out (a folder, or a store URL)')
     .option('--rebuild', 'ignore an existing index and embed everything again')
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
+  addEnqueueOptions(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike index ./gallery --model ./clip/ --out gallery.lkx
   lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded`);
   cmd.action(async (folder: string, o: IndexFlags) => {
+    if (o.out && o.store) throw new Error('give --out or --store, not both');
+    const out = o.out ?? o.store;
+    if (!out) throw new Error("required option '-o, --out <index>' (or --store) not specified");
+    if (o.enqueue) return runEnqueue(folder, out, o);
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
     const bar = lazyProgress('embedding', o.json);
     const report = await buildIndex({
       folder,
-      out: o.out,
+      out,
       backbone,
       head,
       rebuild: o.rebuild,

@@ -5,13 +5,11 @@
  */
 import type { OpenOptions, VectorStore } from './types.ts';
 import { FolderStore } from './folder/store.ts';
+import { isPgLocation } from './pg/location.ts';
 
-/** Open the store at `location` (a folder path, or a URL once a URL store is added). */
+/** Open the store at `location`: a folder path, `postgres://...` or `pglite:DIR` (the pg store is loaded on demand). */
 export async function openStore(location: string, opts: OpenOptions = {}): Promise<VectorStore> {
-  if (/^(postgres|postgresql):\/\//i.test(location) || /^pglite:/i.test(location)) {
-    // The Postgres/PGlite store plugs in here.
-    throw new Error(`${location}: Postgres/PGlite stores are not supported yet (give an index folder path)`);
-  }
+  if (isPgLocation(location)) return (await import('./pg/store.ts')).openPgStore(location, opts);
   return FolderStore.open(location, opts);
 }
 

@@ -2,6 +2,9 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT } from './tmp.ts';
 
 /** A PGlite (in memory, or in dataDir) served over the Postgres wire protocol on 127.0.0.1. */
 export async function startPgServer(dataDir?: string): Promise<{ url: string; db: PGlite; stop: () => Promise<void> }> {
@@ -30,4 +33,23 @@ export function randomUnitRows(n: number, dim: number, seed = 1): Float32Array {
     for (let d = 0; d < dim; d++) out[i * dim + d] /= norm;
   }
   return out;
+}
+
+
+/** Start the CLI without blocking this process (a server in this process must keep serving). */
+export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>; stderr: () => string } {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), ...args], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })),
+  );
+  return { child, done, stderr: () => stderr };
+}
+
+/** Run the CLI to completion, asynchronously. */
+export async function runCli(args: string[], env: Record<string, string> = {}) {
+  return startCli(args, env).done;
 }

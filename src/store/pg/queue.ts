@@ -19,6 +19,7 @@ import { embedImages, type EmbedItem, type Skipped } from '../../embed/pipeline.
 import type { Backbone } from '../../models/backbone.ts';
 import type { Head } from '../../embed/head.ts';
 import { hashFile } from '../../util/hash.ts';
+import { crashPoint } from '../../util/atomic.ts';
 import { redact } from './location.ts';
 import type { PgItem, PgStore } from './store.ts';
 import type { Sql } from './db.ts';
@@ -52,7 +53,6 @@ export async function openBoss(store: PgStore, opts: { max?: number; supervise?:
     supervise: opts.supervise ?? false,
     schedule: false,
     maintenanceIntervalSeconds: opts.maintenanceSeconds ?? 60,
-    monitorStateIntervalSeconds: undefined,
   });
   boss.on('error', (e: Error) => process.stderr.write(`queue: ${e.message}\n`));
   await boss.start();
@@ -67,8 +67,10 @@ export interface EnqueueOptions {
   jobSize?: number;
   /** Seconds a claimed job may run before it is retried elsewhere (default 600). */
   jobTimeout?: number;
-  /** Retries before a job is parked as failed (default 5; delays back off from 5 s). */
+  /** Retries before a job is parked as failed (default 5). */
   retries?: number;
+  /** Seconds before the first retry; later ones back off exponentially (default 5). */
+  retryDelay?: number;
   onSkip?: (s: Skipped) => void;
 }
 
@@ -143,13 +145,11 @@ export async function enqueue(store: PgStore, opts: EnqueueOptions): Promise<Enq
   const queue = queueName(store);
   const boss = await openBoss(store);
   try {
-    const expire = opts.jobTimeout ?? 600;
-    await boss.createQueue(queue, { name: queue, retryLimit: opts.retries ?? 5, retryDelay: 5, retryBackoff: true, expireInSeconds: expire } as PgBoss.Queue);
-    await boss.updateQueue(queue, { name: queue, retryLimit: opts.retries ?? 5, retryDelay: 5, retryBackoff: true, expireInSeconds: expire } as PgBoss.Queue);
+    const policy = { retryLimit: opts.retries ?? 5, retryDelay: opts.retryDelay ?? 5, retryBackoff: true, expireInSeconds: opts.jobTimeout ?? 600 };
+    await boss.createQueue(queue, { name: queue, ...policy } as PgBoss.Queue);
+    await boss.updateQueue(queue, { name: queue, ...policy } as PgBoss.Queue);
     const jobs: PgBoss.JobInsert<JobData>[] = [];
-    for (let i = 0; i < todo.length; i += jobSize) {
-      jobs.push({ name: queue, data: { v: 1, items: todo.slice(i, i + jobSize) }, retryLimit: opts.retries ?? 5, retryDelay: 5, retryBackoff: true, expireInSeconds: expire });
-    }
+    for (let i = 0; i < todo.length; i += jobSize) jobs.push({ name: queue, data: { v: 1, items: todo.slice(i, i + jobSize) }, ...policy });
     for (let i = 0; i < jobs.length; i += 500) await boss.insert(jobs.slice(i, i + 500));
     return { queue, listed: items.length, queued: todo.length, jobs: jobs.length, unchanged: items.length - todo.length - skipped.filter((s) => listed.has(s.id)).length, removed, skipped };
   } finally {
@@ -313,6 +313,7 @@ export async function runWorker(store: PgStore, opts: WorkerOptions): Promise<{ 
           const seconds = (performance.now() - t0) / 1000;
           await store.db.transaction(async (tx) => {
             await store.applyIn(tx, { upsert: items });
+            crashPoint('worker:in-transaction');
             await recordStats(tx, store, worker, items.length, 0, seconds);
             await boss.complete(queue, job.id, { worker, images: items.length, skipped }, { db: { executeSql: async (text: string, values: unknown[]) => ({ rows: await tx.query(text, values) }) } });
           });

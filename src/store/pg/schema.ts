@@ -13,7 +13,10 @@ interface Migration {
   up: string[];
 }
 
-/** The schema history; append only, never edit a released step. */
+/**
+ * The schema history; append only, never edit a released step. Model and head are `json`, not
+ * `jsonb`: the text is kept as written (jsonb reorders keys, and the spec is fingerprinted).
+ */
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -22,8 +25,8 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE lookalike.indexes (
          name text PRIMARY KEY,
          dim integer NOT NULL CHECK (dim > 0),
-         model jsonb NOT NULL,
-         head jsonb,
+         model json NOT NULL,
+         head json,
          root text,
          created timestamptz NOT NULL DEFAULT now(),
          updated timestamptz NOT NULL DEFAULT now())`,

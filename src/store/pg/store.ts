@@ -203,7 +203,14 @@ export class PgStore implements VectorStore {
     const items = (change.upsert ?? []) as PgItem[];
     this.checkItems(items);
     const remove = change.remove ?? [];
-    if (remove.length) await tx.query(`DELETE FROM ${this.table} WHERE id = ANY($1::text[])`, [remove]);
+    if (remove.length) {
+      const gone = await tx.query<{ id: string }>(`DELETE FROM ${this.table} WHERE id = ANY($1::text[]) RETURNING id`, [remove]);
+      if (gone.length !== new Set(remove).size) {
+        const deleted = new Set(gone.map((r) => r.id));
+        const missing = remove.filter((id) => !deleted.has(id));
+        throw new Error(`${this.where()}: cannot remove ${missing.slice(0, 3).map((id) => `"${id}"`).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: not in index "${this.index}"`);
+      }
+    }
     for (let i = 0; i < items.length; i += INSERT_ROWS) {
       const part = items.slice(i, i + INSERT_ROWS);
       const params: unknown[] = [];
