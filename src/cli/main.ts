@@ -10,6 +10,7 @@ import { tuneCommand } from './tune.ts';
 import { experimentCommand } from './experiment.ts';
 import { workerCommand } from './worker.ts';
 import { statusCommand } from './status.ts';
+import { reportCommand } from './report.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -32,6 +33,7 @@ Example:
   program.addCommand(experimentCommand());
   program.addCommand(workerCommand());
   program.addCommand(statusCommand());
+  program.addCommand(reportCommand());
   return program;
 }
 

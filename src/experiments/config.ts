@@ -16,6 +16,8 @@ export interface ModelEntry {
   model: string;
   /** Model flags as in the CLI, camelCase keys (pooling, resize, crop, mean, std, dtype, feature...). */
   flags: Record<string, string>;
+  /** Only these datasets (default: all), e.g. a face model on the face datasets. */
+  datasets?: string[];
 }
 
 /** How a dataset is evaluated. */
@@ -136,7 +138,12 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       if (!isObj(m.flags)) fail(`${where}.flags`, 'expected a mapping of model flags');
       for (const [k, v] of Object.entries(m.flags as Obj)) flags[k] = String(v);
     }
-    return { name: entryName(m.name ?? path.basename(model), where, 'model'), model: resolveModel(model, at), flags };
+    let only: string[] | undefined;
+    if (m.datasets !== undefined) {
+      if (!Array.isArray(m.datasets) || !m.datasets.length) fail(`${where}.datasets`, 'expected a non-empty list of dataset names');
+      only = (m.datasets as unknown[]).map((x, j) => str(x, `${where}.datasets[${j}]`));
+    }
+    return { name: entryName(m.name ?? path.basename(model), where, 'model'), model: resolveModel(model, at), flags, datasets: only };
   });
   const datasets = list(d.datasets, 'datasets').map((x, i): DatasetEntry => {
     const where = `datasets[${i}]`;
@@ -164,6 +171,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     };
   });
   const datasetNames = new Set(datasets.map((x) => x.name));
+  models.forEach((m, i) => m.datasets?.forEach((n) => datasetNames.has(n) || fail(`models[${i}].datasets`, `no dataset named "${n}"`)));
   const modes = list(d.modes, 'modes').map((x, i): ModeEntry => {
     const where = `modes[${i}]`;
     if (typeof x === 'string') {
@@ -237,6 +245,7 @@ export function planRuns(c: ExperimentConfig): RunPlan[] {
   const runs: RunPlan[] = [];
   for (const model of c.models) {
     for (const dataset of c.datasets) {
+      if (model.datasets && !model.datasets.includes(dataset.name)) continue;
       for (const mode of c.modes) {
         if (mode.kind === 'cross') {
           if (mode.train === dataset.name) continue;

@@ -1,0 +1,210 @@
+/**
+ * `lookalike report RUNS`: one self-contained HTML file (inline SVG charts, thumbnails as data
+ * URIs, no scripts, no network) and a Markdown summary, from the run records of a run store.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describeMetric, metricDigits } from '../metrics/registry.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { barSpec, costSpec, curveSpec, epochSpec, renderSvg } from './charts.ts';
+import { axes, cellRuns, costs, deltas, metricTable, type MetricTable } from './report-data.ts';
+import type { RunRecord } from './store.ts';
+
+/** Options of buildReport. */
+export interface ReportOptions {
+  /** Metrics with a table (first = the headline metric); default mmp@5, mr@1, precision@1, map@r, weighted_topk. */
+  metrics?: string[];
+  /** Sample queries shown per dataset (default 4), each with its top `topK` (default 5). */
+  samples?: number;
+  topK?: number;
+  /** Where run folders live: the run store path given to the report (to find rankings.json). */
+  store: string;
+  title?: string;
+}
+
+/** The report: HTML text, Markdown text, and the named SVG charts. */
+export interface Report {
+  html: string;
+  markdown: string;
+  svgs: Record<string, string>;
+}
+
+const DEFAULT_METRICS = ['mmp@5', 'mr@1', 'precision@1', 'map@r', 'weighted_topk'];
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function fmt(v: number | undefined, metric: string): string {
+  return v === undefined ? '–' : v.toFixed(metricDigits(metric));
+}
+
+function tableHtml(t: MetricTable): string {
+  const head = `<tr><th>model</th><th>mode</th>${t.datasets.map((d) => `<th>${esc(d)}</th>`).join('')}</tr>`;
+  const body = t.rows
+    .map((r) => `<tr><td>${esc(r.model)}</td><td>${esc(r.mode)}</td>${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(c.run.status)}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, t.metric)}${c.best ? ' ★' : ''}</td>`)).join('')}</tr>`)
+    .join('\n');
+  return `<h3>${esc(t.metric)} <small>${esc(describeMetric(t.metric))} (★ best in the column)</small></h3>\n<table>${head}\n${body}</table>`;
+}
+
+function tableMd(t: MetricTable): string {
+  const lines = [`| model | mode | ${t.datasets.join(' | ')} |`, `|---|---|${t.datasets.map(() => '---:').join('|')}|`];
+  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? c.run.status : c.best ? `**${fmt(c.value, t.metric)}**` : fmt(c.value, t.metric))).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+async function thumb(file: string): Promise<string | undefined> {
+  try {
+    const buf = await sharp(file).resize(64, 64, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
+    return `data:image/jpeg;base64,${buf.toString('base64')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Ranking {
+  query: string;
+  label?: string;
+  top: { id: string; score: number; relevant: boolean }[];
+}
+
+/** Sample queries with their top-k thumbnails for the headline run of each dataset (best tuned and frozen of the best model). */
+async function samplesHtml(runs: RunRecord[], store: string, metric: string, samples: number, topK: number): Promise<string> {
+  const parts: string[] = [];
+  for (const dataset of axes(runs).datasets) {
+    const rs = cellRuns(runs).filter((r) => r.dataset.name === dataset && r.status === 'finished' && Number.isFinite(r.metrics[metric]));
+    if (!rs.length) continue;
+    const best = rs.reduce((a, b) => (b.metrics[metric] > a.metrics[metric] ? b : a));
+    const dir = findRunDir(store, best);
+    const file = dir && path.join(dir, 'rankings.json');
+    if (!file || !fs.existsSync(file)) continue;
+    const rankings = JSON.parse(fs.readFileSync(file, 'utf8')) as Ranking[];
+    if (!rankings.length) continue;
+    // Evenly spaced queries: a fixed, reproducible sample.
+    const step = Math.max(1, Math.floor(rankings.length / samples));
+    const picked = rankings.filter((_, i) => i % step === 0).slice(0, samples);
+    const rows: string[] = [];
+    for (const q of picked) {
+      const img = async (id: string, cls: string, title: string) => {
+        const src = await thumb(path.join(best.dataset.path, id));
+        return src ? `<img class="${cls}" src="${src}" title="${esc(title)}" alt="${esc(id)}">` : `<span class="${cls} missing" title="${esc(id)}">?</span>`;
+      };
+      const cells = [await img(q.query, 'query', `query ${q.query}${q.label ? ` (${q.label})` : ''}`)];
+      for (const t of q.top.slice(0, topK)) cells.push(await img(t.id, t.relevant ? 'hit' : 'miss', `${t.id} ${t.score.toFixed(3)} ${t.relevant ? 'relevant' : 'not relevant'}`));
+      rows.push(`<div class="strip">${cells.join('')}</div>`);
+    }
+    parts.push(`<h3>${esc(dataset)}: ${esc(best.model.name)} / ${esc(best.mode.name)} (${metric} ${fmt(best.metrics[metric], metric)})</h3>\n${rows.join('\n')}`);
+  }
+  return parts.join('\n');
+}
+
+/** The folder of a run under the store path (the store, an experiment folder, or the run folder itself). */
+export function findRunDir(store: string, r: RunRecord): string | undefined {
+  for (const d of [path.join(store, r.experiment, r.id), path.join(store, r.id), store]) {
+    const f = path.join(d, 'run.json');
+    if (fs.existsSync(f)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(f, 'utf8')) as RunRecord).id === r.id) return d;
+      } catch {
+        /* not this one */
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Build the report of a set of runs. */
+export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<Report> {
+  const metrics = o.metrics ?? DEFAULT_METRICS;
+  const head = metrics[0];
+  const cells = cellRuns(runs);
+  if (!cells.length) throw new Error(`${o.store}: no runs to report`);
+  const finished = cells.filter((r) => r.status === 'finished');
+  const svgs: Record<string, string> = {};
+  for (const m of ['mmp@5', 'mr@1', 'weighted_topk'].filter((m) => finished.some((r) => Number.isFinite(r.metrics[m])))) {
+    svgs[`bars-${m.replace(/[^a-z0-9]+/gi, '_')}`] = await renderSvg(barSpec(finished.filter((r) => Number.isFinite(r.metrics[m])).map((r) => ({ model: r.model.name, dataset: r.dataset.name, mode: r.mode.name, value: r.metrics[m] })), m));
+  }
+  for (const [name, prefix, title] of [['precision-at-k', 'precision', 'P@K'], ['recall-at-k', 'recall', 'R@K']] as const) {
+    const rows = finished.flatMap((r) => (r.params.ks ? String(r.params.ks).split(',').map(Number) : []).filter((k) => Number.isFinite(r.metrics[`${prefix}@${k}`])).map((k) => ({ dataset: r.dataset.name, series: `${r.model.name} / ${r.mode.name}`, k, value: r.metrics[`${prefix}@${k}`] })));
+    if (rows.length) svgs[name] = await renderSvg(curveSpec(rows, title));
+  }
+  const epochRows = finished.flatMap((r) => (r.epochs ?? []).filter((e) => e.val && Number.isFinite(e.val['mmp@5'])).map((e) => ({ dataset: r.dataset.name, series: `${r.model.name} / ${r.mode.name}`, epoch: e.epoch, value: e.val!['mmp@5'] })));
+  if (epochRows.length) svgs['validation-epochs'] = await renderSvg(epochSpec(epochRows, 'mmp@5'));
+  const cost = costs(runs);
+  const ips = cost.filter((c) => c.images_per_s !== undefined).map((c) => ({ model: c.model, value: c.images_per_s! }));
+  if (ips.length) svgs['throughput'] = await renderSvg(costSpec(ips, 'embedding images/s'));
+
+  const tables = metrics.map((m) => metricTable(runs, m));
+  const ds = deltas(runs, head);
+  const title = o.title ?? `lookalike report: ${[...new Set(cells.map((r) => r.experiment))].join(', ')}`;
+  const env = cells[0].environment;
+  const costRows = cost.map((c) => `<tr><td>${esc(c.model)}</td><td>${c.images_per_s?.toFixed(1) ?? '–'}</td><td>${c.dim ?? '–'}</td><td>${c.peak_rss_mb?.toFixed(0) ?? '–'}</td><td>${c.seconds_per_epoch?.toFixed(3) ?? '–'}</td></tr>`).join('\n');
+  const deltaRows = ds.map((d) => `<tr><td>${esc(d.model)}</td><td>${esc(d.dataset)}</td><td>${esc(d.mode)}</td><td>${fmt(d.frozen, head)}</td><td>${fmt(d.tuned, head)}</td><td class="${d.delta > 0 ? 'up' : d.delta < 0 ? 'down' : ''}">${d.delta >= 0 ? '+' : ''}${(d.delta * 100).toFixed(1)}</td></tr>`).join('\n');
+  const notRun = cells.filter((r) => r.status !== 'finished');
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+table{border-collapse:collapse;margin:12px 0 24px}caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px}td{text-align:right}td:first-child,td:nth-child(2){text-align:left}
+td.best{background:#e4f5e4;font-weight:700}td.na{color:#999;text-align:center}td.up{color:#137a13}td.down{color:#b3261e}
+.chart{margin:8px 0 24px;overflow-x:auto}.strip{display:flex;gap:4px;margin:4px 0;align-items:center}
+.strip img,.strip span{width:64px;height:64px;border:3px solid #ddd;box-sizing:border-box}.strip .query{border-color:#3367d6}
+.strip .hit{border-color:#2e9e44}.strip .miss{border-color:#d93025}.missing{display:inline-block;text-align:center;line-height:58px}
+small{color:#666}
+</style></head><body>
+<h1>${esc(title)}</h1>
+<p><small>${cells.length} runs (${finished.length} finished${notRun.length ? `, ${notRun.length} skipped or failed` : ''}); lookalike ${esc(env.lookalike.version)}${env.lookalike.commit ? ` (${esc(env.lookalike.commit.slice(0, 10))})` : ''}, Node ${esc(env.node)}, ${env.cpus} CPUs (${esc(env.cpu_model)}). Higher is better for every metric.</small></p>
+<h2>Results</h2>
+${tables.map(tableHtml).join('\n')}
+<h2>Frozen vs tuned (${esc(head)}, points)</h2>
+<table><tr><th>model</th><th>dataset</th><th>mode</th><th>frozen</th><th>tuned</th><th>delta (points)</th></tr>
+${deltaRows}</table>
+<h2>Charts</h2>
+${Object.entries(svgs).map(([n, s]) => `<div class="chart" id="${n}">${s}</div>`).join('\n')}
+<h2>Throughput and cost per model</h2>
+<table><tr><th>model</th><th>embedding images/s</th><th>dim</th><th>peak RSS MiB</th><th>s per epoch (tuning)</th></tr>
+${costRows}</table>
+<h2>Sample queries (best run per dataset; blue = query, green = relevant, red = not)</h2>
+${await samplesHtml(runs, o.store, head, o.samples ?? 4, o.topK ?? 5)}
+${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(r.id)}: ${esc(r.status)}: ${esc(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
+</body></html>
+`;
+  const md = [
+    `# ${title}`,
+    '',
+    `${cells.length} runs (${finished.length} finished${notRun.length ? `, ${notRun.length} skipped or failed` : ''}); lookalike ${env.lookalike.version}${env.lookalike.commit ? ` (${env.lookalike.commit.slice(0, 10)})` : ''}, Node ${env.node}, ${env.cpus} CPUs. Bold = best in the column.`,
+    '',
+    ...tables.flatMap((t) => [`## ${t.metric}`, '', describeMetric(t.metric), '', tableMd(t), '']),
+    `## Frozen vs tuned (${head}, points)`,
+    '',
+    '| model | dataset | mode | frozen | tuned | delta |',
+    '|---|---|---|---:|---:|---:|',
+    ...ds.map((d) => `| ${d.model} | ${d.dataset} | ${d.mode} | ${fmt(d.frozen, head)} | ${fmt(d.tuned, head)} | ${d.delta >= 0 ? '+' : ''}${(d.delta * 100).toFixed(1)} |`),
+    '',
+    '## Throughput and cost per model',
+    '',
+    '| model | embedding images/s | dim | peak RSS MiB | s per epoch |',
+    '|---|---:|---:|---:|---:|',
+    ...cost.map((c) => `| ${c.model} | ${c.images_per_s?.toFixed(1) ?? '–'} | ${c.dim ?? '–'} | ${c.peak_rss_mb?.toFixed(0) ?? '–'} | ${c.seconds_per_epoch?.toFixed(3) ?? '–'} |`),
+    '',
+    ...(notRun.length ? ['## Runs not finished', '', ...notRun.map((r) => `- ${r.id}: ${r.status}: ${r.reason ?? ''}`), ''] : []),
+  ].join('\n');
+  return { html, markdown: md, svgs };
+}
+
+/** Write the report: HTML (atomic), optional Markdown and SVG files (Markdown then links the SVGs). */
+export function writeReport(r: Report, out: string, markdown?: string, svgDir?: string): void {
+  writeFileAtomic(out, r.html);
+  let md = r.markdown;
+  if (svgDir) {
+    for (const [name, svg] of Object.entries(r.svgs)) writeFileAtomic(path.join(svgDir, `${name}.svg`), svg);
+    if (markdown) {
+      const rel = path.relative(path.dirname(path.resolve(markdown)), path.resolve(svgDir));
+      md += `\n## Charts\n\n${Object.keys(r.svgs).map((n) => `![${n}](${rel ? `${rel}/` : ''}${n}.svg)`).join('\n\n')}\n`;
+    }
+  }
+  if (markdown) writeFileAtomic(markdown, md);
+}
