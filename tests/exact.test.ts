@@ -28,12 +28,18 @@ test('ties are broken by gallery order, also across chunk boundaries', async () 
   assert.deepEqual([...top.indices], [1, 3, 5, 7, 9]);
 });
 
-test('exclude drops the query row; k larger than the gallery pads with -1', async () => {
+test('exclude drops the query row; k larger than the gallery is clamped to it and pads with -1', async () => {
   const dim = 3;
   const gallery = l2normalize(Float32Array.from([1, 0, 0, 0.9, 0.1, 0, 0, 1, 0]), dim);
   const top = await searchExact(gallery, gallery.slice(0, 3), dim, 5, { exclude: Int32Array.from([0]) });
-  assert.deepEqual([...top.indices], [1, 2, -1, -1, -1]);
+  assert.equal(top.k, 3);
+  assert.deepEqual([...top.indices], [1, 2, -1]);
+  // memory is queries x min(k, N): k = 1e9 over 3 rows allocates 3 slots per query
+  const huge = await searchExact(gallery, gallery, dim, 1e9);
+  assert.equal(huge.k, 3);
+  assert.equal(huge.indices.length, 9);
+  assert.deepEqual([...huge.indices.subarray(0, 3)].sort(), [0, 1, 2]);
   const empty = await searchExact(new Float32Array(0), gallery.slice(0, 3), dim, 2);
-  assert.deepEqual([...empty.indices], [-1, -1]);
+  assert.deepEqual([...empty.indices], [-1]);
   await assert.rejects(searchExact(gallery, gallery, dim, 0), /positive integer/);
 });

@@ -70,7 +70,7 @@ test('text tower errors name the file and the problem', async () => {
   await assert.rejects(loadTextEncoder(f.dir), /no tokenizer\.json/);
   fs.rmSync(path.join(f.dir, 'onnx', 'text_model.onnx'));
   await assert.rejects(loadTextEncoder(f.dir), /no text model for --dtype fp32; place one of onnx\/text_model\.onnx/);
-  await assert.rejects(loadTextEncoder(path.join(dir, 'nope')), /model not found/);
+  await assert.rejects(loadTextEncoder(path.join(dir, 'nope')), /no such file or folder/);
 });
 
 test('captions CSV: header, quoted commas, errors with line numbers', () => {

@@ -1,7 +1,7 @@
 /** `lookalike compete DIR`: embed DIR/gallery and DIR/query, write the top-k submission JSON. */
 import path from 'node:path';
 import { Command } from 'commander';
-import { listFolder } from '../data/images.ts';
+import { listFolder, listingSkips } from '../data/images.ts';
 import { embedImages } from '../embed/pipeline.ts';
 import { searchExact } from '../index/exact.ts';
 import { toResults } from '../index/search.ts';
@@ -9,12 +9,13 @@ import { writeSubmission, type Submission } from '../metrics/competition.ts';
 import type { Backbone } from '../models/backbone.ts';
 import type { Head } from '../embed/head.ts';
 import type { Skipped } from '../embed/pipeline.ts';
-import { addModelOptions, embedProgress, openModel, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { addModelOptions, embedProgress, openModel, parseK, printJson, skipReporter, type ModelFlags } from './options.ts';
 import { toSubmission } from './search.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 import type { SearchMode } from '../index/search.ts';
 import { annSearchMatrix, useAnn } from '../store/ann-search.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 
 interface CompeteFlags extends ModelFlags, AnnFlags {
   k: string;
@@ -36,7 +37,8 @@ export async function competeSubmission(
   const q = listFolder(qDir);
   const g = listFolder(gDir);
   if (!g.images.length) throw new Error(`${gDir}: no gallery images`);
-  for (const f of [...q.others.map((x) => `query/${x}`), ...g.others.map((x) => `gallery/${x}`)]) opts.onSkip?.({ id: f, reason: 'unsupported file type' });
+  if (!q.images.length) throw new Error(`${qDir}: no query images`);
+  for (const s of [...listingSkips(q, 'query/'), ...listingSkips(g, 'gallery/')]) opts.onSkip?.(s);
   const embed = async (folder: string, ids: string[], label: string) => {
     const bar = embedProgress(label, ids.length, opts.json);
     const r = await embedImages(backbone, ids.map((id) => ({ id, source: path.join(folder, id) })), {
@@ -72,17 +74,19 @@ Example:
   lookalike compete ../shared/datasets/cufs-sketch/test --model face-mobileface -k 10 --out sub.json
   lookalike eval --submission sub.json --truth ../shared/datasets/cufs-sketch/truth.json`);
   cmd.action(async (dir: string, o: CompeteFlags) => {
-    const k = parseInteger(o.k, '-k', 1);
+    const k = parseK(o.k);
+    guardOutput(o.out, { flag: '--out', kind: OUTPUT_KINDS.submission, inputs: [dir, o.head] });
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
     const r = await competeSubmission(dir, backbone, k, { head, json: o.json, onSkip: skips.report, search: annMode(o) });
     await backbone.dispose();
     await head?.dispose();
+    // --strict decides before anything is written.
+    if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} file(s) skipped; ${o.out} was not written`);
     writeSubmission(o.out, r.submission);
     const summary = { out: o.out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
     if (o.json) printJson(summary);
     else process.stdout.write(`${o.out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);
-    if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} file(s) skipped`);
   });
   return cmd;
 }

@@ -25,7 +25,7 @@ import { config } from '../config.ts';
 import { evaluateSubmission } from '../metrics/evaluate.ts';
 import { readTruth, writeSubmission } from '../metrics/competition.ts';
 import { competeSubmission } from './compete.ts';
-import { lazyProgress, parseInteger, printJson } from './options.ts';
+import { lazyProgress, parseK, printJson } from './options.ts';
 
 interface DemoFlags {
   data?: string;
@@ -121,7 +121,7 @@ Example:
       await backbone.dispose();
       const index = loadIndex(out);
       const labels = readLabels(path.join(data, 'labels.csv'));
-      const k = parseInteger(o.k, '-k', 1);
+      const k = parseK(o.k);
       const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
       const label = new Map(labels.map((r) => [r.path, r.label]));
       const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));

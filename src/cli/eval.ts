@@ -13,6 +13,7 @@ import { metricsHelp } from '../metrics/registry.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
 import { evaluateOxford } from '../metrics/oxford-index.ts';
 import { Progress } from '../util/progress.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { formatCaptionEval, runCaptionEval } from './text-query.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 
@@ -44,6 +45,7 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
   const ks = parseKs(o.k);
   const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, index !== undefined || o.labels !== undefined].filter(Boolean).length;
   if (modes !== 1) throw new Error('give exactly one input: --rankings FILE, --submission FILE --truth FILE, or INDEX --labels FILE');
+  if (o.perQuery) guardOutput(o.perQuery, { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv, inputs: [index, o.labels, o.rankings, o.submission, o.truth] });
   let result: EvalResult;
   let extra: Record<string, unknown>;
   let title: string;

@@ -40,6 +40,7 @@ Example:
       backbone,
       head,
       rebuild: o.rebuild,
+      strict: o.strict,
       onSkip: skips.report,
       onProgress: bar.update,
     });

@@ -37,8 +37,22 @@ Example:
   return program;
 }
 
+/**
+ * A closed stdout or stderr (`lookalike tune --help | head -1`) ends the process quietly, as
+ * SIGPIPE would: no stack trace. Any other stream error is reported in one line.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+      process.exitCode = 1;
+    });
+  }
+}
+
 /** Run the CLI; errors print one line and exit 1 (2 for usage errors). */
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe();
   const p = program();
   p.exitOverride();
   for (const c of p.commands) c.exitOverride();

@@ -77,6 +77,16 @@ export function parseInteger(v: string, flag: string, min = 0): number {
   return n;
 }
 
+/** The largest -k any command accepts; larger values are a typo, not a request (results are clamped to the gallery size anyway). */
+export const MAX_K = 1_000_000;
+
+/** A -k value: an integer from 1 to MAX_K, or an error naming the flag. */
+export function parseK(v: string, flag = '-k'): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new Error(`${flag} ${v}: expected an integer from 1 to ${MAX_K} (results are capped at the gallery size)`);
+  return n;
+}
+
 const num = parseNumber;
 
 function hw(v: string, flag: string): { height: number; width: number } {
@@ -141,7 +151,8 @@ export async function openModelForIndex(manifest: Manifest, o: ModelFlags, what:
   applyRuntime(o);
   const spec: Partial<ModelSpec> = o.model ? specOverrides(o) : manifest.model.spec;
   const ref = o.model ? modelRef(o.model) : manifest.model.name;
-  const backbone = await loadBackbone(ref, { overrides: spec, dtype: o.dtype, feature: o.feature });
+  // A model named only by the manifest is never downloaded (network use needs an explicit request).
+  const backbone = await loadBackbone(ref, { overrides: spec, dtype: o.dtype, feature: o.feature, download: o.model !== undefined });
   if (backbone.fingerprint !== manifest.model.fingerprint) {
     await backbone.dispose();
     throw new Error(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${manifest.model.name}, ${manifest.model.fingerprint.slice(0, 12)}); pass the same --model and spec flags, or rebuild the index`);

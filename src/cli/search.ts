@@ -2,14 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { listFolder } from '../data/images.ts';
+import { listFolder, listingSkips, type ListingSkip } from '../data/images.ts';
 import { embedImages, type EmbedItem } from '../embed/pipeline.ts';
 import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
 import { writeSubmission } from '../metrics/competition.ts';
 import { embedTextQueries } from './text-query.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
-import { addModelOptions, embedProgress, openModelForIndex, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { addModelOptions, embedProgress, openModelForIndex, parseK, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface SearchFlags extends ModelFlags, AnnFlags {
   k: string;
@@ -26,18 +27,23 @@ export interface QueryFile {
 }
 
 /** Expand query arguments (files and folders) into query files keyed by name relative to their folder. */
-export function expandQueries(args: string[]): { files: QueryFile[]; others: string[] } {
+/**
+ * Expand query arguments (files and folders) into query files keyed by name relative to their
+ * folder, plus the entries skipped while listing. A folder without images is an error.
+ */
+export function expandQueries(args: string[]): { files: QueryFile[]; skipped: ListingSkip[] } {
   const files: QueryFile[] = [];
-  const others: string[] = [];
+  const skipped: ListingSkip[] = [];
   for (const a of args) {
     if (!fs.existsSync(a)) throw new Error(`${a}: no such file or folder`);
     if (fs.statSync(a).isDirectory()) {
       const l = listFolder(a);
+      if (!l.images.length) throw new Error(`${a}: no query images in this folder`);
       files.push(...l.images.map((rel) => ({ key: rel, file: path.join(a, rel) })));
-      others.push(...l.others.map((rel) => path.join(a, rel)));
+      skipped.push(...listingSkips(l, a.endsWith('/') ? a : `${a}/`));
     } else files.push({ key: path.basename(a), file: a });
   }
-  return { files, others };
+  return { files, skipped };
 }
 
 /** Print results as a readable table. */
@@ -76,15 +82,16 @@ Example:
   lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
   lookalike search gallery.lkx --text "a red dress" -k 5`);
   cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
-    const k = parseInteger(o.k, '-k', 1);
+    const k = parseK(o.k);
+    if (o.submission) guardOutput(o.submission, { flag: '--submission', kind: OUTPUT_KINDS.submission, inputs: [indexDir, ...queryArgs, o.head] });
     const index = loadIndex(indexDir);
     const mode = annMode(o);
     const results: QueryResult[] = [];
     const skips = skipReporter(o.json);
     if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf, mode)));
     if (queryArgs.length) {
-      const { files, others } = expandQueries(queryArgs);
-      for (const f of others) skips.report({ id: f, reason: 'unsupported file type' });
+      const { files, skipped } = expandQueries(queryArgs);
+      for (const s of skipped) skips.report(s);
       const { backbone, head } = await openModelForIndex(index.manifest, o, indexDir);
       // The id a query would have in the index (for --exclude-self), when it lies under the indexed folder.
       const idOf = (f: string) => {
@@ -103,10 +110,11 @@ Example:
     }
     if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(index, o.text, o), k, false, mode)));
     if (!o.id?.length && !queryArgs.length && !o.text?.length) throw new Error('give query images/folders, --id or --text');
+    // --strict decides before anything is written or printed.
+    if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} query file(s) skipped${o.submission ? `; ${o.submission} was not written` : ''}`);
     if (o.submission) writeSubmission(o.submission, toSubmission(results));
     if (o.json) printJson({ k, results, skipped: skips.list });
     else printResults(results);
-    if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} query file(s) skipped`);
   });
   return cmd;
 }

@@ -20,7 +20,8 @@ function textModelFor(index: IndexData | undefined, model: string | undefined): 
 /** Embed text queries with the text tower matching an index; ids are the texts themselves. */
 export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string }): Promise<EmbedResult> {
   if (index.manifest.head) throw new Error(`${index.dir}: built with a tuned head (${index.manifest.head.file}); text queries need an index of the model's own image embeddings`);
-  const enc = await loadTextEncoder(textModelFor(index, o.model), { dtype: o.dtype });
+  // A model named only by the index manifest is never downloaded.
+  const enc = await loadTextEncoder(textModelFor(index, o.model), { dtype: o.dtype, download: o.model !== undefined });
   try {
     const { vectors, dim } = await embedTexts(enc, texts);
     if (dim !== index.dim) {
@@ -56,7 +57,7 @@ export interface CaptionEvalRun extends CrossModalRecall {
 export async function runCaptionEval(index: IndexData | undefined, o: CaptionEvalOptions): Promise<CaptionEvalRun> {
   const caps = readCaptions(o.captions);
   const model = textModelFor(index, o.model);
-  const enc = await loadTextEncoder(model, { dtype: o.dtype });
+  const enc = await loadTextEncoder(model, { dtype: o.dtype, download: o.model !== undefined });
   try {
     if (index) {
       const row = new Map(index.ids.map((id, i) => [id, i]));

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { readLabels } from '../data/labels.ts';
-import { listFolder } from '../data/images.ts';
+import { listFolder, listingSkips } from '../data/images.ts';
 import { embedImages } from '../embed/pipeline.ts';
 import { loadIndex } from '../index/store.ts';
 import { decodeNpy } from '../index/npy.ts';
@@ -13,6 +13,7 @@ import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { Rng } from '../util/random.ts';
 import { train, type TrainOptions } from '../tune/train.ts';
 import type { TuneMetrics } from '../tune/evaluate.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { addModelOptions, embedProgress, openModel, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface TuneFlags extends ModelFlags {
@@ -83,6 +84,7 @@ async function loadInputs(o: TuneFlags, log: (s: string) => void): Promise<{ dat
   if (!items.length) throw new Error(`${o.train}: none of the ${rows.length} labelled paths is an image in this folder`);
   const { backbone } = await openModel(o);
   const skips = skipReporter(o.json);
+  for (const s of listingSkips(listing)) skips.report(s);
   const bar = embedProgress('embedding', items.length, o.json);
   const emb = await embedImages(backbone, items, { onProgress: (k) => bar.tick(k), onSkip: skips.report });
   bar.end();
@@ -166,6 +168,7 @@ Examples:
   cmd.action(async (o: TuneFlags) => {
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
     const seed = int(o.seed, '--seed');
+    guardOutput(o.out, { flag: '--out', kind: OUTPUT_KINDS.head, inputs: [o.index, o.labels, o.train, o.init] });
     const { data, source, model } = await loadInputs(o, log);
     // Rows marked test/query/gallery in the split column never take part.
     const hasColumn = data.splits.some((s) => s !== undefined);

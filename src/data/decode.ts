@@ -20,8 +20,9 @@ export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: nu
 export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
   if (spec.resampler === 'pil') return decodeRgbPil(input, spec);
   // One libvips pipeline: the header gives the size (orientation-corrected), then rotate, resize and crop in one pass.
-  const meta = await sharp(input).metadata();
+  const meta = await sharp(input, { limitInputPixels: false }).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
+  assertPixelLimit(meta.width, meta.height);
   const swap = (meta.orientation ?? 1) >= 5;
   const [w0, h0] = swap ? [meta.height, meta.width] : [meta.width, meta.height];
   const target = resizeTarget(spec, w0, h0);
@@ -35,6 +36,14 @@ export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promis
   if (buf.info.channels !== 3) throw new Error(`decoded to ${buf.info.channels} channels, expected 3`);
   if (crop && !inside) return { data: centerCrop(buf.data, buf.info.width, buf.info.height, crop.width, crop.height), width: crop.width, height: crop.height };
   return { data: buf.data, width: buf.info.width, height: buf.info.height };
+}
+
+/** sharp's default input pixel limit (0x3FFF squared), kept for every decode: larger headers are refused before decoding. */
+export const PIXEL_LIMIT = 268402689;
+
+/** Refuse an image whose header claims more than PIXEL_LIMIT pixels (a decompression bomb's shape). */
+export function assertPixelLimit(width: number, height: number): void {
+  if (width * height > PIXEL_LIMIT) throw new Error(`image too large: ${width}x${height} pixels exceeds the pixel limit of ${PIXEL_LIMIT}`);
 }
 
 /** Center crop an RGB buffer (Hugging Face's rounding; pads with zeros when the crop is larger). */

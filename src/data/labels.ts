@@ -1,5 +1,5 @@
 /** Label manifests: CSV files with a header `path,label[,domain][,split]` (extra columns are kept). */
-import { readCsv } from './csv.ts';
+import { readCsvRecords } from './csv.ts';
 
 /** One labelled image. */
 export interface LabelRow {
@@ -11,15 +11,17 @@ export interface LabelRow {
   extra: Record<string, string>;
 }
 
-/** Read a labels CSV (`path,label[,domain][,split]`). Duplicate paths are an error. */
+/** Read a labels CSV (`path,label[,domain][,split]`). Duplicate paths, empty paths and empty labels are errors naming file:line. */
 export function readLabels(file: string): LabelRow[] {
-  const records = readCsv(file);
-  if (records.length && (!('path' in records[0]) || !('label' in records[0]))) {
-    throw new Error(`${file}: header must start with path,label (got ${Object.keys(records[0]).join(',')})`);
+  const records = readCsvRecords(file);
+  if (records.length && (!('path' in records[0].record) || !('label' in records[0].record))) {
+    throw new Error(`${file}: header must start with path,label (got ${Object.keys(records[0].record).join(',')})`);
   }
   const seen = new Set<string>();
-  return records.map((r, i) => {
-    if (seen.has(r.path)) throw new Error(`${file}:${i + 2}: duplicate path ${r.path}`);
+  return records.map(({ record: r, line }) => {
+    if (r.path.trim() === '') throw new Error(`${file}:${line}: empty path`);
+    if (r.label.trim() === '') throw new Error(`${file}:${line}: empty label for ${r.path} (every row needs a class label)`);
+    if (seen.has(r.path)) throw new Error(`${file}:${line}: duplicate path ${r.path}`);
     seen.add(r.path);
     const { path, label, domain, split, ...extra } = r;
     return { path, label, domain: domain || undefined, split: split || undefined, extra };

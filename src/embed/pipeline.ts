@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { config } from '../config.ts';
 import { decodeRgb, normalizeInto } from '../data/decode.ts';
+import { fsReason } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
 import { l2normalize, pool } from './pool.ts';
@@ -51,19 +52,25 @@ interface Decoded {
 
 /** Human-readable reason from a sharp/IO error. */
 export function decodeError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code) return fsReason(e);
   const msg = (e as Error)?.message ?? String(e);
   if (/ENOENT|Input file is missing/.test(msg)) return 'file not found';
   if (/EISDIR/.test(msg)) return 'is a folder';
-  if (/unsupported image format/i.test(msg)) return 'unsupported or unrecognised image format';
-  if (/premature end|truncated|corrupt/i.test(msg)) return `truncated or corrupt image (${msg.split('\n')[0]})`;
+  if (/EACCES|permission denied/i.test(msg)) return 'permission denied';
+  if (/^image too large/.test(msg)) return msg.split('\n')[0];
+  if (/pixel limit/i.test(msg)) return `image too large (${msg.split('\n')[0]})`;
+  if (/unsupported image format/i.test(msg)) return 'not an image (unrecognised content)';
+  if (/premature end|truncated|corrupt|read error|incorrect header check|invalid|bad (huffman|seek)/i.test(msg)) return `truncated or corrupt image (${msg.split('\n')[0]})`;
   return msg.split('\n')[0];
 }
 
 /** Decode one item with a precise error: missing, folder, empty, or the decoder's own message. */
 async function decodeAlone(item: EmbedItem, spec: ModelSpec): ReturnType<typeof decodeRgb> {
   if (typeof item.source === 'string') {
-    const st = await fs.promises.stat(item.source).catch(() => undefined);
-    if (!st) throw new Error('file not found');
+    // Open it first: permission denied, a symlink loop or a missing file get their own reason.
+    const fh = await fs.promises.open(item.source, 'r');
+    const st = await fh.stat().finally(() => fh.close());
     if (st.isDirectory()) throw new Error('is a folder');
     if (st.size === 0) throw new Error('empty file (0 bytes)');
   } else if (item.source.length === 0) throw new Error('empty file (0 bytes)');

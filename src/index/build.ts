@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { listFolder } from '../data/images.ts';
+import { listFolder, listingSkips } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import { decodeError, embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Head } from '../embed/head.ts';
 import { hashFile } from '../util/hash.ts';
 import { assertSameEmbedding, isIndexDir, loadIndex, saveIndex, type FileRecord, type Manifest } from './store.ts';
@@ -22,6 +22,8 @@ export interface BuildOptions {
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
   onSkip?: (s: Skipped) => void;
+  /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was). */
+  strict?: boolean;
 }
 
 /** What an index run changed. */
@@ -46,7 +48,7 @@ async function hashAll(folder: string, ids: string[], onError: (s: Skipped) => v
       const size = fs.statSync(file).size;
       return { sha256: await hashFile(file), size };
     }));
-    res.forEach((r, j) => (r.status === 'fulfilled' ? out.set(part[j], r.value) : onError({ id: part[j], reason: (r.reason as Error).message })));
+    res.forEach((r, j) => (r.status === 'fulfilled' ? out.set(part[j], r.value) : onError({ id: part[j], reason: decodeError(r.reason) })));
   }
   return out;
 }
@@ -60,7 +62,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
     skipped.push(s);
     opts.onSkip?.(s);
   };
-  for (const o of listing.others) skip({ id: o, reason: `unsupported file type (${path.extname(o) || 'no extension'})` });
+  for (const s of listingSkips(listing)) skip(s);
   const records = await hashAll(folder, listing.images, skip);
   const manifestNow: Pick<Manifest, 'model' | 'head'> = {
     model: { name: backbone.name, fingerprint: backbone.fingerprint, spec: backbone.spec },
@@ -121,6 +123,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
     updated: now,
   };
   if (!manifest.head) delete manifest.head;
+  if (opts.strict && skipped.length) throw new Error(`--strict: ${skipped.length} file(s) skipped; ${out} was not written`);
   saveIndex(out, { manifest, ids: finalIds, vectors, dim, files });
   const failed = new Set(skipped.map((s) => s.id));
   return {

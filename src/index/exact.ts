@@ -11,6 +11,7 @@ import { createSession } from '../models/ort.ts';
 
 /** Top-k results for nq queries: row-major nq x k; index -1 means fewer than k items existed. */
 export interface TopK {
+  /** min(requested k, gallery size): memory is queries x min(k, N), whatever k was asked for. */
   k: number;
   indices: Int32Array;
   scores: Float32Array;
@@ -60,6 +61,8 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
   const nq = dim ? queries.length / dim : 0;
   if (!Number.isInteger(ng) || !Number.isInteger(nq)) throw new Error(`searchExact: arrays are not multiples of dim ${dim}`);
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  // Never more slots than gallery rows: k = 1e9 on 56 items allocates 56 per query.
+  k = Math.max(1, Math.min(k, ng));
   const indices = new Int32Array(nq * k).fill(-1);
   const scores = new Float32Array(nq * k).fill(-Infinity);
   if (ng === 0 || nq === 0) return { k, indices, scores };

@@ -3,8 +3,8 @@
  * (best first, top 10 count); the truth file has the same shape, listing each query's relevant
  * gallery ids (an empty list = a query without truth, not scored).
  */
-import fs from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { readText } from '../util/text.ts';
 import { hitAt, type Relevance } from './retrieval.ts';
 
 /** Query id -> ranked gallery ids (submission) or relevant gallery ids (truth). */
@@ -85,15 +85,10 @@ export function validateSubmission(data: unknown, file = '<submission>', opts: {
 
 /** Read and validate a JSON object of query id -> id list (a submission or a truth file); duplicate query keys are an error. */
 export function readSubmission(file: string): Submission {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readText(file);
   let data: unknown;
   try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ''));
+    data = JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }

@@ -118,8 +118,8 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
       const row = rowLabel.get(r)!;
       const qc = codeOf(row.label);
       const rel: boolean[] = [];
-      for (let j = 0; j < depth; j++) {
-        const gi = top.indices[qi * depth + j];
+      for (let j = 0; j < top.k; j++) {
+        const gi = top.indices[qi * top.k + j];
         if (gi < 0) break;
         rel.push(gLabel[gi] === qc);
       }

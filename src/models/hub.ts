@@ -23,11 +23,24 @@ export function isHubId(s: string): boolean {
   return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(s) && !s.endsWith('.onnx') && !s.startsWith('.');
 }
 
-/** The Hub repository of a preset name or Hub id, or undefined. */
+/** The prefix that marks a MODEL argument as a Hugging Face Hub id: `hf:owner/name`. */
+export const HUB_PREFIX = 'hf:';
+
+/** The Hub repository of a preset name or Hub id (`owner/name` or `hf:owner/name`), or undefined. */
 export function hubTarget(model: string): HubTarget | undefined {
+  if (model.startsWith(HUB_PREFIX)) return isHubId(model.slice(HUB_PREFIX.length)) ? { repo: model.slice(HUB_PREFIX.length) } : undefined;
   const preset = findPreset(model);
   if (preset) return preset.source.kind === 'hf' ? { repo: preset.source.repo, preset } : undefined;
   return isHubId(model) ? { repo: model } : undefined;
+}
+
+/**
+ * The Hub repository of a MODEL argument that explicitly names one: a preset name or
+ * `hf:owner/name`. A bare `owner/name` that is not a local path is not one (it is far more often
+ * a mistyped folder), so it never reaches the network.
+ */
+export function explicitHubTarget(model: string): HubTarget | undefined {
+  return model.startsWith(HUB_PREFIX) || findPreset(model) ? hubTarget(model) : undefined;
 }
 
 /** The cache folder of a Hub repository: <cacheDir>/hub/<owner>/<name>. */
@@ -46,6 +59,8 @@ export interface HubOptions {
   hubUrl?: string;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** false: never download, even online (a model named by an index manifest); default true. */
+  download?: boolean;
 }
 
 /** The files a cached repository lacks for this dtype/tower choice (relative paths; alternatives joined by " or "). */
@@ -75,6 +90,9 @@ export async function resolveHubModel(model: string, opts: HubOptions = {}): Pro
   const missing = missingFiles(dir, opts);
   if (missing.length === 0) return { dir, target };
   if (config.offline) throw new Error(offlineMessage(model, target.repo, dir, missing));
+  if (opts.download === false) {
+    throw new Error(`${model}: not in the model cache (${dir} lacks ${missing.join(', ')}); lookalike downloads only on request: run "lookalike models fetch ${model}" or pass --model`);
+  }
   await fetchHubModel(model, opts);
   return { dir, target };
 }

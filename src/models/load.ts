@@ -10,7 +10,7 @@ import { imageInput, specFromInput } from './input-shape.ts';
 import { canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
-import { hubTarget, resolveHubModel } from './hub.ts';
+import { explicitHubTarget, resolveHubModel } from './hub.ts';
 import { findPreset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath, loadTfjsBackbone } from './tfjs.ts';
@@ -27,6 +27,8 @@ export interface LoadOptions {
   dtype?: string;
   /** Projected embedding (image_embeds, default) or the pre-projection feature, where the graph has both. */
   feature?: Feature;
+  /** false: a preset/Hub model missing from the cache is an error, never a download (models named by an index manifest). */
+  download?: boolean;
 }
 
 /**
@@ -46,12 +48,13 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
     if (found) return loadHfFolder(found, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: preset?.spec, name: model });
     if (preset?.source.kind === 'local') throw new Error(notOnSearchPathMessage(preset));
     // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
-    const hub = hubTarget(model);
+    // Only a preset name or `hf:owner/name` reaches the Hub; a missing local path is just missing.
+    const hub = explicitHubTarget(model);
     if (hub) {
-      const { dir } = await resolveHubModel(model, { dtype: opts.dtype });
+      const { dir } = await resolveHubModel(model, { dtype: opts.dtype, download: opts.download });
       return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model });
     }
-    throw new Error(`model not found: ${model} (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id)`);
+    throw new Error(`${model}: no such file or folder (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id as hf:owner/name)`);
   }
   if (fs.statSync(model).isDirectory()) return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
   // A bare .onnx file: ImageNet defaults, then what the graph's input shape fixes (size, layout,

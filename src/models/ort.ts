@@ -7,6 +7,18 @@ import { config } from '../config.ts';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
 
+/**
+ * Keep ONNX Runtime private: unless the user set ORT_DISABLE_TELEMETRY themselves, turn off its
+ * telemetry (which otherwise writes a device id and event store under
+ * ~/.cache/Microsoft/DeveloperTools/.onnxruntime, plus `mat-debug-PID.log` and `.ses` files in
+ * the temp folder). ORT reads the variable when its environment starts (the first session), so
+ * this runs at import and again before every session; child processes inherit it.
+ */
+export function disableOrtTelemetry(): void {
+  if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
+}
+disableOrtTelemetry();
+
 /** The folder of onnxruntime-node's native binaries, where its CUDA provider libraries must be. */
 export function ortBinaryDir(): string {
   const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
@@ -33,6 +45,7 @@ export function sessionOptions(): ort.InferenceSession.SessionOptions {
 
 /** Create an ORT session from bytes or a path, with a clear error naming the file. */
 export async function createSession(model: string | Uint8Array, what: string): Promise<ort.InferenceSession> {
+  disableOrtTelemetry();
   const opts = sessionOptions();
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);

@@ -15,7 +15,7 @@ import { createSession, describeSession } from './ort.ts';
 import type { TensorInfo } from './backbone.ts';
 import { familyOf, hfOnnxFile, readConfig, type Family } from './hf.ts';
 import { readJsonObject } from '../util/json.ts';
-import { hubTarget, resolveHubModel } from './hub.ts';
+import { explicitHubTarget, resolveHubModel } from './hub.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import type { Backbone } from './backbone.ts';
 import { embedImages } from '../embed/pipeline.ts';
@@ -115,11 +115,11 @@ export function loadTokenizer(dir: string): { tokenizer: Tokenizer; json: Record
 }
 
 /** Load the text tower of a folder, preset or Hub id (text_model*.onnx + tokenizer.json). */
-export async function loadTextEncoder(model: string, opts: { dtype?: string } = {}): Promise<TextEncoder> {
+export async function loadTextEncoder(model: string, opts: { dtype?: string; download?: boolean } = {}): Promise<TextEncoder> {
   let dir = model;
   if (!fs.existsSync(model)) {
-    if (!hubTarget(model)) throw new Error(`model not found: ${model} (give a folder with onnx/text_model.onnx and tokenizer.json, or a text-image preset)`);
-    dir = (await resolveHubModel(model, { dtype: opts.dtype, text: true })).dir;
+    if (!explicitHubTarget(model)) throw new Error(`${model}: no such file or folder (give a folder with onnx/text_model.onnx and tokenizer.json, a text-image preset, or hf:owner/name)`);
+    dir = (await resolveHubModel(model, { dtype: opts.dtype, text: true, download: opts.download })).dir;
   } else if (!fs.statSync(model).isDirectory()) {
     throw new Error(`${model}: text search needs a model folder (onnx/text_model.onnx + tokenizer.json), not a single file`);
   }

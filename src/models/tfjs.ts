@@ -15,6 +15,7 @@ import { canonicalSpec, defaultSpec, inputChannels, inputSize, type ModelSpec } 
 import { setupTfjs, type Tf, type TfjsRuntime } from './tfjs-backend.ts';
 import { hashParts } from '../util/hash.ts';
 import { specFromInput } from './input-shape.ts';
+import { decodeUtf8 } from '../util/text.ts';
 
 type Tensor = tfTypes.Tensor;
 
@@ -57,6 +58,12 @@ export interface TfjsDescription {
   candidates: TensorInfo[];
 }
 
+/** True when `file` lies inside `dir` (after resolving `..`). */
+function insideFolder(dir: string, file: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(file));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
 /** Read a TF.js model: `model.json` (any name ending .json) + shards, or an nsfwjs `.js` bundle. */
 export function readTfjsArtifacts(file: string): TfjsArtifacts {
   if (!fs.existsSync(file)) throw new Error(`${file}: not found`);
@@ -68,7 +75,7 @@ export function readTfjsArtifacts(file: string): TfjsArtifacts {
       json = requireFresh(file) as TfjsModelJson;
       text = JSON.stringify(json);
     } else {
-      text = fs.readFileSync(file, 'utf8');
+      text = decodeUtf8(fs.readFileSync(file), file);
       json = JSON.parse(text);
     }
   } catch (e) {
@@ -84,8 +91,11 @@ export function readTfjsArtifacts(file: string): TfjsArtifacts {
   const dir = path.dirname(file);
   for (const group of json.weightsManifest ?? []) {
     for (const p of group.paths) {
+      if (typeof p !== 'string' || p === '' || path.isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p)) throw new Error(`${file}: weight path ${JSON.stringify(p)} is not a relative path inside the model folder`);
       const shard = bundle ? path.join(dir, `${p}.min.js`) : path.join(dir, p);
+      if (!insideFolder(dir, shard)) throw new Error(`${file}: weight path ${p} points outside the model folder ${dir}; refusing to read it`);
       if (!fs.existsSync(shard)) throw new Error(`${file}: weight shard ${p} missing (expected ${shard})`);
+      if (!insideFolder(fs.realpathSync(dir), fs.realpathSync(shard))) throw new Error(`${file}: weight path ${p} links outside the model folder ${dir}; refusing to read it`);
       let bytes: Uint8Array;
       if (bundle) {
         const b64 = requireFresh(shard);

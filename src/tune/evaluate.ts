@@ -46,8 +46,8 @@ export async function retrievalMetrics(set: EvalSet, maxRank = 1000): Promise<Tu
   const judgements: Judgement[] = [];
   for (let q = 0; q < n; q++) {
     const rel: boolean[] = [];
-    for (let j = 0; j < k; j++) {
-      const g = top.indices[q * k + j];
+    for (let j = 0; j < top.k; j++) {
+      const g = top.indices[q * top.k + j];
       if (g < 0) break;
       if (other(q, g)) rel.push(set.labels[g] === set.labels[q]);
     }

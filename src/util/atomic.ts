@@ -1,6 +1,7 @@
 /** Crash-safe writes: temp file (or folder) + fsync + rename. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { cleanStaleTemps, tempPath } from './temp.ts';
 
 /**
  * Test hook: LOOKALIKE_CRASH_AT=<step> makes the process exit abruptly at that step, to prove
@@ -30,15 +31,23 @@ function tmpName(target: string): string {
 /** Write a file atomically: the target holds either its old or its new content, never a partial one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = tmpName(file);
-  const fd = fs.openSync(tmp, 'w');
+  cleanStaleTemps(file);
+  // A hidden sibling only lookalike names this way (src/util/temp.ts); 'wx' never opens an existing file.
+  const tmp = tempPath(file);
+  const fd = fs.openSync(tmp, 'wx');
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      crashPoint(`file:${path.basename(file)}`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
   fsyncDir(path.dirname(path.resolve(file)));
 }
 

@@ -1,17 +1,11 @@
 /** Reading JSON files with errors that name the file. */
-import fs from 'node:fs';
+import { readText } from './text.ts';
 
-/** Parse a JSON file (a leading BOM is ignored); a missing or malformed file is an error naming it. */
+/** Parse a JSON file (a leading BOM is ignored); a missing, non-UTF-8 or malformed file is an error naming it. */
 export function readJson(file: string): unknown {
-  let text: string;
+  const text = readText(file);
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-  }
-  try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
