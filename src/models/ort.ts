@@ -15,7 +15,7 @@ import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
  * this runs at import and again before every session; child processes inherit it.
  */
 export function disableOrtTelemetry(): void {
-  if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
+  if (!process.env.ORT_DISABLE_TELEMETRY) process.env.ORT_DISABLE_TELEMETRY = '1';
 }
 disableOrtTelemetry();
 

@@ -50,8 +50,8 @@ export const OUTPUT_KINDS = {
     what: 'an ONNX head written by `lookalike tune`',
     recognise(bytes: Buffer): boolean {
       try {
-        const m = ModelProto.decode(bytes) as unknown as { metadataProps?: { key?: string; value?: string }[] };
-        return (m.metadataProps ?? []).some((p) => p.key === 'lookalike.kind' && p.value === 'head');
+        const m = ModelProto.decode(bytes) as unknown as { metadata_props?: { key?: string; value?: string }[] };
+        return (m.metadata_props ?? []).some((p) => p.key === 'lookalike.kind' && p.value === 'head');
       } catch {
         return false;
       }
