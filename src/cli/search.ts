@@ -40,7 +40,7 @@ export function expandQueries(args: string[]): { files: QueryFile[]; skipped: Li
       const l = listFolder(a);
       if (!l.images.length) throw new Error(`${a}: no query images in this folder`);
       files.push(...l.images.map((rel) => ({ key: rel, file: path.join(a, rel) })));
-      skipped.push(...listingSkips(l, a.endsWith('/') ? a : `${a}/`));
+      skipped.push(...listingSkips(l).map((s) => ({ ...s, id: path.join(a, s.id) })));
     } else files.push({ key: path.basename(a), file: a });
   }
   return { files, skipped };
@@ -101,7 +101,9 @@ Example:
       const items: EmbedItem[] = files.map((f) => ({ id: idOf(f.file), source: f.file }));
       const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
       const bar = embedProgress('queries', items.length, o.json);
-      const emb = await embedImages(backbone, items, { head, onSkip: skips.report, onProgress: (n) => bar.tick(n) });
+      // A query that cannot be decoded is reported under the path it was given as.
+      const fileOf = new Map(files.map((f, i) => [items[i].id, f.file]));
+      const emb = await embedImages(backbone, items, { head, onSkip: (s) => skips.report({ ...s, id: fileOf.get(s.id) ?? s.id }), onProgress: (n) => bar.tick(n) });
       bar.end();
       await backbone.dispose();
       await head?.dispose();
