@@ -30,6 +30,12 @@ export interface LookalikeConfig {
   decodeConcurrency: number;
   /** TensorFlow.js backend for TF.js backbones: 'wasm' (default) or 'cpu' (LOOKALIKE_TFJS_BACKEND). */
   tfjsBackend: 'wasm' | 'cpu';
+  /**
+   * How TF.js models run: 'onnx' (default) converts them to ONNX (cached under <cacheDir>/tfjs-onnx)
+   * and runs them on onnxruntime, falling back to TF.js for unsupported ops; 'tfjs' always uses
+   * TF.js (LOOKALIKE_TFJS_ENGINE).
+   */
+  tfjsEngine: 'onnx' | 'tfjs';
   /** wasm threads for TF.js; 0 = `threads`, else up to 8 cores (LOOKALIKE_TFJS_THREADS, default 0). */
   tfjsThreads: number;
 }
@@ -55,4 +61,5 @@ export const config: LookalikeConfig = {
   decodeConcurrency: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
   tfjsBackend: process.env.LOOKALIKE_TFJS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
   tfjsThreads: envInt('LOOKALIKE_TFJS_THREADS', 0),
+  tfjsEngine: process.env.LOOKALIKE_TFJS_ENGINE === 'tfjs' ? 'tfjs' : 'onnx',
 };

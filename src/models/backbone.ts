@@ -22,6 +22,8 @@ export interface Backbone {
   spec: ModelSpec;
   /** sha256 of the weights and the canonical spec: equal fingerprints give comparable embeddings. */
   fingerprint: string;
+  /** How it runs, in words, when it is worth saying (e.g. "onnxruntime (converted from TF.js)"). */
+  engine?: string;
   /** Graph inputs and outputs. */
   inputs: TensorInfo[];
   outputs: TensorInfo[];

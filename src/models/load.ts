@@ -13,7 +13,8 @@ import { loadHfFolder, type Feature } from './hf.ts';
 import { explicitHubTarget, resolveHubModel } from './hub.ts';
 import { findPreset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
-import { isTfjsPath, loadTfjsBackbone } from './tfjs.ts';
+import { isTfjsPath } from './tfjs.ts';
+import { loadTfjsModel } from './tfjs-onnx/load.ts';
 import { findOnSearchPath, notOnSearchPathMessage } from './search-path.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
@@ -40,8 +41,8 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
   const exists = fs.existsSync(model);
   // TensorFlow.js: presets shipped in npm packages, a model.json path, or a folder holding one.
   const preset = exists ? undefined : findPreset(model);
-  if (preset?.source.kind === 'npm') return loadTfjsBackbone(resolveNpmPreset(preset), { name: model, base: preset.spec, overrides });
-  if (isTfjsPath(model)) return loadTfjsBackbone(model, { overrides });
+  if (preset?.source.kind === 'npm') return loadTfjsModel(resolveNpmPreset(preset), { name: model, base: preset.spec, overrides });
+  if (isTfjsPath(model)) return loadTfjsModel(model, { overrides });
   if (!exists) {
     // A folder of that name on the model search path (LOOKALIKE_MODELS, then <cache>/models), for any name.
     const found = findOnSearchPath(model);

@@ -74,6 +74,8 @@ export class OrtBackbone implements Backbone {
   outputs: TensorInfo[];
   private inputName: string;
   private outputName: string;
+  /** How it runs, when not a plain ONNX file (e.g. converted from TF.js). */
+  engine?: string;
 
   constructor(
     readonly name: string,

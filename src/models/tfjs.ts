@@ -217,6 +217,21 @@ export function tfjsDefaultSpec(desc: TfjsDescription): ModelSpec {
   return { ...defaultSpec(), format: 'tfjs', ...specFromInput(input), layout: nchw ? 'nchw' : 'nhwc' };
 }
 
+/** The spec of a TF.js model: its defaults, then a preset's fields (`base`), then flags (`overrides`). */
+export function tfjsSpec(desc: TfjsDescription, base: Partial<ModelSpec> = {}, overrides: Partial<ModelSpec> = {}): ModelSpec {
+  return { ...tfjsDefaultSpec(desc), ...base, ...overrides, format: 'tfjs' };
+}
+
+/** The folder form of a TF.js model argument resolved to its model.json (or bundle) file. */
+export function tfjsFile(model: string): string {
+  if (fs.existsSync(model) && fs.statSync(model).isDirectory()) {
+    const file = path.join(model, 'model.json');
+    if (!fs.existsSync(file)) throw new Error(`${model}: no model.json in this folder`);
+    return file;
+  }
+  return model;
+}
+
 /** A feature that is already one vector per image: rank 2, or a 1x1 spatial map. */
 function isPooled(t: TensorInfo): boolean {
   if (t.shape.length === 2) return true;
@@ -233,6 +248,8 @@ export class TfjsBackbone implements Backbone {
   candidates: TensorInfo[];
   /** The node or layer read by run(). */
   readonly outputName: string;
+  /** Why this model runs on TF.js rather than converted to ONNX, when it was tried. */
+  engine?: string;
   private readonly inputName: string;
   private readonly tf: Tf;
   private disposed = false;
@@ -278,10 +295,10 @@ export class TfjsBackbone implements Backbone {
   }
 
   /** Load a TF.js model from a model.json / bundle path; `base` spec fields (a preset's) and `overrides` (flags) apply over the defaults. */
-  static async load(file: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec> } = {}): Promise<TfjsBackbone> {
-    const artifacts = readTfjsArtifacts(file);
+  static async load(file: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts } = {}): Promise<TfjsBackbone> {
+    const artifacts = opts.artifacts ?? readTfjsArtifacts(file);
     const desc = describeTfjs(artifacts);
-    const spec: ModelSpec = { ...tfjsDefaultSpec(desc), ...(opts.base ?? {}), ...(opts.overrides ?? {}), format: 'tfjs' };
+    const spec = tfjsSpec(desc, opts.base, opts.overrides);
     const runtime = await setupTfjs();
     const { tf } = runtime;
     const handler: tfTypes.io.IOHandler = {
@@ -401,13 +418,8 @@ export class TfjsBackbone implements Backbone {
 }
 
 /** Load a TF.js backbone (a model.json path, a folder holding model.json, or an nsfwjs bundle). */
-export async function loadTfjsBackbone(model: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec> } = {}): Promise<TfjsBackbone> {
-  let file = model;
-  if (fs.existsSync(model) && fs.statSync(model).isDirectory()) {
-    file = path.join(model, 'model.json');
-    if (!fs.existsSync(file)) throw new Error(`${model}: no model.json in this folder`);
-  }
-  return TfjsBackbone.load(file, { name: opts.name ?? model, base: opts.base, overrides: opts.overrides });
+export async function loadTfjsBackbone(model: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts } = {}): Promise<TfjsBackbone> {
+  return TfjsBackbone.load(tfjsFile(model), { name: opts.name ?? model, base: opts.base, overrides: opts.overrides, artifacts: opts.artifacts });
 }
 
 /** True when a path names a TF.js model: a .json file, or a folder with model.json (and no ONNX layout). */

@@ -15,11 +15,11 @@ export interface NodeDef {
   name?: string;
 }
 
-/** A graph input or output: name, element type and shape (string = symbolic dimension). */
+/** A graph input or output: name, element type and shape (string = symbolic dimension; null = unknown shape). */
 export interface ValueDef {
   name: string;
   type?: 'float32' | 'int64' | 'int32';
-  shape: (number | string)[];
+  shape: (number | string)[] | null;
 }
 
 /** A constant weight: name, shape and values (float32 unless int64 is given). */
@@ -71,7 +71,7 @@ function valueInfo(v: ValueDef): Record<string, unknown> {
     type: {
       tensor_type: {
         elem_type: elem(v.type),
-        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+        ...(v.shape ? { shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } : {}),
       },
     },
   };
