@@ -16,7 +16,7 @@ import type { TfNode } from './context.ts';
 import { decodeWeights } from './weights.ts';
 
 /** Bumped whenever the converter's output changes, so stale cached graphs are not reused. */
-export const CONVERTER_VERSION = '1';
+export const CONVERTER_VERSION = '2';
 
 /** A converted model: the ONNX file in the cache (or bytes when the cache is not writable). */
 export type TfjsOnnx = { ok: true; model: string | Uint8Array; cached: boolean; output: string } | { ok: false; unsupported: string[] };

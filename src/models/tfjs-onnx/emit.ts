@@ -13,6 +13,8 @@ export interface Value {
   nchw: boolean;
   /** Constants are kept as values until an op needs them as a tensor (then they become initializers). */
   const?: ConstTensor;
+  /** A zero-padded value: what was padded and by how much [top, left, bottom, right], so a VALID conv can pad itself instead. */
+  padOf?: { value: Value; pads: [number, number, number, number] };
 }
 
 /** An op the conversion does not cover: conversion stops and the TF.js path runs instead. */
@@ -64,6 +66,19 @@ export class Emitter {
     const name = this.float(v.const.data as Float32Array, v.const.shape, v.name);
     this.made.set(v.name, name);
     return name;
+  }
+
+  /** The nodes that `outputs` depend on (dead ones dropped, e.g. a Pad folded into its conv), and the initializers they use. */
+  live(outputs: string[]): { nodes: NodeDef[]; inits: InitDef[] } {
+    const need = new Set(outputs);
+    const nodes: NodeDef[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => need.has(o))) continue;
+      nodes.push(n);
+      for (const x of n.inputs) need.add(x);
+    }
+    return { nodes: nodes.reverse(), inits: this.inits.filter((t) => need.has(t.name)) };
   }
 
   /** The value in TF's NHWC layout (a transpose when it is NCHW, made once per value). */

@@ -89,13 +89,14 @@ export function convertGraph(nodes: TfNode[], weights: Map<string, ConstTensor>,
   const out = values.get(bare(output))!;
   const outName = bare(output);
   e.node('Identity', [e.nhwc(out)], undefined, outName);
+  const live = e.live([outName]);
   const dims = (input.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1));
   const model = buildModel({
     name: 'tfjs-graph',
     inputs: [{ name: input.name, shape: dims.map((d) => (d < 0 ? 'batch' : d)) }],
     outputs: [{ name: outName, shape: null }],
-    nodes: e.nodes,
-    initializers: e.inits,
+    nodes: live.nodes,
+    initializers: live.inits,
     opset: 17,
   });
   return { ok: true, model, input: input.name, output: outName };

@@ -96,7 +96,7 @@ const LAYERS: Record<string, LayerFn> = {
     channelsLast(l);
     const p = l.config.padding as number | number[] | number[][];
     const [[t, b], [left, r]] = Array.isArray(p) ? (Array.isArray(p[0]) ? (p as number[][]) : [pair(p[0]), pair(p[1])]) : [pair(p), pair(p)];
-    return { name: e.node('Pad', [e.nchw(x), e.ints([0, 0, t, left, 0, 0, b, r], 'pads')]), nchw: true };
+    return { name: e.node('Pad', [e.nchw(x), e.ints([0, 0, t, left, 0, 0, b, r], 'pads')]), nchw: true, padOf: { value: x, pads: [t, left, b, r] } };
   },
   Add: (e, _l, xs) => xs.slice(1).reduce((acc, v) => {
     const { names, nchw } = operands(e, acc, v);
@@ -158,13 +158,14 @@ export function convertLayers(layers: KerasLayer[], weights: Map<string, ConstTe
     }
   }
   e.node('Identity', [e.nhwc(values.get(output)!)], undefined, output);
+  const { nodes, inits } = e.live([output]);
   const shape = (inputs[0].config.batch_input_shape as (number | null)[] | undefined) ?? [null, null, null, 3];
   const model = buildModel({
     name: 'tfjs-layers',
     inputs: [{ name: inputs[0].config.name, shape: shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `d${i}`) : d)) }],
     outputs: [{ name: output, shape: null }],
-    nodes: e.nodes,
-    initializers: e.inits,
+    nodes,
+    initializers: inits,
     opset: 17,
   });
   return { ok: true, model, input: inputs[0].config.name, output };

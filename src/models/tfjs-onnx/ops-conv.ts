@@ -62,13 +62,19 @@ export function conv2d(e: Emitter, x: Value, filter: ConstTensor, o: { strides: 
     // W[o, i, y, x] = F[y, x, i, o]
     for (let y = 0; y < kh; y++) for (let xx = 0; xx < kw; xx++) for (let i = 0; i < cin; i++) for (let oc = 0; oc < cm; oc++) w[((oc * cin + i) * kh + y) * kw + xx] = f[((y * kw + xx) * cin + i) * cm + oc];
   }
+  // A zero pad right before a VALID conv becomes the conv's own padding.
+  let padding = o.padding;
+  if (padding === 'VALID' && x.padOf) {
+    padding = x.padOf.pads;
+    x = x.padOf.value;
+  }
   const inputs = [e.nchw(x), e.float(w, [cout, o.depthwise ? 1 : cin, kh, kw], 'conv_w')];
   if (o.bias) inputs.push(e.float(o.bias, [cout], 'conv_b'));
   const attrs: Record<string, number[] | number | string> = { kernel_shape: [kh, kw], strides: o.strides, dilations: o.dilations };
   if (o.depthwise) attrs.group = cin;
-  if (o.padding === 'SAME') attrs.auto_pad = 'SAME_UPPER';
-  else if (o.padding === 'VALID') attrs.pads = [0, 0, 0, 0];
-  else attrs.pads = [o.padding[0], o.padding[1], o.padding[2], o.padding[3]];
+  if (padding === 'SAME') attrs.auto_pad = 'SAME_UPPER';
+  else if (padding === 'VALID') attrs.pads = [0, 0, 0, 0];
+  else attrs.pads = [padding[0], padding[1], padding[2], padding[3]];
   return { name: activate(e, e.node('Conv', inputs, attrs), o.activation, true), nchw: true };
 }
 

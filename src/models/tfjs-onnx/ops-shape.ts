@@ -57,11 +57,14 @@ const pad: OpConverter = (c) => {
   if (c.node.op === 'PadV2' && c.inputs.length > 2 && Number(c.constant(2).data[0]) !== 0) throw new UnsupportedOp('PadV2', 'non-zero constant');
   const begin = Array.from({ length: rank }, (_, i) => p[i * 2]);
   const end = Array.from({ length: rank }, (_, i) => p[i * 2 + 1]);
+  // Spatial-only zero padding of an image map: remembered so a following VALID conv can pad itself.
+  const spatial = rank === 4 && begin[0] === 0 && end[0] === 0 && begin[3] === 0 && end[3] === 0;
+  const padOf = spatial ? { value: x, pads: [begin[1], begin[2], end[1], end[2]] as [number, number, number, number] } : undefined;
   if (x.nchw && rank === 4) {
     const perm = [0, 3, 1, 2];
-    return { name: c.e.node('Pad', [x.name, c.e.ints([...perm.map((d) => begin[d]), ...perm.map((d) => end[d])], 'pads')]), nchw: true };
+    return { name: c.e.node('Pad', [x.name, c.e.ints([...perm.map((d) => begin[d]), ...perm.map((d) => end[d])], 'pads')]), nchw: true, ...(padOf ? { padOf } : {}) };
   }
-  return { name: c.e.node('Pad', [c.e.tensor(x), c.e.ints([...begin, ...end], 'pads')]), nchw: false };
+  return { name: c.e.node('Pad', [c.e.tensor(x), c.e.ints([...begin, ...end], 'pads')]), nchw: false, ...(padOf ? { padOf } : {}) };
 };
 
 const concat: OpConverter = (c) => {
