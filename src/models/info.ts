@@ -43,6 +43,8 @@ export interface ModelInfo {
   fingerprint?: string;
   /** TF.js graphs: pooled-feature nodes worth reading with --output, with their shapes. */
   candidates?: TensorInfo[];
+  /** How the model runs (e.g. converted from TF.js to ONNX Runtime, or TF.js and why). */
+  engine?: string;
   text?: { inputs: TensorInfo[]; outputs: TensorInfo[]; output: string; maxLength: number; padding: string; padId: number; fingerprint: string };
 }
 
@@ -100,7 +102,9 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
       info.outputs = b.outputs;
       info.spec = b.spec;
       info.fingerprint = b.fingerprint;
+      info.engine = b.engine;
       if (b instanceof TfjsBackbone) info.candidates = await b.probeCandidates();
+      else if (b.spec.format === 'tfjs') info.candidates = await tfjsCandidates(model, opts);
       if (preset?.source.kind === 'npm') info.dim = preset.dim;
       const out = b.outputs.find((o) => o.name === (b.spec.output ?? b.outputs[0]?.name));
       if (out) {
@@ -125,6 +129,22 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
   return info;
 }
 
+/** Pooled-feature nodes of a TF.js model with their shapes, probed on TF.js itself (the converted ONNX graph only has the chosen output). */
+async function tfjsCandidates(model: string, opts: LoadOptions): Promise<TensorInfo[]> {
+  const saved = config.tfjsEngine;
+  config.tfjsEngine = 'tfjs';
+  try {
+    const t = await loadBackbone(model, opts);
+    try {
+      return t instanceof TfjsBackbone ? await t.probeCandidates() : [];
+    } finally {
+      await t.dispose();
+    }
+  } finally {
+    config.tfjsEngine = saved;
+  }
+}
+
 const shapeStr = (s: (number | string)[]) => `[${s.join(', ')}]`;
 
 /** Human-readable `models info` text. */
@@ -144,6 +164,7 @@ export function formatInfo(i: ModelInfo): string {
     else lines.push(`status:       not in the cache; place ${i.missing?.join(', ')} in ${i.location} or run "lookalike models fetch ${i.model}"`);
     return lines.join('\n');
   }
+  if (i.engine) lines.push(`engine:       ${i.engine}`);
   lines.push('inputs:');
   for (const t of i.inputs ?? []) lines.push(`  ${t.name}  ${t.type} ${shapeStr(t.shape)}`);
   lines.push('outputs:');
