@@ -9,6 +9,7 @@ import { OrtBackbone, createSession } from '../src/models/ort.ts';
 import { buildModel } from '../src/models/onnx/build.ts';
 import { defaultSpec, type ModelSpec } from '../src/models/spec.ts';
 import { embedImages } from '../src/embed/pipeline.ts';
+import { config } from '../src/config.ts';
 import { tmpDir, SHARED } from './helpers/tmp.ts';
 
 // A tiny graph model: x [N,H,W,3] -> 1x1 Conv2D (3->C) -> Relu -> Mean over H,W ("pool/Mean") -> MatMul (C->2) ("logits").
@@ -208,8 +209,18 @@ test('tfjs layers model: reads an inner layer (sub-model) and the nsfwjs-style .
   assert.equal(tf.memory().numTensors, before, 'full model and sub-model both freed');
 });
 
-test('loadBackbone routes model.json paths to tfjs', async () => {
+test('loadBackbone routes model.json paths to TF.js models: converted to ONNX by default, TF.js itself on request', async () => {
   const bb = await loadBackbone(modelJson, { overrides: { ...tinySpec, output: 'pool/Mean' } });
-  assert.ok(bb instanceof TfjsBackbone);
+  assert.ok(bb instanceof OrtBackbone);
+  assert.match(bb.engine ?? '', /converted from TF\.js/);
   await bb.dispose();
+  config.tfjsEngine = 'tfjs';
+  try {
+    const tf = await loadBackbone(modelJson, { overrides: { ...tinySpec, output: 'pool/Mean' } });
+    assert.ok(tf instanceof TfjsBackbone);
+    assert.equal(tf.fingerprint, bb.fingerprint);
+    await tf.dispose();
+  } finally {
+    config.tfjsEngine = 'onnx';
+  }
 });
