@@ -11,6 +11,7 @@ import { experimentCommand } from './experiment.ts';
 import { workerCommand } from './worker.ts';
 import { statusCommand } from './status.ts';
 import { reportCommand } from './report.ts';
+import { adviseCommand } from './advise.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -34,6 +35,7 @@ Example:
   program.addCommand(workerCommand());
   program.addCommand(statusCommand());
   program.addCommand(reportCommand());
+  program.addCommand(adviseCommand());
   return program;
 }
 

@@ -1,0 +1,44 @@
+/** `lookalike advise DATASET`: rank the available backbones x a small mode list on your own labelled images and recommend one. */
+import { Command, Option } from 'commander';
+import { advise, formatAdvice } from '../experiments/advise.ts';
+import { parseInteger, printJson } from './options.ts';
+
+/** The `advise` command. */
+export function adviseCommand(): Command {
+  const cmd = new Command('advise')
+    .description('measure every available backbone (frozen and tuned) on a labelled sample of your images; rank by mmp@5 and cost; print the command to reproduce the best')
+    .argument('<dataset>', 'folder of class folders, or with labels.csv (path,label[,domain][,split])')
+    .option('--models <list>', 'comma-separated presets, folders or files (default: every available image preset, face models left out)')
+    .option('--modes <list>', 'frozen, tune, projection', 'frozen,tune')
+    .option('--limit <n>', 'labelled images used at most (stratified sample)', '400')
+    .option('--epochs <n>', 'epochs of the tuned modes', '10')
+    .addOption(new Option('--protocol <p>', 'how held-out images are scored').choices(['leave-one-out', 'cross-domain', 'split']).default('leave-one-out'))
+    .option('--cache <dir>', 'embedding cache (default ~/.cache/lookalike/embeddings)')
+    .option('--store <dir>', 'run store (default ~/.cache/lookalike/advise)')
+    .option('--json', 'print JSON, no progress');
+  cmd.addHelpText('after', `
+Held-out images: the split column's test rows, else half of the classes (class-disjoint). A second
+call with the same images re-embeds nothing (embedding cache) and re-runs nothing (run store).
+
+Example:
+  LOOKALIKE_MODELS=../shared/models lookalike advise ../shared/datasets/clothing10
+  lookalike advise ./my-products --models mobilenet-v2-imagenet,./my-model.onnx --modes frozen,tune,projection`);
+  cmd.action(async (dataset: string, o: { models?: string; modes: string; limit: string; epochs: string; protocol: 'leave-one-out' | 'cross-domain' | 'split'; cache?: string; store?: string; json?: boolean }) => {
+    const modes = o.modes.split(',').map((s) => s.trim());
+    for (const m of modes) if (!['frozen', 'tune', 'projection'].includes(m)) throw new Error(`--modes ${o.modes}: "${m}" is not frozen, tune or projection`);
+    const a = await advise(dataset, {
+      models: o.models?.split(',').map((s) => s.trim()).filter(Boolean),
+      modes: modes as ('frozen' | 'tune' | 'projection')[],
+      limit: parseInteger(o.limit, '--limit', 4),
+      epochs: parseInteger(o.epochs, '--epochs', 1),
+      protocol: o.protocol,
+      cache: o.cache,
+      store: o.store,
+      quiet: o.json,
+      log: o.json ? undefined : (s) => process.stderr.write(`${s}\n`),
+    });
+    if (o.json) return printJson({ dataset, recommended: { model: a.recommended.model, mode: a.recommended.mode, 'mmp@5': a.recommended['mmp@5'] }, commands: a.commands, rows: a.rows.map(({ run: _run, ...r }) => r), skipped: a.skipped });
+    process.stdout.write(formatAdvice(a));
+  });
+  return cmd;
+}
