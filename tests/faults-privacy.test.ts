@@ -10,7 +10,8 @@ import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { config } from '../src/config.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { loadTextEncoder } from '../src/models/text.ts';
-import { explicitHubTarget, hubTarget } from '../src/models/hub.ts';
+import { explicitHubTarget, hubCacheDir, hubTarget } from '../src/models/hub.ts';
+import { writeClipFolder } from './fixtures/hf.ts';
 import { openModelForIndex } from '../src/cli/options.ts';
 import { loadIndex } from '../src/index/store.ts';
 import { searchByIds } from '../src/index/search.ts';
@@ -80,6 +81,12 @@ test('the network only on request: a missing owner/name path is "no such file or
     assert.equal(explicitHubTarget('hf:someowner/some-model')?.repo, 'someowner/some-model');
     assert.equal(explicitHubTarget('clip-vit-b32')?.repo, 'Xenova/clip-vit-base-patch32');
     assert.equal(hubTarget('hf:a/b')?.repo, 'a/b');
+    // a bare owner/name that `models fetch` already cached loads from the cache (no network either way)
+    writeClipFolder(hubCacheDir('someowner/cached-model'));
+    const cached = await loadBackbone('someowner/cached-model');
+    assert.equal(cached.spec.output, 'image_embeds');
+    await cached.dispose();
+    fs.rmSync(path.join(config.cacheDir, 'hub'), { recursive: true });
     // An index whose manifest names a preset that is not cached: an error, not a download.
     const { index } = await shared;
     const m = loadIndex(index).manifest;

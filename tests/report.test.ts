@@ -12,6 +12,7 @@ import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/store.ts';
 import { metricTable, deltas } from '../src/experiments/report-data.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
+import { OUTPUT_KINDS } from '../src/util/outputs.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -53,6 +54,14 @@ modes:
   assert.match(md, /\| model \| mode \| ds \|/);
   assert.match(md, /!\[bars-mmp_5\]\(charts\/bars-mmp_5\.svg\)/);
   for (const f of ['bars-mmp_5.svg', 'precision-at-k.svg', 'validation-epochs.svg', 'throughput.svg']) assert.match(fs.readFileSync(path.join(dir, 'charts', f), 'utf8'), /^<svg/);
+  // Re-running may replace these files (lookalike recognises its own report, summary and charts); nothing else.
+  assert.ok(OUTPUT_KINDS.reportHtml.recognise(fs.readFileSync(out)) && OUTPUT_KINDS.reportMarkdown.recognise(fs.readFileSync(path.join(dir, 'summary.md'))));
+  assert.ok(OUTPUT_KINDS.svgChart.recognise(fs.readFileSync(path.join(dir, 'charts', 'throughput.svg'))));
+  fs.writeFileSync(path.join(dir, 'notes.html'), '<p>mine</p>');
+  const guarded = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'report', path.join(dir, 'runs'), '--out', path.join(dir, 'notes.html')], { encoding: 'utf8' });
+  assert.equal(guarded.status, 1);
+  assert.match(guarded.stderr, /^error: --out .*notes\.html: exists and is not an HTML report written by `lookalike report`/);
+  assert.equal(fs.readFileSync(path.join(dir, 'notes.html'), 'utf8'), '<p>mine</p>');
   // Errors: an unknown metric, an empty folder.
   const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'report', path.join(dir, 'runs'), '--out', out, '--metrics', 'zz'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);

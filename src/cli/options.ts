@@ -39,7 +39,7 @@ export interface ModelFlags {
 
 /** Add the model and runtime flags to a command. */
 export function addModelOptions(cmd: Command, required = false): Command {
-  const m = new Option('-m, --model <model>', 'ONNX file, Hugging Face folder, TF.js model.json, or preset name');
+  const m = new Option('-m, --model <model>', 'ONNX file, Hugging Face folder, TF.js model.json, preset name, or hf:owner/name (downloads only for presets and hf: ids)');
   if (required) m.makeOptionMandatory();
   return cmd
     .addOption(m)

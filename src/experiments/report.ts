@@ -144,6 +144,7 @@ export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<
   const notRun = cells.filter((r) => r.status !== 'finished');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<meta name="generator" content="lookalike report">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}

@@ -1,6 +1,7 @@
 /**
  * Presets and Hugging Face Hub ids: a cache folder per repository under config.cacheDir,
- * filled by `lookalike models fetch ID` (or on first use when online) through @huggingface/hub.
+ * filled by `lookalike models fetch ID` (or on first use of a preset name or `hf:owner/name`
+ * when online; never for a bare owner/name or a manifest's model) through @huggingface/hub.
  * Offline, a missing model fails at once naming the files to place and the folder.
  */
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { config } from '../config.ts';
+import { cleanStaleTemps, tempPath } from '../util/temp.ts';
 import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { noFetchMessage } from './search-path.ts';
@@ -148,9 +150,16 @@ export async function fetchHubModel(model: string, opts: HubOptions = {}): Promi
     const blob = await hub.downloadFile({ ...common, path: f });
     if (!blob) throw new Error(`${target.repo}: ${f} not found on the Hub`);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    const tmp = `${dest}.part-${process.pid}`;
-    await pipeline(Readable.fromWeb(blob.stream() as import('node:stream/web').ReadableStream), fs.createWriteStream(tmp));
-    fs.renameSync(tmp, dest);
+    // A hidden temp only lookalike names (src/util/temp.ts): an interrupted download's is removed by the next fetch.
+    cleanStaleTemps(dest);
+    const tmp = tempPath(dest);
+    try {
+      await pipeline(Readable.fromWeb(blob.stream() as import('node:stream/web').ReadableStream), fs.createWriteStream(tmp, { flags: 'wx' }));
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
   }
   return dir;
 }

@@ -10,7 +10,7 @@ import { imageInput, specFromInput } from './input-shape.ts';
 import { canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
-import { explicitHubTarget, resolveHubModel } from './hub.ts';
+import { explicitHubTarget, hubCacheDir, hubTarget, missingFiles, resolveHubModel } from './hub.ts';
 import { findPreset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath } from './tfjs.ts';
@@ -54,6 +54,11 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
     if (hub) {
       const { dir } = await resolveHubModel(model, { dtype: opts.dtype, download: opts.download });
       return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model });
+    }
+    // A bare owner/name already fetched (`lookalike models fetch owner/name`) loads from the cache, never the network.
+    const cached = hubTarget(model);
+    if (cached && missingFiles(hubCacheDir(cached.repo), { dtype: opts.dtype }).length === 0) {
+      return loadHfFolder(hubCacheDir(cached.repo), { dtype: opts.dtype, feature: opts.feature, overrides, name: model });
     }
     throw new Error(`${model}: no such file or folder (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id as hf:owner/name)`);
   }

@@ -64,6 +64,27 @@ export const OUTPUT_KINDS = {
       return text !== undefined && /^query,label,domain,R,skipped(,|\r?\n|$)/.test(text);
     },
   },
+  reportHtml: {
+    what: 'an HTML report written by `lookalike report`',
+    recognise(bytes: Buffer): boolean {
+      const text = utf8(bytes);
+      return text !== undefined && /^<!doctype html>/i.test(text) && text.includes('<meta name="generator" content="lookalike report">');
+    },
+  },
+  reportMarkdown: {
+    what: 'a Markdown summary written by `lookalike report`',
+    recognise(bytes: Buffer): boolean {
+      const text = utf8(bytes);
+      return text !== undefined && /^# [^\n]*\n\n\d+ runs \(\d+ finished[^\n]*; lookalike /.test(text);
+    },
+  },
+  svgChart: {
+    what: 'an SVG chart written by `lookalike report` (vega)',
+    recognise(bytes: Buffer): boolean {
+      const text = utf8(bytes);
+      return text !== undefined && /^<svg[\s>]/.test(text) && text.includes('class="marks"');
+    },
+  },
 } satisfies Record<string, OutputKind>;
 
 /** What guardOutput needs to know about a writer. */
