@@ -7,6 +7,7 @@ import { listFolder, listingSkips } from '../data/images.ts';
 import { embedImages } from '../embed/pipeline.ts';
 import { loadIndex } from '../index/store.ts';
 import { decodeNpy } from '../index/npy.ts';
+import { runTuneSearch, type SearchFlags } from './tune-search.ts';
 import { writeHead } from '../tune/export.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from '../tune/data.ts';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
@@ -17,6 +18,7 @@ import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { addModelOptions, embedProgress, openModel, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface TuneFlags extends ModelFlags {
+  search?: string;
   index?: string;
   labels?: string;
   train?: string;
@@ -153,6 +155,10 @@ export function tuneCommand(): Command {
     .option('--base <f>', 'multi-similarity base (0.5)')
     .option('--hard-start <f>', 'progressive miner: share of hardest negatives at the start (0)')
     .option('--hard-end <f>', 'progressive miner: share at the end (1)')
+    .option('--search <space>', 'hyperparameter search: a YAML/JSON space file, inline JSON, or "default" (lr log-scale, hidden, dropout, loss); scored on the validation split only')
+    .option('--trials <n>', '--search: number of trials', '10')
+    .addOption(new Option('--strategy <s>', '--search: random draws or the grid').choices(['random', 'grid']).default('random'))
+    .option('--runs <dir>', '--search: run store for the trials (default ./runs)')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd);
   cmd.addHelpText('after', `
@@ -164,7 +170,8 @@ Examples:
   lookalike index ../shared/datasets/clothing10 --model m.onnx --out clothing.lkx
   lookalike tune --index clothing.lkx --labels ../shared/datasets/clothing10/labels.csv --loss hybrid --out clothing-head.onnx
   lookalike tune --train ./faces --model m.onnx --val-classes 0.2 --loss arcface --head-type linear --out face-head.onnx
-  lookalike compete ./comp --model m.onnx --head clothing-head.onnx -k 10 --out sub.json`);
+  lookalike compete ./comp --model m.onnx --head clothing-head.onnx -k 10 --out sub.json
+  lookalike tune --index clothing.lkx --labels labels.csv --search default --trials 8 --epochs 15 --out best-head.onnx`);
   cmd.action(async (o: TuneFlags) => {
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
     const seed = int(o.seed, '--seed');
@@ -176,6 +183,7 @@ Examples:
     let pool = subset(data, usable);
     const rule = splitRule(o, hasColumn && pool.splits.some((s) => s && s !== 'train'));
     if (rule.kind !== 'column' && hasColumn) pool = subset(pool, pool.labels.map((_, i) => i).filter((i) => pool.splits[i] === 'train' || pool.splits[i] === undefined));
+    if (o.search) return runTuneSearch(o as TuneFlags & SearchFlags, pool, rule, seed, source, model, log);
     const split = splitRows(pool, rule, new Rng(seed));
     const tr = subset(pool, split.train);
     const va = split.val.length >= 2 ? subset(pool, split.val) : undefined;

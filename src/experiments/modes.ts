@@ -126,6 +126,8 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
   };
 }
 
+const crossFits = new WeakMap<ItemVectors, Map<string, Fit>>();
+
 /** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
 export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string }): Promise<ModeOutput> {
   if (mode.kind === 'frozen') {
@@ -159,6 +161,12 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
     }
   }
   delete values.init;
-  const fit = await fitHead(pool, src.data.valRule, values, { seed: o.seed, valCrossDomain: src.data.valCrossDomain, init, where });
+  // A cross head is trained once per (backbone rows, mode) and reused for every dataset it is scored on.
+  const memo = train ? crossFits.get(train.v) ?? crossFits.set(train.v, new Map()).get(train.v)! : undefined;
+  let fit = memo?.get(mode.name);
+  if (!fit) {
+    fit = await fitHead(pool, src.data.valRule, values, { seed: o.seed, valCrossDomain: src.data.valCrossDomain, init, where });
+    memo?.set(mode.name, fit);
+  }
   return fromFit(fit, d, v, o.ks, meta);
 }
