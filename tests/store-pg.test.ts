@@ -150,6 +150,15 @@ test('postgres:// store over a real socket (pglite-socket + pg) keeps the store 
   await server.db.query(`INSERT INTO lookalike.locks (index_name, holder, pid, host, token) VALUES ('gallery', 'ghost', $1, $2, 't')`, [Number(dead.stdout), (await import('node:os')).hostname()]);
   const taken = await openPgStore(locations.socket, { write: true });
   await taken.close();
+  // Created without a width (as index does before its first batch): empty until the first write fixes it.
+  const lazy = await openPgStore(`${server.url}?index=lazy`, { write: true, create: { dim: 0, model } });
+  assert.equal(await lazy.count(), 0);
+  assert.deepEqual(await lazy.search(items[0].vector, { k: 3 }), []);
+  await assert.rejects(lazy.write({ remove: ['x.jpg'] }), /x\.jpg/);
+  await lazy.write({ upsert: items.slice(0, 5) });
+  assert.equal((await lazy.meta()).dim, DIM);
+  assert.equal((await lazy.search(items[0].vector, { k: 1 }))[0][0].id, items[0].id);
+  await lazy.close();
 });
 
 test('store locations: index names and URLs are validated', () => {

@@ -24,7 +24,7 @@ export const MIGRATIONS: Migration[] = [
     up: [
       `CREATE TABLE lookalike.indexes (
          name text PRIMARY KEY,
-         dim integer NOT NULL CHECK (dim > 0),
+         dim integer NOT NULL CHECK (dim >= 0),
          model json NOT NULL,
          head json,
          root text,

@@ -44,7 +44,8 @@ export class PgStore implements VectorStore {
   constructor(
     readonly db: Db,
     readonly loc: PgLocation,
-    readonly dim: number,
+    /** Vector width; 0 until the first write of a store created without one (its table is made then). */
+    public dim: number,
     private readonly writable: boolean,
     private readonly releases: (() => Promise<void> | void)[],
   ) {
@@ -56,6 +57,14 @@ export class PgStore implements VectorStore {
 
   private where(): string {
     return `${redact(this.location)}`;
+  }
+
+  /** True once the index has its items table (a store created with dim 0 gets it at its first write). */
+  private async ready(): Promise<boolean> {
+    if (this.dim > 0) return true;
+    const [r] = await this.db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [this.index]);
+    this.dim = r?.dim ?? 0;
+    return this.dim > 0;
   }
 
   /** Metadata: model, head, dim, dates. */
@@ -70,23 +79,30 @@ export class PgStore implements VectorStore {
 
   /** Number of live items. */
   async count(): Promise<number> {
+    if (!(await this.ready())) return 0;
     const [r] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table}`);
     return r.n;
   }
 
   /** Live ids, sorted (byte order, as JS sorts ASCII). */
   async ids(): Promise<string[]> {
+    if (!(await this.ready())) return [];
     return (await this.db.query<{ id: string }>(`SELECT id FROM ${this.table} ORDER BY id`)).map((r) => r.id);
   }
 
   /** Content records by id. */
   async files(): Promise<Map<string, FileRecord>> {
+    if (!(await this.ready())) return new Map();
     const rows = await this.db.query<{ id: string; sha256: string; size: string | number }>(`SELECT id, sha256, size FROM ${this.table} WHERE sha256 IS NOT NULL ORDER BY id`);
     return new Map(rows.map((r) => [r.id, { sha256: r.sha256, size: Number(r.size) }]));
   }
 
   /** Vectors of these ids in the order given; an unknown id is an error naming it. */
   async getVectors(ids: string[]): Promise<Float32Array> {
+    if (!(await this.ready())) {
+      if (ids.length) throw new Error(`${this.where()}: no id "${ids[0]}" in index "${this.index}" (it is empty)`);
+      return new Float32Array(0);
+    }
     const out = new Float32Array(ids.length * this.dim);
     const row = new Map<string, string>();
     for (let i = 0; i < ids.length; i += 10_000) {
@@ -104,6 +120,7 @@ export class PgStore implements VectorStore {
 
   /** Every live item in id order, in blocks (keyset pagination: bounded memory). */
   async *scan(blockRows = 4096): AsyncIterable<VectorBlock> {
+    if (!(await this.ready())) return;
     let after: string | null = null;
     for (;;) {
       const rows: { id: string; e: string }[] = after === null
@@ -128,8 +145,9 @@ export class PgStore implements VectorStore {
 
   /** Top-k per query row: pgvector candidates, exact re-scoring, ties by id. */
   async search(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
-    const { dim } = this;
     if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k must be a positive integer, got ${opts.k}`);
+    if (!(await this.ready())) return [];
+    const { dim } = this;
     if (queries.length % dim !== 0) throw new Error(`${this.where()}: queries are not ${dim}-d rows`);
     const nq = queries.length / dim;
     const count = await this.count();
@@ -153,11 +171,12 @@ export class PgStore implements VectorStore {
         if (ann) await tx.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [String(Math.min(ef, 1000))]);
         else await tx.query(`SELECT set_config('enable_indexscan', 'off', true)`);
         return tx.query<{ i: number; id: string; e: string }>(
-          `SELECT q.i, c.id, c.embedding::text AS e
-             FROM unnest($1::int[], $2::text[]) AS q(i, v)
-             CROSS JOIN LATERAL (
+          // The queries are cast to vector once (a materialised CTE), not once per scanned row.
+          `WITH q AS MATERIALIZED (SELECT i, v::vector(${dim}) AS v FROM unnest($1::int[], $2::text[]) AS u(i, v))
+           SELECT q.i, c.id, c.embedding::text AS e
+             FROM q CROSS JOIN LATERAL (
                SELECT id, embedding FROM ${this.table}
-                ORDER BY embedding <=> q.v::vector(${dim}) LIMIT $3) AS c`,
+                ORDER BY embedding <=> q.v LIMIT $3) AS c`,
           [idx, texts, limit],
         );
       });
@@ -201,6 +220,19 @@ export class PgStore implements VectorStore {
   /** Upsert and delete inside the caller's transaction (used by write and by workers). */
   async applyIn(tx: Sql, change: StoreChange): Promise<void> {
     const items = (change.upsert ?? []) as PgItem[];
+    if (this.dim === 0) {
+      // Created without a width: the first vectors fix it and make the table (in this transaction).
+      const [r] = await tx.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1 FOR UPDATE', [this.index]);
+      if (r.dim === 0 && items.length) {
+        const d = items[0].vector?.length ?? 0;
+        await createItemsTable(tx, this.index, d);
+        await tx.query('UPDATE lookalike.indexes SET dim = $2 WHERE name = $1', [this.index, d]);
+        this.dim = d;
+      } else if (r.dim === 0) {
+        if (change.remove?.length) throw new Error(`${this.where()}: cannot remove "${change.remove[0]}": not in index "${this.index}" (it is empty)`);
+        return;
+      } else this.dim = r.dim;
+    }
     this.checkItems(items);
     const remove = change.remove ?? [];
     if (remove.length) {
@@ -233,7 +265,13 @@ export class PgStore implements VectorStore {
   async write(change: StoreChange): Promise<void> {
     if (!this.writable) throw new Error(`${this.where()}: opened read-only; open with { write: true } to write`);
     if (this.closed) throw new Error(`${this.where()}: store is closed`);
-    await this.db.transaction((tx) => this.applyIn(tx, change));
+    const dim = this.dim;
+    try {
+      await this.db.transaction((tx) => this.applyIn(tx, change));
+    } catch (e) {
+      this.dim = dim; // a table made by a rolled-back first write does not exist
+      throw e;
+    }
   }
 
   /** Release the writer lock and the connection(s). */
@@ -275,7 +313,7 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     if (!row && opts.create) {
       const c = opts.create;
       await db.transaction(async (tx) => {
-        await createItemsTable(tx, loc.index, c.dim);
+        if (c.dim > 0) await createItemsTable(tx, loc.index, c.dim);
         await tx.query(
           `INSERT INTO lookalike.indexes (name, dim, model, head, root) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`,
           [loc.index, c.dim, JSON.stringify(c.model), c.head ? JSON.stringify(c.head) : null, c.root ?? null],

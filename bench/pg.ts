@@ -1,0 +1,192 @@
+/**
+ * bench:pg — the Postgres/pgvector store against the folder store, in one run:
+ *  1. insert throughput (vectors/s): PgStore.write into PGlite (HNSW maintained while inserting),
+ *     the HNSW build on a loaded table, and the folder store's write;
+ *  2. search QPS (harness comparison, baseline: folder store exact): pgvector exact (sequential
+ *     scan), pgvector HNSW at two ef values, folder store ANN (usearch);
+ *  3. recall@10 of each approximate path against exact search;
+ *  4. worker throughput with 1, 2 and 3 `lookalike worker` processes on the shared images,
+ *     over a real socket (pglite-socket) and pg-boss.
+ * Example: npm run bench:pg -- --n 100000 --dim 512        (--quick: 20k x 512, fewer images)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Bench, benchArgs } from './harness.ts';
+import { openStore } from '../src/store/open.ts';
+import type { StoreItem, VectorStore } from '../src/store/types.ts';
+import { rng, gaussian } from '../src/util/random.ts';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { readCsv } from '../src/data/csv.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = benchArgs({
+  n: { type: 'string' },
+  dim: { type: 'string', default: '512' },
+  queries: { type: 'string', default: '100' },
+  images: { type: 'string' },
+  model: { type: 'string', default: path.join(ROOT, '../shared/models/mobilenet-v3-small-embedder') },
+  dataset: { type: 'string', default: path.join(ROOT, '../shared/datasets/clothing10') },
+  'skip-workers': { type: 'boolean' },
+});
+const quick = Boolean(values.quick);
+const n = Number(values.n ?? (quick ? 20_000 : 100_000));
+const dim = Number(values.dim);
+const nq = Number(values.queries);
+const nImages = Number(values.images ?? (quick ? 96 : 240));
+const b = new Bench('pg', 'Postgres/pgvector store (PGlite in-process) vs the folder store: inserts, search QPS, recall@10 of HNSW; scale-out workers. Why: pgvector is the engine people already run; this shows what it costs and gains.', { n, dim, queries: nq, images: nImages });
+
+// Clustered unit vectors (n/50 centres, noise of the same scale as the spread): closer to real
+// embeddings than uniform noise, on which every ANN index is at its worst.
+function data(): { vectors: Float32Array; queries: Float32Array } {
+  const g = gaussian(rng(7));
+  const centres = Math.max(1, Math.floor(n / 50));
+  const c = Float32Array.from({ length: centres * dim }, () => g());
+  const unit = (v: Float32Array, o: number) => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += v[o + d] ** 2;
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < dim; d++) v[o + d] *= inv;
+  };
+  const vectors = new Float32Array(n * dim);
+  const r = rng(11);
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(r() * centres);
+    for (let d = 0; d < dim; d++) vectors[i * dim + d] = c[k * dim + d] + 0.8 * g();
+    unit(vectors, i * dim);
+  }
+  const queries = new Float32Array(nq * dim);
+  for (let q = 0; q < nq; q++) {
+    const i = Math.floor(r() * n);
+    for (let d = 0; d < dim; d++) queries[q * dim + d] = vectors[i * dim + d] + 0.02 * g();
+    unit(queries, q * dim);
+  }
+  return { vectors, queries };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-pg-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+const model = { name: 'bench', fingerprint: 'bench', spec: {} as never };
+
+async function load(store: VectorStore, vectors: Float32Array): Promise<number> {
+  const t0 = performance.now();
+  const rows = 5000;
+  for (let i = 0; i < n; i += rows) {
+    const items: StoreItem[] = [];
+    for (let j = i; j < Math.min(n, i + rows); j++) items.push({ id: `v${String(j).padStart(7, '0')}`, vector: vectors.subarray(j * dim, (j + 1) * dim) });
+    await store.write({ upsert: items });
+    if (!b.json) process.stderr.write(`\r  ${store.kind}: ${Math.min(n, i + rows)}/${n}`);
+  }
+  if (!b.json) process.stderr.write('\n');
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function recall(got: { id: string }[][], truth: { id: string }[][]): number {
+  let hit = 0;
+  let all = 0;
+  got.forEach((g, q) => {
+    const t = new Set(truth[q].map((h) => h.id));
+    hit += g.filter((h) => t.has(h.id)).length;
+    all += truth[q].length;
+  });
+  return hit / all;
+}
+
+const { vectors, queries } = data();
+b.log(`data: ${n} x ${dim} clustered unit vectors, ${nq} queries`);
+
+// 1. Inserts.
+const pgLoc = `pglite:${path.join(tmp, 'db')}`;
+const folderLoc = path.join(tmp, 'folder.lkx');
+const pg = await openStore(pgLoc, { write: true, create: { model, dim } });
+const folder = await openStore(folderLoc, { write: true, create: { model, dim } });
+const pgRate = await load(pg, vectors);
+const folderRate = await load(folder, vectors);
+b.note(`insert, PGlite + pgvector (HNSW maintained, 5,000-row transactions): ${pgRate.toFixed(0)} vectors/s`);
+b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} vectors/s (folder / PGlite: ${(folderRate / pgRate).toFixed(1)}x)`);
+{
+  // The HNSW build alone on the loaded table (what a bulk load without the index would pay after).
+  const { itemsTable } = await import('../src/store/pg/schema.ts');
+  const db = (pg as unknown as { db: { query: (t: string) => Promise<unknown> } }).db;
+  await db.query(`DROP INDEX lookalike."items_main_hnsw"`);
+  const t0 = performance.now();
+  await db.query(`CREATE INDEX "items_main_hnsw" ON ${itemsTable('main')} USING hnsw (embedding vector_cosine_ops)`);
+  const s = (performance.now() - t0) / 1000;
+  b.note(`HNSW build on the loaded PGlite table (m=16, ef_construction=64): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s`);
+}
+
+// 2. Search QPS. Exact paths run few queries per call (a full scan each), ANN paths many.
+const few = queries.subarray(0, Math.min(nq, 4) * dim);
+const many = queries;
+const folderAnn = await folder.search(few, { k: 10, ann: 'on' }).then(() => true, () => false);
+const paths = [
+  { name: 'folder-exact', label: 'folder store, exact', work: few.length / dim, run: () => folder.search(few, { k: 10, ann: 'off' }), memory: false },
+  { name: 'pg-exact', label: 'PGlite pgvector, exact (seq scan)', work: few.length / dim, run: () => pg.search(few, { k: 10, ann: 'off' }), memory: false },
+  { name: 'pg-hnsw-40', label: 'PGlite pgvector HNSW, ef 40', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 40 }), memory: false },
+  { name: 'pg-hnsw-100', label: 'PGlite pgvector HNSW, ef 100', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false },
+];
+if (folderAnn) paths.push({ name: 'folder-ann', label: 'folder store ANN (usearch), ef 100', work: nq, run: () => folder.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false });
+await b.compare({ group: 'search', title: `top-10 search, ${n} x ${dim}`, unit: 'queries/s', baseline: 'folder-exact', rounds: Math.min(b.rounds, 3), paths });
+
+// 3. Recall@10 against exact search (scores are exact cosines in every path; ids are compared).
+const truth = await folder.search(many, { k: 10, ann: 'off' });
+const pgExact = await pg.search(many, { k: 10, ann: 'off' });
+b.note(`recall@10 pgvector exact vs folder exact: ${recall(pgExact, truth).toFixed(4)} (must be 1)`);
+for (const ef of [40, 100, 200]) b.note(`recall@10 pgvector HNSW ef ${ef}: ${recall(await pg.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
+if (folderAnn) for (const ef of [40, 100]) b.note(`recall@10 folder ANN (usearch) ef ${ef}: ${recall(await folder.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
+else b.note('folder store ANN: not available in this build');
+await pg.close();
+await folder.close();
+
+// 4. Workers: 1, 2, 3 processes embedding the same shared images through pg-boss.
+function cli(args: string[]): Promise<{ status: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), ...args]);
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+const labels = path.join(String(values.dataset), 'labels.csv');
+if (values['skip-workers']) b.note('workers: skipped (--skip-workers)');
+else if (!fs.existsSync(labels) || !fs.existsSync(String(values.model))) b.note(`workers: skipped (${labels} or ${values.model} is absent)`);
+else {
+  const rows = readCsv(labels).slice(0, nImages);
+  const csv = path.join(tmp, 'images.csv');
+  fs.writeFileSync(csv, 'path\n' + rows.map((r) => path.join(String(values.dataset), r.path)).join('\n') + '\n');
+  const db = await PGlite.create({ extensions: { vector } });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
+  await server.start();
+  const base = `postgres://postgres@${server.getServerConn()}/postgres`;
+  try {
+    const rates: number[] = [];
+    for (const k of [1, 2, 3]) {
+      const url = `${base}?index=w${k}`;
+      const e = await cli(['index', csv, '--model', String(values.model), '--store', url, '--enqueue', '--job-size', '16', '--json']);
+      if (e.status !== 0) throw new Error(`enqueue: ${e.stderr}`);
+      const t0 = performance.now();
+      const ws = await Promise.all(Array.from({ length: k }, () => cli(['worker', '--store', url, '--until-empty', '--poll', '0.5', '--json'])));
+      const wall = (performance.now() - t0) / 1000;
+      for (const w of ws) if (w.status !== 0) throw new Error(`worker: ${w.stderr}`);
+      const span = await db.query<{ s: number; n: number }>(
+        `SELECT EXTRACT(EPOCH FROM max(completed_on) - min(started_on))::float8 AS s, count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
+        [`lookalike_embed_w${k}`],
+      );
+      const stored = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM lookalike.items_w${k}`);
+      const rate = stored.rows[0].n / span.rows[0].s;
+      rates.push(rate);
+      b.note(`workers ${k}: ${stored.rows[0].n} images in ${span.rows[0].s.toFixed(1)} s from first claim to last commit = ${rate.toFixed(1)} images/s (${wall.toFixed(1)} s with process start-up and model load); speed-up vs 1 worker: ${(rate / rates[0]).toFixed(2)}x`);
+    }
+    b.note(`workers: ${os.cpus().length} cores shared by every process on this machine (load average ${os.loadavg()[0].toFixed(1)} at the end): each worker runs ORT with its own threads, so more workers than cores cannot scale; on separate machines they would.`);
+  } finally {
+    await server.stop();
+    await db.close();
+  }
+}
+await b.done();
