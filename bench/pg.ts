@@ -72,14 +72,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-pg-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const model = { name: 'bench', fingerprint: 'bench', spec: {} as never };
 
-async function load(store: VectorStore, vectors: Float32Array): Promise<number> {
+async function load(store: VectorStore, vectors: Float32Array, n: number): Promise<number> {
   const t0 = performance.now();
   const rows = 5000;
   for (let i = 0; i < n; i += rows) {
     const items: StoreItem[] = [];
     for (let j = i; j < Math.min(n, i + rows); j++) items.push({ id: `v${String(j).padStart(7, '0')}`, vector: vectors.subarray(j * dim, (j + 1) * dim) });
     await store.write({ upsert: items });
-    if (!b.json) process.stderr.write(`\r  ${store.kind}: ${Math.min(n, i + rows)}/${n}`);
+    if (!b.json) process.stderr.write(`\r  ${store.kind} ${store.location.slice(-12)}: ${Math.min(n, i + rows)}/${n}`);
   }
   if (!b.json) process.stderr.write('\n');
   return n / ((performance.now() - t0) / 1000);
@@ -99,24 +99,31 @@ function recall(got: { id: string }[][], truth: { id: string }[][]): number {
 const { vectors, queries } = data();
 b.log(`data: ${n} x ${dim} clustered unit vectors, ${nq} queries`);
 
-// 1. Inserts.
+// 1. Inserts. Loading a big table with the HNSW index in place is slow (every row is an HNSW
+// insert), so the bulk load goes into the bare table and the index is built after, as a bulk
+// load into Postgres should; the rate with the index maintained is measured on a slice.
 const pgLoc = `pglite:${path.join(tmp, 'db')}`;
 const folderLoc = path.join(tmp, 'folder.lkx');
 const pg = await openStore(pgLoc, { write: true, create: { model, dim } });
 const folder = await openStore(folderLoc, { write: true, create: { model, dim } });
-const pgRate = await load(pg, vectors);
-const folderRate = await load(folder, vectors);
-b.note(`insert, PGlite + pgvector (HNSW maintained, 5,000-row transactions): ${pgRate.toFixed(0)} vectors/s`);
-b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} vectors/s (folder / PGlite: ${(folderRate / pgRate).toFixed(1)}x)`);
+const { itemsTable } = await import('../src/store/pg/schema.ts');
+const sql = (pg as unknown as { db: { query: (t: string) => Promise<unknown> } }).db;
+await sql.query(`DROP INDEX lookalike."items_main_hnsw"`);
+const pgRate = await load(pg, vectors, n);
+const folderRate = await load(folder, vectors, n);
 {
-  // The HNSW build alone on the loaded table (what a bulk load without the index would pay after).
-  const { itemsTable } = await import('../src/store/pg/schema.ts');
-  const db = (pg as unknown as { db: { query: (t: string) => Promise<unknown> } }).db;
-  await db.query(`DROP INDEX lookalike."items_main_hnsw"`);
   const t0 = performance.now();
-  await db.query(`CREATE INDEX "items_main_hnsw" ON ${itemsTable('main')} USING hnsw (embedding vector_cosine_ops)`);
+  await sql.query(`CREATE INDEX "items_main_hnsw" ON ${itemsTable('main')} USING hnsw (embedding vector_cosine_ops)`);
   const s = (performance.now() - t0) / 1000;
-  b.note(`HNSW build on the loaded PGlite table (m=16, ef_construction=64): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s`);
+  b.note(`insert, PGlite + pgvector, bare table (5,000-row transactions): ${pgRate.toFixed(0)} vectors/s; then the HNSW build (m=16, ef_construction=64): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s; both together: ${(n / (n / pgRate + s)).toFixed(0)} vectors/s`);
+}
+b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} vectors/s (folder / PGlite bare: ${(folderRate / pgRate).toFixed(1)}x)`);
+{
+  const slice = Math.min(n, quick ? 1000 : 2000);
+  const inc = await openStore(`pglite:${path.join(tmp, 'db')}?index=inc`, { write: true, create: { model, dim } });
+  const rate = await load(inc, vectors, slice);
+  await inc.close();
+  b.note(`insert, PGlite + pgvector with the HNSW index maintained (first ${slice} rows): ${rate.toFixed(0)} vectors/s`);
 }
 
 // 2. Search QPS. Exact paths run few queries per call (a full scan each), ANN paths many.
