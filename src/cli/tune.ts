@@ -8,6 +8,7 @@ import { embedImages } from '../embed/pipeline.ts';
 import { loadIndex } from '../index/store.ts';
 import { decodeNpy } from '../index/npy.ts';
 import { runTuneSearch, type SearchFlags } from './tune-search.ts';
+import { runDistill, type DistillFlags } from './tune-distill.ts';
 import { writeHead } from '../tune/export.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from '../tune/data.ts';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
@@ -19,6 +20,7 @@ import { addModelOptions, embedProgress, openModel, parseInteger, parseNumber, p
 
 interface TuneFlags extends ModelFlags {
   search?: string;
+  teacher?: string;
   index?: string;
   labels?: string;
   train?: string;
@@ -127,7 +129,8 @@ export function tuneCommand(): Command {
     .option('--dropout <p>', 'dropout after each hidden layer', '0.1')
     .option('--batch-norm', 'batch norm before each hidden ReLU')
     .option('--init <npy>', 'initial weight matrix for a linear head (.npy, float32 [D, D\']): projection tuning')
-    .addOption(new Option('--loss <loss>', 'training loss').choices([...LOSS_NAMES]).default('hybrid'))
+    .addOption(new Option('--loss <loss>', 'training loss (cosine or mse with --teacher)').choices([...LOSS_NAMES, 'cosine', 'mse']).default('hybrid'))
+    .option('--teacher <model>', 'distillation: map --model\'s embeddings into this model\'s space on the unlabelled images of --train (loss cosine or mse)')
     .addOption(new Option('--miner <miner>', 'pair/triplet miner for contrastive, triplet, multi-similarity').choices(['none', 'batch-hard', 'semi-hard', 'multi-similarity', 'progressive']).default('none'))
     .addOption(new Option('--sampler <sampler>', 'batch sampler').choices(['random', 'm-per-class']).default('m-per-class'))
     .option('--m <n>', 'items per class per batch (m-per-class)', '4')
@@ -171,11 +174,14 @@ Examples:
   lookalike tune --index clothing.lkx --labels ../shared/datasets/clothing10/labels.csv --loss hybrid --out clothing-head.onnx
   lookalike tune --train ./faces --model m.onnx --val-classes 0.2 --loss arcface --head-type linear --out face-head.onnx
   lookalike compete ./comp --model m.onnx --head clothing-head.onnx -k 10 --out sub.json
-  lookalike tune --index clothing.lkx --labels labels.csv --search default --trials 8 --epochs 15 --out best-head.onnx`);
+  lookalike tune --index clothing.lkx --labels labels.csv --search default --trials 8 --epochs 15 --out best-head.onnx
+  lookalike tune --train ./photos --model mobilenet-v3-small-embedder --teacher mobilenet-v2-imagenet --loss cosine --out to-v2.onnx`);
   cmd.action(async (o: TuneFlags) => {
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
     const seed = int(o.seed, '--seed');
     guardOutput(o.out, { flag: '--out', kind: OUTPUT_KINDS.head, inputs: [o.index, o.labels, o.train, o.init] });
+    if (o.teacher) return runDistill(o as TuneFlags & DistillFlags, log);
+    if (o.loss === 'cosine' || o.loss === 'mse') throw new Error(`--loss ${o.loss} is for distillation (with --teacher MODEL)`);
     const { data, source, model } = await loadInputs(o, log);
     // Rows marked test/query/gallery in the split column never take part.
     const hasColumn = data.splits.some((s) => s !== undefined);
