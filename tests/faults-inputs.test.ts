@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { parseCsvLines, readCsv } from '../src/data/csv.ts';
 import { readLabels } from '../src/data/labels.ts';
@@ -167,9 +167,23 @@ test('--strict decides before writing: no index, submission or search output is 
   assert.ok(!fs.existsSync(out));
 });
 
-test('a closed stdout ends the process quietly: `lookalike tune --help | head -1`', () => {
+test('a closed stdout ends the process quietly: `lookalike tune --help | head -1`; a closed stderr does not stop the work', async () => {
   const r = spawnSync('bash', ['-c', `node ${JSON.stringify(path.join(ROOT, 'bin/lookalike.js'))} tune --help | head -1; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
   assert.match(r.stdout, /^Usage: lookalike tune/);
   assert.match(r.stdout, /rc=0\n$/);
   assert.equal(r.stderr, '', 'no EPIPE stack trace');
+  // stderr (skip lines) closed by its reader: the index is still written, exit 0
+  const dir = tmpDir();
+  const gallery = path.join(dir, 'gallery');
+  await writeClassFolders(gallery, 2, 2, 0);
+  for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(gallery, `broken${i}.jpg`), 'nope');
+  const out = path.join(dir, 'g.lkx');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'index', gallery, '--model', writeTinyCnn(dir), ...TINY_FLAGS, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.destroy();
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const code = await new Promise((res) => child.on('close', res));
+  assert.equal(code, 0);
+  assert.match(stdout, /4 images, 16-d; 4 added/);
+  assert.ok(fs.existsSync(out));
 });

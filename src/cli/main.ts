@@ -40,16 +40,19 @@ Example:
 }
 
 /**
- * A closed stdout or stderr (`lookalike tune --help | head -1`) ends the process quietly, as
- * SIGPIPE would: no stack trace. Any other stream error is reported in one line.
+ * A closed stdout (`lookalike tune --help | head -1`) ends the process quietly, as SIGPIPE
+ * would, with no stack trace: the reader is gone, and results are printed after the work is
+ * written. A closed stderr only silences progress and skip lines: the work goes on.
  */
 export function quietOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
-      process.exitCode = 1;
-    });
-  }
+  const closed = (e: NodeJS.ErrnoException) => e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED';
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (closed(e)) process.exit(process.exitCode ?? 0);
+    process.exitCode = 1;
+  });
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (!closed(e)) process.exitCode = 1;
+  });
 }
 
 /** Run the CLI; errors print one line and exit 1 (2 for usage errors). */
