@@ -71,7 +71,7 @@ export function normaliseKs(ks: readonly number[] = DEFAULT_KS): number[] {
 /** Parse "1,5,10" into cut-offs. */
 export function parseKs(text: string): number[] {
   const ks = text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  for (const k of ks) if (!Number.isInteger(k) || k < 1 || k > 1_000_000) throw new Error(`--k ${text}: cut-offs must be integers from 1 to 1000000`);
+  for (const k of ks) if (!Number.isInteger(k) || k < 1 || k > 1_000_000) throw new Error(`--k ${text}: cut-offs must be positive integers up to 1000000`);
   return normaliseKs(ks);
 }
 
