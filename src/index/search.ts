@@ -5,7 +5,7 @@ import { searchExact, type TopK } from './exact.ts';
 import type { IndexData } from './store.ts';
 import type { AnnDtype, AnnMode, AnnSource } from '../store/ann.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
-import { annSearch, getAnn, useAnn } from '../store/ann-search.ts';
+import { annSearch, getAnn, useAnn, type VectorMatrix } from '../store/ann-search.ts';
 
 /** One ranked result. */
 export interface Hit {
@@ -44,7 +44,7 @@ export interface SearchMode {
 }
 
 /** An index folder as the ANN graph's source: its state stamp, a scan, and vectors by id. */
-export function indexAnnSource(index: IndexData): AnnSource & { covers: string; vectorsOf: (ids: string[]) => Float32Array } {
+export function indexAnnSource(index: IndexData): AnnSource & { covers: string; vectors: VectorMatrix } {
   const row = new Map(index.ids.map((id, i) => [id, i]));
   return {
     dim: index.dim,
@@ -52,7 +52,7 @@ export function indexAnnSource(index: IndexData): AnnSource & { covers: string; 
     async *scan() {
       yield { ids: index.ids, vectors: index.vectors, dim: index.dim };
     },
-    vectorsOf: (ids) => gatherRows(index.vectors, index.dim, ids.map((id) => row.get(id)!)),
+    vectors: { matrix: index.vectors, rowOf: (id) => row.get(id)! },
   };
 }
 
@@ -64,7 +64,7 @@ export async function searchIndexAnn(index: IndexData, queryIds: string[], queri
   const src = indexAnnSource(index);
   const params = mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined;
   const graph = await getAnn(index.dir, src, src.covers, { persist: true, params, onNote: mode.onNote });
-  const hits = await annSearch(graph, queries, src.vectorsOf, { k, ef: mode.ef, exclude });
+  const hits = await annSearch(graph, queries, src.vectors, { k, ef: mode.ef, exclude });
   return queryIds.map((q, i) => ({ query: q, hits: hits[i] }));
 }
 

@@ -1,8 +1,10 @@
 /**
- * Approximate top-k through the HNSW graph, re-scored exactly: the graph proposes
- * max(4k, ef) candidates per query, their float vectors are read from the store and scored
- * (float64 dot products, rounded to float32), and the best k are returned, ties by id order.
- * Reported scores are therefore exact cosines, whatever the graph's dtype.
+ * Approximate top-k through the HNSW graph, re-scored exactly: the graph is searched at depth
+ * max(4k, ef) and proposes that many candidates per query; their float vectors are read from the
+ * store and scored (float64 dot products, rounded to float32), and the best k are returned, ties
+ * by id order. Reported scores are therefore exact cosines, whatever the graph's dtype. An f32
+ * graph already ranks by the exact cosine, so only its best 2k candidates are re-scored; an f16
+ * or i8 graph has all of them re-scored.
  */
 import fs from 'node:fs';
 import { config } from '../config.ts';
@@ -18,44 +20,61 @@ export interface AnnSearchOptions {
   exclude?: (string | undefined)[];
   /** Drop hits scoring below this cosine. */
   minScore?: number;
-  /** usearch threads (0 = all cores). */
-  threads?: number;
 }
 
 /** Reads float vectors of ids, in the order given (a store's getVectors). */
 export type VectorsOf = (ids: string[]) => Promise<Float32Array> | Float32Array;
+
+/** Float vectors held in memory: the matrix and the row of each id (no copies while re-scoring). */
+export interface VectorMatrix {
+  matrix: Float32Array;
+  rowOf: (id: string) => number;
+}
 
 /** Candidates per query for k results at depth ef. */
 export function candidateCount(k: number, ef = ANN_DEFAULT_EF): number {
   return Math.max(4 * k, ef);
 }
 
-/** Top-k of each query row through the graph, re-scored exactly from vectorsOf. */
-export async function annSearch(graph: AnnGraph, queries: Float32Array, vectorsOf: VectorsOf, opts: AnnSearchOptions): Promise<Hit[][]> {
+/**
+ * Top-k of each query row through the graph, re-scored exactly from the float vectors
+ * (`vectors`: a reader such as a store's getVectors, or an in-memory matrix).
+ */
+export async function annSearch(graph: AnnGraph, queries: Float32Array, vectors: VectorsOf | VectorMatrix, opts: AnnSearchOptions): Promise<Hit[][]> {
   const dim = graph.dim;
   const nq = dim ? queries.length / dim : 0;
   if (!Number.isInteger(nq)) throw new Error(`annSearch: queries are not a multiple of dim ${dim}`);
   const { k } = opts;
   const wanted = candidateCount(k, opts.ef) + (opts.exclude ? 1 : 0);
-  const threads = opts.threads ?? config.threads;
+  // An f32 graph ranks candidates by the exact cosine already: re-scoring its best 2k is enough
+  // for exact scores and id-order ties. An f16/i8 graph ranks approximately: all are re-scored.
+  const rescore = graph.params.dtype === 'f32' ? Math.min(wanted, 2 * k + (opts.exclude ? 1 : 0)) : wanted;
   const out: Hit[][] = [];
   const chunk = 1024;
   for (let q0 = 0; q0 < nq; q0 += chunk) {
     const q1 = Math.min(nq, q0 + chunk);
-    const cands = graph.candidates(queries.subarray(q0 * dim, q1 * dim), wanted, threads);
-    const unique = [...new Set(cands.flat())];
-    const vecs = await vectorsOf(unique);
-    const row = new Map(unique.map((id, i) => [id, i]));
+    const cands = graph.candidates(queries.subarray(q0 * dim, q1 * dim), wanted);
+    let mat: Float32Array;
+    let rowOf: (id: string) => number;
+    if (typeof vectors === 'function') {
+      const unique = [...new Set(cands.flatMap((l) => l.slice(0, rescore)))];
+      mat = await vectors(unique);
+      const row = new Map(unique.map((id, i) => [id, i]));
+      rowOf = (id) => row.get(id)!;
+    } else {
+      mat = vectors.matrix;
+      rowOf = vectors.rowOf;
+    }
     for (let qi = q0; qi < q1; qi++) {
       const skip = opts.exclude?.[qi];
       const scored: { id: string; score: number }[] = [];
       const qo = qi * dim;
-      for (const id of cands[qi - q0]) {
+      const list = cands[qi - q0];
+      const n = Math.min(list.length, rescore);
+      for (let j = 0; j < n; j++) {
+        const id = list[j];
         if (id === skip) continue;
-        const go = row.get(id)! * dim;
-        let s = 0;
-        for (let d = 0; d < dim; d++) s += queries[qo + d] * vecs[go + d];
-        const score = Math.fround(s);
+        const score = Math.fround(dot(queries, qo, mat, rowOf(id) * dim, dim));
         if (opts.minScore !== undefined && score < opts.minScore) continue;
         scored.push({ id, score });
       }
@@ -64,6 +83,23 @@ export async function annSearch(graph: AnnGraph, queries: Float32Array, vectorsO
     }
   }
   return out;
+}
+
+/** Dot product of two dim-wide rows, accumulated in float64 (4 lanes). */
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let d = 0;
+  for (; d + 3 < n; d += 4) {
+    s0 += a[ao + d] * b[bo + d];
+    s1 += a[ao + d + 1] * b[bo + d + 1];
+    s2 += a[ao + d + 2] * b[bo + d + 2];
+    s3 += a[ao + d + 3] * b[bo + d + 3];
+  }
+  for (; d < n; d++) s0 += a[ao + d] * b[bo + d];
+  return s0 + s1 + s2 + s3;
 }
 
 /** Whether a search uses the graph: 'on', or 'auto' with at least ANN_AUTO_MIN live items. */
@@ -136,14 +172,9 @@ function canWrite(dir: string): boolean {
 /** Top-k through a graph built in memory for this call only (a gallery not kept in an index, as in compete). */
 export async function annSearchMatrix(ids: string[], vectors: Float32Array, dim: number, queries: Float32Array, opts: AnnSearchOptions & { params?: AnnParams }): Promise<Hit[][]> {
   const graph = AnnGraph.create(dim, opts.params ?? ANN_DEFAULTS);
-  graph.add(ids, vectors, opts.threads ?? config.threads);
+  graph.add(ids, vectors);
   const row = new Map(ids.map((id, i) => [id, i]));
-  const vectorsOf = (want: string[]) => {
-    const out = new Float32Array(want.length * dim);
-    want.forEach((id, i) => out.set(vectors.subarray(row.get(id)! * dim, (row.get(id)! + 1) * dim), i * dim));
-    return out;
-  };
-  return annSearch(graph, queries, vectorsOf, opts);
+  return annSearch(graph, queries, { matrix: vectors, rowOf: (id) => row.get(id)! }, opts);
 }
 
 /** The state stamp a graph must cover to be trusted for a store: its last update time and count. */
@@ -186,7 +217,7 @@ export function annApply(dir: string, before: string, after: string, upsert: Sto
   if (upsert.length) {
     const m = new Float32Array(upsert.length * g.dim);
     upsert.forEach((it, i) => m.set(it.vector, i * g.dim));
-    g.add(upsert.map((it) => it.id), m, config.threads);
+    g.add(upsert.map((it) => it.id), m);
   }
   g.covers = after;
   dirty.add(dir);

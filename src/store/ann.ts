@@ -19,11 +19,13 @@
  * never trusted as is.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import usearch, { type Index as UIndex, type MetricKind, type ScalarKind } from 'usearch';
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
+import { config } from '../config.ts';
 import type { VectorBlock } from './types.ts';
 
 /** When to use the graph: 'auto' (gallery of at least ANN_AUTO_MIN items), 'on', 'off'. */
@@ -77,6 +79,15 @@ interface KeysFile {
 
 /** Name of the manifest file in a store folder. */
 export const ANN_MANIFEST = 'ann.json';
+
+/**
+ * Threads for usearch adds and searches: config.threads, else every core. One number for both,
+ * because usearch reserves per-thread search contexts when it grows (search with more threads
+ * than were reserved fails).
+ */
+export function annThreads(): number {
+  return config.threads || os.availableParallelism?.() || os.cpus().length;
+}
 
 /** 32-bit FNV-1a over a vector's bytes: tells whether an item's vector changed since it was added. */
 export function vectorHash(v: Float32Array): number {
@@ -182,7 +193,7 @@ export class AnnGraph {
   }
 
   /** Add items (row-major vectors); an id already present is replaced. */
-  add(ids: string[], vectors: Float32Array, threads = 0): void {
+  add(ids: string[], vectors: Float32Array): void {
     if (this.readOnly) throw new Error('ANN graph was opened read-only (memory-mapped); open it writable to change it');
     if (vectors.length !== ids.length * this.dim) throw new Error(`ANN add: ${ids.length} ids but ${vectors.length / this.dim} vectors`);
     if (!ids.length) return;
@@ -195,7 +206,7 @@ export class AnnGraph {
       this.idOf.set(key, ids[i]);
       this.hashOf.set(ids[i], vectorHash(vectors.subarray(i * this.dim, (i + 1) * this.dim)));
     }
-    this.index.add(keys, vectors, threads);
+    this.index.add(keys, vectors, annThreads());
   }
 
   /** Remove items by id (unknown ids are ignored). */
@@ -217,13 +228,13 @@ export class AnnGraph {
    * The `wanted` approximate nearest ids of each query (row-major), best first. `wanted` is also
    * the search depth (HNSW ef) usearch uses.
    */
-  candidates(queries: Float32Array, wanted: number, threads = 0): string[][] {
+  candidates(queries: Float32Array, wanted: number): string[][] {
     const nq = queries.length / this.dim;
     const w = Math.min(wanted, this.index.size());
     if (nq === 0) return [];
     if (w < 1) return Array.from({ length: nq }, () => []);
     // One query at a time returns Matches; several return BatchMatches (same fields plus counts).
-    const r = this.index.search(queries, w, threads) as unknown as { keys: BigUint64Array; counts?: BigUint64Array };
+    const r = this.index.search(queries, w, annThreads()) as unknown as { keys: BigUint64Array; counts?: BigUint64Array };
     const out: string[][] = [];
     for (let q = 0; q < nq; q++) {
       const n = r.counts ? Number(r.counts[q]) : r.keys.length;
@@ -409,7 +420,7 @@ export async function refreshAnn(
   graph: AnnGraph | undefined,
   source: AnnSource,
   covers: string,
-  opts: { params?: AnnParams; threads?: number; onProgress?: (done: number) => void } = {},
+  opts: { params?: AnnParams; onProgress?: (done: number) => void } = {},
 ): Promise<RefreshReport> {
   if (graph && graph.covers === covers) return { graph, added: 0, removed: 0, rebuilt: false, changed: false, modified: false };
   const params = opts.params ?? graph?.params ?? ANN_DEFAULTS;
@@ -440,23 +451,23 @@ export async function refreshAnn(
       return refreshAnnFresh(g, source, covers, opts);
     }
     if (pendingIds.length >= 16384) {
-      added += flush(g, pendingIds, pendingVecs, opts.threads);
+      added += flush(g, pendingIds, pendingVecs);
     }
     done += block.ids.length;
     opts.onProgress?.(done);
   }
   g ??= AnnGraph.create(source.dim, params);
-  added += flush(g, pendingIds, pendingVecs, opts.threads);
+  added += flush(g, pendingIds, pendingVecs);
   const gone = [...g.ids()].filter((id) => !seen.has(id));
   g.remove(gone);
   g.covers = covers;
   return { graph: g, added, removed: gone.length, rebuilt, changed: true, modified: rebuilt || added > 0 || gone.length > 0 };
 }
 
-async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, opts: { threads?: number; onProgress?: (done: number) => void }): Promise<RefreshReport> {
+async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, opts: { onProgress?: (done: number) => void }): Promise<RefreshReport> {
   let added = 0;
   for await (const block of source.scan(65536)) {
-    g.add(block.ids, block.vectors, opts.threads);
+    g.add(block.ids, block.vectors);
     added += block.ids.length;
     opts.onProgress?.(added);
   }
@@ -464,11 +475,11 @@ async function refreshAnnFresh(g: AnnGraph, source: AnnSource, covers: string, o
   return { graph: g, added, removed: 0, rebuilt: true, changed: true, modified: true };
 }
 
-function flush(g: AnnGraph, ids: string[], vecs: Float32Array[], threads?: number): number {
+function flush(g: AnnGraph, ids: string[], vecs: Float32Array[]): number {
   if (!ids.length) return 0;
   const m = new Float32Array(ids.length * g.dim);
   vecs.forEach((v, i) => m.set(v, i * g.dim));
-  g.add(ids.slice(), m, threads);
+  g.add(ids.slice(), m);
   const n = ids.length;
   ids.length = 0;
   vecs.length = 0;
