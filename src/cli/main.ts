@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { tuneCommand } from './tune.ts';
+import { dedupCommand } from './dedup.ts';
 import { experimentCommand } from './experiment.ts';
 import { workerCommand } from './worker.ts';
 import { statusCommand } from './status.ts';
@@ -31,6 +32,7 @@ Example:
   program.addCommand(evalCommand());
   program.addCommand(modelsCommand());
   program.addCommand(tuneCommand());
+  program.addCommand(dedupCommand());
   program.addCommand(experimentCommand());
   program.addCommand(workerCommand());
   program.addCommand(statusCommand());
