@@ -115,5 +115,11 @@ test('lookalike dedup on generated near-duplicates (JPEG q30, resized, cropped 5
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--threshold high: not a number/);
   const inside = cli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', path.join(dir, 'tiny.lkx', 'g.json')]);
-  assert.match(inside.stderr, /inside the index folder/);
+  assert.match(inside.stderr, /lies inside the input folder/);
+  // an existing file that is not a dedup output is never replaced
+  const foreign = path.join(dir, 'notes.csv');
+  fs.writeFileSync(foreign, 'my,own,data\n');
+  const refused = cli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', foreign]);
+  assert.equal(refused.status, 1);
+  assert.equal(fs.readFileSync(foreign, 'utf8'), 'my,own,data\n');
 });

@@ -1,9 +1,9 @@
 /** `lookalike dedup INDEX --threshold T|auto`: groups of near-duplicate items, with a keeper per group. */
-import path from 'node:path';
 import { Command } from 'commander';
 import { findDuplicates, groupsCsv, type DedupResult } from '../index/dedup.ts';
 import { withStore } from '../store/open.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 import { lazyProgress, parseInteger, parseNumber, printJson } from './options.ts';
 
@@ -32,14 +32,12 @@ Example:
     const threshold = o.threshold === 'auto' ? 'auto' : parseNumber(o.threshold, '--threshold');
     const neighbours = parseInteger(o.neighbours, '--neighbours', 1);
     const mode = annMode(o);
-    if (o.out) {
-      const rel = path.relative(path.resolve(index), path.resolve(o.out));
-      if (!rel.startsWith('..') && !path.isAbsolute(rel)) throw new Error(`--out ${o.out}: inside the index folder ${index}; write it elsewhere`);
-    }
+    const csv = o.out !== undefined && /\.csv$/i.test(o.out);
+    if (o.out !== undefined) guardOutput(o.out, { flag: '--out', kind: csv ? OUTPUT_KINDS.dedupCsv : OUTPUT_KINDS.dedupJson, inputs: [index] });
     const bar = lazyProgress('dedup', o.json);
     const r = await withStore(index, {}, (store) => findDuplicates(store, { threshold, neighbours, ann: mode.ann, ef: mode.ef, onProgress: bar.update }));
     bar.end();
-    if (o.out) writeFileAtomic(o.out, /\.csv$/i.test(o.out) ? groupsCsv(r) : JSON.stringify(r, null, 2) + '\n');
+    if (o.out) writeFileAtomic(o.out, csv ? groupsCsv(r) : JSON.stringify(r, null, 2) + '\n');
     if (o.json) printJson(o.out ? { ...summary(r), out: o.out } : r);
     else printGroups(r, o.out);
   });

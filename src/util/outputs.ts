@@ -85,6 +85,26 @@ export const OUTPUT_KINDS = {
       return text !== undefined && /^<svg[\s>]/.test(text) && text.includes('class="marks"');
     },
   },
+  dedupJson: {
+    what: 'a groups JSON written by `lookalike dedup`',
+    recognise(bytes: Buffer): boolean {
+      const text = utf8(bytes);
+      if (text === undefined) return false;
+      try {
+        const v = JSON.parse(text) as { groups?: unknown; keeperRule?: unknown };
+        return v !== null && typeof v === 'object' && Array.isArray(v.groups) && typeof v.keeperRule === 'string';
+      } catch {
+        return false;
+      }
+    },
+  },
+  dedupCsv: {
+    what: 'a groups CSV written by `lookalike dedup`',
+    recognise(bytes: Buffer): boolean {
+      const text = utf8(bytes);
+      return text !== undefined && /^group,id,keeper,cosine_to_keeper,bytes(\r?\n|$)/.test(text);
+    },
+  },
 } satisfies Record<string, OutputKind>;
 
 /** What guardOutput needs to know about a writer. */
