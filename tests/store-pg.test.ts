@@ -4,6 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openPgStore, type PgStore } from '../src/store/pg/store.ts';
@@ -159,6 +160,15 @@ test('postgres:// store over a real socket (pglite-socket + pg) keeps the store 
   assert.equal((await lazy.meta()).dim, DIM);
   assert.equal((await lazy.search(items[0].vector, { k: 1 }))[0][0].id, items[0].id);
   await lazy.close();
+});
+
+test('pglite: a missing folder is not created by a reader; a foreign folder is never written into', async () => {
+  const d = tmpDir('lookalike-pg-foreign-');
+  await assert.rejects(openPgStore(`pglite:${path.join(d, 'missing')}`), /no such database folder/);
+  assert.equal(fs.existsSync(path.join(d, 'missing')), false);
+  fs.writeFileSync(path.join(d, 'notes.txt'), 'mine');
+  await assert.rejects(openPgStore(`pglite:${d}`, { write: true, create: { dim: DIM, model } }), /is not a PGlite database .*refusing/);
+  assert.deepEqual(fs.readdirSync(d), ['notes.txt']);
 });
 
 test('store locations: index names and URLs are validated', () => {

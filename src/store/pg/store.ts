@@ -5,6 +5,7 @@
  * candidates (HNSW, or a sequential scan when exact) and re-scores them exactly here, so scores
  * are exact cosines and ties go by id, as in the folder store.
  */
+import fs from 'node:fs';
 import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { openDb, type Db, type Sql } from './db.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
@@ -282,6 +283,18 @@ export class PgStore implements VectorStore {
   }
 }
 
+/** A pglite folder must be a PGlite database, or (when creating) missing or empty: never someone's folder. */
+function checkPgliteDir(dir: string, shown: string, create: boolean): void {
+  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!st) {
+    if (!create) throw new Error(`${shown}: no such database folder (create it with \`lookalike index FOLDER --store ${shown}\`)`);
+    return;
+  }
+  if (!st.isDirectory()) throw new Error(`${shown}: ${dir} is a file, not a PGlite database folder`);
+  const names = fs.readdirSync(dir).filter((n) => n !== 'lookalike.lock');
+  if (names.length && !names.includes('PG_VERSION')) throw new Error(`${shown}: ${dir} exists and is not a PGlite database (no PG_VERSION); refusing to write into it`);
+}
+
 /** Options for openPgStore beyond OpenOptions. */
 export interface PgOpenOptions extends OpenOptions {
   /** Pool size for postgres:// (default 4). */
@@ -301,6 +314,7 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     for (const r of releases.reverse()) await Promise.resolve(r()).catch(() => undefined);
   };
   try {
+    if (loc.kind === 'pglite') checkPgliteDir(loc.dataDir!, shown, !!opts.create);
     let db: Db;
     try {
       db = await openDb(loc, { max: opts.max });
