@@ -60,3 +60,30 @@ test('tune --teacher: a head into the teacher space; training brings the student
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--loss mse is for distillation/);
 });
+
+test('search --text on a CNN index through a CLIP-like teacher: the distilled head maps the CNN into the teacher space', async () => {
+  const { writeClipFolder, solidPng } = await import('./fixtures/hf.ts');
+  const dir = tmpDir('lookalike-distill-text-');
+  const clip = writeClipFolder(path.join(dir, 'clip')).dir;
+  fs.writeFileSync(path.join(dir, 'cnn.onnx'), tinyCnn({ seed: 3, channels: 16, dim: 16 }));
+  fs.mkdirSync(path.join(dir, 'imgs'));
+  // Unlabelled training images: shades of red, green and blue.
+  const base: [number, number, number][] = [[220, 30, 30], [30, 200, 40], [30, 40, 220]];
+  let n = 0;
+  for (let v = 0; v < 12; v++) for (const [r, g, b] of base) await solidPng(path.join(dir, 'imgs', `${n++}.png`), [Math.min(255, r + v * 3), Math.min(255, g + v * 2), Math.min(255, b + v * 3)]);
+  const bin = path.join(ROOT, 'bin/lookalike.js');
+  const head = path.join(dir, 'cnn-to-clip.onnx');
+  const t = spawnSync(process.execPath, [bin, 'tune', '--train', path.join(dir, 'imgs'), '--model', path.join(dir, 'cnn.onnx'), '--teacher', clip, '--loss', 'cosine', '--hidden', '32', '--epochs', '60', '--lr', '5e-3', '--batch-size', '12', '--out', head, '--json'], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  fs.mkdirSync(path.join(dir, 'gallery'));
+  await solidPng(path.join(dir, 'gallery', 'red.png'), [230, 20, 20]);
+  await solidPng(path.join(dir, 'gallery', 'green.png'), [20, 210, 30]);
+  await solidPng(path.join(dir, 'gallery', 'blue.png'), [20, 30, 230]);
+  const lkx = path.join(dir, 'g.lkx');
+  const ix = spawnSync(process.execPath, [bin, 'index', path.join(dir, 'gallery'), '--model', path.join(dir, 'cnn.onnx'), '--head', head, '--out', lkx], { encoding: 'utf8' });
+  assert.equal(ix.status, 0, ix.stderr);
+  const s = spawnSync(process.execPath, [bin, 'search', lkx, '--text', 'red', 'blue', '-k', '1', '--json'], { encoding: 'utf8' });
+  assert.equal(s.status, 0, s.stderr);
+  const res = JSON.parse(s.stdout) as { results: { query: string; hits: { id: string }[] }[] };
+  assert.deepEqual(res.results.map((r) => [r.query, r.hits[0].id]), [['red', 'red.png'], ['blue', 'blue.png']]);
+});

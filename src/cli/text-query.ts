@@ -9,6 +9,7 @@ import { embedTexts, evaluateCaptions, loadTextEncoder } from '../models/text.ts
 import { scoreMatrix } from '../index/exact.ts';
 import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
+import { ModelProto } from '../models/onnx/proto.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */
 function textModelFor(index: IndexData | undefined, model: string | undefined): string {
@@ -17,11 +18,23 @@ function textModelFor(index: IndexData | undefined, model: string | undefined): 
   return fs.existsSync(m) ? path.resolve(m) : m;
 }
 
+/** The teacher a head was distilled from (its `lookalike.distilled_from` metadata), or undefined. */
+export function distilledTeacher(headFile: string): string | undefined {
+  try {
+    const m = ModelProto.decode(fs.readFileSync(headFile)) as unknown as { metadata_props?: { key?: string; value?: string }[] };
+    return (m.metadata_props ?? []).find((p) => p.key === 'lookalike.distilled_from')?.value || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Embed text queries with the text tower matching an index; ids are the texts themselves. */
 export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string }): Promise<EmbedResult> {
-  if (index.manifest.head) throw new Error(`${index.dir}: built with a tuned head (${index.manifest.head.file}); text queries need an index of the model's own image embeddings`);
+  // A head distilled into a text-image teacher's space (tune --teacher) puts the index in that teacher's space: its text tower answers.
+  const teacher = index.manifest.head ? distilledTeacher(index.manifest.head.file) : undefined;
+  if (index.manifest.head && !teacher) throw new Error(`${index.dir}: built with a tuned head (${index.manifest.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune --teacher)`);
   // A model named only by the index manifest is never downloaded.
-  const enc = await loadTextEncoder(textModelFor(index, o.model), { dtype: o.dtype, download: o.model !== undefined });
+  const enc = await loadTextEncoder(o.model ? textModelFor(index, o.model) : teacher ?? textModelFor(index, undefined), { dtype: o.dtype, download: o.model !== undefined });
   try {
     const { vectors, dim } = await embedTexts(enc, texts);
     if (dim !== index.dim) {
