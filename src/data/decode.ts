@@ -80,18 +80,48 @@ export function normalizeInto(rgb: Buffer, spec: ModelSpec, dst: Float32Array, s
     return;
   }
   const base = slot * plane * 3;
-  const order = spec.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
-  for (let c = 0; c < 3; c++) {
-    const srcC = order[c];
-    const scale = spec.rescale / spec.std[srcC];
-    const shift = spec.mean[srcC] / spec.std[srcC];
-    if (spec.layout === 'nchw') {
-      const o = base + c * plane;
-      for (let p = 0; p < plane; p++) dst[o + p] = rgb[p * 3 + srcC] * scale - shift;
-    } else {
-      for (let p = 0; p < plane; p++) dst[base + p * 3 + c] = rgb[p * 3 + srcC] * scale - shift;
+  // One 256-entry table per channel (value * rescale / std - mean / std), then one pass over the
+  // pixels: each source byte is read once and looked up, no arithmetic per pixel.
+  const { tables: [t0, t1, t2], dest } = channelTables(spec);
+  if (spec.layout === 'nchw') {
+    const o0 = base + dest[0] * plane;
+    const o1 = base + dest[1] * plane;
+    const o2 = base + dest[2] * plane;
+    for (let p = 0, s = 0; p < plane; p++, s += 3) {
+      dst[o0 + p] = t0[rgb[s]];
+      dst[o1 + p] = t1[rgb[s + 1]];
+      dst[o2 + p] = t2[rgb[s + 2]];
+    }
+  } else {
+    const [d0, d1, d2] = dest;
+    for (let s = 0, o = base; s < plane * 3; s += 3, o += 3) {
+      dst[o + d0] = t0[rgb[s]];
+      dst[o + d1] = t1[rgb[s + 1]];
+      dst[o + d2] = t2[rgb[s + 2]];
     }
   }
+}
+
+const tableCache = new WeakMap<ModelSpec, { tables: Float32Array[]; dest: number[] }>();
+
+/**
+ * Normalisation as lookup tables, one per SOURCE channel (R, G, B): table[v] is exactly the float32
+ * of `v * (rescale / std) - mean / std` with that channel's mean and std; `dest` is the channel
+ * position each source channel is written to (BGR order swaps R and B).
+ */
+export function channelTables(spec: ModelSpec): { tables: Float32Array[]; dest: number[] } {
+  let t = tableCache.get(spec);
+  if (!t) {
+    const order = spec.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+    const tables = [0, 1, 2].map((src) => {
+      const scale = spec.rescale / spec.std[src];
+      const shift = spec.mean[src] / spec.std[src];
+      return Float32Array.from({ length: 256 }, (_, v) => v * scale - shift);
+    });
+    t = { tables, dest: [0, 1, 2].map((src) => order.indexOf(src)) };
+    tableCache.set(spec, t);
+  }
+  return t;
 }
 
 /** Decode and preprocess one image into a new tensor of 3 x H x W floats. */
