@@ -249,6 +249,7 @@ export function planRuns(c: ExperimentConfig): RunPlan[] {
       for (const mode of c.modes) {
         if (mode.kind === 'cross') {
           if (mode.train === dataset.name) continue;
+          if (model.datasets && !model.datasets.includes(mode.train!)) continue;
           const trainDataset = c.datasets.find((x) => x.name === mode.train)!;
           runs.push({ id: `${model.name}__${dataset.name}__${mode.name}`, model, dataset, mode, trainDataset });
         } else runs.push({ id: `${model.name}__${dataset.name}__${mode.name}`, model, dataset, mode });
