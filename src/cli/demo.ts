@@ -24,7 +24,8 @@ import { findOnSearchPath } from '../models/search-path.ts';
 import { config } from '../config.ts';
 import { evaluateSubmission } from '../metrics/evaluate.ts';
 import { readTruth, writeSubmission } from '../metrics/competition.ts';
-import { competeSubmission } from './compete.ts';
+import { competeSubmission } from '../index/compete.ts';
+import { competeProgress } from './compete.ts';
 import { lazyProgress, parseK, printJson } from './options.ts';
 
 interface DemoFlags {
@@ -73,8 +74,9 @@ async function competitionStage(work: string, o: DemoFlags) {
   if (!fs.existsSync(dir) || !fs.existsSync(truthFile)) return undefined;
   const model = 'face-mobileface';
   const backbone = await loadBackbone(model);
-  const r = await competeSubmission(dir, backbone, 10, { json: o.json, onSkip: (s) => process.stderr.write(`skipped ${s.id}: ${s.reason}\n`) });
-  await backbone.dispose();
+  const bars = competeProgress(o.json);
+  const r = await competeSubmission(dir, { backbone }, 10, { onSkip: (s) => process.stderr.write(`skipped ${s.id}: ${s.reason}\n`), ...bars }).finally(() => backbone.dispose());
+  bars.end();
   const out = path.join(work, 'cufs-submission.json');
   writeSubmission(out, r.submission);
   const ev = evaluateSubmission(r.submission, readTruth(truthFile), { subFile: out, truthFile });

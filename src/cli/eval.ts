@@ -3,19 +3,17 @@
  * query/gallery splits), a competition submission plus truth, or a rankings file (cases.json format).
  */
 import { Command, Option } from 'commander';
-import { readLabels } from '../data/labels.ts';
 import { loadIndex } from '../index/store.ts';
-import { readSubmission, readTruth } from '../metrics/competition.ts';
-import { evaluateLabelled, evaluateSubmission, parseKs, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
-import { DEFAULT_DEPTH, evaluateIndex, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
-import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
+import { parseKs, type EmptyPolicy } from '../metrics/evaluate.ts';
+import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
+import { runEval as evaluate, type EvalRun } from '../metrics/run.ts';
 import { metricsHelp } from '../metrics/registry.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
 import { evaluateOxford } from '../metrics/oxford-index.ts';
 import { Progress } from '../util/progress.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
-import { formatCaptionEval, runCaptionEval } from './text-query.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
+import { runCaptionEval, type CaptionEvalRun } from '../embed/captions.ts';
 
 /** Flags of `lookalike eval`. */
 export interface EvalFlags extends AnnFlags {
@@ -33,82 +31,37 @@ export interface EvalFlags extends AnnFlags {
   json?: boolean;
 }
 
-/** What an evaluation run produced: the result, the `--json` object and the table text. */
-export interface EvalRun {
-  result: EvalResult;
-  json: Record<string, unknown>;
-  table: string;
-}
-
-/** Run an evaluation from flags (the command's action without the printing). */
+/** Run an evaluation from flags: parse them, call the library's runEval, print its warnings. */
 export async function runEval(index: string | undefined, o: EvalFlags): Promise<EvalRun> {
-  const ks = parseKs(o.k);
+  const depth = o.depth === undefined ? undefined : o.depth === 'all' ? Infinity : Number(o.depth);
+  if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
   const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, index !== undefined || o.labels !== undefined].filter(Boolean).length;
-  if (modes !== 1) throw new Error('give exactly one input: --rankings FILE, --submission FILE --truth FILE, or INDEX --labels FILE');
-  if (o.perQuery) guardOutput(o.perQuery, { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv, inputs: [index, o.labels, o.rankings, o.submission, o.truth] });
-  let result: EvalResult;
-  let extra: Record<string, unknown>;
-  let title: string;
-  if (o.rankings !== undefined) {
-    const cases = readCases(o.rankings);
-    result = evaluateLabelled(cases.gallery, cases.queries, { ks, empty: o.empty, excludeSelf: o.excludeSelf, source: o.rankings });
-    extra = { mode: 'rankings', rankings: o.rankings };
-    title = `rankings ${o.rankings}: ${cases.queries.length} queries, gallery of ${cases.gallery.length}`;
-  } else if (o.submission !== undefined || o.truth !== undefined) {
-    if (!o.submission || !o.truth) throw new Error('--submission and --truth go together');
-    const r = evaluateSubmission(readSubmission(o.submission), readTruth(o.truth), {
-      ks,
-      empty: o.empty,
-      excludeSelf: o.excludeSelf,
-      subFile: o.submission,
-      truthFile: o.truth,
-    });
-    result = r;
-    extra = { mode: 'submission', submission: o.submission, truth: o.truth, weighted_topk: r.weighted_topk, queries_without_truth: r.queries_without_truth };
-    title = `submission ${o.submission} vs ${o.truth}: weighted top-k ${r.weighted_topk.toFixed(2)} / 1000 (${r.queries_without_truth} queries without truth)`;
-  } else {
-    if (!index) throw new Error('--labels needs an INDEX argument');
-    if (!o.labels) throw new Error(`${index}: give --labels labels.csv (path,label[,domain][,split])`);
-    const data = loadIndex(index);
-    const labels = readLabels(o.labels);
-    const depth = o.depth === undefined ? undefined : o.depth === 'all' ? Infinity : Number(o.depth);
-    if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
-    let bar: Progress | undefined;
-    let lastDone = 0;
-    const r = await evaluateIndex(data, labels, {
-      ks,
-      empty: o.empty,
-      labelsFile: o.labels,
-      querySplit: o.querySplit,
-      gallerySplit: o.gallerySplit,
-      depth,
-      search: annMode(o),
-      onProgress: (done, total) => {
-        bar ??= new Progress('searching', total, { quiet: o.json });
-        bar.tick(done - lastDone);
-        lastDone = done;
-      },
-    });
-    bar?.end();
-    if (r.labels_not_indexed) process.stderr.write(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${index}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are\n`);
-    const maxR = r.queries.reduce((m, q) => Math.max(m, q.R), 0);
-    if (r.depth < maxR) process.stderr.write(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (--depth all for exact values)\n`);
-    if (r.indexed_unlabelled) process.stderr.write(`warning: ${r.indexed_unlabelled} items of ${index} have no label in ${o.labels}; left out\n`);
-    result = r;
-    extra = {
-      mode: 'index',
-      index,
-      labels: o.labels,
-      model: data.manifest.model.name,
-      protocol: r.protocol,
-      queries: r.queries.length,
-      gallery_size: r.gallery_size,
-      depth: r.depth,
-    };
-    title = `index ${index} (model ${data.manifest.model.name}), labels ${o.labels}: ${r.protocol}, ${r.queries.length} queries, gallery of ${r.gallery_size}` + (r.depth < r.gallery_size ? `, ranked to depth ${r.depth}` : '');
-  }
-  if (o.perQuery) writePerQueryCsv(o.perQuery, result);
-  return { result, json: jsonReport(result, extra), table: formatTable(result, title) };
+  if (modes === 1 && o.perQuery) guardOutput(o.perQuery, { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv, inputs: [index, o.labels, o.rankings, o.submission, o.truth] });
+  let bar: Progress | undefined;
+  let lastDone = 0;
+  const run = await evaluate({
+    index,
+    labels: o.labels,
+    rankings: o.rankings,
+    submission: o.submission,
+    truth: o.truth,
+    querySplit: o.querySplit,
+    gallerySplit: o.gallerySplit,
+    ks: parseKs(o.k),
+    empty: o.empty,
+    excludeSelf: o.excludeSelf,
+    depth,
+    search: annMode(o),
+    perQuery: o.perQuery,
+    onProgress: (done, total) => {
+      bar ??= new Progress('searching', total, { quiet: o.json });
+      bar.tick(done - lastDone);
+      lastDone = done;
+    },
+  });
+  bar?.end();
+  for (const w of run.warnings) process.stderr.write(`${w}\n`);
+  return run;
 }
 
 /** The `eval` command. */
@@ -168,3 +121,17 @@ Example:
   });
   return cmd;
 }
+
+/** Table text of a caption evaluation. */
+export function formatCaptionEval(r: CaptionEvalRun): string {
+  const ks = Object.keys(r.imageToText).map(Number);
+  const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
+  const lines = [
+    `captions ${r.captionsFile} (model ${r.model}): ${r.images} images, ${r.captions} captions${r.missing ? `, ${r.missing} captions without an image left out` : ''}`,
+    `direction      ${ks.map((k) => `R@${k}`.padStart(6)).join(' ')}`,
+    `image->text    ${ks.map((k) => pct(r.imageToText[k])).join(' ')}`,
+    `text->image    ${ks.map((k) => pct(r.textToImage[k])).join(' ')}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { buildIndex } from '../index/build.ts';
 import { addEnqueueOptions, runEnqueue, type EnqueueFlags } from './enqueue.ts';
-import { addModelOptions, lazyProgress, openModel, printJson, skipReporter, type ModelFlags } from './options.ts';
+import { addModelOptions, lazyProgress, openModel, printJson, runtimeFlags, skipReporter, type ModelFlags } from './options.ts';
 
 interface IndexFlags extends ModelFlags, EnqueueFlags {
   out?: string;
@@ -41,6 +41,7 @@ Example:
       head,
       rebuild: o.rebuild,
       strict: o.strict,
+      batchSize: runtimeFlags(o).batchSize,
       onSkip: skips.report,
       onProgress: bar.update,
     });

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { presetRows } from '../models/catalog.ts';
 import { fetchHubModel } from '../models/hub.ts';
 import { formatInfo, modelInfo } from '../models/info.ts';
-import { addModelOptions, applyRuntime, printJson, specOverrides, type ModelFlags } from './options.ts';
+import { addModelOptions, printJson, runtimeFlags, specOverrides, type ModelFlags } from './options.ts';
 import type { Feature } from '../models/hf.ts';
 
 /** The `models` command with its subcommands. */
@@ -47,8 +47,7 @@ Example:
   lookalike models info ./clip-vit-base-patch32
   lookalike models info model.onnx --output last_hidden_state --pooling mean`);
   info.action(async (model: string, o: ModelFlags) => {
-    applyRuntime(o);
-    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature });
+    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature, runtime: runtimeFlags(o) });
     if (o.json) printJson(i);
     else process.stdout.write(formatInfo(i) + '\n');
   });

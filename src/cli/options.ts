@@ -1,14 +1,14 @@
 /** Shared CLI options: model spec flags, runtime flags, output helpers. */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
 import { config } from '../config.ts';
-import type { Backbone } from '../models/backbone.ts';
-import { loadBackbone, type SpecOverrides } from '../models/load.ts';
+import type { SpecOverrides } from '../models/load.ts';
 import type { Feature } from '../models/hf.ts';
-import type { ModelSpec, Pooling } from '../models/spec.ts';
-import { loadHead, type Head } from '../embed/head.ts';
-import type { Manifest } from '../index/store.ts';
+import type { Pooling } from '../models/spec.ts';
+import type { Runtime } from '../models/runtime.ts';
+import { openModel as openModelFor, openModelForIndex as openModelForIndexFor, type ModelChoice, type OpenedModel } from '../models/open.ts';
+import type { EmbeddingSource } from '../store/types.ts';
+
+export { modelRef } from '../models/open.ts';
 import { Progress } from '../util/progress.ts';
 import type { Skipped } from '../embed/pipeline.ts';
 
@@ -122,47 +122,28 @@ export function specOverrides(o: ModelFlags): SpecOverrides {
   return s;
 }
 
-/** Apply runtime flags (threads, device, batch) to the global config. */
-export function applyRuntime(o: ModelFlags): void {
-  if (o.threads) config.threads = num(o.threads, '--threads');
-  if (o.device) config.device = o.device;
-  if (o.batch) config.batchSize = Math.max(1, num(o.batch, '--batch'));
+/** Runtime options from flags (threads, device, batch); passed to the library, never written into config. */
+export function runtimeFlags(o: ModelFlags): Runtime {
+  const r: Runtime = {};
+  if (o.threads) r.threads = num(o.threads, '--threads');
+  if (o.device) r.device = o.device;
+  if (o.batch) r.batchSize = Math.max(1, num(o.batch, '--batch'));
+  return r;
 }
 
-/** A model argument as stored in a manifest: absolute when it is a path. */
-export function modelRef(model: string): string {
-  return fs.existsSync(model) ? path.resolve(model) : model;
+/** The model choice that flags make (model, spec overrides, dtype, feature, head, runtime). */
+export function modelChoice(o: ModelFlags): ModelChoice {
+  return { model: o.model, overrides: specOverrides(o), dtype: o.dtype, feature: o.feature, head: o.head, runtime: runtimeFlags(o) };
 }
 
 /** Load the backbone and optional head that flags name. */
-export async function openModel(o: ModelFlags): Promise<{ backbone: Backbone; head?: Head }> {
-  applyRuntime(o);
-  if (!o.model) throw new Error('--model is required');
-  const backbone = await loadBackbone(modelRef(o.model), { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature });
-  const head = o.head ? await loadHead(o.head) : undefined;
-  return { backbone, head };
+export function openModel(o: ModelFlags): Promise<OpenedModel> {
+  return openModelFor(modelChoice(o));
 }
 
-/**
- * Load the model an index was built with (from its manifest), or the one flags name,
- * which must then have the same fingerprint.
- */
-export async function openModelForIndex(manifest: Manifest, o: ModelFlags, what: string): Promise<{ backbone: Backbone; head?: Head }> {
-  applyRuntime(o);
-  const spec: Partial<ModelSpec> = o.model ? specOverrides(o) : manifest.model.spec;
-  const ref = o.model ? modelRef(o.model) : manifest.model.name;
-  // A model named only by the manifest is never downloaded (network use needs an explicit request).
-  const backbone = await loadBackbone(ref, { overrides: spec, dtype: o.dtype, feature: o.feature, download: o.model !== undefined });
-  if (backbone.fingerprint !== manifest.model.fingerprint) {
-    await backbone.dispose();
-    throw new Error(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${manifest.model.name}, ${manifest.model.fingerprint.slice(0, 12)}); pass the same --model and spec flags, or rebuild the index`);
-  }
-  const headFile = o.head ?? manifest.head?.file;
-  const head = headFile ? await loadHead(headFile) : undefined;
-  if ((head?.fingerprint ?? null) !== (manifest.head?.fingerprint ?? null)) {
-    throw new Error(`${what}: head ${headFile ?? '(none)'} differs from the index's head (${manifest.head?.file ?? 'none'}); rebuild the index with this --head`);
-  }
-  return { backbone, head };
+/** Load the model an index was built with, or the one flags name (same fingerprint required). */
+export function openModelForIndex(source: EmbeddingSource, o: ModelFlags, what: string): Promise<OpenedModel> {
+  return openModelForIndexFor(source, modelChoice(o), what);
 }
 
 /** Skipped-file reporter: one stderr line per file unless --json; collects them. */

@@ -1,22 +1,14 @@
 /** `lookalike tune`: train a head on frozen embeddings (an index + labels, or class folders) and write it as ONNX. */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
-import { readLabels } from '../data/labels.ts';
-import { listFolder, listingSkips } from '../data/images.ts';
-import { embedImages } from '../embed/pipeline.ts';
-import { loadIndex } from '../index/store.ts';
-import { decodeNpy } from '../index/npy.ts';
+import { LOSS_NAMES } from '../tune/losses/index.ts';
+import type { TrainOptions } from '../tune/train.ts';
+import type { TuneMetrics } from '../tune/evaluate.ts';
+import { prepareTuneData, tuneHead, type TuneHeadOptions } from '../tune/run.ts';
 import { runTuneSearch, type SearchFlags } from './tune-search.ts';
 import { runDistill, type DistillFlags } from './tune-distill.ts';
-import { writeHead } from '../tune/export.ts';
-import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from '../tune/data.ts';
-import { LOSS_NAMES } from '../tune/losses/index.ts';
-import { Rng } from '../util/random.ts';
-import { train, type TrainOptions } from '../tune/train.ts';
-import type { TuneMetrics } from '../tune/evaluate.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
-import { addModelOptions, embedProgress, openModel, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
+import type { Progress } from '../util/progress.ts';
+import { addModelOptions, embedProgress, modelChoice, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface TuneFlags extends ModelFlags {
   search?: string;
@@ -67,43 +59,11 @@ interface TuneFlags extends ModelFlags {
 const num = (v: string | undefined, flag: string): number | undefined => (v === undefined ? undefined : parseNumber(v, flag));
 const int = parseInteger;
 
-/** Read the labelled embeddings named by --index/--labels or --train. */
-async function loadInputs(o: TuneFlags, log: (s: string) => void): Promise<{ data: Labelled; source: string; model?: string }> {
-  if (o.index && o.train) throw new Error('give --index or --train, not both');
-  if (o.index) {
-    if (!o.labels) throw new Error('--index needs --labels (a CSV with path,label: the index ids are its paths)');
-    const idx = loadIndex(o.index);
-    if (idx.manifest.head) throw new Error(`${o.index}: built with head ${idx.manifest.head.file}; tune on an index built without --head (heads take the backbone's embeddings)`);
-    const { data, unlabelled, missing } = joinLabels(idx.ids, idx.vectors, idx.dim, readLabels(o.labels), `${o.index} + ${o.labels}`);
-    if (unlabelled) log(`note: ${unlabelled} index ids have no row in ${o.labels}; left out`);
-    if (missing) log(`note: ${missing} rows of ${o.labels} are not in ${o.index}`);
-    return { data, source: o.index, model: idx.manifest.model.name };
-  }
-  if (!o.train) throw new Error('give --index X.lkx --labels labels.csv, or --train DIR --model M');
-  if (o.head) throw new Error('--head: tune trains on the backbone\'s own embeddings; apply heads with index/search/compete/eval');
-  const listing = listFolder(o.train);
-  const rows = o.labels ? readLabels(o.labels) : folderLabels(listing.images, o.train);
-  const known = new Set(listing.images);
-  const items = rows.filter((r) => known.has(r.path)).map((r) => ({ id: r.path, source: path.join(o.train!, r.path) }));
-  if (!items.length) throw new Error(`${o.train}: none of the ${rows.length} labelled paths is an image in this folder`);
-  const { backbone } = await openModel(o);
-  const skips = skipReporter(o.json);
-  for (const s of listingSkips(listing)) skips.report(s);
-  const bar = embedProgress('embedding', items.length, o.json);
-  const emb = await embedImages(backbone, items, { onProgress: (k) => bar.tick(k), onSkip: skips.report });
-  bar.end();
-  await backbone.dispose();
-  const { data } = joinLabels(emb.ids, emb.vectors, emb.dim, rows, o.train);
-  return { data, source: o.train, model: backbone.name };
-}
-
-function splitRule(o: TuneFlags, hasColumn: boolean): SplitRule {
-  if (o.valClasses !== undefined) {
-    const f = Number(o.valClasses);
-    return Number.isFinite(f) && f > 0 && f < 1 ? { kind: 'classes', frac: f } : { kind: 'classes', names: o.valClasses.split(',').map((s) => s.trim()) };
-  }
-  if (o.valFrac !== undefined) return Number(o.valFrac) === 0 ? { kind: 'none' } : { kind: 'stratified', frac: num(o.valFrac, '--val-frac')! };
-  return hasColumn ? { kind: 'column' } : { kind: 'stratified', frac: 0.2 };
+/** --val-classes: a share of the classes (0 < f < 1) or comma-separated class names. */
+function valClasses(v: string | undefined): number | string[] | undefined {
+  if (v === undefined) return undefined;
+  const f = Number(v);
+  return Number.isFinite(f) && f > 0 && f < 1 ? f : v.split(',').map((x) => x.trim());
 }
 
 /** Frozen and tuned metrics side by side. */
@@ -178,95 +138,80 @@ Examples:
   lookalike tune --train ./photos --model mobilenet-v3-small-embedder --teacher mobilenet-v2-imagenet --loss cosine --out to-v2.onnx`);
   cmd.action(async (o: TuneFlags) => {
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
-    const seed = int(o.seed, '--seed');
+    const skips = skipReporter(o.json);
     guardOutput(o.out, { flag: '--out', kind: OUTPUT_KINDS.head, inputs: [o.index, o.labels, o.train, o.init] });
     if (o.teacher) return runDistill(o as TuneFlags & DistillFlags, log);
     if (o.loss === 'cosine' || o.loss === 'mse') throw new Error(`--loss ${o.loss} is for distillation (with --teacher MODEL)`);
-    const { data, source, model } = await loadInputs(o, log);
-    // Rows marked test/query/gallery in the split column never take part.
-    const hasColumn = data.splits.some((s) => s !== undefined);
-    const usable = data.labels.map((_, i) => i).filter((i) => !hasColumn || ['train', 'val', 'valid', 'validation', undefined].includes(data.splits[i]));
-    let pool = subset(data, usable);
-    const rule = splitRule(o, hasColumn && pool.splits.some((s) => s && s !== 'train'));
-    if (rule.kind !== 'column' && hasColumn) pool = subset(pool, pool.labels.map((_, i) => i).filter((i) => pool.splits[i] === 'train' || pool.splits[i] === undefined));
-    if (o.search) return runTuneSearch(o as TuneFlags & SearchFlags, pool, rule, seed, source, model, log);
-    const split = splitRows(pool, rule, new Rng(seed));
-    const tr = subset(pool, split.train);
-    const va = split.val.length >= 2 ? subset(pool, split.val) : undefined;
-    if (!va) log('note: no validation rows (use --val-frac or --val-classes); training for all epochs, no early stopping');
-    const { names, index } = encodeLabels(tr.labels);
-    if (names.length < 2) throw new Error(`${source}: training needs at least 2 classes, found ${names.length}`);
-    let init: TrainOptions['init'];
-    if (o.init) {
-      if (o.headType !== 'linear') throw new Error('--init needs --head-type linear');
-      if (!fs.existsSync(o.init)) throw new Error(`${o.init}: no such file`);
-      const m = decodeNpy(fs.readFileSync(o.init), o.init);
-      if (m.rows !== data.dim) throw new Error(`${o.init}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${data.dim}-d`);
-      init = { weight: m.data };
-      if (o.outDim !== undefined && int(o.outDim, '--out-dim', 1) !== m.cols) throw new Error(`--out-dim ${o.outDim} differs from ${o.init}'s ${m.cols} columns`);
-      o.outDim = String(m.cols);
-    }
-    const outDim = o.outDim !== undefined ? int(o.outDim, '--out-dim', 1) : data.dim;
-    const hidden = o.headType === 'mlp' ? o.hidden.split(',').map((s) => int(s.trim(), '--hidden', 1)) : [];
-    log(`${source}: ${tr.labels.length} training rows, ${names.length} classes; ${va?.labels.length ?? 0} validation rows (${split.rule}); ${data.dim}-d`);
-    const opts: TrainOptions = {
-      head: { kind: o.headType, hidden, outputDim: outDim, dropout: num(o.dropout, '--dropout')!, batchNorm: Boolean(o.batchNorm) },
-      init,
-      loss: o.loss,
-      lossOptions: {
-        smoothing: num(o.smoothing, '--smoothing'),
-        lambda: num(o.lambda, '--lambda'),
-        temperature: num(o.temperature, '--temperature'),
-        margin: num(o.margin, '--margin'),
-        posMargin: num(o.posMargin, '--pos-margin'),
-        negMargin: num(o.negMargin, '--neg-margin'),
-        scale: num(o.scale, '--scale'),
-        alpha: num(o.alpha, '--alpha'),
-        beta: num(o.beta, '--beta'),
-        base: num(o.base, '--base'),
+    let bar: Progress | undefined;
+    const inputs: Omit<TuneHeadOptions, 'out' | 'head' | 'training'> = {
+      index: o.index,
+      labels: o.labels,
+      trainDir: o.train,
+      model: o.train ? modelChoice(o) : undefined,
+      valFrac: num(o.valFrac, '--val-frac'),
+      valClasses: valClasses(o.valClasses),
+      valCrossDomain: o.valCrossDomain,
+      log,
+      onSkip: skips.report,
+      onEmbedStart: (total) => (bar = embedProgress('embedding', total, o.json)),
+      onEmbedProgress: (n) => bar?.tick(n),
+    };
+    const prepared = await prepareTuneData(inputs).finally(() => bar?.end());
+    if (o.search) return runTuneSearch(o as TuneFlags & SearchFlags, prepared.pool, prepared.rule, int(o.seed, '--seed'), prepared.source, prepared.model, log);
+    const r = await tuneHead({
+      ...inputs,
+      out: o.out,
+      head: {
+        kind: o.headType,
+        hidden: o.hidden.split(',').map((s) => int(s.trim(), '--hidden', 1)),
+        outputDim: o.outDim !== undefined ? int(o.outDim, '--out-dim', 1) : undefined,
+        dropout: num(o.dropout, '--dropout')!,
+        batchNorm: Boolean(o.batchNorm),
       },
-      miner: o.miner as TrainOptions['miner'],
-      minerOptions: { margin: num(o.margin, '--margin'), hardStart: num(o.hardStart, '--hard-start'), hardEnd: num(o.hardEnd, '--hard-end') },
-      sampler: o.sampler,
-      m: int(o.m, '--m', 1),
-      batchSize: int(o.batchSize, '--batch-size', 2),
-      epochs: int(o.epochs, '--epochs', 1),
-      lr: num(o.lr, '--lr')!,
-      minLr: num(o.minLr, '--min-lr'),
-      warmup: num(o.warmup, '--warmup'),
-      optimizer: o.optimizer,
-      weightDecay: num(o.weightDecay, '--weight-decay')!,
-      momentum: num(o.momentum, '--momentum'),
-      accumulate: int(o.accumulate, '--accumulate', 1),
-      monitor: o.monitor,
-      patience: int(o.patience, '--patience'),
-      seed,
-      onStart: (i) => log(`trainable parameters: ${i.trainable} (head ${i.embedding}, classifier ${i.classifier}, loss ${i.lossParams}); ${i.stepsPerEpoch} steps per epoch`),
-      onEpoch: (e) =>
-        log(`epoch ${String(e.epoch).padStart(3)}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.seconds.toFixed(2)}s` + (e.val ? `  p@1 ${e.val['precision@1'].toFixed(4)}  mmp@5 ${e.val['mmp@5'].toFixed(4)}  mAP ${e.val.map.toFixed(4)}${e.best ? '  *' : ''}` : '')),
-    };
-    if (opts.sampler === 'm-per-class' && opts.batchSize % opts.m !== 0) throw new Error(`--batch-size ${opts.batchSize} must be a multiple of --m ${opts.m}`);
-    if (opts.sampler === 'm-per-class' && opts.batchSize / opts.m > names.length) {
-      const bs = names.length * opts.m;
-      log(`note: ${names.length} classes x m=${opts.m}: batch size lowered from ${opts.batchSize} to ${bs}`);
-      opts.batchSize = bs;
-    }
-    const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids, crossDomain: o.valCrossDomain } : undefined, opts);
-    const meta: Record<string, string> = {
-      'lookalike.loss': o.loss,
-      'lookalike.source': source,
-      'lookalike.classes': String(names.length),
-      'lookalike.best_epoch': String(r.bestEpoch),
-      ...(model ? { 'lookalike.model': model } : {}),
-      ...(r.frozen && r.tuned ? { 'lookalike.val': JSON.stringify({ frozen: r.frozen, tuned: r.tuned }) } : {}),
-    };
-    writeHead(o.out, r.head, meta);
+      init: o.init,
+      training: {
+        loss: o.loss,
+        lossOptions: {
+          smoothing: num(o.smoothing, '--smoothing'),
+          lambda: num(o.lambda, '--lambda'),
+          temperature: num(o.temperature, '--temperature'),
+          margin: num(o.margin, '--margin'),
+          posMargin: num(o.posMargin, '--pos-margin'),
+          negMargin: num(o.negMargin, '--neg-margin'),
+          scale: num(o.scale, '--scale'),
+          alpha: num(o.alpha, '--alpha'),
+          beta: num(o.beta, '--beta'),
+          base: num(o.base, '--base'),
+        },
+        miner: o.miner as TrainOptions['miner'],
+        minerOptions: { margin: num(o.margin, '--margin'), hardStart: num(o.hardStart, '--hard-start'), hardEnd: num(o.hardEnd, '--hard-end') },
+        sampler: o.sampler,
+        m: int(o.m, '--m', 1),
+        batchSize: int(o.batchSize, '--batch-size', 2),
+        epochs: int(o.epochs, '--epochs', 1),
+        lr: num(o.lr, '--lr')!,
+        minLr: num(o.minLr, '--min-lr'),
+        warmup: num(o.warmup, '--warmup'),
+        optimizer: o.optimizer,
+        weightDecay: num(o.weightDecay, '--weight-decay')!,
+        momentum: num(o.momentum, '--momentum'),
+        accumulate: int(o.accumulate, '--accumulate', 1),
+        monitor: o.monitor,
+        patience: int(o.patience, '--patience'),
+        seed: int(o.seed, '--seed'),
+        onStart: (i) => log(`trainable parameters: ${i.trainable} (head ${i.embedding}, classifier ${i.classifier}, loss ${i.lossParams}); ${i.stepsPerEpoch} steps per epoch`),
+        onEpoch: (e) =>
+          log(`epoch ${String(e.epoch).padStart(3)}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.seconds.toFixed(2)}s` + (e.val ? `  p@1 ${e.val['precision@1'].toFixed(4)}  mmp@5 ${e.val['mmp@5'].toFixed(4)}  mAP ${e.val.map.toFixed(4)}${e.best ? '  *' : ''}` : '')),
+      },
+    }, prepared);
+    const outDim = r.outputDim;
+    const hidden = o.headType === 'mlp' ? o.hidden.split(',').map((s) => s.trim()) : [];
     if (o.json) {
-      printJson({ head: o.out, input_dim: data.dim, output_dim: outDim, trainable: r.trainable, best_epoch: r.bestEpoch, seconds_per_epoch: r.secondsPerEpoch, frozen: r.frozen, tuned: r.tuned, epochs: r.epochs });
+      printJson({ head: o.out, input_dim: r.inputDim, output_dim: outDim, trainable: r.trainable, best_epoch: r.bestEpoch, seconds_per_epoch: r.secondsPerEpoch, frozen: r.frozen, tuned: r.tuned, epochs: r.epochs });
       return;
     }
     if (r.frozen && r.tuned) process.stdout.write(`validation (${r.tuned.queries} queries, best epoch ${r.bestEpoch}):\n${sideBySide(r.frozen, r.tuned)}\n`);
-    process.stdout.write(`${o.out}: head ${data.dim} -> ${outDim}-d (${o.headType}${hidden.length ? ' ' + hidden.join('-') : ''}, ${o.loss}), ${r.secondsPerEpoch.toFixed(2)}s per epoch\n`);
+    process.stdout.write(`${o.out}: head ${r.inputDim} -> ${outDim}-d (${o.headType}${hidden.length ? ' ' + hidden.join('-') : ''}, ${o.loss}), ${r.secondsPerEpoch.toFixed(2)}s per epoch\n`);
   });
   return cmd;
 }

@@ -1,6 +1,7 @@
 /** Tuned heads: an ONNX graph from `lookalike tune` mapping pooled embeddings [N, D] to [N, D']. */
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../models/ort.ts';
+import type { Runtime } from '../models/runtime.ts';
 import { hashFile } from '../util/hash.ts';
 
 /** A loaded head. */
@@ -14,8 +15,8 @@ export interface Head {
 }
 
 /** Load a head file written by `lookalike tune`. */
-export async function loadHead(file: string): Promise<Head> {
-  const session = await createSession(file, `head ${file}`);
+export async function loadHead(file: string, runtime?: Runtime): Promise<Head> {
+  const session = await createSession(file, `head ${file}`, runtime);
   const fingerprint = await hashFile(file);
   const meta = session.inputMetadata?.[0] as { isTensor?: boolean; shape?: readonly (number | string)[] } | undefined;
   const d = meta?.isTensor ? meta.shape?.[1] : undefined;

@@ -41,6 +41,8 @@ export interface EmbedOptions {
   onProgress?: (n: number) => void;
   /** Called for each skipped file as soon as it is found. */
   onSkip?: (s: Skipped) => void;
+  /** Stop between batches (rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 interface Decoded {
@@ -114,6 +116,7 @@ export async function embedImages(backbone: Backbone, items: EmbedItem[], opts: 
   let next: Promise<Decoded> | undefined = batches.length ? decodeBatch(batches[0], backbone) : undefined;
   for (let b = 0; b < batches.length; b++) {
     const cur = await next!;
+    opts.signal?.throwIfAborted();
     // Start decoding the next batch before running this one, so sharp and ORT overlap.
     next = b + 1 < batches.length ? decodeBatch(batches[b + 1], backbone) : undefined;
     for (const s of cur.skipped) opts.onSkip?.(s);

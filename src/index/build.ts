@@ -24,6 +24,8 @@ export interface BuildOptions {
   onSkip?: (s: Skipped) => void;
   /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was). */
   strict?: boolean;
+  /** Stop before writing anything; the previous index stays as it was. */
+  signal?: AbortSignal;
 }
 
 /** What an index run changed. */
@@ -90,7 +92,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
     head,
     onSkip: skip,
     onProgress: (n) => opts.onProgress?.((done += n), todo.length),
+    signal: opts.signal,
   });
+  opts.signal?.throwIfAborted();
   const dim = fresh.ids.length ? fresh.dim : (prev?.dim ?? 0);
   if (prev && fresh.ids.length && prev.dim !== fresh.dim && prev.ids.length) throw new Error(`${out}: index has ${prev.dim}-d embeddings, model gives ${fresh.dim}-d`);
   const freshRow = new Map(fresh.ids.map((id, i) => [id, i]));

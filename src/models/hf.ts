@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Backbone, TensorInfo } from './backbone.ts';
 import { OrtBackbone, createSession, describeSession } from './ort.ts';
+import type { Runtime } from './runtime.ts';
 import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { imageInput, specFromInput } from './input-shape.ts';
@@ -111,6 +112,8 @@ export interface HfLoadOptions {
   overrides?: Partial<ModelSpec>;
   /** Display name (preset or Hub id); default the folder. */
   name?: string;
+  /** Threads and device for the session (default: config). */
+  runtime?: Runtime;
 }
 
 /** Everything about an HF folder's image tower short of a session: file, family, spec. */
@@ -157,7 +160,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /** Load the image tower of an HF-layout folder as a backbone. */
 export async function loadHfFolder(dir: string, opts: HfLoadOptions = {}): Promise<Backbone> {
   const file = hfOnnxFile(dir, 'vision', opts.dtype);
-  const session = await createSession(file, file);
+  const session = await createSession(file, file, opts.runtime);
   const io = describeSession(session);
   const { spec } = hfResolveSpec(dir, io, opts);
   const fingerprint = hashParts(await hashFile(file), canonicalSpec(spec));

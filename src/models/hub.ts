@@ -63,6 +63,8 @@ export interface HubOptions {
   log?: (line: string) => void;
   /** false: never download, even online (a model named by an index manifest); default true. */
   download?: boolean;
+  /** Never download (default: config.offline). */
+  offline?: boolean;
 }
 
 /** The files a cached repository lacks for this dtype/tower choice (relative paths; alternatives joined by " or "). */
@@ -91,7 +93,7 @@ export async function resolveHubModel(model: string, opts: HubOptions = {}): Pro
   const dir = hubCacheDir(target.repo);
   const missing = missingFiles(dir, opts);
   if (missing.length === 0) return { dir, target };
-  if (config.offline) throw new Error(offlineMessage(model, target.repo, dir, missing));
+  if (opts.offline ?? config.offline) throw new Error(offlineMessage(model, target.repo, dir, missing));
   if (opts.download === false) {
     throw new Error(`${model}: not in the model cache (${dir} lacks ${missing.join(', ')}); lookalike downloads only on request: run "lookalike models fetch ${model}" or pass --model`);
   }
@@ -130,7 +132,7 @@ export async function fetchHubModel(model: string, opts: HubOptions = {}): Promi
   const target = hubTarget(model);
   if (!target) throw new Error(`${model}: not a preset or Hugging Face id (run "lookalike models list")`);
   const dir = hubCacheDir(target.repo);
-  if (config.offline) throw new Error(offlineMessage(model, target.repo, dir, missingFiles(dir, { ...opts, text: opts.text ?? target.preset?.text })));
+  if (opts.offline ?? config.offline) throw new Error(offlineMessage(model, target.repo, dir, missingFiles(dir, { ...opts, text: opts.text ?? target.preset?.text })));
   const hub = await import('@huggingface/hub');
   const common = { repo: { type: 'model' as const, name: target.repo }, ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.hubUrl ? { hubUrl: opts.hubUrl } : {}) };
   const all: string[] = [];

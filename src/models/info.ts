@@ -93,10 +93,10 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
     info.family = preset?.family ?? familyOf(cfg);
     if (typeof cfg?.model_type === 'string') info.modelType = cfg.model_type;
   }
-  const saved = config.offline;
-  config.offline = true; // info never downloads
-  try {
-    const b = await loadBackbone(model, opts);
+  // info never downloads
+  const runtime = { ...opts.runtime, offline: true };
+  {
+    const b = await loadBackbone(model, { ...opts, runtime });
     try {
       info.inputs = b.inputs;
       info.outputs = b.outputs;
@@ -119,12 +119,10 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
       await b.dispose();
     }
     if (kind !== 'onnx-file' && preset?.source.kind !== 'npm' && hfOnnxCandidates(location, 'text', opts.dtype).some((f) => fs.existsSync(f))) {
-      const t = await loadTextEncoder(location, { dtype: opts.dtype });
+      const t = await loadTextEncoder(location, { dtype: opts.dtype, runtime });
       info.text = { inputs: t.inputs, outputs: t.outputs, output: t.output, maxLength: t.rules.maxLength, padding: t.rules.padding, padId: t.rules.padId, fingerprint: t.fingerprint };
       await t.dispose();
     }
-  } finally {
-    config.offline = saved;
   }
   return info;
 }

@@ -16,6 +16,7 @@ import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath } from './tfjs.ts';
 import { loadTfjsModel } from './tfjs-onnx/load.ts';
 import { findOnSearchPath, notOnSearchPathMessage } from './search-path.ts';
+import type { Runtime } from './runtime.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
 export type SpecOverrides = Partial<ModelSpec>;
@@ -30,6 +31,8 @@ export interface LoadOptions {
   feature?: Feature;
   /** false: a preset/Hub model missing from the cache is an error, never a download (models named by an index manifest). */
   download?: boolean;
+  /** Threads, device, offline (default: config). */
+  runtime?: Runtime;
 }
 
 /**
@@ -46,14 +49,14 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
   if (!exists) {
     // A folder of that name on the model search path (LOOKALIKE_MODELS, then <cache>/models), for any name.
     const found = findOnSearchPath(model);
-    if (found) return loadHfFolder(found, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: preset?.spec, name: model });
+    if (found) return loadHfFolder(found, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: preset?.spec, name: model, runtime: opts.runtime });
     if (preset?.source.kind === 'local') throw new Error(notOnSearchPathMessage(preset));
     // Presets and Hub ids: src/models/presets.ts lists them; each source kind loads in its own module.
     // Only a preset name or `hf:owner/name` reaches the Hub; a missing local path is just missing.
     const hub = explicitHubTarget(model);
     if (hub) {
-      const { dir } = await resolveHubModel(model, { dtype: opts.dtype, download: opts.download });
-      return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model });
+      const { dir } = await resolveHubModel(model, { dtype: opts.dtype, download: opts.download, offline: opts.runtime?.offline });
+      return loadHfFolder(dir, { dtype: opts.dtype, feature: opts.feature, overrides, presetSpec: hub.preset?.spec, name: model, runtime: opts.runtime });
     }
     // A bare owner/name already fetched (`lookalike models fetch owner/name`) loads from the cache, never the network.
     const cached = hubTarget(model);
@@ -62,10 +65,10 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
     }
     throw new Error(`${model}: no such file or folder (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id as hf:owner/name)`);
   }
-  if (fs.statSync(model).isDirectory()) return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides });
+  if (fs.statSync(model).isDirectory()) return loadHfFolder(model, { dtype: opts.dtype, feature: opts.feature, overrides, runtime: opts.runtime });
   // A bare .onnx file: ImageNet defaults, then what the graph's input shape fixes (size, layout,
   // channels), then the flags.
-  const session = await createSession(model, model);
+  const session = await createSession(model, model, opts.runtime);
   const { inputs } = describeSession(session);
   const spec: ModelSpec = { ...defaultSpec(), ...specFromInput(imageInput(inputs, overrides.inputName), overrides), ...overrides };
   const fingerprint = hashParts(await hashFile(model), canonicalSpec(spec));

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
-import { config } from '../config.ts';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
+import { resolveRuntime, type Runtime } from './runtime.ts';
 
 /**
  * Keep ONNX Runtime private: unless the user set ORT_DISABLE_TELEMETRY themselves, turn off its
@@ -33,25 +33,26 @@ export function assertCudaAvailable(dir = ortBinaryDir()): void {
   }
 }
 
-/** Session options from the global config: threads and execution provider. */
-export function sessionOptions(): ort.InferenceSession.SessionOptions {
-  if (config.device === 'cuda') assertCudaAvailable();
+/** Session options: threads and execution provider from `runtime`, else the global config. */
+export function sessionOptions(runtime?: Runtime): ort.InferenceSession.SessionOptions {
+  const rt = resolveRuntime(runtime);
+  if (rt.device === 'cuda') assertCudaAvailable();
   // No spin-waiting: ORT's idle threads would otherwise take the cores sharp decodes on.
   const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } };
-  if (config.threads > 0) opts.intraOpNumThreads = config.threads;
-  opts.executionProviders = config.device === 'cuda' ? ['cuda'] : ['cpu'];
+  if (rt.threads > 0) opts.intraOpNumThreads = rt.threads;
+  opts.executionProviders = rt.device === 'cuda' ? ['cuda'] : ['cpu'];
   return opts;
 }
 
 /** Create an ORT session from bytes or a path, with a clear error naming the file. */
-export async function createSession(model: string | Uint8Array, what: string): Promise<ort.InferenceSession> {
+export async function createSession(model: string | Uint8Array, what: string, runtime?: Runtime): Promise<ort.InferenceSession> {
   disableOrtTelemetry();
-  const opts = sessionOptions();
+  const opts = sessionOptions(runtime);
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
   } catch (e) {
     const msg = (e as Error).message;
-    if (config.device === 'cuda' && /cuda/i.test(msg)) {
+    if (resolveRuntime(runtime).device === 'cuda' && /cuda/i.test(msg)) {
       throw new Error(`${what}: --device cuda needs onnxruntime-node's CUDA provider (install it online with its CUDA files); ORT said: ${msg}`);
     }
     throw new Error(`${what}: cannot load ONNX model: ${msg}`);

@@ -1,25 +1,22 @@
 /**
  * Text towers of text-image models (CLIP, SigLIP, MobileCLIP): tokenize with
  * @huggingface/tokenizers, pad and truncate as the model expects, run text_model.onnx,
- * read the text embedding and L2-normalise it. Also image<->caption ranking helpers.
+ * read the text embedding and L2-normalise it. Caption retrieval (text queries, image<->caption
+ * evaluation) is in src/embed/captions.ts.
  */
-import type { Caption } from '../data/captions.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { config } from '../config.ts';
 import { l2normalize } from '../embed/pool.ts';
-import { scoreMatrix } from '../index/exact.ts';
 import { createSession, describeSession } from './ort.ts';
+import type { Runtime } from './runtime.ts';
 import type { TensorInfo } from './backbone.ts';
 import { familyOf, hfOnnxFile, readConfig, type Family } from './hf.ts';
 import { readJsonObject } from '../util/json.ts';
 import { explicitHubTarget, resolveHubModel } from './hub.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
-import type { Backbone } from './backbone.ts';
-import { embedImages } from '../embed/pipeline.ts';
-import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
 
 /** How token sequences are padded: to a fixed length (CLIP 77, SigLIP 64) or to the longest in the batch. */
 export interface TokenizeRules {
@@ -115,11 +112,11 @@ export function loadTokenizer(dir: string): { tokenizer: Tokenizer; json: Record
 }
 
 /** Load the text tower of a folder, preset or Hub id (text_model*.onnx + tokenizer.json). */
-export async function loadTextEncoder(model: string, opts: { dtype?: string; download?: boolean } = {}): Promise<TextEncoder> {
+export async function loadTextEncoder(model: string, opts: { dtype?: string; download?: boolean; runtime?: Runtime } = {}): Promise<TextEncoder> {
   let dir = model;
   if (!fs.existsSync(model)) {
     if (!explicitHubTarget(model)) throw new Error(`${model}: no such file or folder (give a folder with onnx/text_model.onnx and tokenizer.json, a text-image preset, or hf:owner/name)`);
-    dir = (await resolveHubModel(model, { dtype: opts.dtype, text: true, download: opts.download })).dir;
+    dir = (await resolveHubModel(model, { dtype: opts.dtype, text: true, download: opts.download, offline: opts.runtime?.offline })).dir;
   } else if (!fs.statSync(model).isDirectory()) {
     throw new Error(`${model}: text search needs a model folder (onnx/text_model.onnx + tokenizer.json), not a single file`);
   }
@@ -128,7 +125,7 @@ export async function loadTextEncoder(model: string, opts: { dtype?: string; dow
   const family = familyOf(cfg);
   const { tokenizer, json, config: tokCfg } = loadTokenizer(dir);
   const rules = tokenizeRules(family, cfg, tokCfg, tokenizer, json);
-  const session = await createSession(file, file);
+  const session = await createSession(file, file, opts.runtime);
   const { inputs, outputs } = describeSession(session);
   const output = ['text_embeds', 'pooler_output'].find((o) => session.outputNames.includes(o));
   if (!output) {
@@ -188,33 +185,4 @@ export async function embedTexts(enc: TextEncoder, texts: string[], batchSize = 
     o += p.length;
   }
   return { vectors, dim };
-}
-
-/** Rank captions for one image embedding: caption indices by decreasing similarity (ties: lower index first). */
-export async function rankCaptions(image: Float32Array, captions: Float32Array, dim: number): Promise<{ order: number[]; scores: Float32Array }> {
-  const scores = await scoreMatrix(image, captions, dim);
-  const order = Array.from(scores.keys()).sort((x, y) => scores[y] - scores[x] || x - y);
-  return { order, scores };
-}
-
-/** Image<->caption retrieval figures on a captions file, with the images and captions that took part. */
-export interface CaptionEval extends CrossModalRecall {
-  skippedImages: { id: string; reason: string }[];
-  dim: number;
-}
-
-/**
- * Embed the images of a captions file (paths relative to `root`) with `backbone` and the captions
- * with `text`, then compute image->text and text->image R@K. Both towers must share an embedding space.
- */
-export async function evaluateCaptions(backbone: Backbone, text: TextEncoder, captions: Caption[], root: string, ks: number[] = [1, 5, 10]): Promise<CaptionEval> {
-  const paths = [...new Set(captions.map((c) => c.path))];
-  const img = await embedImages(backbone, paths.map((p) => ({ id: p, source: path.join(root, p) })));
-  const row = new Map(img.ids.map((id, i) => [id, i]));
-  const kept = captions.filter((c) => row.has(c.path));
-  const txt = await embedTexts(text, kept.map((c) => c.caption));
-  if (txt.dim !== img.dim) throw new Error(`image embeddings are ${img.dim}-d but text embeddings are ${txt.dim}-d: use the projected image output (--feature projected)`);
-  const sim = await scoreMatrix(img.vectors, txt.vectors, img.dim);
-  const r = crossModalRecall(sim, img.ids.length, kept.map((c) => row.get(c.path)!), ks);
-  return { ...r, skippedImages: img.skipped, dim: img.dim };
 }

@@ -1,11 +1,19 @@
-/** Text queries for `search --text` and caption evaluation for `eval --captions` (text-image models). */
+/**
+ * Caption retrieval in one module (text-image models: CLIP, SigLIP): text queries against an
+ * index, and image<->caption R@K on a captions CSV, from an index or from images embedded now.
+ * The recall metric is src/metrics/crossmodal.ts; scores come from the ORT Gemm in src/index/exact.ts.
+ */
 import { gatherRows } from '../util/matrix.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EmbedResult } from '../embed/pipeline.ts';
+import type { EmbedResult } from './pipeline.ts';
 import type { IndexData } from '../index/store.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
-import { embedTexts, evaluateCaptions, loadTextEncoder } from '../models/text.ts';
+import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text.ts';
+import type { Runtime } from '../models/runtime.ts';
+import type { Caption } from '../data/captions.ts';
+import type { Backbone } from '../models/backbone.ts';
+import { embedImages } from './pipeline.ts';
 import { scoreMatrix } from '../index/exact.ts';
 import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
@@ -29,14 +37,14 @@ export function distilledTeacher(headFile: string): string | undefined {
 }
 
 /** Embed text queries with the text tower matching an index; ids are the texts themselves. */
-export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string }): Promise<EmbedResult> {
+export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<EmbedResult> {
   // A head distilled into a text-image teacher's space (tune --teacher) puts the index in that teacher's space: its text tower answers.
   const teacher = index.manifest.head ? distilledTeacher(index.manifest.head.file) : undefined;
   if (index.manifest.head && !teacher) throw new Error(`${index.dir}: built with a tuned head (${index.manifest.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune --teacher)`);
   // A model named only by the index manifest is never downloaded.
-  const enc = await loadTextEncoder(o.model ? textModelFor(index, o.model) : teacher ?? textModelFor(index, undefined), { dtype: o.dtype, download: o.model !== undefined });
+  const enc = await loadTextEncoder(o.model ? textModelFor(index, o.model) : teacher ?? textModelFor(index, undefined), { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
   try {
-    const { vectors, dim } = await embedTexts(enc, texts);
+    const { vectors, dim } = await embedTexts(enc, texts, o.runtime?.batchSize);
     if (dim !== index.dim) {
       throw new Error(`${index.dir}: index vectors are ${index.dim}-d but ${enc.name}'s text embeddings are ${dim}-d; index with the projected image output (image_embeds) of the same model`);
     }
@@ -54,6 +62,8 @@ export interface CaptionEvalOptions {
   /** Folder the caption paths are relative to (default: the captions file's folder; ignored with an index). */
   root?: string;
   ks: number[];
+  /** Threads, device, offline. */
+  runtime?: Runtime;
 }
 
 /** Caption retrieval figures plus what was evaluated. */
@@ -70,7 +80,7 @@ export interface CaptionEvalRun extends CrossModalRecall {
 export async function runCaptionEval(index: IndexData | undefined, o: CaptionEvalOptions): Promise<CaptionEvalRun> {
   const caps = readCaptions(o.captions);
   const model = textModelFor(index, o.model);
-  const enc = await loadTextEncoder(model, { dtype: o.dtype, download: o.model !== undefined });
+  const enc = await loadTextEncoder(model, { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
   try {
     if (index) {
       const row = new Map(index.ids.map((id, i) => [id, i]));
@@ -84,7 +94,7 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
       const r = crossModalRecall(await scoreMatrix(imgs, txt.vectors, index.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), o.ks);
       return { ...r, model, captionsFile: o.captions, missing: caps.length - kept.length };
     }
-    const backbone = await loadBackbone(model, { dtype: o.dtype });
+    const backbone = await loadBackbone(model, { dtype: o.dtype, runtime: o.runtime });
     try {
       const r = await evaluateCaptions(backbone, enc, caps, o.root ?? path.dirname(o.captions), o.ks);
       return { imageToText: r.imageToText, textToImage: r.textToImage, images: r.images, captions: r.captions, model, captionsFile: o.captions, missing: caps.length - r.captions };
@@ -96,16 +106,31 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
   }
 }
 
-/** Table text of a caption evaluation. */
-export function formatCaptionEval(r: CaptionEvalRun): string {
-  const ks = Object.keys(r.imageToText).map(Number);
-  const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
-  const lines = [
-    `captions ${r.captionsFile} (model ${r.model}): ${r.images} images, ${r.captions} captions${r.missing ? `, ${r.missing} captions without an image left out` : ''}`,
-    `direction      ${ks.map((k) => `R@${k}`.padStart(6)).join(' ')}`,
-    `image->text    ${ks.map((k) => pct(r.imageToText[k])).join(' ')}`,
-    `text->image    ${ks.map((k) => pct(r.textToImage[k])).join(' ')}`,
-  ];
-  return lines.join('\n') + '\n';
+/** Rank captions for one image embedding: caption indices by decreasing similarity (ties: lower index first). */
+export async function rankCaptions(image: Float32Array, captions: Float32Array, dim: number): Promise<{ order: number[]; scores: Float32Array }> {
+  const scores = await scoreMatrix(image, captions, dim);
+  const order = Array.from(scores.keys()).sort((x, y) => scores[y] - scores[x] || x - y);
+  return { order, scores };
 }
 
+/** Image<->caption retrieval figures on a captions file, with the images and captions that took part. */
+export interface CaptionEval extends CrossModalRecall {
+  skippedImages: { id: string; reason: string }[];
+  dim: number;
+}
+
+/**
+ * Embed the images of a captions file (paths relative to `root`) with `backbone` and the captions
+ * with `text`, then compute image->text and text->image R@K. Both towers must share an embedding space.
+ */
+export async function evaluateCaptions(backbone: Backbone, text: TextEncoder, captions: Caption[], root: string, ks: number[] = [1, 5, 10]): Promise<CaptionEval> {
+  const paths = [...new Set(captions.map((c) => c.path))];
+  const img = await embedImages(backbone, paths.map((p) => ({ id: p, source: path.join(root, p) })));
+  const row = new Map(img.ids.map((id, i) => [id, i]));
+  const kept = captions.filter((c) => row.has(c.path));
+  const txt = await embedTexts(text, kept.map((c) => c.caption));
+  if (txt.dim !== img.dim) throw new Error(`image embeddings are ${img.dim}-d but text embeddings are ${txt.dim}-d: use the projected image output (--feature projected)`);
+  const sim = await scoreMatrix(img.vectors, txt.vectors, img.dim);
+  const r = crossModalRecall(sim, img.ids.length, kept.map((c) => row.get(c.path)!), ks);
+  return { ...r, skippedImages: img.skipped, dim: img.dim };
+}

@@ -1,0 +1,97 @@
+/**
+ * One evaluation entry point over the three inputs `lookalike eval` accepts: an index plus a
+ * labels CSV (leave-one-out or query/gallery splits), a competition submission plus truth, or a
+ * rankings file (cases.json format). Picks the mode from which inputs are given.
+ */
+import { readLabels } from '../data/labels.ts';
+import { loadIndex, type IndexData } from '../index/store.ts';
+import type { SearchMode } from '../index/search.ts';
+import { readSubmission, readTruth } from './competition.ts';
+import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from './evaluate.ts';
+import { evaluateIndex } from './from-index.ts';
+import { formatTable, jsonReport, writePerQueryCsv } from './report.ts';
+
+/** Inputs and options of an evaluation; give exactly one input: rankings, submission + truth, or index + labels. */
+export interface RunEvalOptions {
+  /** Index folder (or a loaded index), with `labels`. */
+  index?: string | IndexData;
+  /** Labels CSV path,label[,domain][,split]; paths are index ids. */
+  labels?: string;
+  /** Rankings JSON (cases.json format). */
+  rankings?: string;
+  /** Competition submission JSON, with `truth`. */
+  submission?: string;
+  truth?: string;
+  /** Index mode: queries are the rows with this split (with gallerySplit). */
+  querySplit?: string;
+  gallerySplit?: string;
+  /** Cut-offs for the @k metrics (default 1, 5, 10). */
+  ks?: number[];
+  empty?: EmptyPolicy;
+  /** Rankings/submission: drop the gallery item whose id equals the query id. */
+  excludeSelf?: boolean;
+  /** Index mode: ranked items per query (Infinity = all). */
+  depth?: number;
+  /** Write one CSV row per query here. */
+  perQuery?: string;
+  /** Index mode: exact (default) or approximate search. */
+  search?: SearchMode;
+  /** Index mode: (queries searched, total) while ranking. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What an evaluation produced: the result, the `--json` object, the table text and warnings. */
+export interface EvalRun {
+  mode: 'rankings' | 'submission' | 'index';
+  result: EvalResult;
+  json: Record<string, unknown>;
+  table: string;
+  /** Notes about inputs left out (labels not indexed, depth shorter than R). */
+  warnings: string[];
+}
+
+/** Evaluate rankings, a submission or an index; throws a one-line error naming the bad input. */
+export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
+  const ks = o.ks ?? [1, 5, 10];
+  const empty = o.empty ?? 'skip';
+  const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, o.index !== undefined || o.labels !== undefined].filter(Boolean).length;
+  if (modes !== 1) throw new Error('give exactly one input: --rankings FILE, --submission FILE --truth FILE, or INDEX --labels FILE');
+  const warnings: string[] = [];
+  let result: EvalResult;
+  let extra: Record<string, unknown>;
+  let title: string;
+  let mode: EvalRun['mode'];
+  if (o.rankings !== undefined) {
+    mode = 'rankings';
+    const cases = readCases(o.rankings);
+    result = evaluateLabelled(cases.gallery, cases.queries, { ks, empty, excludeSelf: o.excludeSelf, source: o.rankings });
+    extra = { mode, rankings: o.rankings };
+    title = `rankings ${o.rankings}: ${cases.queries.length} queries, gallery of ${cases.gallery.length}`;
+  } else if (o.submission !== undefined || o.truth !== undefined) {
+    mode = 'submission';
+    if (!o.submission || !o.truth) throw new Error('--submission and --truth go together');
+    const r = evaluateSubmission(readSubmission(o.submission), readTruth(o.truth), { ks, empty, excludeSelf: o.excludeSelf, subFile: o.submission, truthFile: o.truth });
+    result = r;
+    extra = { mode, submission: o.submission, truth: o.truth, weighted_topk: r.weighted_topk, queries_without_truth: r.queries_without_truth };
+    title = `submission ${o.submission} vs ${o.truth}: weighted top-k ${r.weighted_topk.toFixed(2)} / 1000 (${r.queries_without_truth} queries without truth)`;
+  } else {
+    mode = 'index';
+    if (!o.index) throw new Error('--labels needs an INDEX argument');
+    const name = typeof o.index === 'string' ? o.index : o.index.dir;
+    if (!o.labels) throw new Error(`${name}: give --labels labels.csv (path,label[,domain][,split])`);
+    const depth = o.depth;
+    if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${depth}: expected a positive integer`);
+    const data = typeof o.index === 'string' ? loadIndex(o.index) : o.index;
+    const labels = readLabels(o.labels);
+    const r = await evaluateIndex(data, labels, { ks, empty, labelsFile: o.labels, querySplit: o.querySplit, gallerySplit: o.gallerySplit, depth, search: o.search, onProgress: o.onProgress });
+    if (r.labels_not_indexed) warnings.push(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${name}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are`);
+    const maxR = r.queries.reduce((m, q) => Math.max(m, q.R), 0);
+    if (r.depth < maxR) warnings.push(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (--depth all for exact values)`);
+    if (r.indexed_unlabelled) warnings.push(`warning: ${r.indexed_unlabelled} items of ${name} have no label in ${o.labels}; left out`);
+    result = r;
+    extra = { mode, index: name, labels: o.labels, model: data.manifest.model.name, protocol: r.protocol, queries: r.queries.length, gallery_size: r.gallery_size, depth: r.depth };
+    title = `index ${name} (model ${data.manifest.model.name}), labels ${o.labels}: ${r.protocol}, ${r.queries.length} queries, gallery of ${r.gallery_size}` + (r.depth < r.gallery_size ? `, ranked to depth ${r.depth}` : '');
+  }
+  if (o.perQuery) writePerQueryCsv(o.perQuery, result);
+  return { mode, result, json: jsonReport(result, extra), table: formatTable(result, title), warnings };
+}

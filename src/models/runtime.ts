@@ -1,0 +1,34 @@
+/**
+ * Per-call runtime options (threads, device, offline, TF.js backend, batch size). Library
+ * functions take them as an argument; a field left unset falls back to the process-wide
+ * `config` (src/config.ts), which only environment variables and the embedding app set.
+ */
+import { config } from '../config.ts';
+
+/** Runtime options passed to model loading and embedding; unset fields use `config`. */
+export interface Runtime {
+  /** Intra-op threads for onnxruntime (0 = ORT chooses). */
+  threads?: number;
+  /** Execution device. */
+  device?: 'cpu' | 'cuda';
+  /** Never touch the network, even for Hub ids. */
+  offline?: boolean;
+  /** TensorFlow.js backend for TF.js backbones. */
+  tfjsBackend?: 'wasm' | 'cpu';
+  /** wasm threads for TF.js (0 = `threads`). */
+  tfjsThreads?: number;
+  /** Images per inference batch. */
+  batchSize?: number;
+}
+
+/** Every runtime field, from `r` where set, else from `config`. */
+export function resolveRuntime(r: Runtime = {}): Required<Runtime> {
+  return {
+    threads: r.threads ?? config.threads,
+    device: r.device ?? config.device,
+    offline: r.offline ?? config.offline,
+    tfjsBackend: r.tfjsBackend ?? config.tfjsBackend,
+    tfjsThreads: r.tfjsThreads ?? config.tfjsThreads,
+    batchSize: Math.max(1, r.batchSize ?? config.batchSize),
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * One tuning run from inputs to a head file: read labelled embeddings (an index + labels, or a
+ * folder embedded now), choose the validation split, load an --init matrix, train, write the
+ * ONNX head with its metadata. `lookalike tune` parses flags and calls tuneHead.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { readLabels } from '../data/labels.ts';
+import { listFolder, listingSkips } from '../data/images.ts';
+import { embedImages, type Skipped } from '../embed/pipeline.ts';
+import { loadIndex, type IndexData } from '../index/store.ts';
+import { decodeNpy } from '../index/npy.ts';
+import { openModel, type ModelChoice } from '../models/open.ts';
+import { Rng } from '../util/random.ts';
+import { writeHead } from './export.ts';
+import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from './data.ts';
+import { train, type TrainOptions, type TrainResult } from './train.ts';
+
+/** Inputs and settings of a tuning run. */
+export interface TuneHeadOptions {
+  /** Index of the training images (built without a head), with `labels`. */
+  index?: string | IndexData;
+  /** Labels CSV path,label[,domain][,split]; paths are index ids or paths under `trainDir`. */
+  labels?: string;
+  /** Folder of images to embed now (class folders, or paths from `labels`); needs `model`. */
+  trainDir?: string;
+  /** The backbone for `trainDir` (no head: tuning takes the backbone's own embeddings). */
+  model?: ModelChoice;
+  /** Head file to write (.onnx). */
+  out: string;
+  /** Stratified validation share of each class (0 = none; default 0.2, or the split column). */
+  valFrac?: number;
+  /** Class-disjoint validation: a share of the classes, or class names. */
+  valClasses?: number | string[];
+  /** Validation queries rank only items of other domains. */
+  valCrossDomain?: boolean;
+  /** Head shape; outputDim defaults to the input size (or the --init matrix's columns). */
+  head: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
+  /** Initial weight matrix for a linear head (.npy float32 [D, D']). */
+  init?: string;
+  /** Loss, miner, sampler, optimiser, schedule, early stopping, seed and epoch callbacks. */
+  training: Omit<TrainOptions, 'head' | 'init'>;
+  /** Notes about the data (left-out rows, batch size changes). */
+  log?: (line: string) => void;
+  onSkip?: (s: Skipped) => void;
+  /** Embedding of `trainDir`: total at the start, then items per batch. */
+  onEmbedStart?: (total: number) => void;
+  onEmbedProgress?: (n: number) => void;
+}
+
+/** A finished tuning run: the training result plus what went in and out. */
+export interface TuneHeadResult extends TrainResult {
+  out: string;
+  source: string;
+  model?: string;
+  inputDim: number;
+  outputDim: number;
+  classes: number;
+  trainRows: number;
+  valRows: number;
+}
+
+/** Read the labelled embeddings named by index + labels or trainDir. */
+async function loadInputs(o: TuneHeadOptions, log: (s: string) => void): Promise<{ data: Labelled; source: string; model?: string }> {
+  if (o.index && o.trainDir) throw new Error('give --index or --train, not both');
+  if (o.index) {
+    if (!o.labels) throw new Error('--index needs --labels (a CSV with path,label: the index ids are its paths)');
+    const idx = typeof o.index === 'string' ? loadIndex(o.index) : o.index;
+    const name = typeof o.index === 'string' ? o.index : o.index.dir;
+    if (idx.manifest.head) throw new Error(`${name}: built with head ${idx.manifest.head.file}; tune on an index built without --head (heads take the backbone's embeddings)`);
+    const { data, unlabelled, missing } = joinLabels(idx.ids, idx.vectors, idx.dim, readLabels(o.labels), `${name} + ${o.labels}`);
+    if (unlabelled) log(`note: ${unlabelled} index ids have no row in ${o.labels}; left out`);
+    if (missing) log(`note: ${missing} rows of ${o.labels} are not in ${name}`);
+    return { data, source: name, model: idx.manifest.model.name };
+  }
+  if (!o.trainDir) throw new Error('give --index X.lkx --labels labels.csv, or --train DIR --model M');
+  if (o.model?.head) throw new Error('--head: tune trains on the backbone\'s own embeddings; apply heads with index/search/compete/eval');
+  const listing = listFolder(o.trainDir);
+  const rows = o.labels ? readLabels(o.labels) : folderLabels(listing.images, o.trainDir);
+  const known = new Set(listing.images);
+  const items = rows.filter((r) => known.has(r.path)).map((r) => ({ id: r.path, source: path.join(o.trainDir!, r.path) }));
+  if (!items.length) throw new Error(`${o.trainDir}: none of the ${rows.length} labelled paths is an image in this folder`);
+  const { backbone } = await openModel(o.model ?? {});
+  try {
+    for (const s of listingSkips(listing)) o.onSkip?.(s);
+    o.onEmbedStart?.(items.length);
+    const emb = await embedImages(backbone, items, { batchSize: o.model?.runtime?.batchSize, onProgress: o.onEmbedProgress, onSkip: o.onSkip });
+    const { data } = joinLabels(emb.ids, emb.vectors, emb.dim, rows, o.trainDir);
+    return { data, source: o.trainDir, model: backbone.name };
+  } finally {
+    await backbone.dispose();
+  }
+}
+
+function splitRule(o: TuneHeadOptions, hasColumn: boolean): SplitRule {
+  if (o.valClasses !== undefined) return typeof o.valClasses === 'number' ? { kind: 'classes', frac: o.valClasses } : { kind: 'classes', names: o.valClasses };
+  if (o.valFrac !== undefined) return o.valFrac === 0 ? { kind: 'none' } : { kind: 'stratified', frac: o.valFrac };
+  return hasColumn ? { kind: 'column' } : { kind: 'stratified', frac: 0.2 };
+}
+
+/** The rows a tuning run may use (test/query/gallery rows left out) and the validation rule. */
+export interface TuneData {
+  pool: Labelled;
+  rule: SplitRule;
+  source: string;
+  model?: string;
+  dim: number;
+}
+
+/** Read the inputs of a tuning run and choose its validation rule (tuneHead's first half; also used by `tune --search`). */
+export async function prepareTuneData(o: Omit<TuneHeadOptions, 'out' | 'head' | 'training'>): Promise<TuneData> {
+  const log = o.log ?? (() => undefined);
+  const { data, source, model } = await loadInputs(o as TuneHeadOptions, log);
+  // Rows marked test/query/gallery in the split column never take part.
+  const hasColumn = data.splits.some((s) => s !== undefined);
+  const usable = data.labels.map((_, i) => i).filter((i) => !hasColumn || ['train', 'val', 'valid', 'validation', undefined].includes(data.splits[i]));
+  let pool = subset(data, usable);
+  const rule = splitRule(o as TuneHeadOptions, hasColumn && pool.splits.some((s) => s && s !== 'train'));
+  if (rule.kind !== 'column' && hasColumn) pool = subset(pool, pool.labels.map((_, i) => i).filter((i) => pool.splits[i] === 'train' || pool.splits[i] === undefined));
+  return { pool, rule, source, model, dim: data.dim };
+}
+
+/** Train a head on frozen embeddings and write it to `o.out` as ONNX (usable with --head). */
+export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise<TuneHeadResult> {
+  const log = o.log ?? (() => undefined);
+  const { pool, rule, source, model, dim } = prepared ?? (await prepareTuneData(o));
+  const data = { dim };
+  const split = splitRows(pool, rule, new Rng(o.training.seed));
+  const tr = subset(pool, split.train);
+  const va = split.val.length >= 2 ? subset(pool, split.val) : undefined;
+  if (!va) log('note: no validation rows (use --val-frac or --val-classes); training for all epochs, no early stopping');
+  const { names, index } = encodeLabels(tr.labels);
+  if (names.length < 2) throw new Error(`${source}: training needs at least 2 classes, found ${names.length}`);
+  let init: TrainOptions['init'];
+  let outputDim = o.head.outputDim;
+  if (o.init) {
+    if (o.head.kind !== 'linear') throw new Error('--init needs --head-type linear');
+    if (!fs.existsSync(o.init)) throw new Error(`${o.init}: no such file`);
+    const m = decodeNpy(fs.readFileSync(o.init), o.init);
+    if (m.rows !== data.dim) throw new Error(`${o.init}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${data.dim}-d`);
+    init = { weight: m.data };
+    if (outputDim !== undefined && outputDim !== m.cols) throw new Error(`--out-dim ${outputDim} differs from ${o.init}'s ${m.cols} columns`);
+    outputDim = m.cols;
+  }
+  outputDim ??= data.dim;
+  const hidden = o.head.kind === 'mlp' ? o.head.hidden : [];
+  log(`${source}: ${tr.labels.length} training rows, ${names.length} classes; ${va?.labels.length ?? 0} validation rows (${split.rule}); ${data.dim}-d`);
+  const opts: TrainOptions = { ...o.training, head: { kind: o.head.kind, hidden, outputDim, dropout: o.head.dropout, batchNorm: o.head.batchNorm }, init };
+  if (opts.sampler === 'm-per-class' && opts.batchSize % opts.m !== 0) throw new Error(`--batch-size ${opts.batchSize} must be a multiple of --m ${opts.m}`);
+  if (opts.sampler === 'm-per-class' && opts.batchSize / opts.m > names.length) {
+    const bs = names.length * opts.m;
+    log(`note: ${names.length} classes x m=${opts.m}: batch size lowered from ${opts.batchSize} to ${bs}`);
+    opts.batchSize = bs;
+  }
+  const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids, crossDomain: o.valCrossDomain } : undefined, opts);
+  const meta: Record<string, string> = {
+    'lookalike.loss': o.training.loss,
+    'lookalike.source': source,
+    'lookalike.classes': String(names.length),
+    'lookalike.best_epoch': String(r.bestEpoch),
+    ...(model ? { 'lookalike.model': model } : {}),
+    ...(r.frozen && r.tuned ? { 'lookalike.val': JSON.stringify({ frozen: r.frozen, tuned: r.tuned }) } : {}),
+  };
+  writeHead(o.out, r.head, meta);
+  return { ...r, out: o.out, source, model, inputDim: data.dim, outputDim, classes: names.length, trainRows: tr.labels.length, valRows: va?.labels.length ?? 0 };
+}
