@@ -13,12 +13,15 @@
  */
 import path from 'node:path';
 import { embedImages as embedPipeline, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
-import { embedTextQueries, runCaptionEval, type CaptionEvalOptions, type CaptionEvalRun } from './embed/captions.ts';
+import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/captions.ts';
 import { buildIndex, type BuildReport } from './index/build.ts';
 import { competeSubmission, type CompeteResult } from './index/compete.ts';
 import { searchExact } from './index/exact.ts';
 import { toResults, type Hit } from './index/search.ts';
-import { loadIndex, type IndexData, type Manifest } from './index/store.ts';
+import { loadIndex, type Manifest } from './index/store.ts';
+import { openStore } from './store/open.ts';
+import type { StoreMeta, VectorStore } from './store/types.ts';
+import type { TextEncoder } from './models/text.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import { runEval, type EvalRun, type RunEvalOptions } from './metrics/run.ts';
 import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open.ts';
@@ -26,7 +29,6 @@ import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
 import { tuneHead as runTune, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
-import { gatherRows } from './util/matrix.ts';
 
 export { config } from './config.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, Manifest, SpecOverrides, Feature };
@@ -150,12 +152,14 @@ export type Query = { vector: Float32Array } | { image: string | Buffer } | { id
 
 /** Options of Index.search. */
 export interface IndexSearchOptions {
-  /** Results (default 10). */
+  /** Results (default 10; clamped to the index size). */
   k?: number;
   /** Drop hits scoring below this cosine. */
   minScore?: number;
   /** Leave the query's own item out (queries by id, or image paths under the indexed folder). */
   excludeSelf?: boolean;
+  /** Stop before embedding or searching (rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /** Results of one query. */
@@ -169,50 +173,39 @@ export interface OpenIndexOptions {
   model?: Model | string;
   /** With `model` as a name: spec overrides, dtype, head, runtime. */
   load?: LoadModelOptions;
-  /** Runtime for the model loaded on the first image or text query. */
+  /** Runtime for models loaded on the first image or text query. */
   runtime?: Runtime;
 }
 
 /** An opened index: search by vector, image, id or text. Models load on the first query that needs them. */
 export class Index {
   private model?: Promise<Model>;
-  private readonly row: Map<string, number>;
+  private text?: Promise<TextEncoder>;
   /** @internal */
   constructor(
-    readonly data: IndexData,
+    readonly store: VectorStore,
+    readonly meta: StoreMeta,
     private readonly opts: OpenIndexOptions,
-  ) {
-    this.row = new Map(data.ids.map((id, i) => [id, i]));
-  }
-  /** Where the index lives. */
+  ) {}
+  /** Where the index lives (folder path or URL). */
   get location(): string {
-    return this.data.dir;
-  }
-  /** Number of items. */
-  get count(): number {
-    return this.data.ids.length;
+    return this.store.location;
   }
   /** Embedding size. */
   get dim(): number {
-    return this.data.dim;
+    return this.meta.dim;
   }
-  /** Model, head, dates, root folder. */
-  get manifest(): Manifest {
-    return this.data.manifest;
+  /** Number of items. */
+  count(): Promise<number> {
+    return this.store.count();
   }
-  /** True if `id` is an item of the index. */
-  has(id: string): boolean {
-    return this.row.has(id);
+  /** The ids, sorted. */
+  ids(): Promise<string[]> {
+    return this.store.ids();
   }
-  /** The ids, in index order. */
-  ids(): string[] {
-    return this.data.ids;
-  }
-  /** The vector of an indexed item. */
-  vector(id: string): Float32Array {
-    const r = this.row.get(id);
-    if (r === undefined) throw new Error(`${this.data.dir}: no id "${id}" in the index`);
-    return gatherRows(this.data.vectors, this.data.dim, [r]);
+  /** The vector of an indexed item (an unknown id is an error naming it). */
+  async vector(id: string): Promise<Float32Array> {
+    return this.store.getVectors([id]);
   }
 
   /** The image model for this index (loaded once; checked against the index's fingerprints). */
@@ -220,18 +213,54 @@ export class Index {
     this.model ??= (async () => {
       const m = this.opts.model;
       if (m instanceof Model) {
-        if (m.fingerprint !== this.data.manifest.model.fingerprint || (m.headFingerprint ?? null) !== (this.data.manifest.head?.fingerprint ?? null)) {
-          throw new Error(`${this.data.dir}: model ${m.name} is not the one the index was built with (${this.data.manifest.model.name})`);
+        if (m.fingerprint !== this.meta.model.fingerprint || (m.headFingerprint ?? null) !== (this.meta.head?.fingerprint ?? null)) {
+          throw new Error(`${this.location}: model ${m.name} is not the one the index was built with (${this.meta.model.name})`);
         }
         return m;
       }
       const l = this.opts.load ?? {};
       const runtime = l.runtime ?? this.opts.runtime;
-      const opened = await openModelForIndex(this.data.manifest, { model: m, overrides: l.overrides, dtype: l.dtype, feature: l.feature, head: l.head, runtime }, this.data.dir);
+      const opened = await openModelForIndex(this.meta, { model: m, overrides: l.overrides, dtype: l.dtype, feature: l.feature, head: l.head, runtime }, this.location);
       return new Model(opened, runtime);
     })();
     this.model.catch(() => (this.model = undefined));
     return this.model;
+  }
+
+  /** True when the index's model has a text tower that fits its vectors (loads it on first call). */
+  async hasText(): Promise<boolean> {
+    try {
+      await this.textEncoder();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private textEncoder(): Promise<TextEncoder> {
+    this.text ??= textEncoderFor(this.textTarget(), { model: typeof this.opts.model === 'string' ? this.opts.model : undefined, dtype: this.opts.load?.dtype, runtime: this.opts.runtime });
+    this.text.catch(() => (this.text = undefined));
+    return this.text;
+  }
+
+  private textTarget() {
+    return { name: this.location, dim: this.dim, source: this.meta };
+  }
+
+  /** Embed one query to a vector; `self` is the id to leave out with excludeSelf. */
+  async embedQuery(query: Query): Promise<{ vector: Float32Array; self?: string }> {
+    if ('vector' in query) {
+      if (query.vector.length !== this.dim) throw new Error(`query vector has ${query.vector.length} values, the index is ${this.dim}-d`);
+      return { vector: query.vector };
+    }
+    if ('id' in query) return { vector: await this.vector(query.id), self: query.id };
+    if ('text' in query) return { vector: (await embedTextsFor(this.textTarget(), await this.textEncoder(), [query.text])).vectors };
+    const model = await this.imageModel();
+    const root = this.meta.root;
+    const self = typeof query.image === 'string' && root ? path.relative(root, path.resolve(query.image)).split(path.sep).join('/') : undefined;
+    const e = await embedImages(model, [{ id: self ?? 'query', source: query.image }]);
+    if (!e.ids.length) throw new Error(`${typeof query.image === 'string' ? query.image : 'image'}: ${e.skipped[0]?.reason ?? 'cannot be decoded'}`);
+    return { vector: e.vectors, self };
   }
 
   /**
@@ -241,45 +270,37 @@ export class Index {
   async search(query: Query, opts: IndexSearchOptions = {}): Promise<SearchResult> {
     const k = opts.k ?? 10;
     if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
-    let vec: Float32Array;
-    let self = -1;
-    if ('vector' in query) {
-      vec = query.vector;
-      if (vec.length !== this.dim) throw new Error(`query vector has ${vec.length} values, the index is ${this.dim}-d`);
-    } else if ('id' in query) {
-      vec = this.vector(query.id);
-      if (opts.excludeSelf) self = this.row.get(query.id)!;
-    } else if ('text' in query) {
-      const e = await embedTextQueries(this.data, [query.text], { model: typeof this.opts.model === 'string' ? this.opts.model : undefined, runtime: this.opts.runtime });
-      vec = e.vectors;
-    } else {
-      const model = await this.imageModel();
-      const id = typeof query.image === 'string' ? path.relative(this.data.manifest.root, path.resolve(query.image)).split(path.sep).join('/') : '#query';
-      const e = await embedImages(model, [{ id, source: query.image }]);
-      if (!e.ids.length) throw new Error(`${typeof query.image === 'string' ? query.image : 'image'}: ${e.skipped[0]?.reason ?? 'cannot be decoded'}`);
-      vec = e.vectors;
-      if (opts.excludeSelf) self = this.row.get(id) ?? -1;
-    }
-    const top = await searchExact(this.data.vectors, vec, this.dim, Math.min(k, Math.max(1, this.count)), self >= 0 ? { exclude: Int32Array.of(self) } : {});
-    let hits = toResults(['q'], top, this.data.ids)[0].hits;
-    if (opts.minScore !== undefined) hits = hits.filter((h) => h.score >= opts.minScore!);
-    return { hits };
+    opts.signal?.throwIfAborted();
+    const q = await this.embedQuery(query);
+    opts.signal?.throwIfAborted();
+    const [hits] = await this.store.search(q.vector, { k, minScore: opts.minScore, exclude: opts.excludeSelf ? [q.self] : undefined });
+    return { hits: hits ?? [] };
   }
 
-  /** Release the model this index loaded (a Model passed in stays open). */
+  /** Close the store and release the models this index loaded (a Model passed in stays open). */
   async close(): Promise<void> {
     const m = this.model;
+    const t = this.text;
     this.model = undefined;
+    this.text = undefined;
     if (m && !(this.opts.model instanceof Model)) await (await m.catch(() => undefined))?.close();
+    await (await t?.catch(() => undefined))?.dispose();
+    await this.store.close();
   }
 }
 
 /**
- * Open an index folder written by `lookalike index` / indexFolder.
- * @example const index = await openIndex('gallery.lkx'); const r = await index.search({ id: 'a.jpg' }, { k: 3 });
+ * Open an index (a folder written by `lookalike index` / indexFolder, or a store URL).
+ * @example const index = await openIndex('gallery.lkx'); const { hits } = await index.search({ id: 'a.jpg' }, { k: 3 });
  */
 export async function openIndex(location: string, opts: OpenIndexOptions = {}): Promise<Index> {
-  return new Index(loadIndex(location), opts);
+  const store = await openStore(location);
+  try {
+    return new Index(store, await store.meta(), opts);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
 }
 
 /** Options of compete. */
@@ -322,7 +343,7 @@ export function evaluate(opts: RunEvalOptions): Promise<EvalRun> {
  * @example const r = await evaluateCaptions({ captions: 'captions.csv', model: 'clip-vit-b32', ks: [1, 5] });
  */
 export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: string | Index }): Promise<CaptionEvalRun> {
-  const index = opts.index === undefined ? undefined : typeof opts.index === 'string' ? loadIndex(opts.index) : opts.index.data;
+  const index = opts.index === undefined ? undefined : loadIndex(typeof opts.index === 'string' ? opts.index : opts.index.location);
   return runCaptionEval(index, opts);
 }
 

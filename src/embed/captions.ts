@@ -11,6 +11,7 @@ import type { IndexData } from '../index/store.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
 import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text.ts';
 import type { Runtime } from '../models/runtime.ts';
+import type { EmbeddingSource } from '../store/types.ts';
 import type { Caption } from '../data/captions.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { embedImages } from './pipeline.ts';
@@ -20,10 +21,17 @@ import { loadBackbone } from '../models/load.ts';
 import { ModelProto } from '../models/onnx/proto.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */
-function textModelFor(index: IndexData | undefined, model: string | undefined): string {
-  const m = model ?? index?.manifest.model.name;
+function textModelFor(source: EmbeddingSource | undefined, model: string | undefined): string {
+  const m = model ?? source?.model.name;
   if (!m) throw new Error('--text/--captions need --model (a text-image model folder or preset) or an index built with one');
   return fs.existsSync(m) ? path.resolve(m) : m;
+}
+
+/** What text queries need to know about an index: its name, embedding size and model. */
+export interface TextTarget {
+  name: string;
+  dim: number;
+  source: EmbeddingSource;
 }
 
 /** The teacher a head was distilled from (its `lookalike.distilled_from` metadata), or undefined. */
@@ -36,19 +44,33 @@ export function distilledTeacher(headFile: string): string | undefined {
   }
 }
 
+/**
+ * Load the text tower matching an index (--model, else the index's model). An index built with a
+ * head has no text space, unless the head was distilled into a text-image teacher's space
+ * (tune --teacher): then the teacher's text tower answers.
+ */
+export async function textEncoderFor(target: TextTarget, o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<TextEncoder> {
+  const teacher = target.source.head ? distilledTeacher(target.source.head.file) : undefined;
+  if (target.source.head && !teacher) throw new Error(`${target.name}: built with a tuned head (${target.source.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune --teacher)`);
+  // A model named only by the index's metadata is never downloaded.
+  return loadTextEncoder(o.model ? textModelFor(target.source, o.model) : teacher ?? textModelFor(target.source, undefined), { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
+}
+
+/** Embed texts with a loaded text tower, checking the size against the index. */
+export async function embedTextsFor(target: TextTarget, enc: TextEncoder, texts: string[], batchSize?: number): Promise<EmbedResult> {
+  const { vectors, dim } = await embedTexts(enc, texts, batchSize);
+  if (dim !== target.dim) {
+    throw new Error(`${target.name}: index vectors are ${target.dim}-d but ${enc.name}'s text embeddings are ${dim}-d; index with the projected image output (image_embeds) of the same model`);
+  }
+  return { ids: texts, vectors, dim, skipped: [] };
+}
+
 /** Embed text queries with the text tower matching an index; ids are the texts themselves. */
 export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<EmbedResult> {
-  // A head distilled into a text-image teacher's space (tune --teacher) puts the index in that teacher's space: its text tower answers.
-  const teacher = index.manifest.head ? distilledTeacher(index.manifest.head.file) : undefined;
-  if (index.manifest.head && !teacher) throw new Error(`${index.dir}: built with a tuned head (${index.manifest.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune --teacher)`);
-  // A model named only by the index manifest is never downloaded.
-  const enc = await loadTextEncoder(o.model ? textModelFor(index, o.model) : teacher ?? textModelFor(index, undefined), { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
+  const target = { name: index.dir, dim: index.dim, source: index.manifest };
+  const enc = await textEncoderFor(target, o);
   try {
-    const { vectors, dim } = await embedTexts(enc, texts, o.runtime?.batchSize);
-    if (dim !== index.dim) {
-      throw new Error(`${index.dir}: index vectors are ${index.dim}-d but ${enc.name}'s text embeddings are ${dim}-d; index with the projected image output (image_embeds) of the same model`);
-    }
-    return { ids: texts, vectors, dim, skipped: [] };
+    return await embedTextsFor(target, enc, texts, o.runtime?.batchSize);
   } finally {
     await enc.dispose();
   }
@@ -79,7 +101,7 @@ export interface CaptionEvalRun extends CrossModalRecall {
  */
 export async function runCaptionEval(index: IndexData | undefined, o: CaptionEvalOptions): Promise<CaptionEvalRun> {
   const caps = readCaptions(o.captions);
-  const model = textModelFor(index, o.model);
+  const model = textModelFor(index?.manifest, o.model);
   const enc = await loadTextEncoder(model, { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
   try {
     if (index) {
