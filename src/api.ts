@@ -238,7 +238,9 @@ export class Index {
   }
 
   private textEncoder(): Promise<TextEncoder> {
-    this.text ??= textEncoderFor(this.textTarget(), { model: typeof this.opts.model === 'string' ? this.opts.model : undefined, dtype: this.opts.load?.dtype, runtime: this.opts.runtime });
+    // Never downloads: the text tower must be where the index's model is (or runtime.offline false and asked for).
+    const runtime = { ...this.opts.runtime, offline: this.opts.runtime?.offline ?? true };
+    this.text ??= textEncoderFor(this.textTarget(), { model: typeof this.opts.model === 'string' ? this.opts.model : undefined, dtype: this.opts.load?.dtype, runtime });
     this.text.catch(() => (this.text = undefined));
     return this.text;
   }

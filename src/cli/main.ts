@@ -8,6 +8,7 @@ import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { tuneCommand } from './tune.ts';
 import { dedupCommand } from './dedup.ts';
+import { serveCommand } from './serve.ts';
 import { experimentCommand } from './experiment.ts';
 import { workerCommand } from './worker.ts';
 import { statusCommand } from './status.ts';
@@ -33,6 +34,7 @@ Example:
   program.addCommand(modelsCommand());
   program.addCommand(tuneCommand());
   program.addCommand(dedupCommand());
+  program.addCommand(serveCommand());
   program.addCommand(experimentCommand());
   program.addCommand(workerCommand());
   program.addCommand(statusCommand());

@@ -1,0 +1,68 @@
+/** `lookalike serve INDEX`: the HTTP API and web page over an index (src/serve). */
+import { Command } from 'commander';
+import { startServer } from '../serve/app.ts';
+import { LIMITS } from '../serve/limits.ts';
+import { parseInteger, parseNumber, runtimeFlags, type ModelFlags } from './options.ts';
+
+interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'> {
+  host: string;
+  port: string;
+  token?: string;
+  cors?: string;
+  maxUpload: string;
+  queue: string;
+  watch: boolean;
+}
+
+/** The `serve` command. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve an index over HTTP: search API (image upload, id, text), thumbnails, add/remove items, and a web page at /')
+    .argument('<index>', 'index folder written by `lookalike index`')
+    .option('-m, --model <model>', 'model for image queries (default: the one the index was built with; must have the same fingerprint)')
+    .option('--head <file>', 'tuned head the index was built with (default: from the index)')
+    .option('--host <host>', 'address to listen on; beyond loopback needs --token', '127.0.0.1')
+    .option('--port <n>', 'port (0 = any free port)', '8080')
+    .option('--token <token>', 'bearer token for POST /items, DELETE /items/:id and POST /reload (default $LOOKALIKE_TOKEN)')
+    .option('--cors <origin>', 'allow this origin to call the API from a browser (no CORS by default)')
+    .option('--max-upload <mb>', 'largest upload in MB', String(LIMITS.uploadBytes / 1024 / 1024))
+    .option('--queue <n>', 'image queries running or waiting before 503 + Retry-After', String(LIMITS.queue))
+    .option('--no-watch', 'do not reload when the index changes on disk (POST /reload still does)')
+    .option('--threads <n>', 'inference threads (default: ORT chooses)')
+    .option('--batch <n>', 'largest micro-batch of concurrent image queries')
+    .addHelpText('after', `
+API (docs/api.md): POST /search (image upload or JSON {"id"|"text"|"vector"}), GET /search?id=|text=,
+GET /items/ID/thumbnail, GET /info, GET /healthz, POST /items, DELETE /items/ID, POST /reload.
+
+Example:
+  lookalike serve gallery.lkx                      # http://127.0.0.1:8080
+  curl -F image=@query.jpg 'http://127.0.0.1:8080/search?k=5'
+  LOOKALIKE_TOKEN=secret lookalike serve gallery.lkx --host 0.0.0.0 --port 8080`)
+    .action(async (index: string, o: ServeFlags) => {
+      const runtime = runtimeFlags({ threads: o.threads, device: o.device, batch: o.batch });
+      const server = await startServer({
+        index,
+        model: o.model,
+        head: o.head,
+        runtime,
+        host: o.host,
+        port: parseInteger(o.port, '--port', 0),
+        token: o.token ?? (process.env.LOOKALIKE_TOKEN || undefined),
+        cors: o.cors,
+        uploadBytes: Math.round(parseNumber(o.maxUpload, '--max-upload') * 1024 * 1024),
+        queue: parseInteger(o.queue, '--queue', 1),
+        watch: o.watch,
+      });
+      const g = server.live.current;
+      process.stderr.write(`serving ${index} (${g.count} items, ${g.meta.dim}-d, model ${g.meta.model.name}${g.text ? ', text search on' : ''}) at ${server.url}/\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          server.close().then(resolve, resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

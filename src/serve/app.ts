@@ -1,0 +1,138 @@
+/**
+ * `lookalike serve`: one fastify process serving an index over HTTP (API in routes.ts, web page
+ * from page/). Chosen because it is well kept, fast, and has first-party multipart and static
+ * plugins with size limits built in. Errors are answered as one-line JSON and logged as one line
+ * each with the request id; nothing is logged per successful request.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import type { Runtime } from '../api.ts';
+import { checkBinding, HttpError, LIMITS } from './limits.ts';
+import { LiveIndex } from './reload.ts';
+import { registerRoutes } from './routes.ts';
+
+/** Options of a server. */
+export interface ServeOptions {
+  /** Index folder (or store URL). */
+  index: string;
+  /** Model for image queries (default: the index's own); must match the index's fingerprint. */
+  model?: string;
+  head?: string;
+  runtime?: Runtime;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Bearer token for POST /items, DELETE /items/:id and POST /reload. */
+  token?: string;
+  /** Allow this origin (CORS); none by default. */
+  cors?: string;
+  uploadBytes?: number;
+  maxPixels?: number;
+  /** Image queries running or waiting before 503. */
+  queue?: number;
+  requestTimeoutMs?: number;
+  maxK?: number;
+  /** Poll the index for changes (default true). */
+  watch?: boolean;
+  /** Where images added over HTTP are kept (default INDEX.uploads beside a folder index). */
+  uploads?: string;
+  /** Log lines (default stderr). */
+  log?: (line: string) => void;
+}
+
+/** A running server. */
+export interface Server {
+  app: FastifyInstance;
+  live: LiveIndex;
+  /** http://host:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The folder of the web page's static files (src/serve/page, or dist/serve/page when built). */
+export function pageDir(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
+}
+
+/** One line, at most 300 characters. */
+function oneLine(s: string): string {
+  const l = s.replace(/\s+/g, ' ').trim();
+  return l.length > 300 ? l.slice(0, 297) + '...' : l;
+}
+
+/** Build the fastify app over an opened index (not listening yet). */
+export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<FastifyInstance> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const uploadBytes = o.uploadBytes ?? LIMITS.uploadBytes;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: uploadBytes,
+    requestTimeout: o.requestTimeoutMs ?? LIMITS.requestTimeoutMs,
+    connectionTimeout: o.requestTimeoutMs ?? LIMITS.requestTimeoutMs,
+    genReqId: () => crypto.randomBytes(6).toString('hex'),
+    routerOptions: { maxParamLength: 1024 },
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    reply.header('x-content-type-options', 'nosniff');
+    if (o.cors) {
+      reply.header('access-control-allow-origin', o.cors).header('vary', 'Origin');
+      if (req.method === 'OPTIONS') {
+        reply.header('access-control-allow-methods', 'GET, POST, DELETE').header('access-control-allow-headers', 'authorization, content-type').header('access-control-max-age', '600');
+        return reply.code(204).send();
+      }
+    }
+  });
+  await app.register(multipart, { limits: { fileSize: uploadBytes, files: 1 } });
+  app.addContentTypeParser(/^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i, { parseAs: 'buffer', bodyLimit: uploadBytes }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    let status = err instanceof HttpError ? err.status : (err.statusCode ?? 500);
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') status = 413;
+    if (status < 400 || status > 599) status = 500;
+    let message = err.message;
+    if (status === 413 && !(err instanceof HttpError)) message = `upload is larger than ${uploadBytes} bytes`;
+    if (status === 415 && err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `content type ${req.headers['content-type'] ?? '(none)'} is not accepted: send an image, multipart/form-data or JSON`;
+    if (status >= 500 && !(err instanceof HttpError)) message = `internal error: ${message}`;
+    log(`${new Date().toISOString()} ${req.id} ${req.method} ${oneLine(req.url).slice(0, 200)} ${status} ${oneLine(message)}`);
+    if (err instanceof HttpError) reply.headers(err.headers);
+    return reply.code(status).send({ error: oneLine(message), request_id: req.id });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${oneLine(req.url).slice(0, 200)}`, request_id: req.id }));
+  const uploads = o.uploads ?? (/^[a-z][a-z0-9+.-]*:/i.test(o.index) ? undefined : `${path.resolve(o.index).replace(/[\\/]+$/, '')}.uploads`);
+  registerRoutes(app, { live, token: o.token, uploadBytes, maxPixels: o.maxPixels ?? LIMITS.pixels, uploads, maxK: o.maxK ?? 1000 });
+  await app.register(fastifyStatic, { root: pageDir(), prefix: '/', index: 'index.html', list: false, wildcard: false, decorateReply: false, cacheControl: false, etag: true });
+  return app;
+}
+
+/** Open the index, build the app and listen. */
+export async function startServer(o: ServeOptions): Promise<Server> {
+  const host = o.host ?? '127.0.0.1';
+  checkBinding(host, o.token);
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const live = await LiveIndex.open(o.index, { model: o.model, head: o.head, runtime: o.runtime }, o.queue ?? LIMITS.queue, log);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(o, live);
+    await app.listen({ host, port: o.port ?? 8080 });
+  } catch (e) {
+    await live.close();
+    throw e;
+  }
+  if (o.watch !== false) live.watch();
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    app,
+    live,
+    url,
+    async close() {
+      await app.close();
+      await live.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The server's limits and guards: HTTP errors with a status, image checks before decoding
+ * (type, pixel count from the header only), the bearer token, loopback-only binding without a
+ * token, and safe ids for uploads.
+ */
+import crypto from 'node:crypto';
+import sharp from 'sharp';
+
+/** An error answered with this HTTP status and a one-line JSON body. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Image formats accepted for queries and uploads (sharp's names). */
+export const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
+
+/** Default limits. */
+export const LIMITS = {
+  /** Upload size in bytes (20 MB). */
+  uploadBytes: 20 * 1024 * 1024,
+  /** Decoded pixels per image (width x height), checked from the header before decoding. */
+  pixels: 100_000_000,
+  /** Image embeddings running or waiting; beyond it requests get 503 + Retry-After. */
+  queue: 256,
+  /** Milliseconds a request may take, end to end. */
+  requestTimeoutMs: 60_000,
+};
+
+/** Check that bytes are an image of an accepted type within the pixel limit (reads the header only). */
+export async function checkImage(buf: Buffer, maxPixels = LIMITS.pixels): Promise<{ format: string; width: number; height: number }> {
+  if (!buf.length) throw new HttpError(400, 'empty upload: send an image');
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  try {
+    // limitInputPixels: false here so an oversized header is reported by our check, not sharp's.
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+  } catch {
+    throw new HttpError(415, 'not an image: send JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF bytes');
+  }
+  const format = String(meta.format ?? '');
+  if (!IMAGE_FORMATS.has(format)) throw new HttpError(415, `image type ${format || 'unknown'} is not accepted: send JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF`);
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (!width || !height) throw new HttpError(422, 'image has no size in its header');
+  if (width * height > maxPixels) throw new HttpError(413, `image is ${width}x${height} = ${width * height} pixels; the limit is ${maxPixels}`);
+  return { format, width, height };
+}
+
+/** True for loopback host names and addresses. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Refuse to listen beyond loopback without a token. */
+export function checkBinding(host: string, token: string | undefined): void {
+  if (!isLoopback(host) && !token) throw new Error(`--host ${host}: listening beyond loopback needs --token (or LOOKALIKE_TOKEN): anyone who can reach it could add and remove items`);
+}
+
+/** Check `Authorization: Bearer TOKEN` in constant time; 401 without it, 403 with a wrong one. */
+export function checkToken(header: string | undefined, token: string | undefined): void {
+  if (!token) throw new HttpError(403, 'this server was started without --token: adding, removing and reloading over HTTP are off');
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) throw new HttpError(401, 'missing bearer token: send Authorization: Bearer TOKEN', { 'www-authenticate': 'Bearer' });
+  const a = crypto.createHash('sha256').update(m[1].trim()).digest();
+  const b = crypto.createHash('sha256').update(token).digest();
+  if (!crypto.timingSafeEqual(a, b)) throw new HttpError(403, 'wrong token');
+}
+
+/** An id for an uploaded item: a relative POSIX path of plain segments (no '..', no absolute, no control characters). */
+export function checkItemId(id: string): string {
+  if (!id || id.length > 512) throw new HttpError(400, 'id: give 1 to 512 characters');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\\]/.test(id) || id.startsWith('/') || id.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    throw new HttpError(400, `id ${JSON.stringify(id)}: use a relative path of plain names separated by "/" (no "..", no leading "/")`);
+  }
+  return id;
+}
+
+/** A positive integer query parameter (k), clamped to `max`. */
+export function intParam(v: unknown, name: string, def: number, max: number): number {
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new HttpError(400, `${name} ${JSON.stringify(v)}: expected a positive integer`);
+  return Math.min(n, max);
+}
+
+/** An optional finite number parameter (min_score). */
+export function numParam(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new HttpError(400, `${name} ${JSON.stringify(v)}: expected a number`);
+  return n;
+}
+
+/** A boolean parameter: true, 1, yes or on. */
+export function boolParam(v: unknown): boolean {
+  return v === true || (typeof v === 'string' && /^(1|true|yes|on)$/i.test(v));
+}

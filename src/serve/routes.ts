@@ -1,0 +1,316 @@
+/**
+ * The HTTP API (docs/api.md): search by uploaded image (multipart or raw body), by indexed id,
+ * by text or by vector; thumbnails of indexed items only; /info and /healthz; adding and removing
+ * items with a bearer token, persisted through the store's atomic write; /reload.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import sharp from 'sharp';
+import { openStore } from '../store/open.ts';
+import { hashParts } from '../util/hash.ts';
+import type { Hit } from '../api.ts';
+import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam, numParam } from './limits.ts';
+import type { Generation, LiveIndex } from './reload.ts';
+
+/** What the routes need from the server. */
+export interface RouteContext {
+  live: LiveIndex;
+  token?: string;
+  uploadBytes: number;
+  maxPixels: number;
+  /** Folder where images added over HTTP are kept (for their thumbnails); undefined: not kept. */
+  uploads?: string;
+  /** Largest k answered. */
+  maxK: number;
+}
+
+/** One search result as sent. */
+export interface ResultJson {
+  rank: number;
+  id: string;
+  score: number;
+  thumbnail: string;
+}
+
+/** The thumbnail URL of an item. */
+export function thumbnailUrl(id: string): string {
+  return `/items/${encodeURIComponent(id)}/thumbnail`;
+}
+
+type Query = { kind: 'image'; bytes: Buffer } | { kind: 'id'; id: string } | { kind: 'text'; text: string } | { kind: 'vector'; vector: Float32Array };
+
+interface Params {
+  k?: unknown;
+  min_score?: unknown;
+  exclude_self?: unknown;
+}
+
+/** Read the single uploaded file (and any fields) of a multipart request. */
+async function readMultipart(req: FastifyRequest, uploadBytes: number): Promise<{ bytes?: Buffer; fields: Record<string, string> }> {
+  const fields: Record<string, string> = {};
+  let bytes: Buffer | undefined;
+  for await (const part of req.parts({ limits: { fileSize: uploadBytes, files: 1, fields: 10, fieldSize: 10_000 } })) {
+    if (part.type === 'file') {
+      bytes = await part.toBuffer();
+      if (part.file.truncated) throw new HttpError(413, `upload is larger than ${uploadBytes} bytes`);
+    } else fields[part.fieldname] = String(part.value);
+  }
+  return { bytes, fields };
+}
+
+/** The query and its parameters from any of the accepted request shapes. */
+async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q: Query; p: Params }> {
+  const qs = (req.query ?? {}) as Record<string, string>;
+  if (req.method === 'GET') {
+    if (qs.id !== undefined) return { q: { kind: 'id', id: qs.id }, p: qs };
+    if (qs.text !== undefined) return { q: { kind: 'text', text: qs.text }, p: qs };
+    throw new HttpError(400, 'GET /search needs ?id=ITEM or ?text=WORDS; upload images with POST /search');
+  }
+  if (req.isMultipart()) {
+    const { bytes, fields } = await readMultipart(req, ctx.uploadBytes);
+    const p = { ...qs, ...fields };
+    if (bytes) return { q: { kind: 'image', bytes }, p };
+    if (fields.id !== undefined) return { q: { kind: 'id', id: fields.id }, p };
+    if (fields.text !== undefined) return { q: { kind: 'text', text: fields.text }, p };
+    throw new HttpError(400, 'multipart search needs a file field (the image), or an id or text field');
+  }
+  const body = req.body;
+  if (Buffer.isBuffer(body)) return { q: { kind: 'image', bytes: body }, p: qs };
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    const p = { ...qs, ...b } as Params;
+    if (typeof b.id === 'string') return { q: { kind: 'id', id: b.id }, p };
+    if (typeof b.text === 'string') return { q: { kind: 'text', text: b.text }, p };
+    if (Array.isArray(b.vector) && b.vector.every((x) => typeof x === 'number')) return { q: { kind: 'vector', vector: Float32Array.from(b.vector as number[]) }, p };
+    throw new HttpError(400, 'JSON search needs "id", "text" or "vector"');
+  }
+  throw new HttpError(400, 'send an image (multipart field or raw image body), or JSON {"id"|"text"|"vector"}');
+}
+
+/** Embed (or look up) a query on a generation; `self` is the id exclude_self leaves out. */
+async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<{ vector: Float32Array; self?: string }> {
+  switch (q.kind) {
+    case 'id':
+      if (!g.ids.has(q.id)) throw new HttpError(404, `no item ${JSON.stringify(q.id)} in the index`);
+      return { vector: await g.index.vector(q.id), self: q.id };
+    case 'text':
+      if (!q.text.trim()) throw new HttpError(400, 'text: empty query');
+      if (q.text.length > 1000) throw new HttpError(400, 'text: at most 1000 characters');
+      if (!g.text) throw new HttpError(400, `text search needs a text-image model (CLIP, SigLIP); ${g.meta.model.name} has no text tower here`);
+      return g.index.embedQuery({ text: q.text });
+    case 'vector':
+      if (q.vector.length !== g.meta.dim) throw new HttpError(400, `vector: ${q.vector.length} values, the index is ${g.meta.dim}-d`);
+      return { vector: normalise(q.vector) };
+    case 'image':
+      await checkImage(q.bytes, ctx.maxPixels);
+      return { vector: await g.queue.embed(q.bytes) };
+  }
+}
+
+function normalise(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  if (!n) throw new HttpError(400, 'vector: all zeros');
+  return v.map((x) => x / n);
+}
+
+function toJson(hits: Hit[]): ResultJson[] {
+  return hits.map((h) => ({ rank: h.rank, id: h.id, score: h.score, thumbnail: thumbnailUrl(h.id) }));
+}
+
+/** Read an upload for POST /items: multipart (file + optional id field) or raw image body (?id=). */
+async function readUpload(req: FastifyRequest, ctx: RouteContext): Promise<{ bytes: Buffer; id?: string; name?: string }> {
+  const qs = (req.query ?? {}) as Record<string, string>;
+  if (req.isMultipart()) {
+    let name: string | undefined;
+    const fields: Record<string, string> = {};
+    let bytes: Buffer | undefined;
+    for await (const part of req.parts({ limits: { fileSize: ctx.uploadBytes, files: 1, fields: 10, fieldSize: 10_000 } })) {
+      if (part.type === 'file') {
+        bytes = await part.toBuffer();
+        if (part.file.truncated) throw new HttpError(413, `upload is larger than ${ctx.uploadBytes} bytes`);
+        name = part.filename;
+      } else fields[part.fieldname] = String(part.value);
+    }
+    if (!bytes) throw new HttpError(400, 'POST /items needs a file field with the image');
+    return { bytes, id: fields.id ?? qs.id, name };
+  }
+  if (Buffer.isBuffer(req.body)) return { bytes: req.body, id: qs.id };
+  throw new HttpError(415, 'POST /items takes multipart/form-data (file + optional id) or a raw image body with ?id=');
+}
+
+const FORMAT_EXT: Record<string, string> = { jpeg: '.jpg', png: '.png', webp: '.webp', gif: '.gif', tiff: '.tif', avif: '.avif', heif: '.heic' };
+
+/** Write a file atomically (temp file in the same folder, fsync, rename). */
+function writeFileAtomic(file: string, bytes: Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fd = fs.openSync(tmp, 'wx');
+  try {
+    fs.writeSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** Resolve `id` under `dir`, refusing anything that would land outside it. */
+function inside(dir: string, id: string): string | undefined {
+  const base = path.resolve(dir);
+  const f = path.resolve(base, id);
+  return f.startsWith(base + path.sep) ? f : undefined;
+}
+
+/** The image file of an indexed item: an upload we kept, else the indexed folder's file. */
+function itemFile(g: Generation, id: string, ctx: RouteContext): string | undefined {
+  const up = ctx.uploads ? inside(ctx.uploads, id) : undefined;
+  if (up && fs.existsSync(up)) return up;
+  const f = g.meta.root ? inside(g.meta.root, id) : undefined;
+  return f && fs.existsSync(f) ? f : undefined;
+}
+
+/** Serialises writes from this server (the store's lock also guards against other processes). */
+let writing: Promise<unknown> = Promise.resolve();
+function serially<T>(fn: () => Promise<T>): Promise<T> {
+  const run = writing.then(fn);
+  writing = run.catch(() => undefined);
+  return run;
+}
+
+/** Open the store for one write, mapping a held lock to 409. */
+async function withWriter<T>(location: string, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+  let store;
+  try {
+    store = await openStore(location, { write: true });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/lock/i.test(msg)) throw new HttpError(409, `index is being written by another process: ${msg}`, { 'retry-after': '5' });
+    throw e;
+  }
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Small LRU of rendered thumbnails. */
+const thumbs = new Map<string, Buffer>();
+const THUMBS_MAX = 512;
+
+/** Register every API route. */
+export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { live } = ctx;
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/info', async () => {
+    const g = live.current;
+    return {
+      location: live.location,
+      store: g.index.store.kind,
+      model: g.meta.model.name,
+      fingerprint: g.meta.model.fingerprint,
+      head: g.meta.head ? { file: path.basename(g.meta.head.file), fingerprint: g.meta.head.fingerprint } : null,
+      count: g.count,
+      dim: g.meta.dim,
+      text: g.text,
+      updated: g.meta.updated,
+      generation: g.number,
+      writable: Boolean(ctx.token),
+      limits: { upload_bytes: ctx.uploadBytes, pixels: ctx.maxPixels, max_k: ctx.maxK, queue: g.queue.limit },
+    };
+  });
+
+  const search = async (req: FastifyRequest, reply: FastifyReply) => {
+    const t0 = performance.now();
+    const { q, p } = await parseSearch(req, ctx);
+    const k = intParam(p.k, 'k', 10, ctx.maxK);
+    const minScore = numParam(p.min_score, 'min_score');
+    const excludeSelf = boolParam(p.exclude_self);
+    return live.use(async (g) => {
+      const { vector, self } = await queryVector(g, q, ctx);
+      const [hits] = await g.index.store.search(vector, { k, minScore, exclude: excludeSelf ? [self] : undefined });
+      reply.header('x-generation', String(g.number));
+      return { query: q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : { text: q.text }, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
+    });
+  };
+  app.get('/search', search);
+  app.post('/search', search);
+
+  app.get('/items/:id/thumbnail', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const size = intParam((req.query as Record<string, string>)?.size, 'size', 256, 512);
+    const g = live.current;
+    if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+    const file = itemFile(g, id, ctx);
+    if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
+    const st = fs.statSync(file);
+    const key = hashParts(file, String(st.mtimeMs), String(st.size), String(size));
+    let buf = thumbs.get(key);
+    if (!buf) {
+      try {
+        buf = await sharp(file, { limitInputPixels: ctx.maxPixels }).rotate().resize(size, size, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+      } catch (e) {
+        throw new HttpError(422, `cannot render ${JSON.stringify(id)}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      thumbs.set(key, buf);
+      if (thumbs.size > THUMBS_MAX) thumbs.delete(thumbs.keys().next().value!);
+    }
+    reply.header('content-type', 'image/webp').header('cache-control', 'public, max-age=300').header('etag', `"${key.slice(0, 16)}"`);
+    return buf;
+  });
+
+  app.post('/items', async (req, reply) => {
+    checkToken(req.headers.authorization, ctx.token);
+    const up = await readUpload(req, ctx);
+    const info = await checkImage(up.bytes, ctx.maxPixels);
+    const rawId = up.id ?? (up.name ? path.basename(up.name) : `upload-${Date.now()}${FORMAT_EXT[info.format] ?? ''}`);
+    const id = checkItemId(rawId);
+    const result = await serially(async () => {
+      const vector = await live.use(async (g) => {
+        if (g.ids.has(id)) throw new HttpError(409, `item ${JSON.stringify(id)} already exists; DELETE /items/${encodeURIComponent(id)} first`);
+        return g.queue.embed(up.bytes);
+      });
+      let kept: string | undefined;
+      if (ctx.uploads) {
+        kept = inside(ctx.uploads, id);
+        if (!kept) throw new HttpError(400, `id ${JSON.stringify(id)}: not a path inside the uploads folder`);
+        writeFileAtomic(kept, up.bytes);
+      }
+      try {
+        await withWriter(live.location, (s) => s.write({ upsert: [{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length } }] }));
+      } catch (e) {
+        if (kept) fs.rmSync(kept, { force: true });
+        throw e;
+      }
+      return live.reload(`POST /items ${id}`);
+    });
+    reply.code(201);
+    return { id, thumbnail: thumbnailUrl(id), count: live.current.count, generation: result };
+  });
+
+  app.delete('/items/:id', async (req) => {
+    checkToken(req.headers.authorization, ctx.token);
+    const { id } = req.params as { id: string };
+    const gen = await serially(async () => {
+      if (!live.current.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      await withWriter(live.location, (s) => s.write({ remove: [id] }));
+      // Only images this server kept are deleted; the indexed folder is never touched.
+      const kept = ctx.uploads ? inside(ctx.uploads, id) : undefined;
+      if (kept) fs.rmSync(kept, { force: true });
+      return live.reload(`DELETE /items ${id}`);
+    });
+    return { id, deleted: true, count: live.current.count, generation: gen };
+  });
+
+  app.post('/reload', async (req) => {
+    if (ctx.token) checkToken(req.headers.authorization, ctx.token);
+    const gen = await live.reload('POST /reload');
+    return { generation: gen, count: live.current.count };
+  });
+}
