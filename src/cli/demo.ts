@@ -133,7 +133,7 @@ Example:
         process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
         for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
       }
-      process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}\n`);
+      process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}  (browse it: lookalike serve ${out})\n`);
       const comp = await competitionStage(work, o);
       if (comp) process.stdout.write(`\n${comp.dir}: ${comp.queries} queries, model ${comp.model}: weighted top-k ${comp.weighted_topk.toFixed(1)} / 1000, hit@1 ${comp.hit1.toFixed(3)}\nsubmission: ${comp.out}\n`);
     });
