@@ -142,7 +142,7 @@ try {
   const byId = await run({ amount: nIds, requests: [{ setupRequest: (r) => ({ ...r, path: idPath() }) }] });
   const rss1 = rss();
   const upload = fs.readFileSync(path.join(gallery, fs.readdirSync(gallery).sort()[0], '000.jpg'));
-  const byImage = await run({ amount: nUploads, method: 'POST', path: '/search?k=10', headers: { 'content-type': 'image/jpeg' }, body: upload });
+  const byImage = await run({ url: `${url}/search?k=10`, amount: nUploads, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: upload });
   const rss2 = rss();
   const row = (name: string, r: autocannon.Result, amount: number) => ({
     phase: name,

@@ -101,7 +101,11 @@ export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<Fastif
     if (err instanceof HttpError) reply.headers(err.headers);
     return reply.code(status).send({ error: oneLine(message), request_id: req.id });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${oneLine(req.url).slice(0, 200)}`, request_id: req.id }));
+  app.setNotFoundHandler((req, reply) => {
+    const message = `no route ${req.method} ${oneLine(req.url).slice(0, 200)}`;
+    log(`${new Date().toISOString()} ${req.id} ${req.method} ${oneLine(req.url).slice(0, 200)} 404 ${message}`);
+    return reply.code(404).send({ error: message, request_id: req.id });
+  });
   const uploads = o.uploads ?? (/^[a-z][a-z0-9+.-]*:/i.test(o.index) ? undefined : `${path.resolve(o.index).replace(/[\\/]+$/, '')}.uploads`);
   registerRoutes(app, { live, token: o.token, uploadBytes, maxPixels: o.maxPixels ?? LIMITS.pixels, uploads, maxK: o.maxK ?? 1000 });
   await app.register(fastifyStatic, { root: pageDir(), prefix: '/', index: 'index.html', list: false, wildcard: false, decorateReply: false, cacheControl: false, etag: true });

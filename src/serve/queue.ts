@@ -4,7 +4,7 @@
  * uploads share inference calls. Beyond `limit` waiting or running, a request is refused at
  * once with 503 and Retry-After instead of piling up.
  */
-import { embedImages, type Model } from '../api.ts';
+import { embedImages, type Hit, type Model, type VectorStore } from '../api.ts';
 import { HttpError } from './limits.ts';
 
 interface Job {
@@ -60,6 +60,58 @@ export class EmbedQueue {
           for (const j of jobs) j.reject(e as Error);
         } finally {
           this.running = 0;
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+interface SearchJob {
+  vector: Float32Array;
+  k: number;
+  exclude?: string;
+  resolve: (hits: Hit[]) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Searches arriving together run as one store.search over all their query rows (one scoring pass
+ * over the gallery instead of one per request); each gets its own top-k back.
+ */
+export class SearchBatcher {
+  private waiting: SearchJob[] = [];
+  private busy = false;
+
+  constructor(
+    private readonly store: VectorStore,
+    readonly batch = 64,
+  ) {}
+
+  /** Top-k for one query vector, leaving `exclude` out. */
+  search(vector: Float32Array, k: number, exclude?: string): Promise<Hit[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ vector, k, exclude, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.waiting.length) {
+        const jobs = this.waiting.splice(0, this.batch);
+        try {
+          const dim = jobs[0].vector.length;
+          const queries = new Float32Array(jobs.length * dim);
+          jobs.forEach((j, i) => queries.set(j.vector, i * dim));
+          const k = Math.max(...jobs.map((j) => j.k));
+          const hits = await this.store.search(queries, { k, exclude: jobs.map((j) => j.exclude) });
+          jobs.forEach((j, i) => j.resolve((hits[i] ?? []).slice(0, j.k)));
+        } catch (e) {
+          for (const j of jobs) j.reject(e as Error);
         }
       }
     } finally {

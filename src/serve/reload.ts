@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Index, Model, openIndex, type Runtime, type StoreMeta } from '../api.ts';
 import { openModelForIndex } from '../models/open.ts';
-import { EmbedQueue } from './queue.ts';
+import { EmbedQueue, SearchBatcher } from './queue.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {
@@ -24,6 +24,8 @@ export interface Generation {
   meta: StoreMeta;
   model: Model;
   queue: EmbedQueue;
+  /** Concurrent searches batched into one store.search. */
+  searches: SearchBatcher;
   ids: Set<string>;
   count: number;
   text: boolean;
@@ -152,7 +154,7 @@ export class LiveIndex {
       const index = await openIndex(this.location, { model, runtime: this.flags.runtime });
       const ids = new Set(await index.ids());
       const text = await index.hasText();
-      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index.store), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
       await this.releaseModel(model);
       throw e;

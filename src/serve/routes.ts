@@ -234,7 +234,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const excludeSelf = boolParam(p.exclude_self);
     return live.use(async (g) => {
       const { vector, self } = await queryVector(g, q, ctx);
-      const [hits] = await g.index.store.search(vector, { k, minScore, exclude: excludeSelf ? [self] : undefined });
+      let hits = await g.searches.search(vector, k, excludeSelf ? self : undefined);
+      if (minScore !== undefined) hits = hits.filter((h) => h.score >= minScore);
       reply.header('x-generation', String(g.number));
       return { query: q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : { text: q.text }, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
     });
