@@ -207,6 +207,8 @@ export interface BenchDoc {
   machine: MachineFacts;
   groups: GroupResult[];
   notes: string[];
+  /** Sentences with the key figures, for the README (see Bench.headline). */
+  headline?: string[];
   seconds: number;
 }
 
@@ -305,9 +307,13 @@ export function groupRows(g: GroupResult): Record<string, Cell>[] {
   });
 }
 
+/** The prefix of the headline line in a bench's Markdown section. */
+export const HEADLINE = '**Headline:** ';
+
 /** Render a bench document as a Markdown section (used by bench/all.ts). */
 export function toMarkdown(doc: BenchDoc): string {
   const out = [`## ${doc.bench}`, '', doc.about, ''];
+  if (doc.headline?.length) out.push(`${HEADLINE}${doc.headline.join(' ')}`, '');
   const params = Object.entries(doc.params).map(([k, v]) => `${k}=${v}`).join(', ');
   if (params) out.push(`Parameters: ${params}.`, '');
   for (const g of doc.groups) {
@@ -405,6 +411,7 @@ export class Bench {
   readonly child?: { group: string; path: string };
   private groups: GroupResult[] = [];
   private notes: string[] = [];
+  private headlines: string[] = [];
   private started = performance.now();
 
   /**
@@ -429,6 +436,15 @@ export class Bench {
   log(s: string): void {
     if (this.child) return;
     (this.json ? process.stderr : process.stdout).write(`${s}\n`);
+  }
+
+  /**
+   * A headline: one sentence with the bench's key figures, for the README's performance paragraph
+   * (bench:all copies it there from docs/benchmarks.md, so README figures always come from a run).
+   */
+  headline(s: string): void {
+    if (this.child) return;
+    this.headlines.push(s);
   }
 
   /** A note printed after the tables (and kept in the JSON): ceilings, correctness checks, caveats. */
@@ -575,7 +591,7 @@ export class Bench {
 
   /** The document so far. */
   doc(): BenchDoc {
-    return { bench: this.name, about: this.about, params: this.params, machine: machineFacts(), groups: this.groups, notes: this.notes, seconds: (performance.now() - this.started) / 1000 };
+    return { bench: this.name, about: this.about, params: this.params, machine: machineFacts(), groups: this.groups, notes: this.notes, headline: this.headlines, seconds: (performance.now() - this.started) / 1000 };
   }
 
   /** Finish: print notes and machine facts (text), or the JSON document on stdout (--json). */
@@ -589,6 +605,7 @@ export class Bench {
     if (this.json) process.stdout.write(`${JSON.stringify(d)}\n`);
     else {
       if (d.notes.length) this.log(`\n${d.notes.join('\n')}`);
+      if (this.headlines.length) this.log(`\nheadline: ${this.headlines.join(' ')}`);
       this.log(`\n${factsLine(d.machine)}`);
     }
     return d;

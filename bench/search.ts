@@ -125,6 +125,11 @@ if (!r.skipped) {
   const brute = searchBrute(gallery, slice, D, K);
   const same = (x: TopK | undefined) => (x ? Array.from({ length: S }, (_, q) => x.indices.subarray(q * K, q * K + K).every((v, j) => v === brute.indices[q * K + j])).filter(Boolean).length : 0);
   b.groupNote(r, `searchExact / single call: ${r.ratio('chunked').toFixed(3)} (goal >= 0.8); searchExact / blocked TS loop: ${(r.throughput('chunked') / r.throughput('ts-blocked')).toFixed(0)}x; blocked / naive TS loop: ${(r.throughput('ts-blocked') / r.throughput('ts-naive')).toFixed(2)}x`);
+  const row = (n: string) => r.paths.find((p) => p.name === n)!;
+  const mem = (n: string) => (row(n).peakRssMiB === undefined ? '?' : Math.round(row(n).peakRssMiB!));
+  b.headline(
+    `Exact search of ${Q} queries over ${N} x ${D} vectors runs at ${r.throughput('chunked').toFixed(1)} GFLOP/s with ORT on ${row('chunked').busyThreads ?? '?'} busy thread(s), ${r.ratio('chunked').toFixed(3)}x one all-in-memory Gemm+TopK call (peak RSS ${mem('chunked')} vs ${mem('single')} MiB) and ${(r.throughput('chunked') / r.throughput('ts-blocked')).toFixed(0)}x a blocked TypeScript loop on one core (${(r.throughput('ts-blocked') / r.throughput('ts-naive')).toFixed(2)}x the naive loop).`,
+  );
   b.groupNote(r, `top-${K} identical to searchBrute on ${S} queries: searchExact ${same(chunked)}/${S}, blocked loop ${same(blocked)}/${S} (ORT sums in float32, the loops in float64: near-ties may swap)`);
 }
 await b.done();

@@ -98,6 +98,7 @@ if (values.worker) {
   const variants: Variant[] = threads.map((t) => ({ name: `wasm-${t}t`, label: `wasm, ${t} thread${t > 1 ? 's' : ''}`, env: { LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' }, threads: t }));
   if (values.cpu) variants.push({ name: 'cpu', label: 'cpu backend (pure JS)', env: { LOOKALIKE_TFJS_BACKEND: 'cpu' }, threads: 1 });
   const threadSummary: string[] = [];
+  const rt0 = (name: string) => variants.find((v) => v.name === name)?.threads ?? '?';
   for (const preset of presets) {
     const remotes = new Map<string, Remote>();
     const rt = new Map<string, { backend: string; threads: number }>();
@@ -134,6 +135,12 @@ if (values.worker) {
     await b.compare({ group: preset, title: `${preset}: batch ${batch}`, unit: 'images/s', baseline: variants[0].name, paths, review });
   }
   for (const s of threadSummary) b.note(s);
+  const first = b.doc().groups[0];
+  if (first && variants.length > 1) {
+    const one = first.paths[0];
+    const many = first.paths[1];
+    b.headline(`The TF.js preset ${first.group} runs at ${(one.throughput ?? NaN).toFixed(1)} images/s on wasm, 1 thread (batch ${batch}); asking for ${rt0(many.name)} threads gives ${many.busyThreads ?? '?'} busy thread(s) and ${(many.ratio ?? NaN).toFixed(2)}x.`);
+  }
   const n = Number(values.long);
   if (n > 0 && !b.child) {
     b.log(`long run: ${n} images through decode + ${values['long-model']}...`);

@@ -132,6 +132,11 @@ if (values.worker) {
     for (const t of tfjsPaths.slice(1)) lines.push(`lookalike / ${t.name}: ${(r.throughput('lookalike') / r.throughput(t.name)).toFixed(1)}x`);
     lines.push(`lookalike / tfjs 1 thread: ${r.ratio('lookalike').toFixed(1)}x (cross-entropy, per step)`);
     for (const l of lines) b.groupNote(r, l);
+    const t = r.paths.find((p) => p.name === tfjsPaths[tfjsPaths.length - 1].name)!;
+    b.headline(
+      `Head training (cross-entropy) runs ${r.ratio('lookalike').toFixed(1)}x faster per step than a plain tfjs-wasm loop on 1 thread` +
+        (tfjsPaths.length > 1 ? ` (asking tfjs for ${threads[threads.length - 1]} threads gave ${t.busyThreads ?? '?'} busy, ${(t.ratio ?? NaN).toFixed(2)}x the 1-thread loop).` : '.'),
+    );
   }
   await b.done();
 }
