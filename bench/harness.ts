@@ -148,6 +148,14 @@ export interface PathResult {
   throughputMin?: number;
   throughputMax?: number;
   cpuPerWall: number;
+  /** CPU seconds per run, per round (all threads of the process doing the work). */
+  cpuSeconds: number[];
+  /**
+   * Median per-round ratio computed on CPU time instead of wall time. On a machine shared with
+   * other work it moves far less than the wall-time ratio (time spent waiting for a core is not
+   * counted), but it cannot show a gain from parallel threads; compare it with `ratio`.
+   */
+  cpuRatio?: number;
   /** Threads with at least 1/3 of the busiest thread's CPU time (Linux), see busyThreads(). */
   busyThreads?: number;
   /** CPU ticks (1/100 s) of each thread that ran during the samples, busiest first. */
@@ -480,6 +488,7 @@ export class Bench {
     }
     const wall = new Map<string, number[]>(c.paths.map((p) => [p.name, []]));
     const cpu = new Map<string, number>(c.paths.map((p) => [p.name, 0]));
+    const cpuRounds = new Map<string, number[]>(c.paths.map((p) => [p.name, []]));
     const ticks = new Map<string, Map<string, number>>(c.paths.map((p) => [p.name, new Map()]));
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [...c.paths].reverse() : c.paths;
@@ -487,6 +496,7 @@ export class Bench {
         const t = await timeOnce(p.run, reps.get(p.name)!, p.counters);
         wall.get(p.name)!.push(t.wall);
         cpu.set(p.name, cpu.get(p.name)! + t.cpu);
+        cpuRounds.get(p.name)!.push(t.cpu);
         const acc = ticks.get(p.name)!;
         for (const [tid, v] of t.ticks) acc.set(tid, (acc.get(tid) ?? 0) + v);
       }
@@ -508,6 +518,7 @@ export class Bench {
         min: Math.min(...s),
         max: Math.max(...s),
         cpuPerWall: cpu.get(p.name)! / s.reduce((a, x) => a + x, 0),
+        cpuSeconds: cpuRounds.get(p.name)!,
         busyThreads: busyThreads(ticks.get(p.name)!),
         threadTicks: [...ticks.get(p.name)!.values()].filter((v) => v > 0).sort((a, b) => b - a),
         columns: p.columns,
@@ -525,6 +536,9 @@ export class Bench {
         res.ratio = median(ratios);
         res.ratioMin = Math.min(...ratios);
         res.ratioMax = Math.max(...ratios);
+        const cs = cpuRounds.get(p.name)!, cb = cpuRounds.get(base.name)!;
+        const cpuRatios = cs.map((x, i) => (p.work !== undefined && base.work !== undefined ? (p.work / x) / (base.work / cb[i]) : cb[i] / x));
+        if (cpuRatios.every(Number.isFinite)) res.cpuRatio = median(cpuRatios);
       }
       return res;
     });
