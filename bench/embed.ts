@@ -15,7 +15,8 @@
  * the model; otherwise close to the shared-core ceiling.
  *
  * Models: the real networks in ../shared/models (MobileNetV2, MobileNetV1 and MobileNetV3-small
- * embedders, ONNX), the npm TF.js preset `mobilenet-v2` (nsfwjs; TF.js wasm) when installed, and
+ * embedders, ONNX), the npm TF.js preset `mobilenet-v2` (nsfwjs) when installed, on lookalike's
+ * default engine for TF.js models (converted to ONNX; LOOKALIKE_TFJS_ENGINE=tfjs for TF.js wasm), and
  * generated conv nets of ~0.37 and ~3.3 GFLOP/image (random weights; cost only).
  *
  *   npm run bench:embed -- [--models a,b] [--images 128] [--batch 32] [--rounds 5] [--json] [--quick]
@@ -26,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { config } from '../src/config.ts';
 import { smallConvNet } from '../src/models/tiny.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import type { Backbone } from '../src/models/backbone.ts';
@@ -97,7 +99,8 @@ function modelCase(id: string): ModelCase | undefined {
   if (tf) {
     const pkgDir = path.resolve(HERE, '../node_modules/nsfwjs');
     if (tf[1] === 'mobilenet-v2' && !fs.existsSync(pkgDir)) return undefined;
-    return { id, label: `${tf[1]} (npm TF.js preset, wasm)`, images: Math.max(8, IMAGES / 4), batch: Math.min(BATCH, 16), load: () => loadBackbone(tf[1]) };
+    const engine = config.tfjsEngine === 'tfjs' ? 'TF.js wasm engine' : 'converted to ONNX, the default engine';
+    return { id, label: `${tf[1]} (npm TF.js preset, ${engine})`, images: Math.max(8, IMAGES / 4), batch: Math.min(BATCH, 16), load: () => loadBackbone(tf[1]) };
   }
   if (fs.existsSync(id)) return { id, label: id, images: IMAGES, batch: BATCH, load: () => loadBackbone(id) };
   throw new Error(`bench:embed: unknown model ${id}`);

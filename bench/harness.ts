@@ -395,7 +395,7 @@ function tickDelta(a: Map<string, number>, b: Map<string, number>): Map<string, 
 export function busyThreads(ticks: Map<string, number>): number | undefined {
   const v = [...ticks.values()];
   const max = Math.max(0, ...v);
-  if (max < 20) return undefined;
+  if (max < 10) return undefined;
   return v.filter((x) => x >= max / 3).length;
 }
 

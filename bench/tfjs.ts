@@ -4,14 +4,15 @@
  *
  * What it compares, and why: the wasm backend fixes its thread count at start-up, so each thread
  * count runs in a worker process of its own (spawnRemote), alternated round by round with the
- * others. Whether the extra threads really run is measured, not assumed: CPU time and per-thread
+ * others; beside them, lookalike's default engine for TF.js models (the graph converted to ONNX and
+ * run by ORT, LOOKALIKE_TFJS_ENGINE=onnx; --no-onnx leaves it out). Whether the extra threads really run is measured, not assumed: CPU time and per-thread
  * CPU of the worker are read around every sample; a row asking for N threads where fewer than N
  * threads did work is labelled "N requested, K busy" (the baseline for tune and for TF.js
  * embedding claims must be the one that really runs). `--cpu` adds the pure-JS cpu backend.
  * `--long N` then embeds N images through the full pipeline in one worker, sampling RSS and live
  * tensors, to show nothing leaks.
  *
- *   npm run bench:tfjs -- [--presets a,b] [--threads 1,2] [--batch 8] [--cpu] [--long 10000]
+ *   npm run bench:tfjs -- [--presets a,b] [--threads 1,2] [--batch 8] [--cpu] [--no-onnx] [--long 10000]
  *                         [--long-model face-mobileface] [--rounds 5] [--json] [--quick]
  */
 import os from 'node:os';
@@ -31,6 +32,7 @@ const { values } = benchArgs({
   long: { type: 'string', default: '0' },
   'long-model': { type: 'string', default: 'face-mobileface' },
   worker: { type: 'boolean', default: false },
+  'no-onnx': { type: 'boolean', default: false },
 });
 
 if (values.worker) {
@@ -95,8 +97,10 @@ if (values.worker) {
     { presets: presets.join(' '), threads: threads.join(' '), batch, cpu: values.cpu },
   );
   type Variant = { name: string; label: string; env: Record<string, string>; threads: number };
-  const variants: Variant[] = threads.map((t) => ({ name: `wasm-${t}t`, label: `wasm, ${t} thread${t > 1 ? 's' : ''}`, env: { LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' }, threads: t }));
-  if (values.cpu) variants.push({ name: 'cpu', label: 'cpu backend (pure JS)', env: { LOOKALIKE_TFJS_BACKEND: 'cpu' }, threads: 1 });
+  const variants: Variant[] = threads.map((t) => ({ name: `wasm-${t}t`, label: `TF.js wasm, ${t} thread${t > 1 ? 's' : ''}`, env: { LOOKALIKE_TFJS_ENGINE: 'tfjs', LOOKALIKE_TFJS_THREADS: String(t), LOOKALIKE_TFJS_BACKEND: 'wasm' }, threads: t }));
+  if (values.cpu) variants.push({ name: 'cpu', label: 'TF.js cpu backend (pure JS)', env: { LOOKALIKE_TFJS_ENGINE: 'tfjs', LOOKALIKE_TFJS_BACKEND: 'cpu' }, threads: 1 });
+  // lookalike's default engine for TF.js models: the graph converted to ONNX, run by ORT.
+  if (!values['no-onnx']) variants.push({ name: 'onnx', label: 'converted to ONNX, ORT (the default engine)', env: { LOOKALIKE_TFJS_ENGINE: 'onnx' }, threads: 0 });
   const threadSummary: string[] = [];
   const rt0 = (name: string) => variants.find((v) => v.name === name)?.threads ?? '?';
   for (const preset of presets) {
@@ -123,11 +127,16 @@ if (values.worker) {
       const base = rows[0];
       for (const v of variants) {
         const p = rows.find((x) => x.name === v.name)!;
+        if (v.name === 'onnx') {
+          p.label = `converted to ONNX, ORT (default engine), ${p.busyThreads ?? '?'} busy thread(s)`;
+          continue;
+        }
         const got = rt.get(v.name)!;
         const busy = p.busyThreads;
-        let label = `${got.backend}, ${got.threads} thread${got.threads > 1 ? 's' : ''}`;
+        let label = `TF.js ${got.backend}, ${got.threads} thread${got.threads > 1 ? 's' : ''}`;
         if (got.backend !== v.env.LOOKALIKE_TFJS_BACKEND) label += ` (asked ${v.env.LOOKALIKE_TFJS_BACKEND})`;
-        if (got.threads > 1 && busy !== undefined && busy < got.threads) label = `${got.backend}, ${got.threads} threads requested, ${busy} busy: effectively ${busy} thread${busy > 1 ? 's' : ''}`;
+        if (got.threads > 1 && busy === undefined) label += ' (busy threads not measured: too little CPU time)';
+        if (got.threads > 1 && busy !== undefined && busy < got.threads) label = `TF.js ${got.backend}, ${got.threads} threads requested, ${busy} busy: effectively ${busy} thread${busy > 1 ? 's' : ''}`;
         p.label = label;
         if (got.threads > 1) threadSummary.push(`${preset}: ${got.threads} wasm threads requested, ${busy ?? '?'} busy, cpu/wall ${p.cpuPerWall.toFixed(2)} (1 thread: ${base.cpuPerWall.toFixed(2)}), ${(p.ratio ?? NaN).toFixed(2)}x the 1-thread rate`);
       }
@@ -139,7 +148,11 @@ if (values.worker) {
   if (first && variants.length > 1) {
     const one = first.paths[0];
     const many = first.paths[1];
-    b.headline(`The TF.js preset ${first.group} runs at ${(one.throughput ?? NaN).toFixed(1)} images/s on wasm, 1 thread (batch ${batch}); asking for ${rt0(many.name)} threads gives ${many.busyThreads ?? '?'} busy thread(s) and ${(many.ratio ?? NaN).toFixed(2)}x.`);
+    const onnx = first.paths.find((p) => p.name === 'onnx');
+    b.headline(
+      `The TF.js preset ${first.group} runs at ${(one.throughput ?? NaN).toFixed(1)} images/s on TF.js wasm, 1 thread (batch ${batch}); asking for ${rt0(many.name)} threads gives ${many.busyThreads ?? '?'} busy thread(s) and ${(many.ratio ?? NaN).toFixed(2)}x` +
+        (onnx ? `; converted to ONNX (the default engine) it runs ${(onnx.ratio ?? NaN).toFixed(2)}x the 1-thread TF.js rate.` : '.'),
+    );
   }
   const n = Number(values.long);
   if (n > 0 && !b.child) {
