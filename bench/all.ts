@@ -18,7 +18,7 @@
  *   npm run bench:all [-- --only search,embed] [--full] [--rounds 5] [--timeout 900] [--no-readme]
  *                     [--out docs/benchmarks.md]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,41 @@ function oldSections(file: string): Map<string, string> {
   return m;
 }
 
+/**
+ * Run `npm run bench:NAME -- ARGS` in a process group of its own (stderr shown live, stdout kept);
+ * past the timeout the whole group is killed, so no bench process outlives its slot.
+ */
+function runBench(name: string, args: string[], timeoutMs: number): Promise<{ status: number | null; signal: string | null; stdout: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', '--silent', `bench:${name}`, '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    let stdout = '';
+    let error: Error | undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      error = new Error(`timed out after ${timeoutMs / 1000} s (--timeout)`);
+      kill('SIGTERM');
+      setTimeout(() => kill('SIGKILL'), 5000).unref();
+    }, timeoutMs);
+    const onExit = () => {
+      kill('SIGTERM');
+      process.exit(130);
+    };
+    process.once('SIGINT', onExit);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      process.removeListener('SIGINT', onExit);
+      resolve({ status, signal, stdout, error });
+    });
+  });
+}
+
 const extra = [values.full ? [] : ['--quick'], values.rounds ? ['--rounds', values.rounds] : []].flat();
 const started = performance.now();
 const startFacts = machineFacts();
@@ -69,13 +104,7 @@ const summary: string[] = [];
 for (const name of run) {
   const t0 = performance.now();
   process.stderr.write(`\n=== bench:${name} ${extra.join(' ')} ===\n`);
-  const r = spawnSync('npm', ['run', '--silent', `bench:${name}`, '--', '--json', ...extra], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 28,
-    timeout: Number(values.timeout) * 1000,
-  });
+  const r = await runBench(name, ['--json', ...extra], Number(values.timeout) * 1000);
   const secs = (performance.now() - t0) / 1000;
   let doc: BenchDoc | undefined;
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
