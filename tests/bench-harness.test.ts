@@ -19,7 +19,7 @@ test('tables align and escape', () => {
 });
 
 test('a bench on the harness: alternated rounds, pairwise ratios, per-path peak memory, JSON and Markdown', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, '--json', '--rounds', '3', '--min-seconds', '0.05'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, '--json', '--rounds', '3', '--min-seconds', '0.02'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const doc = JSON.parse(r.stdout.trim()) as BenchDoc;
   assert.equal(doc.bench, 'tiny');
@@ -29,11 +29,14 @@ test('a bench on the harness: alternated rounds, pairwise ratios, per-path peak 
   assert.equal(g.rounds, 3);
   const byName = Object.fromEntries(g.paths.map((p) => [p.name, p]));
   for (const p of g.paths) assert.equal(p.seconds.length, 3);
-  // Same declared work, twice the loop: the throughput ratio is about one half.
-  assert.ok(byName.twice.ratio! > 0.25 && byName.twice.ratio! < 0.85, `ratio ${byName.twice.ratio}`);
+  // Ratios are taken round by round from that round's two samples (same declared work, so the
+  // ratio is the baseline's seconds over the path's), and the reported ratio is their median.
+  // No timing expectation: the machine may be shared.
   assert.equal(byName.twice.ratios!.length, 3);
-  // Ratios are per round: their median equals the reported ratio.
+  byName.twice.ratios!.forEach((r, i) => assert.ok(Math.abs(r - byName.once.seconds[i] / byName.twice.seconds[i]) < 1e-9 * r));
   assert.equal(byName.twice.ratio, median(byName.twice.ratios!));
+  assert.equal(byName.twice.median, median(byName.twice.seconds));
+  assert.ok(byName.twice.throughput! > 0 && Math.abs(byName.twice.throughput! - 2 / byName.twice.median) < 1e-9 * byName.twice.throughput!);
   // Peak memory measured per path in its own process: the 200 MiB path stands out.
   assert.ok(byName.big.peakRssMiB! > byName.once.peakRssMiB! + 150, `big ${byName.big.peakRssMiB} once ${byName.once.peakRssMiB}`);
   assert.ok(g.dataOnlyRssMiB! > 10 && g.dataOnlyRssMiB! < byName.big.peakRssMiB!);
@@ -42,5 +45,5 @@ test('a bench on the harness: alternated rounds, pairwise ratios, per-path peak 
   const md = toMarkdown(doc);
   assert.match(md, /^## tiny/);
   assert.match(md, /\| sum twice \(same work declared\) \|/);
-  assert.match(md, /twice \/ once: 0\.\d+/);
+  assert.match(md, /twice \/ once: \d+\.\d+/);
 });
