@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { HEADLINE, factsLine, machineFacts, toMarkdown, type BenchDoc, type MachineFacts } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ORDER = ['search', 'embed', 'tfjs', 'tune', 'store', 'ann', 'serve', 'pg'];
+const ORDER = ['search', 'embed', 'light', 'tfjs', 'tune', 'store', 'ann', 'serve', 'pg'];
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
