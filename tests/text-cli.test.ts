@@ -68,9 +68,9 @@ test('search --text refuses an index whose vectors are not in the text space', a
 
 test('models list and info print presets and a folder description', async () => {
   const list = await capture(() => modelsCommand().parseAsync(['node', 'models', 'list']));
-  assert.match(list, /^name +family +source +dim +pooling +text +cached/);
-  assert.match(list, /clip-vit-b32 +clip +Xenova\/clip-vit-base-patch32 +512 +none +yes/);
-  assert.match(list, /dinov2-small +dinov2 +Xenova\/dinov2-small +384 +cls +no/);
+  assert.match(list, /^name +family +input +dim +text +licence +source +available/);
+  assert.match(list, /clip-vit-b32 +clip +224 RGB, CLIP mean\/std +512 +yes +MIT +hf:Xenova\/clip-vit-base-patch32 +(yes|no)/);
+  assert.match(list, /dinov2-small +dinov2 +224 RGB, ImageNet mean\/std +384 +no +Apache-2.0 +hf:Xenova\/dinov2-small +(yes|no)/);
   const d = tmpDir();
   const clip = writeClipFolder(path.join(d, 'clip')).dir;
   const info = await capture(() => modelsCommand().parseAsync(['node', 'models', 'info', clip, '--feature', 'pre-projection']));
