@@ -345,7 +345,7 @@ export function evaluate(opts: RunEvalOptions): Promise<EvalRun> {
  * @example const r = await evaluateCaptions({ captions: 'captions.csv', model: 'clip-vit-b32', ks: [1, 5] });
  */
 export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: string | Index }): Promise<CaptionEvalRun> {
-  const index = opts.index === undefined ? undefined : loadIndex(typeof opts.index === 'string' ? opts.index : opts.index.location);
+  const index = opts.index === undefined ? undefined : await loadIndex(typeof opts.index === 'string' ? opts.index : opts.index.location);
   return runCaptionEval(index, opts);
 }
 

@@ -76,24 +76,21 @@ test('table, --k, --empty zero and --per-query CSV', async () => {
 });
 
 /** Write a labels CSV and an index of 2-d unit vectors at the given angles (degrees). */
-function writeAngleIndex(name: string, items: { id: string; label: string; deg: number; split?: string }[]): { index: string; labels: string } {
+async function writeAngleIndex(name: string, items: { id: string; label: string; deg: number; split?: string }[]): Promise<{ index: string; labels: string }> {
   const vectors = new Float32Array(items.length * 2);
   items.forEach((it, i) => {
     vectors[2 * i] = Math.cos((it.deg * Math.PI) / 180);
     vectors[2 * i + 1] = Math.sin((it.deg * Math.PI) / 180);
   });
   const manifest: Manifest = {
-    format: 'lookalike-index',
-    version: 1,
     model: { name: 'angles', fingerprint: 'test', spec: {} as ModelSpec },
     dim: 2,
-    count: items.length,
     root: dir,
     created: new Date(0).toISOString(),
     updated: new Date(0).toISOString(),
   };
   const index = path.join(dir, `${name}.lkx`);
-  saveIndex(index, { manifest, ids: items.map((i) => i.id), vectors, dim: 2, files: {} });
+  await saveIndex(index, { manifest, ids: items.map((i) => i.id), vectors, dim: 2, files: {} });
   const labels = path.join(dir, `${name}.csv`);
   const split = items.some((i) => i.split);
   fs.writeFileSync(labels, [split ? 'path,label,split' : 'path,label', ...items.map((i) => [i.id, i.label, ...(split ? [i.split ?? ''] : [])].join(','))].join('\n') + '\n');
@@ -104,7 +101,7 @@ test('index + labels: leave-one-out all-vs-all with self excluded (hand-worked)'
   // a1 0deg, a2 8deg, b1 20deg, b2 90deg, c1 180deg.
   // a1 -> a2 b1 b2 c1 (hit at 1); a2 -> a1 ... (hit at 1); b1 -> a2 a1 b2 (first hit at 3);
   // b2 -> b1 first (hit at 1); c1 has no other C: skipped.
-  const { index, labels } = writeAngleIndex('loo', [
+  const { index, labels } = await writeAngleIndex('loo', [
     { id: 'a/a1.jpg', label: 'A', deg: 0 },
     { id: 'a/a2.jpg', label: 'A', deg: 8 },
     { id: 'b/b1.jpg', label: 'B', deg: 20 },
@@ -134,7 +131,7 @@ test('index + labels: leave-one-out all-vs-all with self excluded (hand-worked)'
 });
 
 test('index + labels: query/gallery splits from the split column, or --query-split/--gallery-split', async () => {
-  const { index, labels } = writeAngleIndex('splits', [
+  const { index, labels } = await writeAngleIndex('splits', [
     { id: 'g/a.jpg', label: 'A', deg: 0, split: 'gallery' },
     { id: 'g/b.jpg', label: 'B', deg: 45, split: 'gallery' },
     { id: 'q/a.jpg', label: 'A', deg: 30, split: 'query' }, // nearer b (15deg) than a (30deg)
@@ -157,7 +154,7 @@ test('index + labels: query/gallery splits from the split column, or --query-spl
 
 test('index + labels: ties by gallery order, errors for mismatched paths, agreement with rankByScores', async () => {
   // n and p have identical vectors: for query q, n (lower row) ranks first.
-  const { index, labels } = writeAngleIndex('ties', [
+  const { index, labels } = await writeAngleIndex('ties', [
     { id: 'n.jpg', label: 'N', deg: 40 },
     { id: 'p.jpg', label: 'P', deg: 40 },
     { id: 'q.jpg', label: 'P', deg: 0 },
@@ -175,8 +172,8 @@ test('index + labels: ties by gallery order, errors for mismatched paths, agreem
   let seed = 11;
   const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   const items = Array.from({ length: 40 }, (_, i) => ({ id: `i${i}.jpg`, label: `L${i % 4}`, deg: rand() * 360 }));
-  const rnd = writeAngleIndex('random', items);
-  const viaIndex = await evaluateIndex(loadIndex(rnd.index), readLabels(rnd.labels));
+  const rnd = await writeAngleIndex('random', items);
+  const viaIndex = await evaluateIndex(await loadIndex(rnd.index), readLabels(rnd.labels));
   const vec = (d: number) => [Math.fround(Math.cos((d * Math.PI) / 180)), Math.fround(Math.sin((d * Math.PI) / 180))];
   const queries = items.map((q, qi) => {
     const others = items.map((_, i) => i).filter((i) => i !== qi);

@@ -15,6 +15,7 @@ import { writeClipFolder } from './fixtures/hf.ts';
 import { openModelForIndex } from '../src/cli/options.ts';
 import { loadIndex } from '../src/index/store.ts';
 import { searchByIds } from '../src/index/search.ts';
+import { openStore } from '../src/store/open.ts';
 import { spawnSync } from 'node:child_process';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 
@@ -89,7 +90,7 @@ test('the network only on request: a missing owner/name path is "no such file or
     fs.rmSync(path.join(config.cacheDir, 'hub'), { recursive: true });
     // An index whose manifest names a preset that is not cached: an error, not a download.
     const { index } = await shared;
-    const m = loadIndex(index).manifest;
+    const m = (await loadIndex(index)).manifest;
     await assert.rejects(openModelForIndex({ ...m, model: { ...m.model, name: 'clip-vit-b32' } }, {}, index), /clip-vit-b32: not in the model cache .*downloads only on request: run "lookalike models fetch clip-vit-b32"/);
     await assert.rejects(loadTextEncoder('clip-vit-b32', { download: false }), /downloads only on request/);
     assert.deepEqual(tree(config.cacheDir), [], 'nothing fetched into the cache');
@@ -101,7 +102,7 @@ test('the network only on request: a missing owner/name path is "no such file or
 test('-k is clamped to the gallery size; absurd values are refused naming -k', async () => {
   const { dir, index } = await shared;
   // in the library: k = 1e9 over 9 items gives 9 hits, allocating 9 slots per query
-  const ix = loadIndex(index);
+  const ix = await loadIndex(index);
   const res = await searchByIds(ix, ['class00/000.jpg'], 1e9, true);
   assert.equal(res[0].hits.length, 8);
   const comp = path.join(dir, 'comp');

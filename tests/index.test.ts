@@ -40,7 +40,7 @@ test('incremental re-index embeds only new and changed files and drops deleted o
   const out = path.join(dir, 'g.lkx');
   const r1 = await buildIndex({ folder: gallery, out, backbone: bb });
   assert.equal(r1.added.length, 9);
-  const first = loadIndex(out);
+  const first = await loadIndex(out);
   assert.equal(first.ids.length, 9);
   assert.ok(first.ids.every((id) => /^class0\d\/\d{3}\.jpg$/.test(id)));
   // change one, delete one, add one, keep the rest
@@ -54,7 +54,7 @@ test('incremental re-index embeds only new and changed files and drops deleted o
   assert.deepEqual(r2.removed, ['class01/001.jpg']);
   assert.equal(r2.unchanged, 7);
   assert.equal(embedded, 2);
-  const second = loadIndex(out);
+  const second = await loadIndex(out);
   assert.equal(second.ids.length, 9);
   const row = (ix: typeof first, id: string) => [...ix.vectors.subarray(ix.ids.indexOf(id) * ix.dim, (ix.ids.indexOf(id) + 1) * ix.dim)];
   assert.deepEqual(row(second, 'class02/002.jpg'), row(first, 'class02/002.jpg'));
@@ -85,18 +85,20 @@ test('a crash during an index write leaves the previous index loadable', async (
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'g.lkx');
   assert.equal(cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out, '--json']).status, 0);
-  const before = loadIndex(out);
+  const before = await loadIndex(out);
   fs.writeFileSync(path.join(gallery, 'class00/extra.jpg'), await classImage(1, 99));
-  for (const step of ['write:embeddings.npy', 'write:manifest.json', 'swap']) {
+  for (const step of ['store:segment', 'store:manifest-tmp']) {
     const r = cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out, '--json'], { LOOKALIKE_CRASH_AT: step });
     assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
-    const after = loadIndex(out);
+    const after = await loadIndex(out);
     assert.deepEqual(after.ids, before.ids, `after a crash at ${step}`);
     assert.deepEqual([...after.vectors], [...before.vectors]);
   }
   const ok = cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out, '--json']);
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).added, 1);
-  assert.equal(loadIndex(out).ids.length, before.ids.length + 1);
+  assert.equal((await loadIndex(out)).ids.length, before.ids.length + 1);
   assert.ok(!fs.existsSync(`${out}.old`));
+  // Files a crash left behind (unreferenced segments, temp manifests) were cleaned by the next writer.
+  assert.ok(fs.readdirSync(out).every((n) => !/tmp/.test(n)));
 });

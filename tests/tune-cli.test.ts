@@ -15,10 +15,16 @@ test('lookalike tune --index --labels: writes a loadable head, prints frozen vs 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-tune-cli-'));
   try {
     const s = syntheticSet({ n: 900, dim: 32, classes: 12, seed: 3 });
+    // An index holds L2-normalised rows.
+    for (let i = 0; i < 900; i++) {
+      const row = s.vectors.subarray(i * 32, (i + 1) * 32);
+      const n = Math.hypot(...row);
+      row.forEach((v, d) => (row[d] = v / n));
+    }
     const ids = Array.from({ length: 900 }, (_, i) => `images/c${s.labels[i]}/${i}.jpg`);
     const now = new Date().toISOString();
-    saveIndex(path.join(dir, 'x.lkx'), {
-      manifest: { format: 'lookalike-index', version: 1, model: { name: 'synthetic', fingerprint: 'f', spec: defaultSpec() }, dim: 32, count: 900, root: dir, created: now, updated: now },
+    await saveIndex(path.join(dir, 'x.lkx'), {
+      manifest: { model: { name: 'synthetic', fingerprint: 'f', spec: defaultSpec() }, dim: 32, root: dir, created: now, updated: now },
       ids,
       vectors: s.vectors,
       dim: 32,

@@ -20,7 +20,7 @@ test('tune --train DIR embeds class folders on the fly; index/search/eval accept
   const out = path.join(dir, 'g.lkx');
   const idx = cli(['index', train, '--model', model, ...TINY_FLAGS, '--head', head, '--out', out]);
   assert.equal(idx.status, 0, idx.stderr);
-  const index = loadIndex(out);
+  const index = await loadIndex(out);
   assert.equal(index.manifest.head?.file, path.resolve(head));
   // search without flags reuses the manifest's model and head
   const s = cli(['search', out, path.join(train, 'class02/000.jpg'), '-k', '1', '--json']);

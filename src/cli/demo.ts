@@ -18,6 +18,7 @@ import { loadBackbone } from '../models/load.ts';
 import { buildIndex } from '../index/build.ts';
 import { searchByIds } from '../index/search.ts';
 import { loadIndex } from '../index/store.ts';
+import { openStore } from '../store/open.ts';
 import { evaluateIndex } from '../metrics/from-index.ts';
 import { findPackageDir } from '../models/npm.ts';
 import { findOnSearchPath } from '../models/search-path.ts';
@@ -121,7 +122,7 @@ Example:
       const report = await buildIndex({ folder: data, out, backbone, rebuild: true, onProgress: bar.update });
       bar.end();
       await backbone.dispose();
-      const index = loadIndex(out);
+      const index = await loadIndex(out);
       const labels = readLabels(path.join(data, 'labels.csv'));
       const k = parseK(o.k);
       const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
@@ -129,7 +130,8 @@ Example:
       const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
       const summary = { data, model, model_note: modelNote.trim().replace(/^\(|\)$/g, ''), index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
       if (o.json) return printJson({ ...summary, competition: await competitionStage(work, o) });
-      for (const r of await searchByIds(index, index.ids.slice(0, 3), k, true)) {
+      const first = await searchByIds(index, index.ids.slice(0, 3), k, true);
+      for (const r of first) {
         process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
         for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
       }

@@ -106,13 +106,13 @@ Example:
   cmd.action(async (index: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string }) => {
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
-      const data = loadIndex(index);
+      const data = await loadIndex(index);
       const r = await evaluateOxford(data.ids, data.vectors, data.dim, readOxfordTruth(o.oxford), o.oxford);
       process.stdout.write(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }
     if (o.captions) {
-      const r = await runCaptionEval(index ? loadIndex(index) : undefined, { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
+      const r = await runCaptionEval(index ? await loadIndex(index) : undefined, { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
       process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
       return;
     }

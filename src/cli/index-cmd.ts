@@ -1,6 +1,7 @@
 /** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index. */
 import { Command } from 'commander';
 import { buildIndex } from '../index/build.ts';
+import { checkIndexOut } from '../index/guard.ts';
 import { addEnqueueOptions, runEnqueue, type EnqueueFlags } from './enqueue.ts';
 import { addModelOptions, lazyProgress, openModel, printJson, runtimeFlags, skipReporter, type ModelFlags } from './options.ts';
 
@@ -8,6 +9,7 @@ interface IndexFlags extends ModelFlags, EnqueueFlags {
   out?: string;
   store?: string;
   rebuild?: boolean;
+  allowEmpty?: boolean;
 }
 
 /** The `index` command. */
@@ -17,7 +19,8 @@ export function indexCommand(): Command {
     .argument('<folder>', 'folder of gallery images (searched recursively)')
     .option('-o, --out <index>', 'index folder to write, e.g. gallery.lkx')
     .option('--store <location>', 'same as --out (a folder, or a store URL)')
-    .option('--rebuild', 'ignore an existing index and embed everything again')
+    .option('--rebuild', 'embed everything again into a new index built beside the old one, then swap it in')
+    .option('--allow-empty', 'let a folder with no images empty an existing index (otherwise an error that leaves it untouched)')
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
@@ -25,12 +28,21 @@ export function indexCommand(): Command {
   cmd.addHelpText('after', `
 Example:
   lookalike index ./gallery --model ./clip/ --out gallery.lkx
-  lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded`);
+  lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded
+
+Progress is committed every 1,000 images or 30 s: after a crash or kill, run the same command
+again and only the images not yet indexed are embedded.
+--out must be a new path, an empty folder or a lookalike index: never a file, another folder,
+the gallery itself or a folder containing it. Files deleted from the gallery are removed from
+the index on the next run; to remove many items on purpose, delete them from the folder (or
+index a smaller folder with --rebuild); to empty an index, index an empty folder with --allow-empty.`);
   cmd.action(async (folder: string, o: IndexFlags) => {
     if (o.out && o.store) throw new Error('give --out or --store, not both');
     const out = o.out ?? o.store;
     if (!out) throw new Error("required option '-o, --out <index>' (or --store) not specified");
     if (o.enqueue) return runEnqueue(folder, out, o);
+    // Refuse a wrong --out before loading the model or reading any image.
+    checkIndexOut(out, folder);
     const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
     const bar = lazyProgress('embedding', o.json);
@@ -42,6 +54,7 @@ Example:
       rebuild: o.rebuild,
       strict: o.strict,
       batchSize: runtimeFlags(o).batchSize,
+      allowEmpty: o.allowEmpty,
       onSkip: skips.report,
       onProgress: bar.update,
     });

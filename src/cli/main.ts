@@ -1,6 +1,8 @@
 /** The `lookalike` command line: one subcommand per file in this folder. */
 import { Command, CommanderError } from 'commander';
 import { indexCommand } from './index-cmd.ts';
+import { compactCommand } from './compact.ts';
+import { verifyCommand } from './verify.ts';
 import { searchCommand } from './search.ts';
 import { competeCommand } from './compete.ts';
 import { demoCommand } from './demo.ts';
@@ -27,6 +29,8 @@ Example:
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
   program.addCommand(indexCommand());
+  program.addCommand(compactCommand());
+  program.addCommand(verifyCommand());
   program.addCommand(searchCommand());
   program.addCommand(competeCommand());
   program.addCommand(demoCommand());

@@ -51,7 +51,7 @@ Example:
   cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
     const k = parseK(o.k);
     if (o.submission) guardOutput(o.submission, { flag: '--submission', kind: OUTPUT_KINDS.submission, inputs: [indexDir, ...queryArgs, o.head] });
-    const index = loadIndex(indexDir);
+    const index = await loadIndex(indexDir);
     const mode = annMode(o);
     const results: QueryResult[] = [];
     const skips = skipReporter(o.json);

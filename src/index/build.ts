@@ -1,15 +1,28 @@
 /**
- * Build or update an index from a folder: hash every image, embed only new or changed
- * files (by content), drop deleted ones, write atomically.
+ * Build or update an index from a folder through the store: hash every image, embed only new
+ * or changed files (by content), drop deleted ones. Progress is committed as it goes (at least
+ * every COMMIT_ITEMS images or COMMIT_SECONDS), so a killed run resumes where it stopped: the
+ * re-run finds the committed items unchanged and embeds only the rest.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { listFolder, listingSkips } from '../data/images.ts';
+import { listFolder, listingSkips, type Listing } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { decodeError, embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Head } from '../embed/head.ts';
 import { hashFile } from '../util/hash.ts';
-import { assertSameEmbedding, isIndexDir, loadIndex, saveIndex, type FileRecord, type Manifest } from './store.ts';
+import { crashPoint } from '../util/atomic.ts';
+import { assertSameEmbedding } from './store.ts';
+import { checkIndexOut, isInside, isOwnIndex } from './guard.ts';
+import { openStore } from '../store/open.ts';
+import { FolderStore } from '../store/folder/store.ts';
+import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
+import type { EmbeddingSource, FileRecord, StoreItem, VectorStore } from '../store/types.ts';
+
+/** Commit at least every this many embedded images... */
+export const COMMIT_ITEMS = 1000;
+/** ...or this many seconds, whichever comes first. */
+export const COMMIT_SECONDS = 30;
 
 /** Options for buildIndex. */
 export interface BuildOptions {
@@ -17,15 +30,19 @@ export interface BuildOptions {
   out: string;
   backbone: Backbone;
   head?: Head;
-  /** Ignore an existing index and embed everything. */
+  /** Build a fresh index beside the old one and swap it in (the old one stays until the swap). */
   rebuild?: boolean;
+  /** Allow a listing with no images to empty an existing index. */
+  allowEmpty?: boolean;
   batchSize?: number;
+  /** Images per commit (default COMMIT_ITEMS). */
+  commitItems?: number;
   onProgress?: (done: number, total: number) => void;
   onSkip?: (s: Skipped) => void;
-  /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was). */
-  strict?: boolean;
-  /** Stop before writing anything; the previous index stays as it was. */
+  /** Stop early (the service's shutdown); committed work stays. */
   signal?: AbortSignal;
+  /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was); such a run commits only at the end. */
+  strict?: boolean;
 }
 
 /** What an index run changed. */
@@ -38,6 +55,8 @@ export interface BuildReport {
   unchanged: number;
   skipped: Skipped[];
   dim: number;
+  /** Images embedded by this run. */
+  embedded: number;
 }
 
 async function hashAll(folder: string, ids: string[], onError: (s: Skipped) => void): Promise<Map<string, FileRecord>> {
@@ -55,89 +74,195 @@ async function hashAll(folder: string, ids: string[], onError: (s: Skipped) => v
   return out;
 }
 
+/** Listing ids that lie inside a lookalike index folder under the gallery (or inside `out`). */
+function insideIndexes(folder: string, ids: string[], out: string): (id: string) => boolean {
+  const verdict = new Map<string, boolean>();
+  const outAbs = path.resolve(out);
+  const dirIsIndex = (rel: string): boolean => {
+    let v = verdict.get(rel);
+    if (v === undefined) {
+      const abs = path.join(folder, rel);
+      const parent = path.posix.dirname(rel);
+      v = (parent !== '.' && dirIsIndex(parent)) || abs === outAbs || isOwnIndex(abs);
+      verdict.set(rel, v);
+    }
+    return v;
+  };
+  return (id) => {
+    const dir = path.posix.dirname(id);
+    return dir !== '.' && dirIsIndex(dir);
+  };
+}
+
 /** Index a folder into `out`, incrementally when `out` already holds an index of the same model. */
 export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   const { folder, out, backbone, head } = opts;
+  checkIndexOut(out, folder);
+  const source: EmbeddingSource = {
+    model: { name: backbone.name, fingerprint: backbone.fingerprint, spec: backbone.spec },
+    ...(head ? { head: { file: path.resolve(head.file), fingerprint: head.fingerprint } } : {}),
+  };
   const listing = listFolder(folder);
+  const inIndex = isInside(out, folder) || listing.images.some((id) => id.includes('/')) ? insideIndexes(folder, [...listing.images, ...listing.others], out) : () => false;
+  const images = listing.images.filter((id) => !inIndex(id));
+  const kept: Listing = { images, others: listing.others.filter((id) => !inIndex(id)), skipped: listing.skipped.filter((s) => !inIndex(s.id)) };
+  const others = kept.others;
+  if (images.length === 0 && !opts.allowEmpty) {
+    throw new Error(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass --allow-empty)`);
+  }
+  if (opts.rebuild && fs.existsSync(out)) return rebuildBeside(opts, source, images, kept);
+  const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
+  try {
+    return await update(store, opts, source, images, kept);
+  } finally {
+    await store.close();
+  }
+}
+
+/** --rebuild over an existing index: build a new store in a hidden sibling, then swap folders. */
+async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+  const { out, folder } = opts;
+  // Hold the old index's lock for the whole rebuild: no other writer may change it meanwhile.
+  const old = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
+  const sibling = rebuildSibling(out);
+  try {
+    if (fs.existsSync(sibling)) {
+      // A previous --rebuild was interrupted: resume it when it used the same model, else start over.
+      let same = false;
+      if (isOwnIndex(sibling)) {
+        const s = await openStore(sibling);
+        try {
+          assertSameEmbedding(await s.meta(), source, sibling);
+          same = true;
+        } catch {
+          same = false;
+        } finally {
+          await s.close();
+        }
+      }
+      if (!same) removeOwnFolder(sibling);
+    }
+    const store = await openStore(sibling, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
+    let report: BuildReport;
+    try {
+      report = await update(store, opts, source, images, listing);
+    } finally {
+      await store.close();
+    }
+    const oldIds = new Set(await old.ids());
+    const newIds = new Set(await (async () => {
+      const s = await openStore(sibling);
+      try {
+        return s.ids();
+      } finally {
+        await s.close();
+      }
+    })());
+    await old.close();
+    // Swap: old -> hidden backup, new -> out, drop the backup. A crash in between leaves the
+    // backup, which openStore restores (writers) or reads (readers).
+    const backup = backupSibling(out);
+    if (fs.existsSync(backup)) removeOwnFolder(backup);
+    fs.renameSync(out, backup);
+    crashPoint('rebuild:swap');
+    fs.renameSync(sibling, out);
+    removeOwnFolder(backup);
+    // Everything in the new index was embedded by this run: it counts as added.
+    return { ...report, out, removed: [...oldIds].filter((id) => !newIds.has(id)) };
+  } finally {
+    await old.close();
+  }
+}
+
+/** Remove a folder only if it is a lookalike index (or holds only store-made files). */
+function removeOwnFolder(dir: string): void {
+  if (!isOwnIndex(dir) && fs.readdirSync(dir).some((n) => !/^(seg-\d{6}\.(npy|json)|tomb-\d{6}\.json|lock\.json.*|manifest\.json.*)$/.test(n))) {
+    throw new Error(`${dir}: not a lookalike index; leaving it alone (remove it yourself if it is not needed)`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Bring `store` up to date with the listing, committing as it goes. */
+async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+  const { folder, backbone, head } = opts;
   const skipped: Skipped[] = [];
   const skip = (s: Skipped) => {
     skipped.push(s);
     opts.onSkip?.(s);
   };
+  const meta = await store.meta();
+  const prevFiles = await store.files();
+  const prevIds = new Set(await store.ids());
+  if (prevIds.size) assertSameEmbedding(meta, source, opts.out);
   for (const s of listingSkips(listing)) skip(s);
-  const records = await hashAll(folder, listing.images, skip);
-  const manifestNow: Pick<Manifest, 'model' | 'head'> = {
-    model: { name: backbone.name, fingerprint: backbone.fingerprint, spec: backbone.spec },
-    head: head ? { file: path.resolve(head.file), fingerprint: head.fingerprint } : undefined,
-  };
-  const prev = !opts.rebuild && isIndexDir(out) ? loadIndex(out) : undefined;
-  if (prev) assertSameEmbedding(prev.manifest, manifestNow, out);
-  const prevRow = new Map(prev?.ids.map((id, i) => [id, i]));
-  const ids = listing.images.filter((id) => records.has(id));
+  const records = await hashAll(folder, images, skip);
+  const ids = images.filter((id) => records.has(id));
   const added: string[] = [];
   const changed: string[] = [];
   const todo: EmbedItem[] = [];
   for (const id of ids) {
-    const old = prev?.files[id];
-    if (!prevRow.has(id)) added.push(id);
+    const old = prevFiles.get(id);
+    if (!prevIds.has(id)) added.push(id);
     else if (!old || old.sha256 !== records.get(id)!.sha256) changed.push(id);
     else continue;
     todo.push({ id, source: path.join(folder, id) });
   }
   const keep = new Set(ids);
-  const removed = prev ? prev.ids.filter((id) => !keep.has(id)) : [];
+  const removed = [...prevIds].filter((id) => !keep.has(id));
+  const folderStore = store instanceof FolderStore ? store : undefined;
+  if (folderStore && todo.length) folderStore.building = { folder: path.resolve(folder), started: new Date().toISOString() };
+  const commitItems = Math.max(1, opts.commitItems ?? COMMIT_ITEMS);
+  // Embed in small groups so the commit clock is checked often; decode overlaps inference within a group.
+  const group = Math.max(1, Math.min(commitItems, 4 * (opts.batchSize ?? 32)));
+  let pending: StoreItem[] = [];
+  let lastCommit = Date.now();
+  let dim = meta.dim;
   let done = 0;
-  const fresh = await embedImages(backbone, todo, {
-    batchSize: opts.batchSize,
-    head,
-    onSkip: skip,
-    onProgress: (n) => opts.onProgress?.((done += n), todo.length),
-    signal: opts.signal,
-  });
-  opts.signal?.throwIfAborted();
-  const dim = fresh.ids.length ? fresh.dim : (prev?.dim ?? 0);
-  if (prev && fresh.ids.length && prev.dim !== fresh.dim && prev.ids.length) throw new Error(`${out}: index has ${prev.dim}-d embeddings, model gives ${fresh.dim}-d`);
-  const freshRow = new Map(fresh.ids.map((id, i) => [id, i]));
-  const todoIds = new Set(todo.map((t) => t.id));
-  const finalIds: string[] = [];
-  const rows: Float32Array[] = [];
-  const files: Record<string, FileRecord> = {};
-  for (const id of ids) {
-    const f = freshRow.get(id);
-    const p = prevRow.get(id);
-    let row: Float32Array | undefined;
-    if (f !== undefined) row = fresh.vectors.subarray(f * dim, (f + 1) * dim);
-    else if (p !== undefined && !todoIds.has(id)) row = prev!.vectors.subarray(p * dim, (p + 1) * dim);
-    if (!row) continue; // changed but failed to decode now: dropped, reported in skipped
-    finalIds.push(id);
-    rows.push(row);
-    files[id] = records.get(id)!;
-  }
-  const vectors = new Float32Array(finalIds.length * dim);
-  rows.forEach((r, i) => vectors.set(r, i * dim));
-  const now = new Date().toISOString();
-  const manifest: Manifest = {
-    format: 'lookalike-index',
-    version: 1,
-    ...manifestNow,
-    dim,
-    count: finalIds.length,
-    root: path.resolve(folder),
-    created: prev?.manifest.created ?? now,
-    updated: now,
+  let embedded = 0;
+  const failed = new Set<string>();
+  const flush = async (final: boolean) => {
+    if (final && folderStore) folderStore.building = undefined;
+    // Items that were indexed but now fail to decode are dropped with the removals, at the end.
+    const remove = final ? [...removed, ...changed.filter((id) => failed.has(id))] : [];
+    if (!pending.length && !remove.length && !final) return;
+    await store.write({ upsert: pending, remove });
+    embedded += pending.length;
+    pending = [];
+    lastCommit = Date.now();
   };
-  if (!manifest.head) delete manifest.head;
-  if (opts.strict && skipped.length) throw new Error(`--strict: ${skipped.length} file(s) skipped; ${out} was not written`);
-  saveIndex(out, { manifest, ids: finalIds, vectors, dim, files });
-  const failed = new Set(skipped.map((s) => s.id));
+  for (let i = 0; i < todo.length; i += group) {
+    const part = todo.slice(i, i + group);
+    const res = await embedImages(backbone, part, {
+      batchSize: opts.batchSize,
+      head,
+      onSkip: (s) => {
+        failed.add(s.id);
+        skip(s);
+      },
+      onProgress: (n) => opts.onProgress?.((done += n), todo.length),
+      signal: opts.signal,
+    });
+    opts.signal?.throwIfAborted();
+    if (res.ids.length) {
+      if (dim && res.dim !== dim) throw new Error(`${opts.out}: index has ${dim}-d embeddings, model gives ${res.dim}-d`);
+      dim = res.dim;
+    }
+    res.ids.forEach((id, r) => pending.push({ id, vector: res.vectors.slice(r * dim, (r + 1) * dim), file: records.get(id)! }));
+    // --strict decides at the end, so it commits nothing before then.
+    if (!opts.strict && (pending.length >= commitItems || Date.now() - lastCommit >= COMMIT_SECONDS * 1000)) await flush(false);
+  }
+  if (opts.strict && skipped.length) throw new Error(`--strict: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
+  await flush(true);
+  const total = await store.count();
   return {
-    out,
-    total: finalIds.length,
+    out: opts.out,
+    total,
     added: added.filter((id) => !failed.has(id)),
     changed: changed.filter((id) => !failed.has(id)),
     removed,
     unchanged: ids.length - added.length - changed.length,
     skipped,
     dim,
+    embedded,
   };
 }

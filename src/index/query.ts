@@ -60,7 +60,7 @@ export interface SearchFilesOptions {
 
 /** Embed query files with the index's model and rank the index for each; results keyed by QueryFile.key. */
 export async function searchFiles(index: IndexData, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
-  const items: EmbedItem[] = files.map((f) => ({ id: idInIndex(index.manifest.root, f.file), source: f.file }));
+  const items: EmbedItem[] = files.map((f) => ({ id: idInIndex(index.manifest.root ?? '', f.file), source: f.file }));
   const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
   // A query that cannot be decoded is reported under the path it was given as.
   const fileOf = new Map(files.map((f, i) => [items[i].id, f.file]));

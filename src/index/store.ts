@@ -1,42 +1,26 @@
 /**
- * The on-disk index (a folder, conventionally `NAME.lkx`), documented in docs/index-format.md:
- *   manifest.json    format, version, model fingerprint + spec, head, dim, count, root, dates
- *   embeddings.npy   float32 [count, dim], L2-normalised rows (np.load reads it)
- *   ids.json         [count] ids: paths relative to the indexed folder, POSIX separators
- *   files.json       {id: {sha256, size}} content hashes for incremental re-indexing
- * Written with writeDirAtomic: a crash mid-write leaves the previous index loadable.
+ * Whole-index helpers over the one store (src/store): load every vector into memory (for
+ * eval, tune and caption metrics, which need all rows), write a whole index (tests, tools),
+ * and the embedding-fingerprint rules. The on-disk format is the folder store's
+ * (docs/index-format.md); other locations (postgres://, pglite:) work through openStore.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ModelSpec } from '../models/spec.ts';
-import { recoverDir, writeDirAtomic } from '../util/atomic.ts';
-import { decodeNpy, encodeNpy } from './npy.ts';
-import { readJson, readJsonObject } from '../util/json.ts';
+import { openStore, readAll } from '../store/open.ts';
+import type { EmbeddingSource, FileRecord, StoreMeta } from '../store/types.ts';
+import { FORMAT, MANIFEST } from '../store/folder/names.ts';
 
-/** Index manifest. */
-export interface Manifest {
-  format: 'lookalike-index';
-  version: 1;
-  model: { name: string; fingerprint: string; spec: ModelSpec };
-  head?: { file: string; fingerprint: string };
-  dim: number;
-  count: number;
-  /** Absolute path of the indexed folder. */
-  root: string;
-  created: string;
-  updated: string;
-}
+export type { FileRecord } from '../store/types.ts';
 
-/** Content record of one indexed file. */
-export interface FileRecord {
-  sha256: string;
-  size: number;
-}
+/** Index metadata (the store's StoreMeta). */
+export type Manifest = StoreMeta;
 
-/** A loaded index. */
+/** An index loaded whole into memory. */
 export interface IndexData {
+  /** The location as given (folder path or URL). */
   dir: string;
-  manifest: Manifest;
+  manifest: StoreMeta;
+  /** Sorted ids, one per row. */
   ids: string[];
   /** count x dim, row-major, L2-normalised. */
   vectors: Float32Array;
@@ -45,57 +29,55 @@ export interface IndexData {
 }
 
 /** The embedding fingerprint: model fingerprint plus head fingerprint when a head is used. */
-export function embeddingFingerprint(m: Pick<Manifest, 'model' | 'head'>): string {
+export function embeddingFingerprint(m: EmbeddingSource): string {
   return m.head ? `${m.model.fingerprint}+head:${m.head.fingerprint}` : m.model.fingerprint;
 }
 
-/** Write an index folder atomically. */
-export function saveIndex(dir: string, data: Omit<IndexData, 'dir'>): void {
-  const { manifest, ids, vectors, dim, files } = data;
-  if (ids.length * dim !== vectors.length) throw new Error(`index ${dir}: ${ids.length} ids but ${vectors.length / (dim || 1)} vectors`);
-  if (new Set(ids).size !== ids.length) throw new Error(`index ${dir}: duplicated ids`);
-  const m: Manifest = { ...manifest, dim, count: ids.length };
-  writeDirAtomic(dir, {
-    'embeddings.npy': encodeNpy(vectors, ids.length, dim),
-    'ids.json': JSON.stringify(ids),
-    'files.json': JSON.stringify(files),
-    // The manifest goes last: a folder without it is never a complete index.
-    'manifest.json': JSON.stringify(m, null, 2) + '\n',
-  });
+/** Read every item of an index (any store location) into memory. */
+export async function loadIndex(location: string): Promise<IndexData> {
+  const store = await openStore(location);
+  try {
+    const manifest = await store.meta();
+    const { ids, vectors, dim } = await readAll(store);
+    return { dir: location, manifest, ids, vectors, dim, files: Object.fromEntries(await store.files()) };
+  } finally {
+    await store.close();
+  }
 }
 
-/** True if a folder looks like a lookalike index. */
+/** Make the index at `location` hold exactly these items (creating it if needed), in one atomic change. */
+export async function saveIndex(location: string, data: { manifest: Omit<StoreMeta, 'created' | 'updated'> & Partial<StoreMeta>; ids: string[]; vectors: Float32Array; dim: number; files?: Record<string, FileRecord> }): Promise<void> {
+  const { ids, vectors, dim } = data;
+  if (ids.length * dim !== vectors.length) throw new Error(`index ${location}: ${ids.length} ids but ${vectors.length / (dim || 1)} vectors`);
+  const { model, head, root } = data.manifest;
+  const store = await openStore(location, { write: true, create: { model, ...(head ? { head } : {}), dim, ...(root ? { root } : {}) } });
+  try {
+    const keep = new Set(ids);
+    const remove = (await store.ids()).filter((id) => !keep.has(id));
+    const upsert = ids.map((id, i) => ({ id, vector: vectors.slice(i * dim, (i + 1) * dim), file: data.files?.[id] }));
+    await store.write({ upsert, remove });
+  } finally {
+    await store.close();
+  }
+}
+
+/** True if a folder holds a lookalike index manifest. */
 export function isIndexDir(dir: string): boolean {
-  const d = recoverDir(dir);
-  return fs.existsSync(path.join(d, 'manifest.json'));
-}
-
-/** Load an index folder, checking that its parts agree. */
-export function loadIndex(dir: string): IndexData {
-  const d = recoverDir(dir);
-  const mf = path.join(d, 'manifest.json');
-  if (!fs.existsSync(mf)) throw new Error(`${dir}: not a lookalike index (no manifest.json)`);
-  const manifest = readJsonObject(mf) as unknown as Manifest;
-  if (manifest.format !== 'lookalike-index') throw new Error(`${mf}: not a lookalike index manifest`);
-  if (manifest.version !== 1) throw new Error(`${mf}: index version ${manifest.version} is not supported (expected 1)`);
-  const npyFile = path.join(d, 'embeddings.npy');
-  const { data, rows, cols } = decodeNpy(fs.readFileSync(npyFile), npyFile);
-  const idsFile = path.join(d, 'ids.json');
-  const ids = readJson(idsFile) as string[];
-  if (!Array.isArray(ids)) throw new Error(`${idsFile}: expected a JSON array of ids`);
-  const filesPath = path.join(d, 'files.json');
-  const files = fs.existsSync(filesPath) ? (readJsonObject(filesPath) as unknown as Record<string, FileRecord>) : {};
-  if (rows !== ids.length || rows !== manifest.count) throw new Error(`${dir}: manifest count ${manifest.count}, ${ids.length} ids, ${rows} embedding rows`);
-  if (cols !== manifest.dim && rows > 0) throw new Error(`${dir}: manifest dim ${manifest.dim}, embeddings have ${cols}`);
-  return { dir: d, manifest, ids, vectors: data, dim: manifest.dim, files };
+  const f = path.join(dir, MANIFEST);
+  if (!fs.existsSync(f)) return false;
+  try {
+    return (JSON.parse(fs.readFileSync(f, 'utf8')) as { format?: string }).format === FORMAT;
+  } catch {
+    return false;
+  }
 }
 
 /** Refuse to mix embeddings from different models (or heads). */
-export function assertSameEmbedding(a: Pick<Manifest, 'model' | 'head'>, b: Pick<Manifest, 'model' | 'head'>, what: string): void {
+export function assertSameEmbedding(a: EmbeddingSource, b: EmbeddingSource, what: string): void {
   const fa = embeddingFingerprint(a);
   const fb = embeddingFingerprint(b);
   if (fa !== fb) {
-    const desc = (m: Pick<Manifest, 'model' | 'head'>) => `${m.model.name} ${m.model.fingerprint.slice(0, 12)}, head ${m.head ? `${m.head.file} ${m.head.fingerprint.slice(0, 12)}` : 'none'}`;
+    const desc = (m: EmbeddingSource) => `${m.model.name} ${m.model.fingerprint.slice(0, 12)}, head ${m.head ? `${m.head.file} ${m.head.fingerprint.slice(0, 12)}` : 'none'}`;
     throw new Error(`${what}: embeddings come from a different model or head (index: ${desc(a)}; now: ${desc(b)}); rebuild the index with --rebuild or use the same --model/--head`);
   }
 }

@@ -81,7 +81,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
     if (!o.labels) throw new Error(`${name}: give --labels labels.csv (path,label[,domain][,split])`);
     const depth = o.depth;
     if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${depth}: expected a positive integer`);
-    const data = typeof o.index === 'string' ? loadIndex(o.index) : o.index;
+    const data = typeof o.index === 'string' ? await loadIndex(o.index) : o.index;
     const labels = readLabels(o.labels);
     const r = await evaluateIndex(data, labels, { ks, empty, labelsFile: o.labels, querySplit: o.querySplit, gallerySplit: o.gallerySplit, depth, search: o.search, onProgress: o.onProgress });
     if (r.labels_not_indexed) warnings.push(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${name}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are`);

@@ -65,7 +65,7 @@ async function loadInputs(o: TuneHeadOptions, log: (s: string) => void): Promise
   if (o.index && o.trainDir) throw new Error('give --index or --train, not both');
   if (o.index) {
     if (!o.labels) throw new Error('--index needs --labels (a CSV with path,label: the index ids are its paths)');
-    const idx = typeof o.index === 'string' ? loadIndex(o.index) : o.index;
+    const idx = typeof o.index === 'string' ? await loadIndex(o.index) : o.index;
     const name = typeof o.index === 'string' ? o.index : o.index.dir;
     if (idx.manifest.head) throw new Error(`${name}: built with head ${idx.manifest.head.file}; tune on an index built without --head (heads take the backbone's embeddings)`);
     const { data, unlabelled, missing } = joinLabels(idx.ids, idx.vectors, idx.dim, readLabels(o.labels), `${name} + ${o.labels}`);

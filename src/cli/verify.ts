@@ -1,0 +1,31 @@
+/** `lookalike verify INDEX`: check every file of an index against its manifest checksums. */
+import { Command } from 'commander';
+import { verifyFolder } from '../store/folder/verify.ts';
+import { printJson } from './options.ts';
+import { addStoreOption, storeLocation } from './store-option.ts';
+
+/** The `verify` command. */
+export function verifyCommand(): Command {
+  const cmd = new Command('verify')
+    .description('check an index folder: sizes, headers, sha256 checksums, ids, unit-length rows (exit 1 naming each bad file)')
+    .argument('[index]', 'index folder')
+    .option('--json', 'print the report as JSON');
+  addStoreOption(cmd);
+  cmd.addHelpText('after', `
+Example:
+  lookalike verify gallery.lkx
+  lookalike verify gallery.lkx --json`);
+  cmd.action(async (index: string | undefined, o: { json?: boolean; store?: string }) => {
+    const loc = storeLocation(index, o.store);
+    if (/^(postgres|postgresql):\/\/|^pglite:/i.test(loc)) throw new Error(`${loc}: verify checks index folders; a database checks its own pages`);
+    const r = await verifyFolder(loc);
+    if (o.json) printJson({ ok: r.problems.length === 0, ...r });
+    else {
+      for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
+      for (const p of r.problems) process.stderr.write(`${p}\n`);
+      if (!r.problems.length) process.stdout.write(`${loc}: ok (format v${r.version}, ${r.rows} items, ${r.files} files checked)\n`);
+    }
+    if (r.problems.length) process.exitCode = 1;
+  });
+  return cmd;
+}
