@@ -38,6 +38,8 @@ export interface LookalikeConfig {
   tfjsEngine: 'onnx' | 'tfjs';
   /** wasm threads for TF.js; 0 = `threads`, else up to 8 cores (LOOKALIKE_TFJS_THREADS, default 0). */
   tfjsThreads: number;
+  /** `index` commits its progress at least every this many images (LOOKALIKE_COMMIT_ITEMS, default 1000; also every 30 s). */
+  indexCommitItems: number;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -62,4 +64,5 @@ export const config: LookalikeConfig = {
   tfjsBackend: process.env.LOOKALIKE_TFJS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
   tfjsThreads: envInt('LOOKALIKE_TFJS_THREADS', 0),
   tfjsEngine: process.env.LOOKALIKE_TFJS_ENGINE === 'tfjs' ? 'tfjs' : 'onnx',
+  indexCommitItems: Math.min(1000, envInt('LOOKALIKE_COMMIT_ITEMS', 1000) || 1000),
 };

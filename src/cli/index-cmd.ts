@@ -57,6 +57,9 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       allowEmpty: o.allowEmpty,
       onSkip: skips.report,
       onProgress: bar.update,
+      onPlan: (p) => {
+        if (p.indexed) process.stderr.write(`${out}: ${p.indexed} items indexed; ${p.unchanged} unchanged, embedding ${p.toEmbed}, removing ${p.toRemove}\n`);
+      },
     });
     bar.end();
     await backbone.dispose();
@@ -69,6 +72,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       changed: report.changed.length,
       removed: report.removed.length,
       unchanged: report.unchanged,
+      embedded: report.embedded,
       skipped: report.skipped,
     };
     if (o.json) printJson({ ...summary, added_ids: report.added, changed_ids: report.changed, removed_ids: report.removed });

@@ -1,7 +1,7 @@
 /**
  * Build or update an index from a folder through the store: hash every image, embed only new
  * or changed files (by content), drop deleted ones. Progress is committed as it goes (at least
- * every COMMIT_ITEMS images or COMMIT_SECONDS), so a killed run resumes where it stopped: the
+ * every config.indexCommitItems (1,000) images or COMMIT_SECONDS), so a killed run resumes where it stopped: the
  * re-run finds the committed items unchanged and embeds only the rest.
  */
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import { decodeError, embedImages, type EmbedItem, type Skipped } from '../embed
 import type { Head } from '../embed/head.ts';
 import { hashFile } from '../util/hash.ts';
 import { crashPoint } from '../util/atomic.ts';
+import { config } from '../config.ts';
 import { assertSameEmbedding } from './store.ts';
 import { checkIndexOut, isInside, isOwnIndex } from './guard.ts';
 import { openStore } from '../store/open.ts';
@@ -19,8 +20,6 @@ import { FolderStore } from '../store/folder/store.ts';
 import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
 import type { EmbeddingSource, FileRecord, StoreItem, VectorStore } from '../store/types.ts';
 
-/** Commit at least every this many embedded images... */
-export const COMMIT_ITEMS = 1000;
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
 
@@ -35,7 +34,7 @@ export interface BuildOptions {
   /** Allow a listing with no images to empty an existing index. */
   allowEmpty?: boolean;
   batchSize?: number;
-  /** Images per commit (default COMMIT_ITEMS). */
+  /** Images per commit (default config.indexCommitItems, at most 1000). */
   commitItems?: number;
   onProgress?: (done: number, total: number) => void;
   onSkip?: (s: Skipped) => void;
@@ -43,6 +42,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was); such a run commits only at the end. */
   strict?: boolean;
+  /** Told once what the run will do, before embedding (a resumed build shows here). */
+  onPlan?: (p: { indexed: number; unchanged: number; toEmbed: number; toRemove: number }) => void;
 }
 
 /** What an index run changed. */
@@ -211,7 +212,8 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   const removed = [...prevIds].filter((id) => !keep.has(id));
   const folderStore = store instanceof FolderStore ? store : undefined;
   if (folderStore && todo.length) folderStore.building = { folder: path.resolve(folder), started: new Date().toISOString() };
-  const commitItems = Math.max(1, opts.commitItems ?? COMMIT_ITEMS);
+  const commitItems = Math.max(1, opts.commitItems ?? config.indexCommitItems);
+  opts.onPlan?.({ indexed: prevIds.size, unchanged: ids.length - todo.length, toEmbed: todo.length, toRemove: removed.length });
   // Embed in small groups so the commit clock is checked often; decode overlaps inference within a group.
   const group = Math.max(1, Math.min(commitItems, 4 * (opts.batchSize ?? 32)));
   let pending: StoreItem[] = [];

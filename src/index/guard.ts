@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FORMAT, MANIFEST, onlyStoreNames } from '../store/folder/names.ts';
+import { assertUnlocked } from '../store/folder/lock.ts';
 
 /** True if `inner` is `outer` or lies inside it (by resolved path). */
 export function isInside(inner: string, outer: string): boolean {
@@ -35,6 +36,7 @@ export function checkIndexOut(out: string, folder: string): void {
   if (fs.existsSync(path.join(abs, MANIFEST))) {
     const f = manifestFormat(abs);
     if (f !== FORMAT) throw new Error(`--out ${out}: its manifest.json is not a lookalike index manifest; refusing to write into it`);
+    assertUnlocked(abs);
     return;
   }
   if (!onlyStoreNames(abs)) throw new Error(`--out ${out}: exists and is not a lookalike index (no manifest.json); refusing to write into it (choose a new path such as gallery.lkx)`);

@@ -103,3 +103,11 @@ export function acquireLock(dir: string): () => void {
 export function lockHolder(dir: string): LockInfo | undefined {
   return readLock(path.join(dir, LOCK));
 }
+
+/** Throw at once (naming the holder) if another live process on this host holds the lock of `dir`. */
+export function assertUnlocked(dir: string): void {
+  const cur = readLock(path.join(dir, LOCK));
+  if (cur && cur.host === os.hostname() && cur.pid !== process.pid && alive(cur.pid)) {
+    throw new Error(`${dir}: another writer holds the index (process ${cur.pid}, since ${cur.started}); wait for it to finish`);
+  }
+}

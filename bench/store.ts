@@ -1,0 +1,170 @@
+/**
+ * bench:store — the folder store at scale, without a model: synthetic clustered unit vectors
+ * (1,000 Gaussian clusters, 512-d) written straight into a folder store of 100k and 1M items.
+ * Measures, per size:
+ *  - exact search QPS through the store (segments read in 8,192-row chunks into one reused
+ *    buffer, ORT Gemm+TopK per chunk) against the old whole-matrix path (load everything, one
+ *    searchExact) as the baseline, with peak RSS of each path in its own child process;
+ *  - the cost of adding 1,000 items to the index (seconds, bytes written: new files and the
+ *    process's storage writes from /proc/self/io), then removing them again;
+ *  - compaction time (the two segments plus tombstones rewritten as one).
+ * Targets (issue 11): exact peak RSS < 512 MB on 1M x 512; adding 1,000 items writes < 10 MB.
+ * Datasets are cached in --dir between runs (2 GB for 1M x 512).
+ *
+ *   npm run bench:store                      # 100k and 1M
+ *   npm run bench:store -- --quick           # 100k only
+ *   npm run bench:store -- --sizes 200000 --json
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Bench, benchArgs } from './harness.ts';
+import { rng, gaussian } from '../src/util/random.ts';
+import { writeBulk } from '../src/store/folder/bulk.ts';
+import { FolderStore } from '../src/store/folder/store.ts';
+import { searchExact } from '../src/index/exact.ts';
+import { readAll } from '../src/store/open.ts';
+import type { StoreItem } from '../src/store/types.ts';
+
+const { values } = benchArgs({
+  sizes: { type: 'string', default: '100000,1000000' },
+  dim: { type: 'string', default: '512' },
+  queries: { type: 'string', default: '16' },
+  k: { type: 'string', default: '10' },
+  dir: { type: 'string', default: path.join(os.tmpdir(), 'lookalike-bench-store') },
+});
+const sizes = (values.quick ? '100000' : values.sizes!).split(',').map(Number);
+const dim = Number(values.dim);
+const nq = Number(values.queries);
+const k = Number(values.k);
+const CLUSTERS = 1000;
+
+/** Cluster centres (unit) and a row generator: centre + noise, normalised. */
+function generator(seed: number) {
+  const g = gaussian(rng(seed));
+  const centres = new Float32Array(CLUSTERS * dim);
+  for (let i = 0; i < centres.length; i++) centres[i] = g();
+  const row = (out: Float32Array, o: number, c: number) => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += (out[o + d] = centres[c * dim + d] + 0.6 * g()) ** 2;
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < dim; d++) out[o + d] *= inv;
+  };
+  return { row, rnd: rng(seed + 1) };
+}
+
+const idOf = (i: number) => `c${String(i % CLUSTERS).padStart(4, '0')}/${String(i).padStart(8, '0')}.jpg`;
+
+/** The cached dataset folder for n items (created on first use). */
+async function dataset(n: number): Promise<string> {
+  const dir = path.join(values.dir!, `n${n}-d${dim}.lkx`);
+  if (fs.existsSync(path.join(dir, 'manifest.json'))) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(`writing ${n} x ${dim} synthetic vectors to ${dir}...\n`);
+  // Ids sorted: generate in id order (cluster-major ids sort by cluster, then index).
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (idOf(a) < idOf(b) ? -1 : 1));
+  const gen = generator(7);
+  const block = 8192;
+  function* blocks() {
+    for (let i = 0; i < n; i += block) {
+      const part = order.slice(i, i + block);
+      const vectors = new Float32Array(part.length * dim);
+      part.forEach((r, j) => gen.row(vectors, j * dim, r % CLUSTERS));
+      yield { ids: part.map(idOf), vectors };
+    }
+  }
+  await writeBulk(dir, { model: { name: 'synthetic', fingerprint: 'synthetic', spec: {} as never }, dim }, n, blocks());
+  return dir;
+}
+
+function queries(seed: number): Float32Array {
+  const gen = generator(7);
+  const q = new Float32Array(nq * dim);
+  const r = rng(seed);
+  for (let i = 0; i < nq; i++) gen.row(q, i * dim, Math.floor(r() * CLUSTERS));
+  return q;
+}
+
+/** Storage bytes written by this process so far (Linux /proc/self/io), or undefined. */
+function writtenBytes(): number | undefined {
+  try {
+    const m = /write_bytes:\s*(\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const bench = new Bench('store', 'Folder store at scale: bounded-memory exact search vs loading the whole matrix, adding 1,000 items, compaction. Why: million-item galleries on one machine (issue 11).', { sizes, dim, queries: nq, k });
+const q = queries(99);
+for (const n of sizes) {
+  const dir = await dataset(n);
+  let store: FolderStore | undefined;
+  let whole: { ids: string[]; vectors: Float32Array } | undefined;
+  const r = await bench.compare({
+    group: `exact-${n}`,
+    title: `exact top-${k} of ${nq} queries over ${n.toLocaleString('en-US')} x ${dim}`,
+    unit: 'queries/s',
+    baseline: 'whole',
+    paths: [
+      {
+        name: 'whole',
+        label: 'whole matrix in memory (old v1 path)',
+        work: nq,
+        setup: async () => {
+          const s = await FolderStore.open(dir);
+          whole = await readAll(s);
+          await s.close();
+        },
+        run: () => searchExact(whole!.vectors, q, dim, k),
+        teardown: () => {
+          whole = undefined;
+        },
+      },
+      {
+        name: 'store',
+        label: 'store.search (chunked reads, reused buffer)',
+        work: nq,
+        setup: async () => {
+          store = await FolderStore.open(dir);
+        },
+        run: () => store!.search(q, { k, ann: 'off' }),
+        teardown: async () => {
+          await store?.close();
+        },
+      },
+    ],
+  });
+  const mem = r.paths.find((p) => p.name === 'store')?.peakRssMiB;
+  if (mem !== undefined) bench.note(`${n}: store exact search peak RSS ${mem.toFixed(0)} MiB (target < 512 MB on 1M x 512: ${mem * 1.048576 < 512 ? 'met' : 'NOT met'})`);
+  if (process.argv.includes('--child')) continue;
+  // Adding 1,000 items, then removing them, then compacting.
+  const s = await FolderStore.open(dir, { write: true });
+  const gen = generator(11);
+  const add: StoreItem[] = Array.from({ length: 1000 }, (_, i) => {
+    const v = new Float32Array(dim);
+    gen.row(v, 0, i % CLUSTERS);
+    return { id: `new/${String(i).padStart(5, '0')}.jpg`, vector: v };
+  });
+  const filesBefore = new Set(fs.readdirSync(dir));
+  const w0 = writtenBytes();
+  let t = performance.now();
+  await s.write({ upsert: add });
+  const addSec = (performance.now() - t) / 1000;
+  const w1 = writtenBytes();
+  const newBytes = fs.readdirSync(dir).filter((f) => !filesBefore.has(f) || f === 'manifest.json').reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+  t = performance.now();
+  await s.write({ remove: add.map((a) => a.id) });
+  const removeSec = (performance.now() - t) / 1000;
+  t = performance.now();
+  const w2 = writtenBytes();
+  await s.compact(true);
+  const compactSec = (performance.now() - t) / 1000;
+  const w3 = writtenBytes();
+  await s.close();
+  const mb = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 1e6).toFixed(2)} MB`);
+  bench.note(`${n}: add 1,000 items: ${addSec.toFixed(2)} s, new files ${mb(newBytes)}, storage writes ${mb(w1 !== undefined && w0 !== undefined ? w1 - w0 : undefined)} (target < 10 MB: ${newBytes < 10e6 ? 'met' : 'NOT met'}); remove them: ${removeSec.toFixed(2)} s`);
+  bench.note(`${n}: compaction (2 segments + tombstones -> 1 segment of ${n.toLocaleString('en-US')}): ${compactSec.toFixed(1)} s, storage writes ${mb(w3 !== undefined && w2 !== undefined ? w3 - w2 : undefined)}`);
+}
+bench.note('Figures measured on a shared machine: under contention, treat times as upper bounds; ratios within one run are comparable.');
+await bench.done();
