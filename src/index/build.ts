@@ -111,7 +111,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   if (images.length === 0 && !opts.allowEmpty) {
     throw new Error(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass --allow-empty)`);
   }
-  if (opts.rebuild && fs.existsSync(out)) return rebuildBeside(opts, source, images, kept);
+  // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
+  if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept);
   const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
   try {
     return await update(store, opts, source, images, kept);
