@@ -99,39 +99,51 @@ test('kill -9 at 20 random moments of a 2,000-image build: always absent or load
   const model = writeTinyCnn(dir);
   const env = { ...process.env, LOOKALIKE_COMMIT_ITEMS: '100' };
   const ref = path.join(dir, 'ref.lkx');
-  const t0 = Date.now();
-  assert.equal(cli(indexArgs(gallery, model, ref), env as Record<string, string>).status, 0);
-  const tRef = Date.now() - t0;
+  /** Run `index` (text mode: its plan line goes to stderr); kill it `killAfter(ms)` after the plan line, if given. */
+  const runIndex = (target: string, killAfter?: () => number) =>
+    new Promise<{ code: number | null; signal: string | null; err: string; embedMs: number; delay?: number }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...indexArgs(gallery, model, target).filter((a) => a !== '--json')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      let planAt = 0;
+      let delay: number | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      child.stderr.on('data', (d: Buffer) => {
+        err += d;
+        if (!planAt && /items indexed; \d+ unchanged, embedding/.test(err)) {
+          planAt = Date.now();
+          if (killAfter) timer = setTimeout(() => child.kill('SIGKILL'), (delay = killAfter()));
+        }
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, err, embedMs: planAt ? Date.now() - planAt : 0, delay });
+      });
+    });
+  const r0 = await runIndex(ref);
+  assert.equal(r0.code, 0, r0.err);
+  const tEmbed = r0.embedMs;
   const full = (await indexState(ref))!;
   assert.equal(full.size, N);
   const out = path.join(dir, 'g.lkx');
   const rnd = rng(42);
   const kills = 20;
-  const figures: { killedAfterMs: number; before: number; toEmbed?: number; after: number }[] = [];
+  const figures: { killedAfterMs?: number; before: number; toEmbed?: number; after: number }[] = [];
   let have = 0;
   for (let i = 0; i < kills; i++) {
-    const delay = Math.round((0.15 + 0.6 * rnd()) * tRef);
-    const child = spawn(process.execPath, [BIN, ...indexArgs(gallery, model, out)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.stdout.resume();
-    const timer = setTimeout(() => child.kill('SIGKILL'), delay);
-    const [code, signal] = await new Promise<[number | null, string | null]>((res) => child.on('exit', (c, s) => res([c, s])));
-    clearTimeout(timer);
+    // Kill at a random moment of the embedding that is left (after the run has planned it).
+    const r = await runIndex(out, () => Math.round((0.05 + 0.9 * rnd()) * tEmbed * ((N - have) / N)));
     const st = await indexState(out); // loads, or there is no index yet
     const now = st?.size ?? 0;
     if (st) assert.equal(maxDiff(st, full), 0, `kill ${i}: vectors differ from the uninterrupted build`);
     assert.ok(now >= have, `kill ${i}: ${now} items after the kill, ${have} before: committed work was lost`);
-    // The run's plan line (printed once it has compared the listing with the index); a run
-    // killed before that line, or one starting from no index (no line), decided nothing yet.
-    const plan = /(\d+) items indexed; (\d+) unchanged, embedding (\d+)/.exec(err);
-    const toEmbed = plan ? Number(plan[3]) : have === 0 ? N : undefined;
-    if (plan) assert.equal(Number(plan[1]), have, `kill ${i}: the run saw ${plan[1]} indexed items, ${have} were committed`);
-    if (toEmbed !== undefined) assert.equal(toEmbed, N - have, `kill ${i}: embeds only what is missing`);
-    figures.push({ killedAfterMs: delay, before: have, toEmbed, after: now });
+    const plan = /(\d+) items indexed; (\d+) unchanged, embedding (\d+)/.exec(r.err);
+    assert.ok(plan, `kill ${i}: no plan line: ${r.err}`);
+    assert.equal(Number(plan[1]), have, `kill ${i}: the run saw ${plan[1]} indexed items, ${have} were committed`);
+    assert.equal(Number(plan[3]), N - have, `kill ${i}: embeds only what is missing`);
+    figures.push({ killedAfterMs: r.delay, before: have, toEmbed: Number(plan[3]), after: now });
     have = now;
-    if (signal !== 'SIGKILL') {
-      assert.equal(code, 0, err);
+    if (r.signal !== 'SIGKILL') {
+      assert.equal(r.code, 0, r.err);
       break; // finished before the kill landed
     }
   }
@@ -139,6 +151,6 @@ test('kill -9 at 20 random moments of a 2,000-image build: always absent or load
   assert.equal(last.status, 0, last.stderr);
   assert.equal(JSON.parse(last.stdout).embedded, N - have);
   assertSame(await indexState(out), full, 'after the kills');
-  process.stderr.write(`kill -9 figures: uninterrupted build ${tRef} ms; ${figures.length} runs killed/finished: ${JSON.stringify(figures)}; final run embedded ${N - have}\n`);
+  process.stderr.write(`kill -9 figures: embedding phase of the uninterrupted build ${tEmbed} ms; ${figures.length} runs killed/finished: ${JSON.stringify(figures)}; final run embedded ${N - have}\n`);
   assert.ok(figures.filter((f) => f.after > f.before).length >= 2, 'some kills landed after commits (the suite exercised resumption)');
 });

@@ -58,7 +58,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       onSkip: skips.report,
       onProgress: bar.update,
       onPlan: (p) => {
-        if (p.indexed) process.stderr.write(`${out}: ${p.indexed} items indexed; ${p.unchanged} unchanged, embedding ${p.toEmbed}, removing ${p.toRemove}\n`);
+        if (p.indexed || !o.json) process.stderr.write(`${out}: ${p.indexed} items indexed; ${p.unchanged} unchanged, embedding ${p.toEmbed}, removing ${p.toRemove}\n`);
       },
     });
     bar.end();

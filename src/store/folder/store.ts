@@ -34,6 +34,8 @@ export class FolderStore implements VectorStore {
   private manifest?: ManifestV1 | ManifestV2;
   private newMeta?: StoreMeta;
   private release?: () => void;
+  /** True when this writer created the folder (removed again on close if nothing was committed). */
+  private createdDir = false;
   /** Set by an `index` run while it adds to this store; written with the next commit. */
   building?: { folder: string; started: string };
 
@@ -62,6 +64,7 @@ export class FolderStore implements VectorStore {
     if (!hasManifest && !opts.create) throw new Error(`${location}: not a lookalike index (no manifest.json)`);
     const store = new FolderStore(location, dir, !!opts.write);
     if (opts.write) {
+      store.createdDir = !fs.existsSync(dir);
       fs.mkdirSync(dir, { recursive: true });
       store.release = acquireLock(dir);
     }
@@ -389,6 +392,15 @@ export class FolderStore implements VectorStore {
     this.release?.();
     this.release = undefined;
     this.writable = false;
+    // A store that was created but never committed leaves no empty folder behind.
+    if (this.createdDir && !this.manifest) {
+      this.createdDir = false;
+      try {
+        fs.rmdirSync(this.dir);
+      } catch {
+        // not empty (someone else's files arrived): leave it
+      }
+    }
   }
 }
 
