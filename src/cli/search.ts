@@ -1,5 +1,6 @@
 /** `lookalike search INDEX QUERY...`: top-k gallery items for image files, folders or ids. */
 import { Command } from 'commander';
+import { addStoreOption } from './store-option.ts';
 import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/search.ts';
 import { expandQueries, searchFiles, toSubmission } from '../index/query.ts';
 import { loadIndex } from '../index/store.ts';
@@ -16,6 +17,7 @@ interface SearchFlags extends ModelFlags, AnnFlags {
   excludeSelf?: boolean;
   submission?: string;
   text?: string[];
+  store?: string;
 }
 
 /** Print results as a readable table. */
@@ -30,7 +32,7 @@ export function printResults(results: QueryResult[]): void {
 export function searchCommand(): Command {
   const cmd = new Command('search')
     .description('find the top-k most similar gallery items for query images, folders, or indexed ids')
-    .argument('<index>', 'index folder written by `lookalike index`')
+    .argument('[index]', 'index folder written by `lookalike index` (or --store LOCATION)')
     .argument('[queries...]', 'query image files or folders')
     .option('-k, --k <k>', 'results per query', '10')
     .option('--id <id...>', 'query with items already in the index (their relative paths)')
@@ -41,6 +43,7 @@ export function searchCommand(): Command {
     .option('--json', 'print results as JSON');
   addModelOptions(cmd);
   addAnnOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike search gallery.lkx ./query.jpg -k 10
@@ -48,7 +51,11 @@ Example:
   lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
   lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
   lookalike search gallery.lkx --text "a red dress" -k 5`);
-  cmd.action(async (indexDir: string, queryArgs: string[], o: SearchFlags) => {
+  cmd.action(async (first: string | undefined, rest: string[], o: SearchFlags) => {
+    // With --store, every positional argument is a query.
+    const indexDir = o.store ?? first;
+    const queryArgs = o.store && first !== undefined ? [first, ...rest] : rest;
+    if (!indexDir) throw new Error('give the index: INDEX or --store LOCATION');
     const k = parseK(o.k);
     if (o.submission) guardOutput(o.submission, { flag: '--submission', kind: OUTPUT_KINDS.submission, inputs: [indexDir, ...queryArgs, o.head] });
     const index = await loadIndex(indexDir);
