@@ -12,7 +12,8 @@ import { embedImages } from '../src/embed/pipeline.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { openStore } from '../src/store/open.ts';
 import type { StoreItem } from '../src/store/types.ts';
-import { SHARED, tmpDir, writeTinyCnn } from './helpers/tmp.ts';
+import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from './helpers/tmp.ts';
+import { runCli } from './helpers/pg.ts';
 
 const dir = tmpDir('lookalike-pg-folder-');
 const db = path.join(dir, 'db');
@@ -55,4 +56,29 @@ test('folder store and pglite store: identical top-10 lists on synthetic images'
 const ukbench = path.join(SHARED, 'datasets/ukbench56');
 test('folder store and pglite store: identical top-10 lists on ukbench56', { skip: fs.existsSync(ukbench) ? false : `${ukbench} is absent` }, async () => {
   await compare('ukbench', ukbench);
+});
+
+test('CLI: index and search with --store pglite:DIR give the folder store\'s results', async () => {
+  const g = path.join(dir, 'cli-gallery');
+  await writeClassFolders(g, 4, 5, 0);
+  const model = writeTinyCnn(dir);
+  const pg = `pglite:${path.join(dir, 'cli-db')}`;
+  const lkx = path.join(dir, 'cli.lkx');
+  for (const out of [lkx, pg]) {
+    const r = await runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', out, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).images, 20);
+  }
+  const ids = ['class00/000.jpg', 'class02/003.jpg'];
+  const [a, b] = await Promise.all([lkx, pg].map((s) => runCli(['search', '--store', s, '--id', ...ids, '-k', '10', '--json'])));
+  assert.equal(b.status, 0, b.stderr);
+  const top = (r: { stdout: string }) => JSON.stringify(JSON.parse(r.stdout).results.map((q: { hits: { id: string }[] }) => q.hits.map((h) => h.id)));
+  assert.equal(top(b), top(a));
+  assert.equal(JSON.parse(b.stdout).results[0].hits.length, 10);
+  // Re-running the index on a changed folder upserts by content and deletes what disappeared.
+  fs.rmSync(path.join(g, 'class01/000.jpg'));
+  const again = await runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', pg, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  const r2 = JSON.parse(again.stdout);
+  assert.deepEqual([r2.images, r2.added, r2.removed, r2.unchanged], [19, 0, 1, 19]);
 });
