@@ -75,6 +75,17 @@ test('CLI: index and search with --store pglite:DIR give the folder store\'s res
   const top = (r: { stdout: string }) => JSON.stringify(JSON.parse(r.stdout).results.map((q: { hits: { id: string }[] }) => q.hits.map((h) => h.id)));
   assert.equal(top(b), top(a));
   assert.equal(JSON.parse(b.stdout).results[0].hits.length, 10);
+  // eval and tune take the same --store locations and give the folder store's figures.
+  const labels = path.join(g, 'labels.csv');
+  fs.writeFileSync(labels, 'path,label\n' + listFolder(g).images.map((id) => `${id},${id.split('/')[0]}`).join('\n') + '\n');
+  const [ea, eb] = await Promise.all([lkx, pg].map((s) => runCli(['eval', '--store', s, '--labels', labels, '--json'])));
+  assert.equal(eb.status, 0, eb.stderr);
+  assert.deepEqual(JSON.parse(eb.stdout).mean, JSON.parse(ea.stdout).mean);
+  assert.equal(JSON.parse(eb.stdout).queries_scored, 20);
+  const head = path.join(dir, 'pg-head.onnx');
+  const t = await runCli(['tune', '--store', pg, '--labels', labels, '--epochs', '2', '--out', head, '--json']);
+  assert.equal(t.status, 0, t.stderr);
+  assert.ok(fs.statSync(head).size > 0);
   // Re-running the index on a changed folder upserts by content and deletes what disappeared.
   fs.rmSync(path.join(g, 'class01/000.jpg'));
   const again = await runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', pg, '--json']);

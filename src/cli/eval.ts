@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { loadIndex } from '../index/store.ts';
+import { addStoreOption, storeLocation } from './store-option.ts';
 import { parseKs, type EmptyPolicy } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
 import { runEval as evaluate, type EvalRun } from '../metrics/run.ts';
@@ -103,7 +104,9 @@ Example:
   lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json
   lookalike eval oxford.lkx --oxford ./oxford5k/gt --json`,
   );
-  cmd.action(async (index: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string }) => {
+  addStoreOption(cmd);
+  cmd.action(async (indexArg: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string; store?: string }) => {
+    const index = indexArg === undefined && o.store === undefined ? undefined : storeLocation(indexArg, o.store);
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
       const data = await loadIndex(index);

@@ -8,6 +8,7 @@ import { runTuneSearch, type SearchFlags } from './tune-search.ts';
 import { runDistill, type DistillFlags } from './tune-distill.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import type { Progress } from '../util/progress.ts';
+import { addStoreOption, storeLocation } from './store-option.ts';
 import { addModelOptions, embedProgress, modelChoice, parseInteger, parseNumber, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 interface TuneFlags extends ModelFlags {
@@ -124,6 +125,7 @@ export function tuneCommand(): Command {
     .option('--runs <dir>', '--search: run store for the trials (default ./runs)')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText('after', `
 The backbone stays frozen: the head maps its embeddings [N, D] to [N, D'] and is written as ONNX;
 pass it to index/search/compete/eval with --head. Validation: every validation image queries the
@@ -136,7 +138,8 @@ Examples:
   lookalike compete ./comp --model m.onnx --head clothing-head.onnx -k 10 --out sub.json
   lookalike tune --index clothing.lkx --labels labels.csv --search default --trials 8 --epochs 15 --out best-head.onnx
   lookalike tune --train ./photos --model mobilenet-v3-small-embedder --teacher mobilenet-v2-imagenet --loss cosine --out to-v2.onnx`);
-  cmd.action(async (o: TuneFlags) => {
+  cmd.action(async (o: TuneFlags & { store?: string }) => {
+    if (o.store !== undefined) o.index = storeLocation(o.index, o.store, '--index');
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
     const skips = skipReporter(o.json);
     guardOutput(o.out, { flag: '--out', kind: OUTPUT_KINDS.head, inputs: [o.index, o.labels, o.train, o.init] });
