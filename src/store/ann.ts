@@ -27,6 +27,7 @@ import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../config.ts';
 import type { VectorBlock } from './types.ts';
+import { processAlive } from '../util/temp.ts';
 
 /** When to use the graph: 'auto' (gallery of at least ANN_AUTO_MIN items), 'on', 'off'. */
 export type AnnMode = 'auto' | 'on' | 'off';
@@ -369,17 +370,8 @@ function removeUnreferenced(dir: string, m: AnnManifest): void {
   for (const n of fs.readdirSync(dir)) {
     if (!ANN_NAME.test(n) || n === m.graph || n === m.keys) continue;
     const pid = Number(/^ann-\d{6}-(\d+)/.exec(n)![1]);
-    if (/\.tmp/.test(n) && pid !== process.pid && alive(pid)) continue;
+    if (/\.tmp/.test(n) && pid !== process.pid && processAlive(pid)) continue;
     fs.rmSync(path.join(dir, n), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,21 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCK } from './names.ts';
+import { processAlive } from '../../util/temp.ts';
 
 /** Contents of a lock file. */
 export interface LockInfo {
   pid: number;
   host: string;
   started: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readLock(file: string): LockInfo | undefined {
@@ -66,7 +58,7 @@ export function acquireLock(dir: string): () => void {
     if (cur && cur.host !== me.host) {
       throw new Error(`${dir}: locked by process ${cur.pid} on host ${cur.host} since ${cur.started}; if no lookalike runs there any more, delete ${file}`);
     }
-    if (cur && (cur.pid === process.pid ? held.has(file) : alive(cur.pid))) {
+    if (cur && (cur.pid === process.pid ? held.has(file) : processAlive(cur.pid))) {
       throw new Error(`${dir}: another writer holds the index (process ${cur.pid}, since ${cur.started}); wait for it to finish`);
     }
     if (!cur) {
@@ -107,7 +99,7 @@ export function lockHolder(dir: string): LockInfo | undefined {
 /** Throw at once (naming the holder) if another live process on this host holds the lock of `dir`. */
 export function assertUnlocked(dir: string): void {
   const cur = readLock(path.join(dir, LOCK));
-  if (cur && cur.host === os.hostname() && cur.pid !== process.pid && alive(cur.pid)) {
+  if (cur && cur.host === os.hostname() && cur.pid !== process.pid && processAlive(cur.pid)) {
     throw new Error(`${dir}: another writer holds the index (process ${cur.pid}, since ${cur.started}); wait for it to finish`);
   }
 }

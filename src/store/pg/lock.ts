@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.ts';
+import { processAlive } from '../../util/temp.ts';
 
 /** Seconds without a heartbeat after which a lock held from another host is taken over. */
 export const LOCK_STALE_S = 30;
@@ -18,15 +19,6 @@ const HEARTBEAT_MS = 5000;
 /** A short description of this process for lock holders. */
 export function holderName(): string {
   return process.argv.slice(1, 4).map((a) => path.basename(a)).join(' ').slice(0, 200);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface LockRow {
@@ -52,7 +44,7 @@ export async function takeWriterLock(db: Db, index: string, what: string): Promi
     );
     const row = rows[0];
     if (row) {
-      const dead = row.host === me.host ? !pidAlive(row.pid) : row.age_s > LOCK_STALE_S;
+      const dead = row.host === me.host ? !processAlive(row.pid) : row.age_s > LOCK_STALE_S;
       if (!dead) throw new Error(`${what}: index "${index}" is being written by ${row.holder} (pid ${row.pid} on ${row.host}, since ${new Date(row.since).toISOString()}); wait for it to finish`);
     }
     await tx.query(
@@ -106,7 +98,7 @@ export function takePgliteLock(dataDir: string, location: string): () => void {
       } catch {
         held = undefined; // torn or vanished: treat as stale
       }
-      if (held && (held.host !== os.hostname() || pidAlive(held.pid))) {
+      if (held && (held.host !== os.hostname() || processAlive(held.pid))) {
         throw new Error(`${location}: in use by ${held.holder} (pid ${held.pid} on ${held.host}, since ${held.since}); PGlite allows one process at a time, use a postgres:// server for concurrent access`);
       }
       fs.rmSync(file, { force: true });
