@@ -7,34 +7,35 @@
 import { embedImages, type Hit, type Model, type VectorStore } from '../api.ts';
 import { HttpError } from './limits.ts';
 
-interface Job {
-  bytes: Buffer;
-  resolve: (v: Float32Array) => void;
+interface Job<I, O> {
+  item: I;
+  resolve: (v: O) => void;
   reject: (e: Error) => void;
 }
 
-/** A bounded, micro-batching embedding queue over one model. */
-export class EmbedQueue {
-  private waiting: Job[] = [];
+/**
+ * Requests that arrive while a batch runs wait and go together into the next call of `run`
+ * (up to `batch` at a time); `run` returns one result, or an Error, per item.
+ */
+class MicroBatcher<I, O> {
+  private waiting: Job<I, O>[] = [];
   private running = 0;
   private busy = false;
 
   constructor(
-    private readonly model: () => Promise<Model>,
-    readonly limit: number,
-    readonly batch = 16,
+    private readonly run: (items: I[]) => Promise<(O | Error)[]>,
+    readonly batch: number,
   ) {}
 
-  /** Jobs waiting or running. */
+  /** Items waiting or running. */
   get depth(): number {
     return this.waiting.length + this.running;
   }
 
-  /** Embed one image (already checked); rejects with 503 when the queue is full. */
-  embed(bytes: Buffer): Promise<Float32Array> {
-    if (this.depth >= this.limit) return Promise.reject(new HttpError(503, `busy: ${this.depth} image queries waiting; retry shortly`, { 'retry-after': '1' }));
+  /** Queue one item; resolves with its own result. */
+  submit(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ bytes, resolve, reject });
+      this.waiting.push({ item, resolve, reject });
       void this.pump();
     });
   }
@@ -47,14 +48,11 @@ export class EmbedQueue {
         const jobs = this.waiting.splice(0, this.batch);
         this.running = jobs.length;
         try {
-          const model = await this.model();
-          const r = await embedImages(model, jobs.map((j, i) => ({ id: String(i), source: j.bytes })));
-          const row = new Map(r.ids.map((id, i) => [id, i]));
-          const why = new Map(r.skipped.map((s) => [s.id, s.reason]));
+          const out = await this.run(jobs.map((j) => j.item));
           jobs.forEach((j, i) => {
-            const at = row.get(String(i));
-            if (at === undefined) j.reject(new HttpError(422, `cannot decode the image: ${why.get(String(i)) ?? 'unknown error'}`));
-            else j.resolve(r.vectors.slice(at * r.dim, (at + 1) * r.dim));
+            const r = out[i];
+            if (r instanceof Error) j.reject(r);
+            else j.resolve(r);
           });
         } catch (e) {
           for (const j of jobs) j.reject(e as Error);
@@ -68,12 +66,45 @@ export class EmbedQueue {
   }
 }
 
-interface SearchJob {
+/** A bounded, micro-batching embedding queue over one model. */
+export class EmbedQueue {
+  private readonly batcher: MicroBatcher<Buffer, Float32Array>;
+
+  constructor(
+    private readonly model: () => Promise<Model>,
+    readonly limit: number,
+    readonly batch = 16,
+  ) {
+    this.batcher = new MicroBatcher((images) => this.embedBatch(images), batch);
+  }
+
+  /** Jobs waiting or running. */
+  get depth(): number {
+    return this.batcher.depth;
+  }
+
+  /** Embed one image (already checked); rejects with 503 when the queue is full. */
+  embed(bytes: Buffer): Promise<Float32Array> {
+    if (this.depth >= this.limit) return Promise.reject(new HttpError(503, `busy: ${this.depth} image queries waiting; retry shortly`, { 'retry-after': '1' }));
+    return this.batcher.submit(bytes);
+  }
+
+  private async embedBatch(images: Buffer[]): Promise<(Float32Array | Error)[]> {
+    const model = await this.model();
+    const r = await embedImages(model, images.map((bytes, i) => ({ id: String(i), source: bytes })));
+    const row = new Map(r.ids.map((id, i) => [id, i]));
+    const why = new Map(r.skipped.map((s) => [s.id, s.reason]));
+    return images.map((_, i) => {
+      const at = row.get(String(i));
+      return at === undefined ? new HttpError(422, `cannot decode the image: ${why.get(String(i)) ?? 'unknown error'}`) : r.vectors.slice(at * r.dim, (at + 1) * r.dim);
+    });
+  }
+}
+
+interface SearchRequest {
   vector: Float32Array;
   k: number;
   exclude?: string;
-  resolve: (hits: Hit[]) => void;
-  reject: (e: Error) => void;
 }
 
 /**
@@ -81,41 +112,26 @@ interface SearchJob {
  * over the gallery instead of one per request); each gets its own top-k back.
  */
 export class SearchBatcher {
-  private waiting: SearchJob[] = [];
-  private busy = false;
+  private readonly batcher: MicroBatcher<SearchRequest, Hit[]>;
 
   constructor(
     private readonly store: VectorStore,
     readonly batch = 64,
-  ) {}
+  ) {
+    this.batcher = new MicroBatcher((reqs) => this.searchBatch(reqs), batch);
+  }
 
   /** Top-k for one query vector, leaving `exclude` out. */
   search(vector: Float32Array, k: number, exclude?: string): Promise<Hit[]> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ vector, k, exclude, resolve, reject });
-      void this.pump();
-    });
+    return this.batcher.submit({ vector, k, exclude });
   }
 
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.waiting.length) {
-        const jobs = this.waiting.splice(0, this.batch);
-        try {
-          const dim = jobs[0].vector.length;
-          const queries = new Float32Array(jobs.length * dim);
-          jobs.forEach((j, i) => queries.set(j.vector, i * dim));
-          const k = Math.max(...jobs.map((j) => j.k));
-          const hits = await this.store.search(queries, { k, exclude: jobs.map((j) => j.exclude) });
-          jobs.forEach((j, i) => j.resolve((hits[i] ?? []).slice(0, j.k)));
-        } catch (e) {
-          for (const j of jobs) j.reject(e as Error);
-        }
-      }
-    } finally {
-      this.busy = false;
-    }
+  private async searchBatch(reqs: SearchRequest[]): Promise<Hit[][]> {
+    const dim = reqs[0].vector.length;
+    const queries = new Float32Array(reqs.length * dim);
+    reqs.forEach((q, i) => queries.set(q.vector, i * dim));
+    const k = Math.max(...reqs.map((q) => q.k));
+    const hits = await this.store.search(queries, { k, exclude: reqs.map((q) => q.exclude) });
+    return reqs.map((q, i) => (hits[i] ?? []).slice(0, q.k));
   }
 }
