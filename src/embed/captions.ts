@@ -105,16 +105,8 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
   const enc = await loadTextEncoder(model, { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
   try {
     if (index) {
-      const row = new Map(index.ids.map((id, i) => [id, i]));
-      const kept = caps.filter((c) => row.has(c.path));
-      if (kept.length === 0) throw new Error(`${o.captions}: no caption path is an id of ${index.dir} (ids look like ${index.ids[0]})`);
-      const used = [...new Set(kept.map((c) => row.get(c.path)!))];
-      const local = new Map(used.map((r, i) => [r, i]));
-      const imgs = gatherRows(index.vectors, index.dim, used);
-      const txt = await embedTexts(enc, kept.map((c) => c.caption));
-      if (txt.dim !== index.dim) throw new Error(`${index.dir}: index vectors are ${index.dim}-d but text embeddings are ${txt.dim}-d`);
-      const r = crossModalRecall(await scoreMatrix(imgs, txt.vectors, index.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), o.ks);
-      return { ...r, model, captionsFile: o.captions, missing: caps.length - kept.length };
+      const r = await captionRecall(enc, index, caps, o.ks, { where: index.dir, captionsFile: o.captions });
+      return { imageToText: r.imageToText, textToImage: r.textToImage, images: r.images, captions: r.captions, model, captionsFile: o.captions, missing: r.missing };
     }
     const backbone = await loadBackbone(model, { dtype: o.dtype, runtime: o.runtime });
     try {
@@ -126,6 +118,24 @@ export async function runCaptionEval(index: IndexData | undefined, o: CaptionEva
   } finally {
     await enc.dispose();
   }
+}
+
+/**
+ * Image<->caption R@K for images already embedded (`ids` with their rows, e.g. an index or an
+ * experiment's embedding cache): captions whose path is not an id are left out (`missing`); images
+ * are ranked in the order their captions first name them.
+ */
+export async function captionRecall(enc: TextEncoder, images: { ids: readonly string[]; vectors: Float32Array; dim: number }, caps: Caption[], ks: number[], o: { where: string; captionsFile: string }): Promise<CrossModalRecall & { missing: number }> {
+  const row = new Map(images.ids.map((id, i) => [id, i]));
+  const kept = caps.filter((c) => row.has(c.path));
+  if (kept.length === 0) throw new Error(`${o.captionsFile}: no caption path is an id of ${o.where} (ids look like ${images.ids[0]})`);
+  const used = [...new Set(kept.map((c) => row.get(c.path)!))];
+  const local = new Map(used.map((r, i) => [r, i]));
+  const imgs = gatherRows(images.vectors, images.dim, used);
+  const txt = await embedTexts(enc, kept.map((c) => c.caption));
+  if (txt.dim !== images.dim) throw new Error(`${o.where}: image vectors are ${images.dim}-d but text embeddings are ${txt.dim}-d`);
+  const r = crossModalRecall(await scoreMatrix(imgs, txt.vectors, images.dim), used.length, kept.map((c) => local.get(row.get(c.path)!)!), ks);
+  return { ...r, missing: caps.length - kept.length };
 }
 
 /** Rank captions for one image embedding: caption indices by decreasing similarity (ties: lower index first). */

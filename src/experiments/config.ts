@@ -21,7 +21,7 @@ export interface ModelEntry {
 }
 
 /** How a dataset is evaluated. */
-export type Protocol = 'leave-one-out' | 'split' | 'cross-domain' | 'competition' | 'oxford';
+export type Protocol = 'leave-one-out' | 'split' | 'cross-domain' | 'competition' | 'oxford' | 'captions';
 
 /** A dataset and its evaluation protocol. */
 export interface DatasetEntry {
@@ -39,6 +39,8 @@ export interface DatasetEntry {
   galleryDir?: string;
   /** oxford: folder of NAME_query/_good/_ok/_junk.txt. */
   oxford?: string;
+  /** captions: the captions CSV (path,caption; paths relative to `path`), default <path>/captions.csv. */
+  captions?: string;
   /** Use at most this many labelled rows (seeded sample, stratified by class); for quick runs. */
   limit?: number;
 }
@@ -78,7 +80,7 @@ export interface ExperimentConfig {
 /** The metrics tables show when the config names none. */
 export const DEFAULT_TABLE_METRICS = ['mmp@5', 'mr@1', 'precision@1', 'map@r', 'weighted_topk'];
 
-const PROTOCOLS: Protocol[] = ['leave-one-out', 'split', 'cross-domain', 'competition', 'oxford'];
+const PROTOCOLS: Protocol[] = ['leave-one-out', 'split', 'cross-domain', 'competition', 'oxford', 'captions'];
 const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -167,6 +169,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       queryDir: opt('queryDir'),
       galleryDir: opt('galleryDir'),
       oxford: opt('oxford'),
+      captions: protocol === 'captions' ? opt('captions') ?? path.join(root, 'captions.csv') : opt('captions'),
       limit,
     };
   });

@@ -10,6 +10,7 @@ import { readLabels, type LabelRow } from '../data/labels.ts';
 import { listFolder } from '../data/images.ts';
 import { readTruth, type Submission } from '../metrics/competition.ts';
 import { readOxfordTruth, type OxfordTruth } from '../metrics/oxford-truth.ts';
+import { readCaptions, type Caption } from '../data/captions.ts';
 import { folderLabels, type SplitRule } from '../tune/data.ts';
 import { Rng } from '../util/random.ts';
 import type { DatasetEntry } from './config.ts';
@@ -37,6 +38,8 @@ export interface EvalPart {
   submissionId?: (item: DatasetItem) => string;
   /** oxford: ground truth. */
   oxford?: OxfordTruth[];
+  /** captions: the captions; their paths are item ids. */
+  captions?: Caption[];
 }
 
 /** A loaded dataset: its items, the train pool and validation rule, and the test part. */
@@ -102,6 +105,7 @@ export function loadDataset(entry: DatasetEntry, seed: number): DatasetData {
     };
   }
   if (entry.protocol === 'competition') return loadCompetition(entry);
+  if (entry.protocol === 'captions') return loadCaptions(entry);
   const labelsFile = entry.labels ?? path.join(entry.path, 'labels.csv');
   let rows = fs.existsSync(labelsFile) ? readLabels(labelsFile) : folderLabels(listFolder(entry.path).images, entry.path);
   if (entry.limit) rows = sample(rows, entry.limit, rng);
@@ -187,5 +191,23 @@ function loadCompetition(entry: DatasetEntry): DatasetData {
     valCrossDomain: items.some((x) => x.domain),
     test: { protocol: 'competition', queries, gallery, crossDomain: false, truth, submissionId },
     description: `competition: ${queries.length} queries vs a gallery of ${gallery.length}, scored with ${path.basename(truthFile)}; ${trainPool.length} training images`,
+  };
+}
+
+/** A captions dataset: the images named by the captions CSV (first-seen order) and the captions; scored image<->text, never tuned on. */
+function loadCaptions(entry: DatasetEntry): DatasetData {
+  const file = entry.captions ?? path.join(entry.path, 'captions.csv');
+  const captions = readCaptions(file);
+  const ids = [...new Set(captions.map((c) => c.path))];
+  const items: DatasetItem[] = ids.map((id) => ({ id, file: path.join(entry.path, id) }));
+  const all = items.map((_, i) => i);
+  return {
+    entry,
+    items,
+    trainPool: [],
+    valRule: { kind: 'none' },
+    valCrossDomain: false,
+    test: { protocol: 'captions', queries: all, gallery: all, crossDomain: false, captions },
+    description: `${items.length} images, ${captions.length} captions (${path.basename(file)}), image<->text R@K with the model's text tower; no labels, so no tuning`,
   };
 }

@@ -18,7 +18,11 @@ import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
 import type { ModeEntry } from './config.ts';
 import type { DatasetData } from './datasets.ts';
-import { evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
+import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
+import type { TextEncoder } from '../models/text.ts';
+
+/** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
+export class NotApplicable extends Error {}
 import { toCsv, type EpochRecord } from './store.ts';
 
 /** What a mode produced for the run record. */
@@ -129,13 +133,19 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
 const crossFits = new WeakMap<ItemVectors, Map<string, Fit>>();
 
 /** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
-export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string }): Promise<ModeOutput> {
+export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder> }): Promise<ModeOutput> {
+  if (d.test.protocol === 'captions' || train?.data.test.protocol === 'captions') {
+    if (mode.kind !== 'frozen') throw new NotApplicable(`${mode.kind} mode: the captions protocol has no labels to tune on (only frozen applies to ${train?.data.test.protocol === 'captions' ? train.data.entry.name : d.entry.name})`);
+    if (!o.text) throw new NotApplicable(`model ${o.model}: no text tower`);
+    const test = await evaluateCaptionsTest(d, v, await o.text(), o.ks);
+    return { test, files: { 'captions.json': JSON.stringify(test.captions ? { ...test.captions, metrics: test.result.mean } : test.result.mean, null, 2) + '\n' }, extra: { ...test.captions } };
+  }
   if (mode.kind === 'frozen') {
     const test = await evaluateTest(d, v, o.ks);
     return { test, files: testFiles(test), extra: {} };
   }
   const src = train ?? { data: d, v };
-  if (src.data.test.protocol === 'oxford') throw new Error(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
+  if (src.data.test.protocol === 'oxford') throw new NotApplicable(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
   const pool = poolOf(src.data, src.v);
   const where = `mode ${mode.name}`;
   const meta = { 'lookalike.model': o.model, 'lookalike.source': src.data.entry.name, 'lookalike.mode': mode.name };

@@ -7,6 +7,8 @@ import { searchExact } from '../index/exact.ts';
 import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
 import { evaluateOxford } from '../metrics/oxford-index.ts';
 import { gatherRows } from '../util/matrix.ts';
+import { captionRecall } from '../embed/captions.ts';
+import type { TextEncoder } from '../models/text.ts';
 import type { DatasetData } from './datasets.ts';
 
 /** Rows of embeddings: `row[i]` is item i's row in `vectors`, or -1 when it could not be embedded. */
@@ -23,6 +25,8 @@ export interface ProtocolResult {
   rankings: { query: string; label?: string; top: { id: string; score: number; relevant: boolean }[] }[];
   /** Test items that could not be embedded (left out). */
   missing: number;
+  /** captions: images and captions scored, and captions left out because their image could not be embedded. */
+  captions?: { images: number; captions: number; captions_without_image: number };
 }
 
 /** Top entries kept per query for reports. */
@@ -97,4 +101,21 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
     results.push(judgeQuery({ id: qItem.id, domain: qItem.domain, label: qItem.label, rel, R }, normaliseKs(ks)));
   });
   return { result: summarize(results, normaliseKs(ks)), rankings, missing };
+}
+
+/**
+ * Score a captions dataset: image->text and text->image R@K (metrics i2t_r@k, t2i_r@k) through
+ * src/embed/captions.ts captionRecall, the function `eval --captions` uses, on the cached image rows.
+ */
+export async function evaluateCaptionsTest(d: DatasetData, v: ItemVectors, text: TextEncoder, ks: readonly number[]): Promise<ProtocolResult> {
+  const t = d.test;
+  const kept = t.gallery.filter((i) => v.row[i] >= 0);
+  const images = { ids: kept.map((i) => d.items[i].id), vectors: gatherRows(v.vectors, v.dim, kept.map((i) => v.row[i])), dim: v.dim };
+  const ks2 = normaliseKs(ks);
+  const r = await captionRecall(text, images, t.captions!, ks2, { where: `dataset ${d.entry.name}`, captionsFile: d.entry.captions ?? 'captions.csv' });
+  const mean: Record<string, number> = {};
+  for (const k of ks2) mean[`i2t_r@${k}`] = r.imageToText[k];
+  for (const k of ks2) mean[`t2i_r@${k}`] = r.textToImage[k];
+  const result: EvalResult = { ks: ks2, metrics: Object.keys(mean), mean, queries_scored: r.captions, queries_skipped_no_relevant: [], queries_zero_no_relevant: [], per_query: {}, queries: [] };
+  return { result, rankings: [], missing: t.gallery.length - kept.length, captions: { images: r.images, captions: r.captions, captions_without_image: r.missing } };
 }

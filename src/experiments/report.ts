@@ -40,17 +40,29 @@ function fmt(v: number | undefined, metric: string): string {
   return v === undefined ? '–' : v.toFixed(metricDigits(metric));
 }
 
+/** What a cell that did not finish shows: n/a (not applicable by design), skipped or failed. */
+function statusLabel(r: RunRecord): string {
+  return r.status === 'not-applicable' ? 'n/a' : r.status;
+}
+
+/** The caption tables (image->text, text->image R@K at the smallest K) when runs scored captions and the list has none. */
+export function withCaptionMetrics(metrics: string[], runs: readonly RunRecord[]): string[] {
+  if (metrics.some((m) => /^(i2t|t2i)_r@/.test(m))) return metrics;
+  const ks = [...new Set(runs.flatMap((r) => Object.keys(r.metrics).flatMap((m) => /^i2t_r@(\d+)$/.exec(m)?.[1] ?? [])).map(Number))].sort((a, b) => a - b);
+  return ks.length ? [...metrics, `i2t_r@${ks[0]}`, `t2i_r@${ks[0]}`] : metrics;
+}
+
 function tableHtml(t: MetricTable): string {
   const head = `<tr><th>model</th><th>mode</th>${t.datasets.map((d) => `<th>${esc(d)}</th>`).join('')}</tr>`;
   const body = t.rows
-    .map((r) => `<tr><td>${esc(r.model)}</td><td>${esc(r.mode)}</td>${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(c.run.status)}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, t.metric)}${c.best ? ' ★' : ''}</td>`)).join('')}</tr>`)
+    .map((r) => `<tr><td>${esc(r.model)}</td><td>${esc(r.mode)}</td>${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(statusLabel(c.run))}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, t.metric)}${c.best ? ' ★' : ''}</td>`)).join('')}</tr>`)
     .join('\n');
   return `<h3>${esc(t.metric)} <small>${esc(describeMetric(t.metric))} (★ best in the column)</small></h3>\n<table>${head}\n${body}</table>`;
 }
 
 function tableMd(t: MetricTable): string {
   const lines = [`| model | mode | ${t.datasets.join(' | ')} |`, `|---|---|${t.datasets.map(() => '---:').join('|')}|`];
-  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? c.run.status : c.best ? `**${fmt(c.value, t.metric)}**` : fmt(c.value, t.metric))).join(' | ')} |`);
+  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? statusLabel(c.run) : c.best ? `**${fmt(c.value, t.metric)}**` : fmt(c.value, t.metric))).join(' | ')} |`);
   return lines.join('\n');
 }
 
@@ -116,9 +128,9 @@ export function findRunDir(store: string, r: RunRecord): string | undefined {
 
 /** Build the report of a set of runs. */
 export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<Report> {
-  const metrics = o.metrics ?? DEFAULT_METRICS;
-  const head = metrics[0];
   const cells = cellRuns(runs);
+  const metrics = withCaptionMetrics(o.metrics ?? DEFAULT_METRICS, cells);
+  const head = metrics[0];
   if (!cells.length) throw new Error(`${o.store}: no runs to report`);
   const finished = cells.filter((r) => r.status === 'finished');
   const svgs: Record<string, string> = {};
@@ -142,6 +154,8 @@ export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<
   const costRows = cost.map((c) => `<tr><td>${esc(c.model)}</td><td>${c.images_per_s?.toFixed(1) ?? '–'}</td><td>${c.dim ?? '–'}</td><td>${c.peak_rss_mb?.toFixed(0) ?? '–'}</td><td>${c.seconds_per_epoch?.toFixed(3) ?? '–'}</td></tr>`).join('\n');
   const deltaRows = ds.map((d) => `<tr><td>${esc(d.model)}</td><td>${esc(d.dataset)}</td><td>${esc(d.mode)}</td><td>${fmt(d.frozen, head)}</td><td>${fmt(d.tuned, head)}</td><td class="${d.delta > 0 ? 'up' : d.delta < 0 ? 'down' : ''}">${d.delta >= 0 ? '+' : ''}${(d.delta * 100).toFixed(1)}</td></tr>`).join('\n');
   const notRun = cells.filter((r) => r.status !== 'finished');
+  const na = notRun.filter((r) => r.status === 'not-applicable').length;
+  const notRunText = notRun.length ? `${na ? `, ${na} not applicable (n/a)` : ''}${notRun.length > na ? `, ${notRun.length - na} skipped or failed` : ''}` : '';
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta name="generator" content="lookalike report">
@@ -157,7 +171,7 @@ td.best{background:#e4f5e4;font-weight:700}td.na{color:#999;text-align:center}td
 small{color:#666}
 </style></head><body>
 <h1>${esc(title)}</h1>
-<p><small>${cells.length} runs (${finished.length} finished${notRun.length ? `, ${notRun.length} skipped or failed` : ''}); lookalike ${esc(env.lookalike.version)}${env.lookalike.commit ? ` (${esc(env.lookalike.commit.slice(0, 10))})` : ''}, Node ${esc(env.node)}, ${env.cpus} CPUs (${esc(env.cpu_model)}). Higher is better for every metric.</small></p>
+<p><small>${cells.length} runs (${finished.length} finished${notRunText}); lookalike ${esc(env.lookalike.version)}${env.lookalike.commit ? ` (${esc(env.lookalike.commit.slice(0, 10))})` : ''}, Node ${esc(env.node)}, ${env.cpus} CPUs (${esc(env.cpu_model)}). Higher is better for every metric.</small></p>
 <h2>Results</h2>
 ${tables.map(tableHtml).join('\n')}
 <h2>Frozen vs tuned (${esc(head)}, points)</h2>
@@ -170,13 +184,13 @@ ${Object.entries(svgs).map(([n, s]) => `<div class="chart" id="${n}">${s}</div>`
 ${costRows}</table>
 <h2>Sample queries (best run per dataset; blue = query, green = relevant, red = not)</h2>
 ${await samplesHtml(runs, o.store, head, o.samples ?? 4, o.topK ?? 5)}
-${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(r.id)}: ${esc(r.status)}: ${esc(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
+${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(r.id)}: ${esc(statusLabel(r))}: ${esc(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
 </body></html>
 `;
   const md = [
     `# ${title}`,
     '',
-    `${cells.length} runs (${finished.length} finished${notRun.length ? `, ${notRun.length} skipped or failed` : ''}); lookalike ${env.lookalike.version}${env.lookalike.commit ? ` (${env.lookalike.commit.slice(0, 10)})` : ''}, Node ${env.node}, ${env.cpus} CPUs. Bold = best in the column.`,
+    `${cells.length} runs (${finished.length} finished${notRunText}); lookalike ${env.lookalike.version}${env.lookalike.commit ? ` (${env.lookalike.commit.slice(0, 10)})` : ''}, Node ${env.node}, ${env.cpus} CPUs. Bold = best in the column.`,
     '',
     ...tables.flatMap((t) => [`## ${t.metric}`, '', describeMetric(t.metric), '', tableMd(t), '']),
     `## Frozen vs tuned (${head}, points)`,
@@ -191,7 +205,7 @@ ${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(
     '|---|---:|---:|---:|---:|',
     ...cost.map((c) => `| ${c.model} | ${c.images_per_s?.toFixed(1) ?? '–'} | ${c.dim ?? '–'} | ${c.peak_rss_mb?.toFixed(0) ?? '–'} | ${c.seconds_per_epoch?.toFixed(3) ?? '–'} |`),
     '',
-    ...(notRun.length ? ['## Runs not finished', '', ...notRun.map((r) => `- ${r.id}: ${r.status}: ${r.reason ?? ''}`), ''] : []),
+    ...(notRun.length ? ['## Runs not finished', '', ...notRun.map((r) => `- ${r.id}: ${statusLabel(r)}: ${r.reason ?? ''}`), ''] : []),
   ].join('\n');
   return { html, markdown: md, svgs };
 }

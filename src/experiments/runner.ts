@@ -17,7 +17,8 @@ import { planRuns, type ExperimentConfig, type RunPlan } from './config.ts';
 import { loadDataset, type DatasetData } from './datasets.ts';
 import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
-import { runMode } from './modes.ts';
+import { NotApplicable, runMode } from './modes.ts';
+import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text.ts';
 import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './store.ts';
 
 /** Options of runExperiment. */
@@ -67,6 +68,7 @@ export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, strin
     ks: c.ks.join(','),
   };
   if (p.dataset.limit) out.limit = p.dataset.limit;
+  if (p.dataset.protocol === 'captions') out.captions = p.dataset.captions!;
   for (const [k, v] of Object.entries(p.model.flags)) out[`model.${k}`] = v;
   if (p.trainDataset) out.train_dataset = p.trainDataset.path;
   if (p.mode.kind !== 'frozen') {
@@ -92,6 +94,15 @@ export function planExperiment(c: ExperimentConfig): PlannedRun[] {
     const prev = readRun(path.join(dir, plan.id));
     return { plan, params, hash, done: Boolean(prev && prev.params_hash === hash && prev.status !== 'failed') };
   });
+}
+
+/** Why a cell cannot apply by design (checked before anything is embedded), or undefined. */
+export function notApplicable(p: RunPlan): string | undefined {
+  const captions = [p.dataset, p.trainDataset].find((x) => x?.protocol === 'captions');
+  if (!captions) return undefined;
+  if (p.mode.kind !== 'frozen') return `${p.mode.kind} mode: the captions protocol of ${captions.name} has no labels to tune on (only frozen applies)`;
+  const why = textTowerMissing(p.model.model, p.model.flags.dtype);
+  return why ? `${why}; image<->text retrieval needs a text-image model folder (onnx/text_model.onnx + tokenizer.json: CLIP, SigLIP)` : undefined;
 }
 
 /** Open a model entry's backbone with its flags. */
@@ -146,6 +157,9 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
       }
       return e;
     };
+    // The text tower, loaded on the first captions run that needs it.
+    let text: Promise<TextEncoder> | undefined;
+    const textOf = () => (text ??= loadTextEncoder(model.model, { dtype: model.flags.dtype, download: false }));
     try {
       for (const p of mine) {
         index++;
@@ -171,11 +185,13 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
         };
         let files: Record<string, string | Uint8Array> = {};
         try {
+          const na = notApplicable(plan);
+          if (na) throw new NotApplicable(na);
           const d = dataset(plan.dataset.name);
           const v = await embeddingOf(plan.dataset.name);
           const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await embeddingOf(plan.trainDataset.name) } : undefined;
           const e0 = performance.now();
-          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name });
+          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf });
           files = out.files;
           const evalSeconds = (performance.now() - e0) / 1000 - (out.trainSeconds ?? 0);
           record = {
@@ -221,10 +237,11 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
           }
         } catch (e) {
           const msg = (e as Error).message;
-          const skip = /no labels to tune on|nothing to tune on|needs at least 2 classes/.test(msg);
+          const na = e instanceof NotApplicable;
+          const skip = !na && /no labels to tune on|nothing to tune on|needs at least 2 classes/.test(msg);
           record = {
             ...base,
-            status: skip ? 'skipped' : 'failed',
+            status: na ? 'not-applicable' : skip ? 'skipped' : 'failed',
             reason: msg,
             metrics: {},
             timings: { total_seconds: 0, peak_rss_mb: 0 },
@@ -232,7 +249,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
             artefacts: {},
             finished: '',
           };
-          if (!skip && process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+          if (!skip && !na && process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
         }
         record.timings.total_seconds = Math.round(((performance.now() - r0) / 1000) * 1000) / 1000;
         record.timings.peak_rss_mb = peakRssMb();
@@ -249,6 +266,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
       }
     } finally {
       await backbone.dispose();
+      if (text) await (await text.catch(() => undefined))?.dispose();
     }
   }
   bar.end();

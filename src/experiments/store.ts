@@ -26,7 +26,8 @@ export interface RunRecord {
   version: 1;
   id: string;
   experiment: string;
-  status: 'finished' | 'skipped' | 'failed';
+  /** not-applicable: the mode or model cannot apply to the dataset's protocol by design (reason says why). */
+  status: 'finished' | 'skipped' | 'not-applicable' | 'failed';
   /** Why a run was skipped or failed. */
   reason?: string;
   model: { name: string; ref: string; fingerprint?: string; dim?: number };

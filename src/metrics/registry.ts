@@ -24,7 +24,7 @@ import {
 export type Aggregation = 'mean' | 'domain-mean' | 'per-protocol';
 
 /** Which evaluation produces a metric. */
-export type MetricFamily = 'retrieval' | 'uned' | 'oxford' | 'classification';
+export type MetricFamily = 'retrieval' | 'uned' | 'oxford' | 'classification' | 'crossmodal';
 
 /** One metric declaration. */
 export interface MetricDef {
@@ -77,6 +77,8 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'mmp@5', perK: false, family: 'uned', aggregation: 'domain-mean', from: 'mp@5', description: 'UnED: mp@5 averaged per query domain, then over domains', digits: 4, higherIsBetter: true },
   { name: 'mr@1', perK: false, family: 'uned', aggregation: 'domain-mean', from: 'hit@1', description: 'UnED: hit@1 averaged per query domain, then over domains', digits: 4, higherIsBetter: true },
   { name: 'oxford_map', perK: false, family: 'oxford', aggregation: 'mean', description: 'Oxford/Paris mAP: good+ok positive, junk removed, trapezoid AP', digits: 4, higherIsBetter: true },
+  { name: 'i2t_r', perK: true, family: 'crossmodal', aggregation: 'per-protocol', label: 'image->text R@k', description: 'captions: share of images with one of their captions in the top k captions (src/metrics/crossmodal.ts)', digits: 4, higherIsBetter: true },
+  { name: 't2i_r', perK: true, family: 'crossmodal', aggregation: 'per-protocol', label: 'text->image R@k', description: 'captions: share of captions whose image is in the top k images (src/metrics/crossmodal.ts)', digits: 4, higherIsBetter: true },
   { name: 'accuracy', perK: false, family: 'classification', aggregation: 'per-protocol', description: 'tuned head classifier: share of correct predictions', digits: 4, higherIsBetter: true },
   { name: 'macro_precision', perK: false, family: 'classification', aggregation: 'per-protocol', description: 'tuned head classifier: mean of per-class precision', digits: 4, higherIsBetter: true },
   { name: 'macro_recall', perK: false, family: 'classification', aggregation: 'per-protocol', description: 'tuned head classifier: mean of per-class recall', digits: 4, higherIsBetter: true },
@@ -84,7 +86,7 @@ export const METRICS: readonly MetricDef[] = [
 ];
 
 /** The retrieval metrics taking a cut-off, in column order. */
-export const PER_K_METRICS: readonly MetricDef[] = METRICS.filter((m) => m.perK);
+export const PER_K_METRICS: readonly MetricDef[] = METRICS.filter((m) => m.perK && m.family === 'retrieval');
 /** The retrieval metrics over the whole list, in output order. */
 export const LIST_METRICS: readonly MetricDef[] = METRICS.filter((m) => !m.perK && m.family === 'retrieval');
 /** The UnED domain means. */
@@ -104,7 +106,7 @@ export function findMetric(fullName: string): { def: MetricDef; k?: number } | u
   if (exact) return { def: exact };
   const m = /^(.+)@(\d+)$/.exec(fullName);
   if (m) {
-    const def = PER_K_METRICS.find((d) => d.name === m[1]);
+    const def = METRICS.find((d) => d.perK && d.name === m[1]);
     if (def) return { def, k: Number(m[2]) };
   }
   return undefined;

@@ -13,7 +13,8 @@ import { l2normalize } from '../embed/pool.ts';
 import { createSession, describeSession } from './ort.ts';
 import type { Runtime } from './runtime.ts';
 import type { TensorInfo } from './backbone.ts';
-import { familyOf, hfOnnxFile, readConfig, type Family } from './hf.ts';
+import { familyOf, hfOnnxCandidates, hfOnnxFile, readConfig, type Family } from './hf.ts';
+import { findPreset } from './presets.ts';
 import { readJsonObject } from '../util/json.ts';
 import { explicitHubTarget, resolveHubModel } from './hub.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
@@ -109,6 +110,20 @@ export function loadTokenizer(dir: string): { tokenizer: Tokenizer; json: Record
   } catch (e) {
     throw new Error(`${tokFile}: cannot build tokenizer: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Why a model has no text tower, or undefined when it may have one (then loadTextEncoder decides):
+ * a single file, a folder without text_model*.onnx, or a preset without a text tower.
+ */
+export function textTowerMissing(model: string, dtype?: string): string | undefined {
+  if (fs.existsSync(model)) {
+    if (!fs.statSync(model).isDirectory()) return `${model} is a single file with no text tower`;
+    if (!hfOnnxCandidates(model, 'text', dtype).some((f) => fs.existsSync(f))) return `${model} has no text tower (no onnx/text_model.onnx)`;
+    return undefined;
+  }
+  const preset = findPreset(model);
+  return preset && !preset.text ? `preset ${model} has no text tower` : undefined;
 }
 
 /** Load the text tower of a folder, preset or Hub id (text_model*.onnx + tokenizer.json). */
