@@ -40,6 +40,11 @@ export interface LookalikeConfig {
   tfjsThreads: number;
   /** `index` commits its progress at least every this many images (LOOKALIKE_COMMIT_ITEMS, default 1000; also every 30 s). */
   indexCommitItems: number;
+  /**
+   * Items a saved ANN graph may lag behind its index before it is updated and saved again:
+   * max(this, 5% of the live items) (LOOKALIKE_ANN_LAG, default 10000; docs/index-format.md).
+   */
+  annLag: number;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -65,4 +70,5 @@ export const config: LookalikeConfig = {
   tfjsThreads: envInt('LOOKALIKE_TFJS_THREADS', 0),
   tfjsEngine: process.env.LOOKALIKE_TFJS_ENGINE === 'tfjs' ? 'tfjs' : 'onnx',
   indexCommitItems: Math.min(1000, envInt('LOOKALIKE_COMMIT_ITEMS', 1000) || 1000),
+  annLag: envInt('LOOKALIKE_ANN_LAG', 10_000),
 };

@@ -11,7 +11,8 @@ import { Rng } from '../src/util/random.ts';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 import { openStore } from '../src/store/open.ts';
 import { contractMeta } from './helpers/store-contract.ts';
-import { clearAnnCache, storeCovers } from '../src/store/ann-search.ts';
+import { clearAnnCache } from '../src/store/ann-search.ts';
+import { config } from '../src/config.ts';
 
 /** n unit vectors in `clusters` Gaussian clusters (dim-d), seeded. */
 function clustered(n: number, dim: number, clusters: number, seed: number, spread = 0.3): Float32Array {
@@ -235,7 +236,7 @@ test('a crash while saving the graph leaves the previous graph or the new one, n
   assert.deepEqual([after.covers, after.size], ['gen-2', 100]);
 });
 
-test('folder store: search with ann on equals ann off; writes update the held graph incrementally; a writer saves it on close', async () => {
+test('folder store: search with ann on equals ann off; writes update the held graph incrementally; a small lag is searched exactly, a large one saved', async () => {
   const dim = 24;
   const n = 1500;
   const v = clustered(n, dim, 15, 4);
@@ -258,27 +259,56 @@ test('folder store: search with ann on equals ann off; writes update the held gr
     }
   }
   assert.ok(same / (off.length * 10) >= 0.95, `recall@10 ${same / 300}`);
-  assert.ok(readAnnManifest(loc), 'the writer saved the graph it built');
+  const saved = readAnnManifest(loc)!;
+  assert.ok(saved, 'the writer saved the graph it built');
   // incremental: remove 100 items, add 300 (the graph held in memory follows the store)
   await w.write({ remove: Array.from({ length: 100 }, (_, i) => idOf(i)), upsert: items(1200, 1500) });
   const self = await w.search(v.slice(1400 * dim, 1401 * dim), { k: 1, ann: 'on' });
   assert.equal(self[0][0].id, idOf(1400), 'a new item is found through the graph');
   const gone = await w.search(v.slice(0, 5 * dim), { k: 5, ann: 'on' });
   assert.ok(gone.flat().every((h) => Number(h.id.slice(4)) >= 100), 'removed items never come back');
-  const covers = await storeCovers(w);
   await w.close();
-  assert.equal(readAnnManifest(loc)!.covers, covers, 'close saved the updated graph');
-  assert.equal(readAnnManifest(loc)!.count, 1400);
-  // a reader in a new process state: the saved graph is trusted because it covers the store's state
+  assert.equal(readAnnManifest(loc)!.seq, saved.seq, 'a change of 400 items (under the lag limit) writes no graph on close');
+  assert.equal(readAnnManifest(loc)!.covers, saved.covers);
+  // a reader in a new process state: the saved graph lags by 400 items; its current items come
+  // through the graph, the newer rows from an exact pass, merged
   clearAnnCache();
   const r = await openStore(loc);
-  const ids = v.slice(100 * dim, 140 * dim);
+  const probe = v.slice(100 * dim, 140 * dim);
   const ex = Array.from({ length: 40 }, (_, i) => idOf(100 + i));
-  const a = await r.search(ids, { k: 5, ann: 'off', exclude: ex });
-  const b = await r.search(ids, { k: 5, ann: 'on', ef: 100, exclude: ex });
+  const a = await r.search(probe, { k: 5, ann: 'off', exclude: ex });
+  const b = await r.search(probe, { k: 5, ann: 'on', ef: 100, exclude: ex });
   assert.ok(b.every((hits, i) => hits.every((h) => h.id !== ex[i])), 'exclude honoured');
   const agree = a.reduce((acc, hits, i) => acc + hits.filter((h) => b[i].some((x) => x.id === h.id)).length, 0);
   assert.ok(agree / 200 >= 0.95, `recall ${agree / 200}`);
-  assert.equal(readAnnManifest(loc)!.seq, 2, 'a fresh graph is not saved again');
+  const newest = await r.search(v.slice(1200 * dim, 1500 * dim), { k: 1, ann: 'on' });
+  assert.deepEqual(newest.map((h) => h[0].id), Array.from({ length: 300 }, (_, i) => idOf(1200 + i)), 'every item newer than the graph is found (exact pass)');
+  const removed = await r.search(v.slice(0, 100 * dim), { k: 3, ann: 'on' });
+  assert.ok(removed.flat().every((h) => Number(h.id.slice(4)) >= 100), 'items removed after the graph was saved never come back');
+  const both = await r.search(v.slice(1290 * dim, 1310 * dim), { k: 10, ann: 'on', ef: 100 });
+  const exact = await r.search(v.slice(1290 * dim, 1310 * dim), { k: 10, ann: 'off' });
+  both.forEach((hits, i) => {
+    hits.forEach((h, j) => assert.equal(h.rank, j + 1));
+    for (let j = 1; j < hits.length; j++) assert.ok(hits[j - 1].score >= hits[j].score, 'merged lists are ranked by score');
+    const top = exact[i][0];
+    assert.deepEqual([hits[0].id, hits[0].score], [top.id, top.score], 'graph and exact pass merge to the exact best');
+  });
+  assert.equal(readAnnManifest(loc)!.seq, saved.seq, 'searching a lagging graph writes nothing');
   await r.close();
+  // a lag above the limit: the next search brings the graph up to date and saves it
+  const lag = config.annLag;
+  config.annLag = 50;
+  try {
+    clearAnnCache();
+    const r2 = await openStore(loc);
+    const hit = await r2.search(v.slice(1450 * dim, 1451 * dim), { k: 1, ann: 'on' });
+    assert.equal(hit[0][0].id, idOf(1450));
+    await r2.close();
+    const m = readAnnManifest(loc)!;
+    assert.ok(m.seq > saved.seq, 'a lag of 400 > 50 items made the reader update and save the graph');
+    assert.equal(m.count, 1400);
+    assert.match(m.covers, /^gen\d+#1400$/);
+  } finally {
+    config.annLag = lag;
+  }
 });

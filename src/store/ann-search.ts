@@ -20,6 +20,8 @@ export interface AnnSearchOptions {
   exclude?: (string | undefined)[];
   /** Drop hits scoring below this cosine. */
   minScore?: number;
+  /** Keep only candidates for which this is true (the graph's items still current in the store). */
+  accept?: (id: string) => boolean;
 }
 
 /** Reads float vectors of ids, in the order given (a store's getVectors). */
@@ -53,7 +55,9 @@ export async function annSearch(graph: AnnGraph, queries: Float32Array, vectors:
   const chunk = 1024;
   for (let q0 = 0; q0 < nq; q0 += chunk) {
     const q1 = Math.min(nq, q0 + chunk);
-    const cands = graph.candidates(queries.subarray(q0 * dim, q1 * dim), wanted);
+    let cands = graph.candidates(queries.subarray(q0 * dim, q1 * dim), wanted);
+    const accept = opts.accept;
+    if (accept) cands = cands.map((l) => l.filter(accept));
     let mat: Float32Array;
     let rowOf: (id: string) => number;
     if (typeof vectors === 'function') {
@@ -144,6 +148,7 @@ export async function getAnn(dir: string, source: AnnSource, covers: string, opt
     if (opts.persist && canWrite(dir)) {
       if (r.modified) g.save(dir, covers);
       else if (r.changed) g.retag(dir, covers);
+      dirty.delete(dir);
     }
   }
   cache.set(dir, g);
@@ -187,9 +192,9 @@ export async function storeCovers(store: VectorStore): Promise<string> {
  * search() when useAnn says so): the graph is loaded, built or refreshed as needed, and saved
  * when `persist` (the store holds the writer lock, or no writer is running).
  */
-export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean): Promise<Hit[][]> {
+export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean, covers?: string): Promise<Hit[][]> {
   const meta = await store.meta();
-  const covers = await storeCovers(store);
+  covers ??= await storeCovers(store);
   const graph = await getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers, { persist });
   const k = Math.min(opts.k, await store.count());
   const nq = meta.dim ? queries.length / meta.dim : 0;
@@ -197,8 +202,33 @@ export async function annStoreSearch(store: VectorStore, dir: string, queries: F
   return annSearch(graph, queries, (ids) => store.getVectors(ids), { k, ef: opts.ef, exclude: opts.exclude, minScore: opts.minScore });
 }
 
-/** Graphs changed in memory by annApply and not saved yet, per folder. */
-const dirty = new Set<string>();
+/** Items changed by annApply in a graph held in memory and not saved yet, per folder. */
+const dirty = new Map<string, number>();
+
+/**
+ * How many items a saved graph may lag behind its store before it is brought up to date and
+ * saved again: max(config.annLag = 10,000, 5% of the live items). Below that, searches rank the graph's items
+ * through the graph and the newer rows exactly (src/store/folder/store.ts), so a small update
+ * of a large index never rewrites its graph (2 GiB per million 512-d vectors).
+ */
+export function annDeltaLimit(live: number): number {
+  return Math.max(config.annLag, Math.floor(live * ANN_DELTA_SHARE));
+}
+/** Lag allowed as a share of the live items (annDeltaLimit). */
+export const ANN_DELTA_SHARE = 0.05;
+
+/** The graph of `dir` this process holds, else the saved one (loaded, not refreshed), else undefined. */
+export function peekAnn(dir: string): AnnGraph | undefined {
+  let g = cache.get(dir);
+  if (g) return g;
+  try {
+    g = AnnGraph.open(dir);
+  } catch {
+    return undefined; // damaged: the full path (getAnn) reports it and rebuilds
+  }
+  if (g) cache.set(dir, g);
+  return g;
+}
 
 /**
  * Apply a store change to the graph this process holds for `dir` (if any, and if it covered the
@@ -220,12 +250,17 @@ export function annApply(dir: string, before: string, after: string, upsert: Sto
     g.add(upsert.map((it) => it.id), m);
   }
   g.covers = after;
-  dirty.add(dir);
+  dirty.set(dir, (dirty.get(dir) ?? 0) + upsert.length + removed.length);
 }
 
-/** Save the graph annApply changed for `dir`, if any (a writer's close). */
+/**
+ * A writer's close: save the graph annApply changed for `dir` when its changes since the last
+ * save exceed annDeltaLimit; a smaller lag is left to searches (the saved graph plus an exact
+ * pass over the newer rows), so closing after a small update writes no graph.
+ */
 export function annFlush(dir: string): void {
   const g = cache.get(dir);
-  if (g && dirty.has(dir) && canWrite(dir)) g.save(dir, g.covers);
+  const n = dirty.get(dir) ?? 0;
+  if (g && n > 0 && n > annDeltaLimit(g.size) && canWrite(dir)) g.save(dir, g.covers);
   dirty.delete(dir);
 }

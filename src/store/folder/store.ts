@@ -14,13 +14,21 @@ import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, o
 import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
 import { searchSegments } from './search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
-import { annApply, annFlush, annStoreSearch, storeCovers, useAnn } from '../ann-search.ts';
+import { annApply, annDeltaLimit, annFlush, annSearch, annStoreSearch, peekAnn, useAnn } from '../ann-search.ts';
+import { liveRows } from './compact.ts';
 
 const PACK = 2 ** 32;
 
 /** Compare ids the way every store orders them (UTF-16 code units). */
 export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The best k of two hit lists for one query (score descending, ties by id), above minScore. */
+function mergeHits(a: Hit[], b: Hit[], k: number, minScore?: number): Hit[] {
+  const all = [...a, ...b].filter((h) => minScore === undefined || h.score >= minScore);
+  all.sort((x, y) => y.score - x.score || compareIds(x.id, y.id));
+  return all.slice(0, k).map((h, i) => ({ rank: i + 1, id: h.id, score: h.score }));
 }
 
 /** A lookalike index folder as a VectorStore. */
@@ -238,7 +246,7 @@ export class FolderStore implements VectorStore {
     const nq = dim ? queries.length / dim : 0;
     if (k === 0) return Array.from({ length: nq }, () => []);
     // Approximate search (src/store/ann.ts): saved beside the segments by a writer, or by a reader when no writer runs.
-    if (useAnn(opts.ann, this.loc.size)) return annStoreSearch(this, this.dir, queries, { ...opts, k }, this.writable || !fs.existsSync(path.join(this.dir, LOCK)));
+    if (useAnn(opts.ann, this.loc.size)) return this.searchAnn(queries, { ...opts, k });
     let hits = await searchSegments(this.segs, dim, queries, k, opts.exclude);
     for (const list of hits) {
       const top = list[0];
@@ -251,6 +259,45 @@ export class FolderStore implements VectorStore {
     return hits;
   }
 
+  /**
+   * The index state an ANN graph is stamped with: `gen<generation>#<live count>`. A graph stamped
+   * with generation G holds exactly the items that were live then; rows of newer segments are
+   * what it lacks.
+   */
+  annCovers(): string {
+    return `gen${this.generation()}#${this.loc.size}`;
+  }
+
+  /**
+   * Approximate top-k. A saved graph that lags the index by at most annDeltaLimit items is used
+   * as it is: its candidates still current (live, in a segment it covers) are re-scored exactly,
+   * the rows of newer segments are searched exactly, and the two lists are merged. A graph that
+   * lags more (or none) is brought up to date first and saved (getAnn).
+   */
+  private async searchAnn(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
+    const covers = this.annCovers();
+    const g = peekAnn(this.dir);
+    const G = g ? /^gen(\d+)#/.exec(g.covers) : null;
+    if (g && G && g.covers !== covers && g.dim === this.dim) {
+      const covered = Number(G[1]);
+      const newer = this.segs.filter((s) => s.gen > covered);
+      const lagging = newer.reduce((a, s) => a + liveRows(s), 0);
+      const gone = g.size - (this.loc.size - lagging);
+      if (lagging + gone <= annDeltaLimit(this.loc.size)) {
+        const accept = (id: string) => {
+          const l = this.loc.get(id);
+          return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered;
+        };
+        const a = await annSearch(g, queries, (ids) => this.getVectors(ids), { ...opts, accept });
+        if (!newer.length) return a;
+        const b = await searchSegments(newer, this.dim, queries, opts.k, opts.exclude);
+        return a.map((hits, q) => mergeHits(hits, b[q], opts.k, opts.minScore));
+      }
+    }
+    const persist = this.writable || !fs.existsSync(path.join(this.dir, LOCK));
+    return annStoreSearch(this, this.dir, queries, opts, persist, covers);
+  }
+
   /** Apply one change atomically: new segment + tombstone files, then the manifest. */
   async write(change: StoreChange): Promise<void> {
     if (!this.writable || !this.release) throw new Error(`${this.location}: opened read-only (open with { write: true })`);
@@ -260,7 +307,7 @@ export class FolderStore implements VectorStore {
     if (!dim && upsert.length) dim = upsert[0].vector.length;
     checkChange(upsert, remove, dim, this.location, (id) => this.loc.has(id));
     if (this.manifest?.version === 1) await this.compact(true);
-    const before = await storeCovers(this);
+    const before = this.annCovers();
     if (!upsert.length && !remove.length) {
       // Nothing to add or remove: commit only a change of the `building` mark.
       if (this.manifest && !this.building !== !(this.manifest as ManifestV2).building) await this.commit([], [], [], undefined, undefined, dim);
@@ -287,7 +334,7 @@ export class FolderStore implements VectorStore {
     await this.commit(seg ? [seg] : [], tomb ? [tomb] : [], dead, undefined, gen, dim);
     const from = mergeFrom(this.segs);
     if (from >= 0) await this.mergeSegmentsFrom(from);
-    annApply(this.dir, before, await storeCovers(this), upsert, remove);
+    annApply(this.dir, before, this.annCovers(), upsert, remove);
   }
 
   private generation(): number {
