@@ -1,7 +1,7 @@
 /**
  * The adaptation modes of an experiment cell: frozen embeddings; a tuned head (any loss, head,
- * sampler, miner, schedule); projection tuning (a linear head starting from the identity or a
- * given matrix); cross (tuned on another dataset); search (hyperparameter search on the
+ * sampler, miner, schedule); projection tuning (a linear head starting from the identity, a
+ * given matrix, or the model's own pretrained projection on its pre-projection feature); cross (tuned on another dataset); search (hyperparameter search on the
  * validation split, best retrained). Each returns the test evaluation and the run's extras.
  */
 import fs from 'node:fs';
@@ -12,7 +12,8 @@ import { perQueryCsv } from '../metrics/report.ts';
 import { HeadEngine } from '../tune/engine.ts';
 import { headModel } from '../tune/export.ts';
 import { fitHead, type Fit } from '../tune/fit.ts';
-import { param, type Head } from '../tune/heads.ts';
+import { createHead, param, type Head } from '../tune/heads.ts';
+import { Rng } from '../util/random.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/search.ts';
 import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
@@ -133,7 +134,7 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
 const crossFits = new WeakMap<ItemVectors, Map<string, Fit>>();
 
 /** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
-export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder> }): Promise<ModeOutput> {
+export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder>; pretrained?: { weight: Float32Array; reference?: ItemVectors } }): Promise<ModeOutput> {
   if (d.test.protocol === 'captions' || train?.data.test.protocol === 'captions') {
     if (mode.kind !== 'frozen') throw new NotApplicable(`${mode.kind} mode: the captions protocol has no labels to tune on (only frozen applies to ${train?.data.test.protocol === 'captions' ? train.data.entry.name : d.entry.name})`);
     if (!o.text) throw new NotApplicable(`model ${o.model}: no text tower`);
@@ -160,9 +161,15 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
   }
   const values = { ...mode.options };
   let init: { weight: Float32Array } | undefined;
+  let agreement: number | undefined;
   if (mode.kind === 'projection') {
     values.headType = 'linear';
-    if (values.init !== undefined) {
+    if (values.init === 'pretrained') {
+      if (!o.pretrained) throw new Error(`${where}: init: pretrained needs the model's projection matrix (given by lookalike experiment)`);
+      if (o.pretrained.weight.length % v.dim !== 0) throw new Error(`${where}: the pretrained projection has ${o.pretrained.weight.length} values, not a multiple of the ${v.dim}-d pre-projection feature`);
+      init = { weight: o.pretrained.weight };
+      if (o.pretrained.reference) agreement = await initAgreement(init.weight, v, o.pretrained.reference);
+    } else if (values.init !== undefined && values.init !== 'identity') {
       const f = String(values.init);
       if (!fs.existsSync(f)) throw new Error(`${where}: init ${f}: no such file`);
       const m = decodeNpy(fs.readFileSync(f), f);
@@ -178,5 +185,27 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
     fit = await fitHead(pool, src.data.valRule, values, { seed: o.seed, valCrossDomain: src.data.valCrossDomain, init, where });
     memo?.set(mode.name, fit);
   }
-  return fromFit(fit, d, v, o.ks, meta);
+  const out = await fromFit(fit, d, v, o.ks, meta);
+  if (agreement !== undefined) out.extra.init = { from: 'pretrained', min_cosine_to_frozen: agreement };
+  return out;
+}
+
+/**
+ * How closely an untrained linear head with `weight` (inputDim x outputDim) on the pre-projection
+ * rows `pre` reproduces the frozen embeddings `ref`: the smallest row cosine over items in both.
+ */
+export async function initAgreement(weight: Float32Array, pre: ItemVectors, ref: ItemVectors): Promise<number> {
+  const outputDim = weight.length / pre.dim;
+  if (outputDim !== ref.dim) throw new Error(`the projection gives ${outputDim}-d rows but the frozen embeddings are ${ref.dim}-d`);
+  const head = createHead({ kind: 'linear', inputDim: pre.dim, outputDim, hidden: [], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(0), { weight });
+  const out = await applyHead(head, pre);
+  let min = Infinity;
+  for (let i = 0; i < pre.row.length; i++) {
+    const a = pre.row[i], b = ref.row[i];
+    if (a < 0 || b < 0) continue;
+    let dot = 0;
+    for (let k = 0; k < outputDim; k++) dot += out.vectors[a * outputDim + k] * ref.vectors[b * outputDim + k];
+    min = Math.min(min, dot);
+  }
+  return min;
 }

@@ -19,6 +19,7 @@ import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
 import { NotApplicable, runMode } from './modes.ts';
 import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text.ts';
+import { readProjection } from '../models/projection.ts';
 import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './store.ts';
 
 /** Options of runExperiment. */
@@ -105,6 +106,32 @@ export function notApplicable(p: RunPlan): string | undefined {
   return why ? `${why}; image<->text retrieval needs a text-image model folder (onnx/text_model.onnx + tokenizer.json: CLIP, SigLIP)` : undefined;
 }
 
+/** A model's pre-projection backbone and its pretrained projection matrix (inputDim x outputDim). */
+interface PreProjection {
+  backbone: Backbone;
+  weight: Float32Array;
+  embeddingOf: (dataset: string) => Promise<DatasetEmbedding>;
+}
+
+/**
+ * Open the pre-projection feature of a model (CLIP: pooler_output) and read the projection that maps
+ * it to the model's embedding (image_embeds) from the ONNX graph. One-line errors name the model
+ * and suggest init: identity when there is no such projection.
+ */
+export async function openPreProjection(p: RunPlan, main: Backbone): Promise<Omit<PreProjection, 'embeddingOf'>> {
+  const name = p.model.name;
+  if (p.model.flags.feature === 'pre-projection') throw new Error(`model ${name}: init: pretrained starts from the projected embedding; drop feature: pre-projection from the model's flags`);
+  if (!main.file) throw new Error(`model ${name}: no ONNX graph to read a projection from (${main.engine ?? 'not an ONNX model'}); use init: identity`);
+  const proj = readProjection(main.file, main.spec.output ?? main.outputs[0]?.name ?? '', name);
+  const flags = p.model.flags as unknown as ModelFlags;
+  const backbone = await loadBackbone(p.model.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: 'pre-projection' });
+  if (backbone.fingerprint === main.fingerprint || backbone.spec.output !== proj.input) {
+    await backbone.dispose();
+    throw new Error(`model ${name}: no pre-projection feature to start from (its last layer ${proj.node} reads ${proj.input}, which is not a graph output; CLIP-like models give pooler_output -> image_embeds); use init: identity`);
+  }
+  return { backbone, weight: proj.weight };
+}
+
 /** Open a model entry's backbone with its flags. */
 async function openBackbone(p: RunPlan): Promise<Backbone> {
   const flags = p.model.flags as unknown as ModelFlags;
@@ -142,21 +169,29 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
     if (!mine.length) continue;
     const backbone = await openBackbone(mine[0].plan);
     const cache = EmbeddingCache.open(c.cache, backbone.fingerprint);
-    const embedded = new Map<string, DatasetEmbedding>();
-    const embeddingOf = async (name: string) => {
-      let e = embedded.get(name);
-      if (!e) {
-        const d = dataset(name);
-        const ebar = new Progress(`embedding ${model.name} x ${name}`, d.items.length, { quiet: o.quiet });
-        e = await embedDataset(d, backbone, cache, (n) => ebar.update(n));
-        if (e.embeddedNow) ebar.end();
-        embedded.set(name, e);
-        result.embeddedNow += e.embeddedNow;
-        result.fromCache += e.fromCache;
-        log(`embedded ${model.name} x ${name}: ${e.embeddedNow} now, ${e.fromCache} from the cache${e.skipped.length ? `, ${e.skipped.length} undecodable (first: ${e.skipped[0].id}: ${e.skipped[0].reason})` : ''}`);
-      }
-      return e;
+    // Each (backbone, dataset) is embedded once, through the embedding cache of that backbone's fingerprint.
+    const embedder = (bb: Backbone, label: string) => {
+      const bbCache = bb === backbone ? cache : EmbeddingCache.open(c.cache, bb.fingerprint);
+      const embedded = new Map<string, DatasetEmbedding>();
+      return async (name: string) => {
+        let e = embedded.get(name);
+        if (!e) {
+          const d = dataset(name);
+          const ebar = new Progress(`embedding ${label} x ${name}`, d.items.length, { quiet: o.quiet });
+          e = await embedDataset(d, bb, bbCache, (n) => ebar.update(n));
+          if (e.embeddedNow) ebar.end();
+          embedded.set(name, e);
+          result.embeddedNow += e.embeddedNow;
+          result.fromCache += e.fromCache;
+          log(`embedded ${label} x ${name}: ${e.embeddedNow} now, ${e.fromCache} from the cache${e.skipped.length ? `, ${e.skipped.length} undecodable (first: ${e.skipped[0].id}: ${e.skipped[0].reason})` : ''}`);
+        }
+        return e;
+      };
     };
+    const embeddingOf = embedder(backbone, model.name);
+    // projection with init: pretrained: the pre-projection feature and the model's projection, opened on first use.
+    let pre: Promise<PreProjection> | undefined;
+    const preOf = () => (pre ??= openPreProjection(mine[0].plan, backbone).then((x) => ({ ...x, embeddingOf: embedder(x.backbone, `${model.name} (pre-projection)`) })));
     // The text tower, loaded on the first captions run that needs it.
     let text: Promise<TextEncoder> | undefined;
     const textOf = () => (text ??= loadTextEncoder(model.model, { dtype: model.flags.dtype, download: false }));
@@ -188,10 +223,12 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
           const na = notApplicable(plan);
           if (na) throw new NotApplicable(na);
           const d = dataset(plan.dataset.name);
-          const v = await embeddingOf(plan.dataset.name);
-          const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await embeddingOf(plan.trainDataset.name) } : undefined;
+          const pretrained = plan.mode.kind === 'projection' && plan.mode.options.init === 'pretrained' ? await preOf() : undefined;
+          const frozen = await embeddingOf(plan.dataset.name);
+          const v = pretrained ? await pretrained.embeddingOf(plan.dataset.name) : frozen;
+          const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await (pretrained?.embeddingOf ?? embeddingOf)(plan.trainDataset.name) } : undefined;
           const e0 = performance.now();
-          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf });
+          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen } });
           files = out.files;
           const evalSeconds = (performance.now() - e0) / 1000 - (out.trainSeconds ?? 0);
           record = {
@@ -267,6 +304,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
     } finally {
       await backbone.dispose();
       if (text) await (await text.catch(() => undefined))?.dispose();
+      if (pre) await (await pre.catch(() => undefined))?.backbone.dispose();
     }
   }
   bar.end();

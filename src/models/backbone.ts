@@ -24,6 +24,8 @@ export interface Backbone {
   fingerprint: string;
   /** How it runs, in words, when it is worth saying (e.g. "onnxruntime (converted from TF.js)"). */
   engine?: string;
+  /** The ONNX file the graph was read from, when there is one (not for converted TF.js models). */
+  file?: string;
   /** Graph inputs and outputs. */
   inputs: TensorInfo[];
   outputs: TensorInfo[];

@@ -165,7 +165,7 @@ export async function loadHfFolder(dir: string, opts: HfLoadOptions = {}): Promi
   const { spec } = hfResolveSpec(dir, io, opts);
   const fingerprint = hashParts(await hashFile(file), canonicalSpec(spec));
   try {
-    return new OrtBackbone(opts.name ?? dir, spec, fingerprint, session);
+    return Object.assign(new OrtBackbone(opts.name ?? dir, spec, fingerprint, session), { file });
   } catch (e) {
     await session.release();
     throw e;

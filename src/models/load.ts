@@ -73,7 +73,7 @@ export async function loadBackbone(model: string, opts: LoadOptions = {}): Promi
   const spec: ModelSpec = { ...defaultSpec(), ...specFromInput(imageInput(inputs, overrides.inputName), overrides), ...overrides };
   const fingerprint = hashParts(await hashFile(model), canonicalSpec(spec));
   try {
-    return new OrtBackbone(model, spec, fingerprint, session);
+    return Object.assign(new OrtBackbone(model, spec, fingerprint, session), { file: model });
   } catch (e) {
     await session.release();
     throw e;

@@ -77,6 +77,8 @@ export class OrtBackbone implements Backbone {
   private outputName: string;
   /** How it runs, when not a plain ONNX file (e.g. converted from TF.js). */
   engine?: string;
+  /** The ONNX file, when the graph came from one. */
+  file?: string;
 
   constructor(
     readonly name: string,
