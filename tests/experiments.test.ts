@@ -10,6 +10,8 @@ import { checkConfig, readExperimentConfig } from '../src/experiments/config.ts'
 import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/store.ts';
 import { EmbeddingCache } from '../src/experiments/cache.ts';
+import { readSubmission, readTruth } from '../src/metrics/competition.ts';
+import { evaluateSubmission } from '../src/metrics/evaluate.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
 
 const BIN = path.join(ROOT, 'bin/lookalike.js');
@@ -95,6 +97,12 @@ test('experiment: dry run, every mode, tracked runs, cache reuse, and resume aft
   }
   // Competition runs are scored with truth.json: weighted_topk on the 0..1000 scale.
   assert.ok(byId.get('tiny__comp__frozen')!.metrics.weighted_topk >= 0 && byId.get('tiny__comp__frozen')!.metrics.weighted_topk <= 1000);
+  // ... and leave a submission artefact that eval --submission scores the same.
+  const comp = byId.get('tiny__comp__frozen')!;
+  assert.equal(comp.artefacts.submission, 'submission.json');
+  const sub = readSubmission(path.join(dir, 'runs/smoke/tiny__comp__frozen/submission.json'));
+  assert.ok(Object.values(sub).every((l) => l.length === 10));
+  assert.equal(evaluateSubmission(sub, readTruth(path.join(dir, 'comp/truth.json')), { ks: [1, 5, 10] }).mean.weighted_topk, comp.metrics.weighted_topk);
   // Tuned runs carry a head, per-epoch records and the held-out classes' metrics.
   const tuned = byId.get('tiny__ds__tune-ce')!;
   assert.equal(tuned.epochs?.length, 3);

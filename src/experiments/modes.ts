@@ -104,7 +104,7 @@ function epochsCsv(epochs: EpochRecord[]): string {
 
 /** Rankings and per-query files of a test evaluation. */
 export function testFiles(t: ProtocolResult): Record<string, string> {
-  return { 'per_query.csv': perQueryCsv(t.result), 'rankings.json': JSON.stringify(t.rankings) + '\n' };
+  return { 'per_query.csv': perQueryCsv(t.result), 'rankings.json': JSON.stringify(t.rankings) + '\n', ...(t.submission ? { 'submission.json': JSON.stringify(t.submission, null, 1) + '\n' } : {}) };
 }
 
 async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly number[], meta: Record<string, string>): Promise<ModeOutput> {

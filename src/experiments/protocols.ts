@@ -25,6 +25,8 @@ export interface ProtocolResult {
   rankings: { query: string; label?: string; top: { id: string; score: number; relevant: boolean }[] }[];
   /** Test items that could not be embedded (left out). */
   missing: number;
+  /** competition: the submission (query file -> ranked gallery files, top max(10, K)). */
+  submission?: Record<string, string[]>;
   /** captions: images and captions scored, and captions left out because their image could not be embedded. */
   captions?: { images: number; captions: number; captions_without_image: number };
 }
@@ -70,6 +72,9 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
     });
     for (const q of Object.keys(t.truth!)) if (!(q in sub)) sub[q] = [];
     const result = evaluateSubmission(sub, t.truth!, { ks: normaliseKs(ks), subFile: `${d.entry.name} rankings`, truthFile: 'truth' });
+    // The run's artefact: a submission file as the competition takes it (top max(10, K) per query).
+    const keep = Math.max(10, ...ks);
+    const submission = Object.fromEntries(Object.entries(sub).map(([q, l]) => [q, l.slice(0, keep)]));
     queries.forEach((qi, q) => {
       const rel = new Set(t.truth![sid(d.items[qi])] ?? []);
       rankings.push({ query: d.items[qi].id, top: Array.from({ length: Math.min(KEEP_TOP, depth) }, (_, j) => {
@@ -77,7 +82,7 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
         return { id: d.items[g].id, score: top.scores[q * depth + j], relevant: rel.has(sid(d.items[g])) };
       }) });
     });
-    return { result, rankings, missing };
+    return { result, rankings, missing, submission };
   }
   // By label: per-label gallery counts (per domain when cross-domain).
   const results: QueryResult[] = [];
