@@ -46,7 +46,7 @@ export interface DatasetEntry {
 }
 
 /** Kinds of adaptation. */
-export type ModeKind = 'frozen' | 'tune' | 'projection' | 'cross' | 'search';
+export type ModeKind = 'frozen' | 'tune' | 'projection' | 'cross' | 'search' | 'distill';
 
 /** One adaptation mode; `options` are `lookalike tune` flags in camelCase (loss, epochs, lr, hidden, ...). */
 export interface ModeEntry {
@@ -54,6 +54,8 @@ export interface ModeEntry {
   kind: ModeKind;
   /** cross: the dataset the head is trained on (then evaluated on every other dataset). */
   train?: string;
+  /** distill: the teacher backbone (a model entry of the config, or a model path/preset). */
+  teacher?: ModelEntry;
   /** search: trials and the space (see src/experiments/search.ts). */
   trials?: number;
   space?: Record<string, unknown>;
@@ -81,7 +83,10 @@ export interface ExperimentConfig {
 export const DEFAULT_TABLE_METRICS = ['mmp@5', 'mr@1', 'precision@1', 'map@r', 'weighted_topk'];
 
 const PROTOCOLS: Protocol[] = ['leave-one-out', 'split', 'cross-domain', 'competition', 'oxford', 'captions'];
-const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search'];
+const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search', 'distill'];
+
+/** Options of a distill mode and their defaults (those of `lookalike tune --teacher`). */
+export const DISTILL_DEFAULTS = { loss: 'cosine', headType: 'mlp', hidden: '512', dropout: 0.1, epochs: 30, batchSize: 128, lr: 1e-3, weightDecay: 1e-4 } as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 type Obj = Record<string, unknown>;
@@ -186,11 +191,19 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     if (!KINDS.includes(kind)) fail(`${where}.kind`, `"${kind}" (choose ${KINDS.join(', ')})`);
     const options: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(x)) {
-      if (['name', 'kind', 'train', 'trials', 'space'].includes(k)) continue;
+      if (['name', 'kind', 'train', 'trials', 'space', 'teacher'].includes(k)) continue;
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${where}.${k}`, 'expected a string, number or boolean');
       options[k] = v as string | number | boolean;
     }
-    if (options.loss !== undefined && !LOSS_NAMES.includes(String(options.loss) as never)) fail(`${where}.loss`, `"${options.loss}" (choose ${LOSS_NAMES.join(', ')})`);
+    let teacher: ModelEntry | undefined;
+    if (kind === 'distill') {
+      const t = str(x.teacher, `${where}.teacher`);
+      teacher = models.find((m) => m.name === t) ?? { name: path.basename(t).replace(/\.(onnx|json)$/, ''), model: resolveModel(t, at), flags: {} };
+      for (const k of Object.keys(options)) if (!(k in DISTILL_DEFAULTS)) fail(`${where}.${k}`, `not a distill option (known: ${Object.keys(DISTILL_DEFAULTS).join(', ')})`);
+      if (options.loss !== undefined && options.loss !== 'cosine' && options.loss !== 'mse') fail(`${where}.loss`, `"${options.loss}": distillation takes cosine or mse`);
+      if (options.headType !== undefined && options.headType !== 'linear' && options.headType !== 'mlp') fail(`${where}.headType`, `"${options.headType}" (choose linear, mlp)`);
+    } else if (x.teacher !== undefined) fail(`${where}.teacher`, 'only a distill mode has a teacher');
+    if (kind !== 'distill' && options.loss !== undefined && !LOSS_NAMES.includes(String(options.loss) as never)) fail(`${where}.loss`, `"${options.loss}" (choose ${LOSS_NAMES.join(', ')})`);
     const train = x.train === undefined ? undefined : str(x.train, `${where}.train`);
     if (kind === 'cross') {
       if (!train) fail(`${where}.train`, 'cross mode needs train: DATASET (the dataset the head is tuned on)');
@@ -199,7 +212,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     const trials = x.trials === undefined ? undefined : Number(x.trials);
     if (kind === 'search' && !(Number.isInteger(trials) && trials! >= 1)) fail(`${where}.trials`, 'search mode needs trials: N (a positive integer)');
     if (x.space !== undefined && !isObj(x.space)) fail(`${where}.space`, 'expected a mapping of parameter -> values or {min, max, log}');
-    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options };
+    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options, ...(teacher ? { teacher } : {}) };
   });
   let ks: number[];
   try {
@@ -250,6 +263,8 @@ export function planRuns(c: ExperimentConfig): RunPlan[] {
     for (const dataset of c.datasets) {
       if (model.datasets && !model.datasets.includes(dataset.name)) continue;
       for (const mode of c.modes) {
+        // A backbone distilled into itself is no cell.
+        if (mode.kind === 'distill' && mode.teacher!.model === model.model && JSON.stringify(mode.teacher!.flags) === JSON.stringify(model.flags)) continue;
         if (mode.kind === 'cross') {
           if (mode.train === dataset.name) continue;
           if (model.datasets && !model.datasets.includes(mode.train!)) continue;

@@ -15,9 +15,10 @@ import { fitHead, type Fit } from '../tune/fit.ts';
 import { createHead, param, type Head } from '../tune/heads.ts';
 import { Rng } from '../util/random.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/search.ts';
+import { agreement, applyDistilled, distill, type DistillLoss } from '../tune/distill.ts';
 import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
-import type { ModeEntry } from './config.ts';
+import { DISTILL_DEFAULTS, type ModeEntry } from './config.ts';
 import type { DatasetData } from './datasets.ts';
 import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
 import type { TextEncoder } from '../models/text.ts';
@@ -134,7 +135,7 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
 const crossFits = new WeakMap<ItemVectors, Map<string, Fit>>();
 
 /** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
-export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder>; pretrained?: { weight: Float32Array; reference?: ItemVectors } }): Promise<ModeOutput> {
+export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder>; pretrained?: { weight: Float32Array; reference?: ItemVectors }; teacher?: { name: string; ref: string; v: ItemVectors } }): Promise<ModeOutput> {
   if (d.test.protocol === 'captions' || train?.data.test.protocol === 'captions') {
     if (mode.kind !== 'frozen') throw new NotApplicable(`${mode.kind} mode: the captions protocol has no labels to tune on (only frozen applies to ${train?.data.test.protocol === 'captions' ? train.data.entry.name : d.entry.name})`);
     if (!o.text) throw new NotApplicable(`model ${o.model}: no text tower`);
@@ -145,6 +146,7 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
     const test = await evaluateTest(d, v, o.ks);
     return { test, files: testFiles(test), extra: {} };
   }
+  if (mode.kind === 'distill') return runDistillMode(mode, d, v, o);
   const src = train ?? { data: d, v };
   if (src.data.test.protocol === 'oxford') throw new NotApplicable(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
   const pool = poolOf(src.data, src.v);
@@ -208,4 +210,49 @@ export async function initAgreement(weight: Float32Array, pre: ItemVectors, ref:
     min = Math.min(min, dot);
   }
   return min;
+}
+
+/**
+ * distill: train a head mapping this backbone's embeddings into the teacher's space on the train
+ * pool's images (labels unused; src/tune/distill.ts, as `tune --teacher`), then score the test part
+ * with the mapped student rows as queries against the teacher's gallery, and measure agreement
+ * with the teacher's own retrieval on the test images.
+ */
+async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o: { ks: readonly number[]; seed: number; model: string; teacher?: { name: string; ref: string; v: ItemVectors } }): Promise<ModeOutput> {
+  if (!d.trainPool.length) throw new NotApplicable(`distill mode: dataset ${d.entry.name} (${d.test.protocol}) has no training images to distil on`);
+  const t = o.teacher;
+  if (!t) throw new Error(`mode ${mode.name}: no teacher embeddings`);
+  const rows = d.trainPool.filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
+  if (rows.length < 4) throw new Error(`dataset ${d.entry.name}: only ${rows.length} training images embedded by both models; nothing to tune on`);
+  const opt = { ...DISTILL_DEFAULTS, ...mode.options };
+  const headType = String(opt.headType) as 'linear' | 'mlp';
+  const hidden = headType === 'mlp' ? String(opt.hidden).split(',').map((x) => Number(x.trim())) : [];
+  const t0 = performance.now();
+  const r = await distill(gatherRows(v.vectors, v.dim, rows.map((i) => v.row[i])), v.dim, gatherRows(t.v.vectors, t.v.dim, rows.map((i) => t.v.row[i])), t.v.dim, {
+    loss: String(opt.loss) as DistillLoss,
+    head: { kind: headType, hidden, dropout: Number(opt.dropout), batchNorm: false },
+    epochs: Number(opt.epochs),
+    batchSize: Number(opt.batchSize),
+    lr: Number(opt.lr),
+    weightDecay: Number(opt.weightDecay),
+    seed: o.seed,
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const mapped: ItemVectors = { vectors: await applyDistilled(r.head, v.vectors), dim: t.v.dim, row: v.row };
+  const test = await evaluateTest(d, t.v, o.ks, mapped);
+  // Agreement on the test images both models embedded: the student's (mapped) retrieval vs the teacher's.
+  const testItems = [...new Set([...d.test.queries, ...d.test.gallery])].filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
+  const agree = testItems.length >= 2 ? await agreement(gatherRows(mapped.vectors, mapped.dim, testItems.map((i) => mapped.row[i])), gatherRows(t.v.vectors, t.v.dim, testItems.map((i) => t.v.row[i])), t.v.dim) : undefined;
+  // lr: the peak rate (distill() warms up and decays it within the run).
+  const epochs: EpochRecord[] = r.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: Number(opt.lr), seconds: e.seconds }));
+  const onnx = headModel(r.head, { 'lookalike.distilled_from': t.ref, 'lookalike.model': o.model, 'lookalike.loss': String(opt.loss), 'lookalike.mode': mode.name, ...(agree ? { 'lookalike.agreement': JSON.stringify(agree) } : {}) });
+  return {
+    test,
+    files: { ...testFiles(test), 'head.onnx': onnx, 'epochs.csv': epochsCsv(epochs) },
+    extra: { distill: { teacher: t.name, teacher_ref: t.ref, student_dim: v.dim, teacher_dim: t.v.dim, train_images: rows.length, options: opt, agreement: agree } },
+    epochs,
+    trainSeconds,
+    secondsPerEpoch: r.epochs.length ? trainSeconds / r.epochs.length : undefined,
+    counts: { train: rows.length },
+  };
 }

@@ -34,11 +34,13 @@ export interface ProtocolResult {
 /** Top entries kept per query for reports. */
 export const KEEP_TOP = 10;
 
-/** Evaluate the test part of a dataset on the given rows. */
-export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly number[]): Promise<ProtocolResult> {
+/** Evaluate the test part of a dataset on the given rows; queries come from `qv` when given (e.g. a distilled student against its teacher's gallery). */
+export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly number[], qv: ItemVectors = v): Promise<ProtocolResult> {
   const t = d.test;
+  if (qv.dim !== v.dim) throw new Error(`dataset ${d.entry.name}: query rows are ${qv.dim}-d but gallery rows are ${v.dim}-d`);
   const ok = (i: number) => v.row[i] >= 0;
-  const missing = new Set([...t.queries, ...t.gallery].filter((i) => !ok(i))).size;
+  const qok = (i: number) => qv.row[i] >= 0 && (t.queries !== t.gallery || ok(i));
+  const missing = new Set([...t.queries.filter((i) => !qok(i)), ...t.gallery.filter((i) => !ok(i))]).size;
   if (t.protocol === 'oxford') {
     const g = t.gallery.filter(ok);
     const ox = await evaluateOxford(g.map((i) => d.items[i].id), gatherRows(v.vectors, v.dim, g.map((i) => v.row[i])), v.dim, t.oxford!, d.entry.oxford);
@@ -46,14 +48,14 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
     const result: EvalResult = { ks: [...ks], metrics: ['oxford_map'], mean: { oxford_map: ox.mean.oxford_map }, queries_scored: results.length, queries_skipped_no_relevant: [], queries_zero_no_relevant: [], per_query: Object.fromEntries(results.map((r) => [r.id, r.metrics])), queries: results };
     return { result, rankings: [], missing };
   }
-  const queries = t.queries.filter(ok);
+  const queries = t.queries.filter(qok);
   const gallery = t.gallery.filter(ok);
   const same = t.queries === t.gallery;
   const gPos = new Map(gallery.map((i, j) => [i, j]));
   const depth = gallery.length;
   const top = await searchExact(
     gatherRows(v.vectors, v.dim, gallery.map((i) => v.row[i])),
-    gatherRows(v.vectors, v.dim, queries.map((i) => v.row[i])),
+    gatherRows(qv.vectors, qv.dim, queries.map((i) => qv.row[i])),
     v.dim,
     depth,
     { exclude: same ? Int32Array.from(queries, (i) => gPos.get(i) ?? -1) : undefined },

@@ -153,6 +153,12 @@ export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<
   const env = cells[0].environment;
   const costRows = cost.map((c) => `<tr><td>${esc(c.model)}</td><td>${c.images_per_s?.toFixed(1) ?? '–'}</td><td>${c.dim ?? '–'}</td><td>${c.peak_rss_mb?.toFixed(0) ?? '–'}</td><td>${c.seconds_per_epoch?.toFixed(3) ?? '–'}</td></tr>`).join('\n');
   const deltaRows = ds.map((d) => `<tr><td>${esc(d.model)}</td><td>${esc(d.dataset)}</td><td>${esc(d.mode)}</td><td>${fmt(d.frozen, head)}</td><td>${fmt(d.tuned, head)}</td><td class="${d.delta > 0 ? 'up' : d.delta < 0 ? 'down' : ''}">${d.delta >= 0 ? '+' : ''}${(d.delta * 100).toFixed(1)}</td></tr>`).join('\n');
+  const distilled = finished.flatMap((r) => {
+    const x = r.extra?.distill as { teacher: string; agreement?: { top10_agreement: number; r_at_1: number; mean_cosine: number } } | undefined;
+    return x?.agreement ? [{ r, teacher: x.teacher, a: x.agreement }] : [];
+  });
+  const distillHead = ['student', 'dataset', 'mode', 'teacher', 'top-10 agreement', 'R@1 vs teacher', 'mean cosine', head];
+  const distillRows = distilled.map(({ r, teacher, a }) => [r.model.name, r.dataset.name, r.mode.name, teacher, a.top10_agreement.toFixed(4), a.r_at_1.toFixed(4), a.mean_cosine.toFixed(4), fmt(r.metrics[head], head)]);
   const notRun = cells.filter((r) => r.status !== 'finished');
   const na = notRun.filter((r) => r.status === 'not-applicable').length;
   const notRunText = notRun.length ? `${na ? `, ${na} not applicable (n/a)` : ''}${notRun.length > na ? `, ${notRun.length - na} skipped or failed` : ''}` : '';
@@ -177,6 +183,9 @@ ${tables.map(tableHtml).join('\n')}
 <h2>Frozen vs tuned (${esc(head)}, points)</h2>
 <table><tr><th>model</th><th>dataset</th><th>mode</th><th>frozen</th><th>tuned</th><th>delta (points)</th></tr>
 ${deltaRows}</table>
+${distillRows.length ? `<h2>Distillation: how close each student gets to its teacher (test images; ${esc(head)}: student queries vs the teacher's gallery)</h2>
+<table><tr>${distillHead.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
+${distillRows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n')}</table>` : ''}
 <h2>Charts</h2>
 ${Object.entries(svgs).map(([n, s]) => `<div class="chart" id="${n}">${s}</div>`).join('\n')}
 <h2>Throughput and cost per model</h2>
@@ -199,6 +208,7 @@ ${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(
     '|---|---|---|---:|---:|---:|',
     ...ds.map((d) => `| ${d.model} | ${d.dataset} | ${d.mode} | ${fmt(d.frozen, head)} | ${fmt(d.tuned, head)} | ${d.delta >= 0 ? '+' : ''}${(d.delta * 100).toFixed(1)} |`),
     '',
+    ...(distillRows.length ? [`## Distillation (test images; ${head}: student queries vs the teacher's gallery)`, '', `| ${distillHead.join(' | ')} |`, `|---|---|---|---|${distillHead.slice(4).map(() => '---:').join('|')}|`, ...distillRows.map((row) => `| ${row.join(' | ')} |`), ''] : []),
     '## Throughput and cost per model',
     '',
     '| model | embedding images/s | dim | peak RSS MiB | s per epoch |',

@@ -13,7 +13,7 @@ import { hashParts } from '../util/hash.ts';
 import { formatSeconds, Progress } from '../util/progress.ts';
 import { resolveTuneValues } from '../tune/options.ts';
 import { EmbeddingCache } from './cache.ts';
-import { planRuns, type ExperimentConfig, type RunPlan } from './config.ts';
+import { DISTILL_DEFAULTS, planRuns, type ExperimentConfig, type ModelEntry, type RunPlan } from './config.ts';
 import { loadDataset, type DatasetData } from './datasets.ts';
 import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
@@ -72,7 +72,12 @@ export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, strin
   if (p.dataset.protocol === 'captions') out.captions = p.dataset.captions!;
   for (const [k, v] of Object.entries(p.model.flags)) out[`model.${k}`] = v;
   if (p.trainDataset) out.train_dataset = p.trainDataset.path;
-  if (p.mode.kind !== 'frozen') {
+  if (p.mode.kind === 'distill') {
+    const t = p.mode.teacher!;
+    out['distill.teacher'] = t.model;
+    for (const [k, v] of Object.entries(t.flags)) out[`teacher.${k}`] = v;
+    for (const [k, v] of Object.entries({ ...DISTILL_DEFAULTS, ...p.mode.options })) out[`distill.${k}`] = v;
+  } else if (p.mode.kind !== 'frozen') {
     const { strategy, ...rest } = p.mode.options;
     const values = resolveTuneValues(p.mode.kind === 'projection' ? { ...rest, headType: 'linear', init: undefined } : rest, `mode ${p.mode.name}`);
     for (const [k, v] of Object.entries(values)) out[`tune.${k}`] = v;
@@ -133,11 +138,11 @@ export async function openPreProjection(p: RunPlan, main: Backbone): Promise<Omi
 }
 
 /** Open a model entry's backbone with its flags. */
-async function openBackbone(p: RunPlan): Promise<Backbone> {
-  const flags = p.model.flags as unknown as ModelFlags;
+async function openBackbone(m: ModelEntry): Promise<Backbone> {
+  const flags = m.flags as unknown as ModelFlags;
   if (flags.threads) runtime.threads = Number(flags.threads);
   if (flags.batch) runtime.batchSize = Number(flags.batch);
-  return loadBackbone(p.model.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: flags.feature });
+  return loadBackbone(m.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: flags.feature });
 }
 
 /** Run an experiment (or list it with dryRun). */
@@ -167,7 +172,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
   for (const model of c.models) {
     const mine = todo.filter((p) => p.plan.model.name === model.name);
     if (!mine.length) continue;
-    const backbone = await openBackbone(mine[0].plan);
+    const backbone = await openBackbone(model);
     const cache = EmbeddingCache.open(c.cache, backbone.fingerprint);
     // Each (backbone, dataset) is embedded once, through the embedding cache of that backbone's fingerprint.
     const embedder = (bb: Backbone, label: string) => {
@@ -189,6 +194,14 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
       };
     };
     const embeddingOf = embedder(backbone, model.name);
+    // distill: each teacher backbone, opened on first use (its embeddings come from its own cache).
+    const teachers = new Map<string, Promise<{ backbone: Backbone; embeddingOf: (dataset: string) => Promise<DatasetEmbedding> }>>();
+    const teacherOf = (t: ModelEntry) => {
+      const key = JSON.stringify([t.model, t.flags]);
+      let e = teachers.get(key);
+      if (!e) teachers.set(key, (e = openBackbone(t).then((bb) => ({ backbone: bb, embeddingOf: embedder(bb, `${t.name} (teacher)`) }))));
+      return e;
+    };
     // projection with init: pretrained: the pre-projection feature and the model's projection, opened on first use.
     let pre: Promise<PreProjection> | undefined;
     const preOf = () => (pre ??= openPreProjection(mine[0].plan, backbone).then((x) => ({ ...x, embeddingOf: embedder(x.backbone, `${model.name} (pre-projection)`) })));
@@ -228,7 +241,8 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
           const v = pretrained ? await pretrained.embeddingOf(plan.dataset.name) : frozen;
           const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await (pretrained?.embeddingOf ?? embeddingOf)(plan.trainDataset.name) } : undefined;
           const e0 = performance.now();
-          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen } });
+          const teacher = plan.mode.kind === 'distill' && d.trainPool.length ? { name: plan.mode.teacher!.name, ref: plan.mode.teacher!.model, v: await (await teacherOf(plan.mode.teacher!)).embeddingOf(plan.dataset.name) } : undefined;
+          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen }, teacher });
           files = out.files;
           const evalSeconds = (performance.now() - e0) / 1000 - (out.trainSeconds ?? 0);
           record = {
@@ -305,6 +319,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
       await backbone.dispose();
       if (text) await (await text.catch(() => undefined))?.dispose();
       if (pre) await (await pre.catch(() => undefined))?.backbone.dispose();
+      for (const t of teachers.values()) await (await t.catch(() => undefined))?.backbone.dispose();
     }
   }
   bar.end();
