@@ -10,7 +10,8 @@ import { readRuns } from '../src/experiments/store.ts';
 import { buildReport } from '../src/experiments/report.ts';
 import { runCaptionEval } from '../src/embed/captions.ts';
 import { solidPng, writeClipFolder } from './fixtures/hf.ts';
-import { tmpDir } from './helpers/tmp.ts';
+import { spawnSync } from 'node:child_process';
+import { ROOT, tmpDir } from './helpers/tmp.ts';
 
 test('captions protocol: R@K equal eval --captions; n/a for a model without a text tower and for tuning modes', async () => {
   const dir = tmpDir('lookalike-exp-cap-');
@@ -45,6 +46,13 @@ modes:
   - projection
 `,
   );
+  // The dry run already says which cells cannot apply, and why.
+  const dry = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'experiment', path.join(dir, 'exp.yaml'), '--dry-run'], { encoding: 'utf8' });
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /cap: 6 runs \(0 finished, 6 to run\)/);
+  assert.match(dry.stdout, /clip__coco__frozen\n/);
+  assert.match(dry.stdout, /tiny__coco__frozen {2}\(n\/a: .*tiny\.onnx is a single file with no text tower/);
+  assert.match(dry.stdout, /clip__coco__tune-ce {2}\(n\/a: tune mode: the captions protocol of coco has no labels to tune on/);
   const c = readExperimentConfig(path.join(dir, 'exp.yaml'));
   assert.equal(c.datasets[0].captions, path.join(coco, 'captions.csv'));
   const r = await runExperiment(c, { quiet: true });

@@ -1,7 +1,7 @@
 /** `lookalike experiment CONFIG`: models x datasets x modes from one YAML/JSON file, tracked in a run store. */
 import { Command } from 'commander';
 import { readExperimentConfig } from '../experiments/config.ts';
-import { runExperiment } from '../experiments/runner.ts';
+import { notApplicable, runExperiment } from '../experiments/runner.ts';
 import { mlflowFromEnv } from '../experiments/mlflow.ts';
 import { printJson } from './options.ts';
 
@@ -38,14 +38,14 @@ Example:
       }
     } : undefined });
     if (o.dryRun) {
-      if (o.json) return printJson({ experiment: c.name, store: c.store, runs: r.planned.map((p) => ({ id: p.plan.id, model: p.plan.model.name, dataset: p.plan.dataset.name, mode: p.plan.mode.name, kind: p.plan.mode.kind, done: p.done })) });
-      const lines = r.planned.map((p, i) => `${String(i + 1).padStart(3)}  ${p.done ? 'done   ' : 'to run '} ${p.plan.id}`);
+      if (o.json) return printJson({ experiment: c.name, store: c.store, runs: r.planned.map((p) => ({ id: p.plan.id, model: p.plan.model.name, dataset: p.plan.dataset.name, mode: p.plan.mode.name, kind: p.plan.mode.kind, done: p.done, ...(notApplicable(p.plan) ? { not_applicable: notApplicable(p.plan) } : {}) })) });
+      const lines = r.planned.map((p, i) => `${String(i + 1).padStart(3)}  ${p.done ? 'done   ' : 'to run '} ${p.plan.id}${notApplicable(p.plan) ? `  (n/a: ${notApplicable(p.plan)})` : ''}`);
       process.stdout.write(`${c.name}: ${r.planned.length} runs (${r.skipped} finished, ${r.planned.length - r.skipped} to run), store ${c.store}\n${lines.join('\n')}\n`);
       return;
     }
-    const summary = { experiment: c.name, store: c.store, runs: r.planned.length, ran: r.ran, skipped_finished: r.skipped, failed: r.records.filter((x) => x.status === 'failed').length, embedded_now: r.embeddedNow, from_cache: r.fromCache, seconds: Math.round(r.seconds * 10) / 10 };
+    const summary = { experiment: c.name, store: c.store, runs: r.planned.length, ran: r.ran, skipped_finished: r.skipped, failed: r.records.filter((x) => x.status === 'failed').length, not_applicable: r.records.filter((x) => x.status === 'not-applicable').length, embedded_now: r.embeddedNow, from_cache: r.fromCache, seconds: Math.round(r.seconds * 10) / 10 };
     if (o.json) return printJson(summary);
-    process.stdout.write(`${c.name}: ${r.ran} runs done, ${r.skipped} already finished, ${summary.failed} failed; ${r.embeddedNow} images embedded, ${r.fromCache} from the cache; ${summary.seconds}s\nrun store: ${c.store}/${c.name} (lookalike report ${c.store}/${c.name} --out report.html)\n`);
+    process.stdout.write(`${c.name}: ${r.ran} runs done, ${r.skipped} already finished, ${summary.failed} failed${summary.not_applicable ? `, ${summary.not_applicable} not applicable` : ''}; ${r.embeddedNow} images embedded, ${r.fromCache} from the cache; ${summary.seconds}s\nrun store: ${c.store}/${c.name} (lookalike report ${c.store}/${c.name} --out report.html)\n`);
     if (summary.failed) process.exitCode = 1;
   });
   return cmd;
