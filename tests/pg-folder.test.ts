@@ -6,14 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeClassFolders } from '../src/data/synthetic.ts';
+import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { listFolder } from '../src/data/images.ts';
 import { embedImages } from '../src/embed/pipeline.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { openStore } from '../src/store/open.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from './helpers/tmp.ts';
-import { runCli } from './helpers/pg.ts';
+import { runCli, startCli, startPgServer } from './helpers/pg.ts';
 
 const dir = tmpDir('lookalike-pg-folder-');
 const db = path.join(dir, 'db');
@@ -58,38 +58,137 @@ test('folder store and pglite store: identical top-10 lists on ukbench56', { ski
   await compare('ukbench', ukbench);
 });
 
-test('CLI: index and search with --store pglite:DIR give the folder store\'s results', async () => {
-  const g = path.join(dir, 'cli-gallery');
-  await writeClassFolders(g, 4, 5, 0);
-  const model = writeTinyCnn(dir);
-  const pg = `pglite:${path.join(dir, 'cli-db')}`;
-  const lkx = path.join(dir, 'cli.lkx');
-  for (const out of [lkx, pg]) {
-    const r = await runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', out, '--json']);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).images, 20);
+type Run = { status: number | null; stdout: string; stderr: string };
+const ok = (r: Run, what: string): Run => {
+  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+  return r;
+};
+const topIds = (r: Run) => JSON.parse(r.stdout).results.map((q: { query: string; hits: { id: string }[] }) => [q.query, q.hits.map((h) => h.id)]);
+
+/**
+ * The done-when of the Postgres store, through the CLI: `index DIR/gallery --store S`, then
+ * `search` (image files and --id), `compete DIR --store S` and `eval --store S` give the folder
+ * store's top-10 lists and figures; `compete --store` equals plain `compete --model` too. eval
+ * runs on the gallery index, or (evalOn 'all') on an index of all of DIR. Runs
+ * the pglite commands one after another (one process per PGlite folder) beside the folder ones.
+ */
+async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string, pgStores: string[], evalOn: 'gallery' | 'all'): Promise<{ lkx: string; search: [string, string[]][] }> {
+  const work = fs.mkdtempSync(path.join(dir, 'cli-'));
+  const gallery = path.join(comp, 'gallery');
+  const lkx = path.join(work, 'gallery.lkx');
+  const all = path.join(work, 'all.lkx');
+  const qid = fs.readdirSync(gallery).sort().slice(0, 2);
+  const sub = (name: string) => path.join(work, `${name}.json`);
+  const search = (s: string) => ['search', '--store', s, path.join(comp, 'query'), '--id', ...qid, '-k', '10', '--json'];
+  // The folder store, and plain compete with the model (gallery embedded in memory).
+  const folder = (async () => {
+    ok(await runCli(['index', gallery, ...modelArgs, '--store', lkx, '--json']), 'index folder');
+    const [s, c, p] = await Promise.all([runCli(search(lkx)), runCli(['compete', comp, '--store', lkx, '-k', '10', '--out', sub('folder'), '--json']), runCli(['compete', comp, ...modelArgs, '-k', '10', '--out', sub('plain'), '--json'])]);
+    ok(c, 'compete --store folder');
+    ok(p, 'compete --model');
+    if (evalOn === 'all') ok(await runCli(['index', comp, ...modelArgs, '--store', all, '--json']), 'index folder (all)');
+    const e = ok(await runCli(['eval', '--store', evalOn === 'all' ? all : lkx, '--labels', labels, '--json']), 'eval folder');
+    return { search: ok(s, 'search folder'), eval: e };
+  })();
+  const pg = (async () => {
+    const out = [];
+    for (const [i, s] of pgStores.entries()) {
+      const g = `${s}${s.includes('?') ? '&' : '?'}index=gallery`;
+      const a = evalOn === 'all' ? `${s}${s.includes('?') ? '&' : '?'}index=everything` : g;
+      ok(await runCli(['index', gallery, ...modelArgs, '--store', g, '--json']), `index ${g}`);
+      const sr = ok(await runCli(search(g)), `search ${g}`);
+      ok(await runCli(['compete', comp, '--store', g, '-k', '10', '--out', sub(`pg${i}`), '--json']), `compete ${g}`);
+      if (evalOn === 'all') ok(await runCli(['index', comp, ...modelArgs, '--store', a, '--json']), `index ${a}`);
+      out.push({ search: sr, eval: ok(await runCli(['eval', '--store', a, '--labels', labels, '--json']), `eval ${a}`) });
+    }
+    return out;
+  })();
+  const [f, pgs] = await Promise.all([folder, pg]);
+  const read = (name: string) => JSON.parse(fs.readFileSync(sub(name), 'utf8')) as Record<string, string[]>;
+  const queries = fs.readdirSync(path.join(comp, 'query')).length;
+  assert.equal(topIds(f.search).length, queries + qid.length);
+  assert.ok(topIds(f.search).every(([, hits]: [string, string[]]) => hits.length === Math.min(10, fs.readdirSync(gallery).length)));
+  // compete from the folder store = plain compete with the same model.
+  assert.deepEqual(read('folder'), read('plain'));
+  assert.equal(Object.keys(read('plain')).length, queries);
+  const fe = JSON.parse(f.eval.stdout);
+  assert.ok(fe.queries_scored > 0);
+  pgStores.forEach((s, i) => {
+    assert.deepEqual(topIds(pgs[i].search), topIds(f.search), `${s}: search top-10 differs from the folder store`);
+    assert.deepEqual(read(`pg${i}`), read('plain'), `${s}: compete submission differs`);
+    const pe = JSON.parse(pgs[i].eval.stdout);
+    assert.equal(pe.queries_scored, fe.queries_scored);
+    for (const [m, v] of Object.entries(fe.mean as Record<string, number>)) assert.ok(Math.abs(pe.mean[m] - v) < 1e-6, `${s}: eval ${m} ${pe.mean[m]} vs ${v}`);
+  });
+  return { lkx, search: topIds(f.search) };
+}
+
+test('CLI, tiny model: index, search, compete and eval on pglite: and postgres:// (wire protocol) equal the folder store', async () => {
+  const comp = path.join(dir, 'comp-tiny');
+  const truth = await writeCompetition(comp, 6, 2);
+  const labels = path.join(dir, 'comp-tiny-labels.csv');
+  // eval runs on the gallery index (two images per class).
+  const rows = Object.values(truth).flatMap((gs, c) => gs.map((g) => `${g},c${c}`));
+  fs.writeFileSync(labels, 'path,label\n' + rows.join('\n') + '\n');
+  const model = ['--model', writeTinyCnn(dir), ...TINY_FLAGS];
+  const pg = `pglite:${path.join(dir, 'comp-db')}`;
+  const server = await startPgServer();
+  let ref: Awaited<ReturnType<typeof cliSameAsFolder>>;
+  try {
+    ref = await cliSameAsFolder(comp, model, labels, [pg, server.url], 'gallery');
+  } finally {
+    await server.stop();
   }
-  const ids = ['class00/000.jpg', 'class02/003.jpg'];
-  const [a, b] = await Promise.all([lkx, pg].map((s) => runCli(['search', '--store', s, '--id', ...ids, '-k', '10', '--json'])));
-  assert.equal(b.status, 0, b.stderr);
-  const top = (r: { stdout: string }) => JSON.stringify(JSON.parse(r.stdout).results.map((q: { hits: { id: string }[] }) => q.hits.map((h) => h.id)));
-  assert.equal(top(b), top(a));
-  assert.equal(JSON.parse(b.stdout).results[0].hits.length, 10);
-  // eval and tune take the same --store locations and give the folder store's figures.
-  const labels = path.join(g, 'labels.csv');
-  fs.writeFileSync(labels, 'path,label\n' + listFolder(g).images.map((id) => `${id},${id.split('/')[0]}`).join('\n') + '\n');
-  const [ea, eb] = await Promise.all([lkx, pg].map((s) => runCli(['eval', '--store', s, '--labels', labels, '--json'])));
-  assert.equal(eb.status, 0, eb.stderr);
-  assert.deepEqual(JSON.parse(eb.stdout).mean, JSON.parse(ea.stdout).mean);
-  assert.equal(JSON.parse(eb.stdout).queries_scored, 20);
+  const g = `${pg}?index=gallery`;
+  // dedup --store: the folder store's groups.
+  const [df, dp] = await Promise.all([ref.lkx, g].map((s) => runCli(['dedup', '--store', s, '--threshold', 'auto', '--json'])));
+  assert.equal(JSON.parse(ok(df, 'dedup folder').stdout).items, 12);
+  assert.deepEqual(JSON.parse(ok(dp, 'dedup pglite').stdout), JSON.parse(df.stdout));
+  // serve --store: a real loopback server answers a search by id and by uploaded image as the folder store's search did.
+  const srv = startCli(['serve', '--store', g, '--port', '0']);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = / at (http:\/\/[^\s]+?)\/?\n/.exec(srv.stderr());
+        if (m) {
+          clearInterval(timer);
+          resolve(m[1]);
+        }
+      }, 50);
+      srv.done.then((r) => {
+        clearInterval(timer);
+        reject(new Error(`serve exited ${r.status}: ${r.stderr}`));
+      });
+    });
+    const want = new Map(ref.search);
+    const qid = [...want.keys()].find((q) => q.startsWith('g'))!;
+    const byId = await (await fetch(`${url}/search?id=${encodeURIComponent(qid)}&k=10`)).json();
+    assert.deepEqual(byId.results.map((h: { id: string }) => h.id), want.get(qid));
+    const q = fs.readdirSync(path.join(comp, 'query')).sort()[0];
+    const byImage = await (await fetch(`${url}/search?k=10`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(fs.readFileSync(path.join(comp, 'query', q))) })).json();
+    assert.deepEqual(byImage.results.map((h: { id: string }) => h.id), want.get(q));
+  } finally {
+    srv.child.kill('SIGTERM');
+    await srv.done;
+  }
+  // tune takes the same --store locations.
   const head = path.join(dir, 'pg-head.onnx');
-  const t = await runCli(['tune', '--store', pg, '--labels', labels, '--epochs', '2', '--out', head, '--json']);
-  assert.equal(t.status, 0, t.stderr);
+  ok(await runCli(['tune', '--store', g, '--labels', labels, '--epochs', '2', '--out', head, '--json']), 'tune');
   assert.ok(fs.statSync(head).size > 0);
   // Re-running the index on a changed folder upserts by content and deletes what disappeared.
-  fs.rmSync(path.join(g, 'class01/000.jpg'));
-  const again = await runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', pg, '--json']);
-  assert.equal(again.status, 0, again.stderr);
-  const r2 = JSON.parse(again.stdout);
-  assert.deepEqual([r2.images, r2.added, r2.removed, r2.unchanged], [19, 0, 1, 19]);
+  const gone = Object.values(truth)[0][0];
+  fs.rmSync(path.join(comp, 'gallery', gone));
+  const again = JSON.parse(ok(await runCli(['index', path.join(comp, 'gallery'), ...model, '--store', g, '--json']), 'index again').stdout);
+  assert.deepEqual([again.images, again.added, again.removed, again.unchanged], [11, 0, 1, 11]);
+  assert.deepEqual(again.removed_ids, [gone]);
+});
+
+const cufs = path.join(SHARED, 'datasets/cufs-sketch');
+const mobilenet = path.join(SHARED, 'models/mobilenet-v3-small-embedder');
+test('CLI, shared model on a shared dataset (cufs-sketch test/, mobilenet-v3-small): pglite: equals the folder store', { skip: fs.existsSync(cufs) && fs.existsSync(mobilenet) ? false : `${cufs} or ${mobilenet} is absent` }, async () => {
+  const labels = path.join(dir, 'cufs-labels.csv');
+  const rows = fs.readFileSync(path.join(cufs, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter(([p]) => p.startsWith('test/'));
+  assert.equal(rows.length, 176);
+  fs.writeFileSync(labels, 'path,label\n' + rows.map(([p, l]) => `${p.slice('test/'.length)},${l}`).join('\n') + '\n');
+  await cliSameAsFolder(path.join(cufs, 'test'), ['--model', mobilenet], labels, [`pglite:${path.join(dir, 'cufs-db')}`], 'all');
 });

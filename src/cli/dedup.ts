@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { findDuplicates, groupsCsv, type DedupResult } from '../index/dedup.ts';
 import { withStore } from '../store/open.ts';
+import { addStoreOption, storeLocation } from './store-option.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
@@ -12,23 +13,27 @@ interface DedupFlags extends AnnFlags {
   out?: string;
   neighbours: string;
   json?: boolean;
+  store?: string;
 }
 
 /** The `dedup` command. */
 export function dedupCommand(): Command {
   const cmd = new Command('dedup')
     .description('find groups of near-duplicate images in an index (cosine above a threshold), with a keeper suggestion per group')
-    .argument('<index>', 'index folder written by `lookalike index`')
+    .argument('[index]', 'index folder written by `lookalike index` (or --store LOCATION)')
     .requiredOption('-t, --threshold <T|auto>', 'cosine above which two items are near-duplicates, or "auto" (picked from the nearest-neighbour score distribution; docs/dedup.md)')
     .option('-o, --out <file>', 'write the groups: .csv -> group,id,keeper,cosine_to_keeper,bytes; anything else -> JSON')
     .option('--neighbours <n>', 'neighbours examined per item (groups also grow through chains of pairs)', '10')
     .option('--json', 'print the result as JSON, no progress');
   addAnnOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike dedup photos.lkx --threshold auto --out groups.csv
+  lookalike dedup --store pglite:./db --threshold auto --json
   lookalike dedup photos.lkx --threshold 0.97 --out groups.json --ann on --ef 128`);
-  cmd.action(async (index: string, o: DedupFlags) => {
+  cmd.action(async (indexArg: string | undefined, o: DedupFlags) => {
+    const index = storeLocation(indexArg, o.store);
     const threshold = o.threshold === 'auto' ? 'auto' : parseNumber(o.threshold, '--threshold');
     const neighbours = parseInteger(o.neighbours, '--neighbours', 1);
     const mode = annMode(o);

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { startServer } from '../serve/app.ts';
 import { LIMITS } from '../serve/limits.ts';
+import { addStoreOption, storeLocation } from './store-option.ts';
 import { parseInteger, parseNumber, runtimeFlags, type ModelFlags } from './options.ts';
 
 interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'> {
@@ -12,13 +13,14 @@ interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'de
   maxUpload: string;
   queue: string;
   watch: boolean;
+  store?: string;
 }
 
 /** The `serve` command. */
 export function serveCommand(): Command {
-  return new Command('serve')
+  const cmd = new Command('serve')
     .description('serve an index over HTTP: search API (image upload, id, text), thumbnails, add/remove items, and a web page at /')
-    .argument('<index>', 'index folder written by `lookalike index`')
+    .argument('[index]', 'index folder written by `lookalike index` (or --store LOCATION)')
     .option('-m, --model <model>', 'model for image queries (default: the one the index was built with; must have the same fingerprint)')
     .option('--head <file>', 'tuned head the index was built with (default: from the index)')
     .option('--host <host>', 'address to listen on; beyond loopback needs --token', '127.0.0.1')
@@ -29,7 +31,9 @@ export function serveCommand(): Command {
     .option('--queue <n>', 'image queries running or waiting before 503 + Retry-After', String(LIMITS.queue))
     .option('--no-watch', 'do not reload when the index changes on disk (POST /reload still does)')
     .option('--threads <n>', 'inference threads (default: ORT chooses)')
-    .option('--batch <n>', 'largest micro-batch of concurrent image queries')
+    .option('--batch <n>', 'largest micro-batch of concurrent image queries');
+  addStoreOption(cmd);
+  return cmd
     .addHelpText('after', `
 API (docs/api.md): POST /search (image upload or JSON {"id"|"text"|"vector"}), GET /search?id=|text=,
 GET /items/ID/thumbnail, GET /info, GET /healthz, POST /items, DELETE /items/ID, POST /reload.
@@ -37,8 +41,10 @@ GET /items/ID/thumbnail, GET /info, GET /healthz, POST /items, DELETE /items/ID,
 Example:
   lookalike serve gallery.lkx                      # http://127.0.0.1:8080
   curl -F image=@query.jpg 'http://127.0.0.1:8080/search?k=5'
-  LOOKALIKE_TOKEN=secret lookalike serve gallery.lkx --host 0.0.0.0 --port 8080`)
-    .action(async (index: string, o: ServeFlags) => {
+  LOOKALIKE_TOKEN=secret lookalike serve gallery.lkx --host 0.0.0.0 --port 8080
+  lookalike serve --store pglite:./db --port 8080`)
+    .action(async (indexArg: string | undefined, o: ServeFlags) => {
+      const index = storeLocation(indexArg, o.store);
       const runtime = runtimeFlags({ threads: o.threads, device: o.device, batch: o.batch });
       const server = await startServer({
         index,
