@@ -19,6 +19,7 @@ import { openStore } from '../store/open.ts';
 import { FolderStore } from '../store/folder/store.ts';
 import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
 import type { EmbeddingSource, FileRecord, StoreItem, VectorStore } from '../store/types.ts';
+import { isPgLocation } from '../store/pg/location.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
@@ -111,6 +112,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   if (images.length === 0 && !opts.allowEmpty) {
     throw new Error(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass --allow-empty)`);
   }
+  if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept);
   // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
   if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept);
   const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
@@ -171,6 +173,29 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
     removeOwnFolder(backup);
     // Everything in the new index was embedded by this run: it counts as added.
     return { ...report, out, removed: [...oldIds].filter((id) => !newIds.has(id)) };
+  } finally {
+    await old.close();
+  }
+}
+
+/** --rebuild on Postgres: fill a staging index (src/store/pg/rebuild.ts), then swap it in within one transaction. */
+async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+  const { openPgStore } = await import('../store/pg/store.ts');
+  const { openRebuildStaging, swapRebuild } = await import('../store/pg/rebuild.ts');
+  const root = path.resolve(opts.folder);
+  // Hold the index's writer lock for the whole rebuild: it covers the staging index too.
+  const old = await openPgStore(opts.out, { write: true, create: { ...source, dim: 0, root } });
+  try {
+    const { staging } = await openRebuildStaging(old, source, root);
+    try {
+      const report = await update(staging, opts, source, images, listing);
+      const newIds = new Set(await staging.ids());
+      const removed = (await old.ids()).filter((id) => !newIds.has(id));
+      await swapRebuild(old, staging);
+      return { ...report, removed };
+    } finally {
+      await staging.close();
+    }
   } finally {
     await old.close();
   }

@@ -61,3 +61,12 @@ export function parsePgLocation(location: string): PgLocation {
 export function redact(location: string): string {
   return location.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
+
+/** The same database with another index name (`?index=NAME`), as a location string. */
+export function withIndex(loc: PgLocation, index: string): string {
+  checkName(index, 'index name');
+  if (loc.kind === 'pglite') return `pglite:${loc.dataDir}?index=${index}`;
+  const url = new URL(loc.location);
+  url.searchParams.set('index', index);
+  return url.toString();
+}

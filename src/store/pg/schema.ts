@@ -56,10 +56,21 @@ export const MIGRATIONS: Migration[] = [
          PRIMARY KEY (index_name, worker))`,
     ],
   },
+  {
+    version: 3,
+    name: 'rebuilds',
+    up: [
+      // The staging index an `index --rebuild` fills (created by it, never a user's index).
+      `CREATE TABLE lookalike.rebuilds (
+         index_name text PRIMARY KEY,
+         staging text NOT NULL UNIQUE,
+         started timestamptz NOT NULL DEFAULT now())`,
+    ],
+  },
 ];
 
 /** Arbitrary constant key for pg_advisory_xact_lock around migrations and DDL. */
-const DDL_LOCK = 0x6c6b78; // 'lkx'
+export const DDL_LOCK = 0x6c6b78; // 'lkx'
 
 /** Bring the schema up to date; returns the versions applied now. */
 export async function migrate(db: Db): Promise<number[]> {

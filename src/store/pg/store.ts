@@ -299,6 +299,8 @@ function checkPgliteDir(dir: string, shown: string, create: boolean): void {
 export interface PgOpenOptions extends OpenOptions {
   /** Pool size for postgres:// (default 4). */
   max?: number;
+  /** With write: do not take this index's lock; the caller holds one that covers it (a rebuild's staging index, under its index's lock). */
+  covered?: boolean;
 }
 
 /**
@@ -337,7 +339,7 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     }
     if (!row) throw new Error(`${shown}: no index "${loc.index}" in this database (create it with \`lookalike index FOLDER --store ${shown}\`)`);
     let lock: HeldLock | undefined;
-    if (opts.write) {
+    if (opts.write && !opts.covered) {
       lock = await takeWriterLock(db, loc.index, shown);
       releases.push(() => lock!.release());
     }
@@ -346,12 +348,4 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     await undo();
     throw e;
   }
-}
-
-/** Drop an index (its table and metadata); used by `index --rebuild`. Needs the writer lock. */
-export async function dropPgIndex(store: PgStore): Promise<void> {
-  await store.db.transaction(async (tx) => {
-    await tx.query(`DROP TABLE IF EXISTS ${store.table}`);
-    await tx.query('DELETE FROM lookalike.indexes WHERE name = $1', [store.index]);
-  });
 }
