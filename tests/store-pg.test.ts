@@ -9,6 +9,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openPgStore, type PgStore } from '../src/store/pg/store.ts';
 import { parsePgLocation } from '../src/store/pg/location.ts';
+import { MIGRATIONS } from '../src/store/pg/schema.ts';
 import { searchBrute } from '../src/index/exact.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { randomUnitRows, startPgServer } from './helpers/pg.ts';
@@ -139,7 +140,8 @@ test('postgres:// store over a real socket (pglite-socket + pg) keeps the store 
   await contract('socket');
   // Migrations are recorded once.
   const mig = await server.db.query<{ version: number }>('SELECT version FROM lookalike.schema_migrations ORDER BY version');
-  assert.deepEqual(mig.rows.map((r) => r.version), [1, 2]);
+  assert.deepEqual(mig.rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+  assert.deepEqual(MIGRATIONS.map((m) => m.version), [1, 2, 3]);
   // Readers open beside a writer; a lock left by a dead process is taken over.
   const w = await openPgStore(locations.socket, { write: true });
   const r = await openPgStore(locations.socket);
