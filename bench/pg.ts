@@ -125,6 +125,24 @@ b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} ve
   await inc.close();
   b.note(`insert, PGlite + pgvector with the HNSW index maintained (first ${slice} rows): ${rate.toFixed(0)} vectors/s`);
 }
+{
+  // The same bare-table load over the wire protocol (pg -> pglite-socket): vectors travel in
+  // pgvector's binary format there (PgStore), which skips the server's text parsing.
+  const slice = Math.min(n, quick ? 5000 : 10000);
+  const wdb = await PGlite.create({ extensions: { vector } });
+  const server = new PGLiteSocketServer({ db: wdb, host: '127.0.0.1', port: 0, maxConnections: 8 });
+  await server.start();
+  try {
+    const wire = await openStore(`postgres://postgres@${server.getServerConn()}/postgres?index=wire`, { write: true, create: { model, dim } });
+    await (wire as unknown as { db: { query: (t: string) => Promise<unknown> } }).db.query(`DROP INDEX lookalike."items_wire_hnsw"`);
+    const rate = await load(wire, vectors, slice);
+    await wire.close();
+    b.note(`insert over the wire (pg driver -> pglite-socket, binary vectors), bare table (first ${slice} rows): ${rate.toFixed(0)} vectors/s`);
+  } finally {
+    await server.stop();
+    await wdb.close();
+  }
+}
 
 // 2. Search QPS. Exact paths run few queries per call (a full scan each), ANN paths many.
 const few = queries.subarray(0, Math.min(nq, 4) * dim);

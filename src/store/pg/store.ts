@@ -11,7 +11,7 @@ import { openDb, type Db, type Sql } from './db.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
 import { takeWriterLock, type HeldLock } from './lock.ts';
 import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './schema.ts';
-import { dotRows, parseVectorText, toVectorText } from './vectors.ts';
+import { dotRows, parseVectorText, toVectorBinary, toVectorText } from './vectors.ts';
 
 /** With ann 'auto', HNSW is used from this many items on; below it search is exact. */
 export const ANN_AUTO_MIN = 50_000;
@@ -244,12 +244,14 @@ export class PgStore implements VectorStore {
         throw new Error(`${this.where()}: cannot remove ${missing.slice(0, 3).map((id) => `"${id}"`).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: not in index "${this.index}"`);
       }
     }
+    // Over the wire (`pg`) vectors go in pgvector's binary format; PGlite takes text.
+    const encode = this.db.kind === 'postgres' ? toVectorBinary : toVectorText;
     for (let i = 0; i < items.length; i += INSERT_ROWS) {
       const part = items.slice(i, i + INSERT_ROWS);
       const params: unknown[] = [];
       const values = part.map((it) => {
         const b = params.length;
-        params.push(it.id, it.path ?? null, it.file?.sha256 ?? null, it.file?.size ?? null, it.label ?? null, it.domain ?? null, toVectorText(it.vector));
+        params.push(it.id, it.path ?? null, it.file?.sha256 ?? null, it.file?.size ?? null, it.label ?? null, it.domain ?? null, encode(it.vector));
         return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::vector)`;
       });
       await tx.query(

@@ -31,3 +31,17 @@ export function dotRows(a: Float32Array, ao: number, b: Float32Array, bo: number
   for (let d = 0; d < dim; d++) s += a[ao + d] * b[bo + d];
   return Math.fround(s);
 }
+
+/**
+ * One float32 row in pgvector's binary format (int16 dim, int16 0, dim big-endian float32s).
+ * The `pg` driver sends a Buffer parameter in binary, so a `$n::vector` parameter skips the
+ * server's text parsing (vector_in) and arrives bit for bit. PGlite sends every parameter as
+ * text, so it gets toVectorText instead.
+ */
+export function toVectorBinary(v: Float32Array, start = 0, dim = v.length): Buffer {
+  const b = Buffer.allocUnsafe(4 + 4 * dim);
+  b.writeInt16BE(dim, 0);
+  b.writeInt16BE(0, 2);
+  for (let d = 0; d < dim; d++) b.writeFloatBE(v[start + d], 4 + 4 * d);
+  return b;
+}
