@@ -194,12 +194,21 @@ export async function storeCovers(store: VectorStore): Promise<string> {
  */
 export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean, covers?: string): Promise<Hit[][]> {
   const meta = await store.meta();
-  covers ??= await storeCovers(store);
-  const graph = await getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers, { persist });
+  const graph = await annStoreGraph(store, dir, persist, {}, covers);
   const k = Math.min(opts.k, await store.count());
   const nq = meta.dim ? queries.length / meta.dim : 0;
   if (k < 1) return Array.from({ length: nq }, () => []);
   return annSearch(graph, queries, (ids) => store.getVectors(ids), { k, ef: opts.ef, exclude: opts.exclude, minScore: opts.minScore });
+}
+
+/**
+ * The up-to-date graph of the store kept in folder `dir` (getAnn over the store's scan and
+ * state stamp `covers`, default storeCovers): built, loaded or refreshed as needed, saved when `persist`; `params` asks for
+ * a dtype (a cached or saved graph with other parameters is rebuilt).
+ */
+export async function annStoreGraph(store: VectorStore, dir: string, persist: boolean, opts: Pick<GetAnnOptions, 'params' | 'onNote'> = {}, covers?: string): Promise<AnnGraph> {
+  const meta = await store.meta();
+  return getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers ?? (await storeCovers(store)), { persist, ...opts });
 }
 
 /** Items changed by annApply in a graph held in memory and not saved yet, per folder. */

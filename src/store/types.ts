@@ -17,6 +17,7 @@
  *   fails at once naming the holder; a lock left by a dead process is taken over.
  */
 import type { ModelSpec } from '../models/spec.ts';
+import type { AnnDtype, AnnMode } from './ann.ts';
 
 /** Which model (and tuned head) produced a store's embeddings. */
 export interface EmbeddingSource {
@@ -83,6 +84,16 @@ export interface SearchOptions {
   minScore?: number;
 }
 
+/** Options for VectorStore.prepareAnn. */
+export interface PrepareAnnOptions {
+  /** Same rule as SearchOptions.ann: prepare only when a search in this mode would use the graph. Default 'auto'. */
+  ann?: AnnMode;
+  /** Vector storage of the graph when it is built (a saved graph of another dtype is rebuilt). */
+  dtype?: AnnDtype;
+  /** Told once when a graph is built or brought up to date (a stderr line in the CLI). */
+  onNote?: (msg: string) => void;
+}
+
 /** Options for openStore. */
 export interface OpenOptions {
   /** Take the writer lock (index, compact, serve with writes, workers). */
@@ -111,6 +122,13 @@ export interface VectorStore {
   scan(blockRows?: number): AsyncIterable<VectorBlock>;
   /** Top-k for each query row (row-major, n x dim). */
   search(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]>;
+  /**
+   * Optional (stores that keep an approximate index beside their vectors): build, load or bring
+   * up to date that index now, when a search with `ann` would use it, so later searches do not
+   * pay for it. Resolves true when such an index is in use. Stores whose index the database
+   * maintains (pgvector HNSW) leave it out.
+   */
+  prepareAnn?(opts?: PrepareAnnOptions): Promise<boolean>;
   /** Apply one change atomically and durably (needs `write: true`). */
   write(change: StoreChange): Promise<void>;
   /** Release the lock and any resources. */

@@ -1,8 +1,9 @@
 /**
  * Bounded-memory exact search over segments: rows are read in fixed-size chunks into one
- * reused buffer and scored by the existing ORT Gemm+TopK kernel (searchExact); per-query
- * candidates are merged into the top-k by (score descending, id ascending). Peak memory is
- * the chunk buffer plus queryChunk x chunk scores, whatever the gallery size.
+ * reused buffer and scored by the existing ORT Gemm+TopK kernel (searchExact); each chunk's
+ * sorted candidates are merged into per-query top-k typed arrays by (score descending, id
+ * ascending). Peak memory is the chunk buffer, queryChunk x chunk scores and queries x k
+ * slots, whatever the gallery size.
  */
 import { searchExact } from '../../index/exact.ts';
 import type { Hit } from '../types.ts';
@@ -11,12 +12,8 @@ import { readRows, type Segment } from './segments.ts';
 /** Gallery rows read per chunk (8192 x 512-d = 16 MiB). */
 export const SEARCH_CHUNK_ROWS = 8192;
 
-interface Cand {
-  s: number;
-  id: string;
-}
-
-const byScoreThenId = (a: Cand, b: Cand): number => b.s - a.s || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Segment index and row packed in one exact float64: segment * 2^32 + row. */
+const PACK = 2 ** 32;
 
 /** Exact top-k over the live rows of the segments; `exclude[q]` is an id left out of query q's results. */
 export async function searchSegments(
@@ -28,12 +25,22 @@ export async function searchSegments(
   chunkRows = SEARCH_CHUNK_ROWS,
 ): Promise<Hit[][]> {
   const nq = dim ? queries.length / dim : 0;
-  const cands: Cand[][] = Array.from({ length: nq }, () => []);
-  if (nq === 0 || k < 1) return cands.map(() => []);
+  if (nq === 0 || k < 1) return Array.from({ length: nq }, () => []);
   const maxRows = Math.max(1, Math.min(chunkRows, Math.max(0, ...segs.map((s) => s.rows))));
   const buf = new Float32Array(maxRows * dim);
   const extra = exclude?.some((e) => e !== undefined) ? 1 : 0;
-  for (const seg of segs) {
+  const idOf = (l: number) => segs[Math.floor(l / PACK)].ids[l % PACK];
+  // Per query, the best candidates so far in typed arrays (no object per candidate), sorted by
+  // score descending then id ascending; each chunk's sorted list is merged in linearly.
+  const topS = new Float32Array(nq * k);
+  const topL = new Float64Array(nq * k);
+  const filled = new Int32Array(nq);
+  const mergedS = new Float32Array(k);
+  const mergedL = new Float64Array(k);
+  let candS = new Float32Array(0);
+  let candL = new Float64Array(0);
+  for (let si = 0; si < segs.length; si++) {
+    const seg = segs[si];
     for (let r0 = 0; r0 < seg.rows; r0 += maxRows) {
       const n = Math.min(maxRows, seg.rows - r0);
       let dead = 0;
@@ -41,28 +48,81 @@ export async function searchSegments(
       if (dead === n) continue;
       readRows(seg, dim, r0, n, buf);
       const kk = Math.min(n, k + dead + extra);
+      if (candS.length < kk) {
+        candS = new Float32Array(kk);
+        candL = new Float64Array(kk);
+      }
       const top = await searchExact(buf.subarray(0, n * dim), queries, dim, kk, { chunk: n });
       for (let q = 0; q < nq; q++) {
-        const list = cands[q];
         const skip = exclude?.[q];
+        // This chunk's candidates for q, in the kernel's order (score descending).
+        let m = 0;
         for (let j = 0; j < kk; j++) {
           const li = top.indices[q * kk + j];
           if (li < 0) break;
           const row = r0 + li;
-          if (!seg.live[row]) continue;
-          const id = seg.ids[row];
-          if (id === skip) continue;
-          list.push({ s: top.scores[q * kk + j], id });
+          if (!seg.live[row] || (skip !== undefined && seg.ids[row] === skip)) continue;
+          const score = top.scores[q * kk + j];
+          const l = si * PACK + row;
+          // Equal scores are put in id order (the kernel orders them by row).
+          let p = m++;
+          while (p > 0 && candS[p - 1] === score && idOf(candL[p - 1]) > seg.ids[row]) {
+            candS[p] = candS[p - 1];
+            candL[p] = candL[p - 1];
+            p--;
+          }
+          candS[p] = score;
+          candL[p] = l;
         }
-        if (list.length > 2 * k + 64) {
-          list.sort(byScoreThenId);
-          list.length = k;
-        }
+        mergeTop(topS, topL, q * k, filled, q, k, candS, candL, m, mergedS, mergedL, idOf);
       }
     }
   }
-  return cands.map((list) => {
-    list.sort(byScoreThenId);
-    return list.slice(0, k).map((c, i) => ({ rank: i + 1, id: c.id, score: c.s }));
+  return Array.from({ length: nq }, (_, q) => {
+    const hits: Hit[] = new Array(filled[q]);
+    for (let j = 0; j < filled[q]; j++) hits[j] = { rank: j + 1, id: idOf(topL[q * k + j]), score: topS[q * k + j] };
+    return hits;
   });
+}
+
+/** Merge m sorted candidates into query q's sorted top-k (slots base..base+k) through the scratch arrays. */
+function mergeTop(
+  topS: Float32Array,
+  topL: Float64Array,
+  base: number,
+  filled: Int32Array,
+  q: number,
+  k: number,
+  candS: Float32Array,
+  candL: Float64Array,
+  m: number,
+  outS: Float32Array,
+  outL: Float64Array,
+  idOf: (l: number) => string,
+): void {
+  const f = filled[q];
+  if (m === 0) return;
+  let a = 0;
+  let b = 0;
+  let o = 0;
+  while (o < k && (a < f || b < m)) {
+    let takeA: boolean;
+    if (a >= f) takeA = false;
+    else if (b >= m) takeA = true;
+    else {
+      const sa = topS[base + a];
+      const sb = candS[b];
+      takeA = sa > sb || (sa === sb && idOf(topL[base + a]) < idOf(candL[b]));
+    }
+    if (takeA) {
+      outS[o] = topS[base + a];
+      outL[o++] = topL[base + a++];
+    } else {
+      outS[o] = candS[b];
+      outL[o++] = candL[b++];
+    }
+  }
+  topS.set(outS.subarray(0, o), base);
+  topL.set(outL.subarray(0, o), base);
+  filled[q] = o;
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import type { FileRecord, Hit, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
@@ -14,8 +14,9 @@ import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, o
 import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
 import { searchSegments } from './search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
-import { annApply, annDeltaLimit, annFlush, annSearch, annStoreSearch, peekAnn, useAnn } from '../ann-search.ts';
+import { annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, peekAnn, useAnn } from '../ann-search.ts';
 import { liveRows } from './compact.ts';
+import { ANN_DEFAULTS, type AnnGraph } from '../ann.ts';
 
 const PACK = 2 ** 32;
 
@@ -269,33 +270,61 @@ export class FolderStore implements VectorStore {
   }
 
   /**
+   * How a graph stamped with an older state of this index can still be used as it is: the
+   * generation it covers and the segments it lacks, when it lags by at most annDeltaLimit items;
+   * undefined when it covers the current state, lags more, or does not fit.
+   */
+  private annLag(g: AnnGraph): { covered: number; newer: Segment[] } | undefined {
+    const G = /^gen(\d+)#/.exec(g.covers);
+    if (!G || g.covers === this.annCovers() || g.dim !== this.dim) return undefined;
+    const covered = Number(G[1]);
+    const newer = this.segs.filter((s) => s.gen > covered);
+    const lagging = newer.reduce((a, s) => a + liveRows(s), 0);
+    const gone = g.size - (this.loc.size - lagging);
+    return lagging + gone <= annDeltaLimit(this.loc.size) ? { covered, newer } : undefined;
+  }
+
+  /**
    * Approximate top-k. A saved graph that lags the index by at most annDeltaLimit items is used
    * as it is: its candidates still current (live, in a segment it covers) are re-scored exactly,
    * the rows of newer segments are searched exactly, and the two lists are merged. A graph that
    * lags more (or none) is brought up to date first and saved (getAnn).
    */
   private async searchAnn(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
-    const covers = this.annCovers();
     const g = peekAnn(this.dir);
-    const G = g ? /^gen(\d+)#/.exec(g.covers) : null;
-    if (g && G && g.covers !== covers && g.dim === this.dim) {
-      const covered = Number(G[1]);
-      const newer = this.segs.filter((s) => s.gen > covered);
-      const lagging = newer.reduce((a, s) => a + liveRows(s), 0);
-      const gone = g.size - (this.loc.size - lagging);
-      if (lagging + gone <= annDeltaLimit(this.loc.size)) {
-        const accept = (id: string) => {
-          const l = this.loc.get(id);
-          return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered;
-        };
-        const a = await annSearch(g, queries, (ids) => this.getVectors(ids), { ...opts, accept });
-        if (!newer.length) return a;
-        const b = await searchSegments(newer, this.dim, queries, opts.k, opts.exclude);
-        return a.map((hits, q) => mergeHits(hits, b[q], opts.k, opts.minScore));
-      }
+    const lag = g && this.annLag(g);
+    if (g && lag) {
+      const { covered, newer } = lag;
+      const accept = (id: string) => {
+        const l = this.loc.get(id);
+        return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered;
+      };
+      const a = await annSearch(g, queries, (ids) => this.getVectors(ids), { ...opts, accept });
+      if (!newer.length) return a;
+      const b = await searchSegments(newer, this.dim, queries, opts.k, opts.exclude);
+      return a.map((hits, q) => mergeHits(hits, b[q], opts.k, opts.minScore));
     }
-    const persist = this.writable || !fs.existsSync(path.join(this.dir, LOCK));
-    return annStoreSearch(this, this.dir, queries, opts, persist, covers);
+    return annStoreSearch(this, this.dir, queries, opts, this.persistAnn(), this.annCovers());
+  }
+
+  /**
+   * Make the ANN graph ready now, when a search with `opts.ann` would use it: a saved graph that
+   * covers this state, or lags it within annDeltaLimit (searches merge the lag exactly), is loaded
+   * as it is; otherwise it is built or brought up to date and saved (getAnn). A `dtype` other
+   * than the graph's rebuilds it.
+   */
+  async prepareAnn(opts: PrepareAnnOptions = {}): Promise<boolean> {
+    if (!this.loc.size || !useAnn(opts.ann, this.loc.size)) return false;
+    const params = opts.dtype ? { ...ANN_DEFAULTS, dtype: opts.dtype } : undefined;
+    const g = peekAnn(this.dir);
+    if (g && (!params || g.params.dtype === params.dtype) && (g.covers === this.annCovers() || this.annLag(g))) return true;
+    await annStoreGraph(this, this.dir, this.persistAnn(), { params, onNote: opts.onNote }, this.annCovers());
+    return true;
+  }
+
+  /** A graph built or refreshed by this process is saved by a writer, or by a reader when no writer runs. */
+  private persistAnn(): boolean {
+    return this.writable || !fs.existsSync(path.join(this.dir, LOCK));
   }
 
   /** Apply one change atomically: new segment + tombstone files, then the manifest. */
