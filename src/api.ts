@@ -18,8 +18,8 @@ import { buildIndex, type BuildReport } from './index/build.ts';
 import { competeSubmission, type CompeteResult } from './index/compete.ts';
 import { searchExact } from './index/exact.ts';
 import { toResults, type Hit } from './index/search.ts';
-import { loadIndex, type Manifest } from './index/store.ts';
-import { openStore } from './store/open.ts';
+import type { Manifest } from './index/store.ts';
+import { openStore, withStore } from './store/open.ts';
 import type { StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text.ts';
 import { writeSubmission } from './metrics/competition.ts';
@@ -345,8 +345,10 @@ export function evaluate(opts: RunEvalOptions): Promise<EvalRun> {
  * @example const r = await evaluateCaptions({ captions: 'captions.csv', model: 'clip-vit-b32', ks: [1, 5] });
  */
 export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: string | Index }): Promise<CaptionEvalRun> {
-  const index = opts.index === undefined ? undefined : await loadIndex(typeof opts.index === 'string' ? opts.index : opts.index.location);
-  return runCaptionEval(index, opts);
+  const index = opts.index;
+  if (index === undefined) return runCaptionEval(undefined, opts);
+  // Only the captioned items' vectors are read, through the store.
+  return typeof index === 'string' ? withStore(index, {}, (store) => runCaptionEval(store, opts)) : runCaptionEval(index.store, opts);
 }
 
 /**

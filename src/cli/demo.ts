@@ -17,7 +17,6 @@ import { tinyCnn } from '../models/tiny.ts';
 import { loadBackbone } from '../models/load.ts';
 import { buildIndex } from '../index/build.ts';
 import { searchByIds } from '../index/search.ts';
-import { loadIndex } from '../index/store.ts';
 import { openStore } from '../store/open.ts';
 import { evaluateIndex } from '../metrics/from-index.ts';
 import { findPackageDir } from '../models/npm.ts';
@@ -122,21 +121,26 @@ Example:
       const report = await buildIndex({ folder: data, out, backbone, rebuild: true, onProgress: bar.update });
       bar.end();
       await backbone.dispose();
-      const index = await loadIndex(out);
-      const labels = readLabels(path.join(data, 'labels.csv'));
-      const k = parseK(o.k);
-      const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
-      const label = new Map(labels.map((r) => [r.path, r.label]));
-      const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
-      const summary = { data, model, model_note: modelNote.trim().replace(/^\(|\)$/g, ''), index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
-      if (o.json) return printJson({ ...summary, competition: await competitionStage(work, o) });
-      const first = await searchByIds(index, index.ids.slice(0, 3), k, true);
-      for (const r of first) {
-        process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
-        for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
+      // Searched and evaluated through the store: the index is never loaded whole.
+      const index = await openStore(out);
+      try {
+        const labels = readLabels(path.join(data, 'labels.csv'));
+        const k = parseK(o.k);
+        const ev = await evaluateIndex(index, labels, { ks: [1, k], labelsFile: path.join(data, 'labels.csv') });
+        const label = new Map(labels.map((r) => [r.path, r.label]));
+        const metrics = Object.fromEntries(['precision@1', `recall@${k}`, 'ap', 'ns@4'].map((m) => [m, ev.mean[m]]));
+        const summary = { data, model, model_note: modelNote.trim().replace(/^\(|\)$/g, ''), index: out, images: report.total, dim: report.dim, skipped: report.skipped.length, protocol: ev.protocol, queries_scored: ev.queries_scored, metrics };
+        if (o.json) return printJson({ ...summary, competition: await competitionStage(work, o) });
+        const first = await searchByIds(index, (await index.ids()).slice(0, 3), k, true);
+        for (const r of first) {
+          process.stdout.write(`${r.query} [${label.get(r.query)}]\n`);
+          for (const h of r.hits) process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${label.get(h.id)}]\n`);
+        }
+        process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}  (browse it: lookalike serve ${out})\n`);
+        const comp = await competitionStage(work, o);
+        if (comp) process.stdout.write(`\n${comp.dir}: ${comp.queries} queries, model ${comp.model}: weighted top-k ${comp.weighted_topk.toFixed(1)} / 1000, hit@1 ${comp.hit1.toFixed(3)}\nsubmission: ${comp.out}\n`);
+      } finally {
+        await index.close();
       }
-      process.stdout.write(`\n${data}: ${report.total} images, model ${model}${modelNote}\n${ev.protocol}, ${ev.queries_scored} queries: ` + Object.entries(metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${out}  (browse it: lookalike serve ${out})\n`);
-      const comp = await competitionStage(work, o);
-      if (comp) process.stdout.write(`\n${comp.dir}: ${comp.queries} queries, model ${comp.model}: weighted top-k ${comp.weighted_topk.toFixed(1)} / 1000, hit@1 ${comp.hit1.toFixed(3)}\nsubmission: ${comp.out}\n`);
     });
 }

@@ -3,14 +3,14 @@
  * query/gallery splits), a competition submission plus truth, or a rankings file (cases.json format).
  */
 import { Command, Option } from 'commander';
-import { loadIndex } from '../index/store.ts';
+import { withStore } from '../store/open.ts';
 import { addStoreOption, storeLocation } from './store-option.ts';
 import { parseKs, type EmptyPolicy } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from '../metrics/from-index.ts';
 import { runEval as evaluate, type EvalRun } from '../metrics/run.ts';
 import { metricsHelp } from '../metrics/registry.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
-import { evaluateOxford } from '../metrics/oxford-index.ts';
+import { evaluateOxfordStore } from '../metrics/oxford-index.ts';
 import { Progress } from '../util/progress.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
@@ -109,13 +109,14 @@ Example:
     const index = indexArg === undefined && o.store === undefined ? undefined : storeLocation(indexArg, o.store);
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
-      const data = await loadIndex(index);
-      const r = await evaluateOxford(data.ids, data.vectors, data.dim, readOxfordTruth(o.oxford), o.oxford);
+      const truth = readOxfordTruth(o.oxford);
+      const r = await withStore(index, {}, (store) => evaluateOxfordStore(store, truth, o.oxford));
       process.stdout.write(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }
     if (o.captions) {
-      const r = await runCaptionEval(index ? await loadIndex(index) : undefined, { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
+      const co = { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) };
+      const r = index ? await withStore(index, {}, (store) => runCaptionEval(store, co)) : await runCaptionEval(undefined, co);
       process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
       return;
     }

@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { addStoreOption } from './store-option.ts';
 import { searchByEmbeddings, searchByIds, type QueryResult } from '../index/search.ts';
 import { expandQueries, searchFiles, toSubmission } from '../index/query.ts';
-import { loadIndex } from '../index/store.ts';
+import { openStore } from '../store/open.ts';
 import { writeSubmission } from '../metrics/competition.ts';
-import { embedTextQueries } from '../embed/captions.ts';
+import { embedTextQueries, textTargetOf } from '../embed/captions.ts';
 import { closeModel } from '../models/open.ts';
 import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
@@ -58,25 +58,30 @@ Example:
     if (!indexDir) throw new Error('give the index: INDEX or --store LOCATION');
     const k = parseK(o.k);
     if (o.submission) guardOutput(o.submission, { flag: '--submission', kind: OUTPUT_KINDS.submission, inputs: [indexDir, ...queryArgs, o.head] });
-    const index = await loadIndex(indexDir);
+    // The index is searched through its store (bounded-memory exact search or the ANN graph).
+    const index = await openStore(indexDir);
     const mode = annMode(o);
     const results: QueryResult[] = [];
     const skips = skipReporter(o.json);
-    if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf, mode)));
-    if (queryArgs.length) {
-      const { files, skipped } = expandQueries(queryArgs);
-      for (const s of skipped) skips.report(s);
-      const model = await openModelForIndex(index.manifest, o, indexDir);
-      const bar = embedProgress('queries', files.length, o.json);
-      try {
-        results.push(...(await searchFiles(index, files, model, { k, excludeSelf: o.excludeSelf, search: mode, batchSize: runtimeFlags(o).batchSize, onSkip: skips.report, onProgress: (n) => bar.tick(n) })));
-      } finally {
-        bar.end();
-        await closeModel(model);
+    try {
+      if (!o.id?.length && !queryArgs.length && !o.text?.length) throw new Error('give query images/folders, --id or --text');
+      if (o.id?.length) results.push(...(await searchByIds(index, o.id, k, o.excludeSelf, mode)));
+      if (queryArgs.length) {
+        const { files, skipped } = expandQueries(queryArgs);
+        for (const s of skipped) skips.report(s);
+        const model = await openModelForIndex(await index.meta(), o, indexDir);
+        const bar = embedProgress('queries', files.length, o.json);
+        try {
+          results.push(...(await searchFiles(index, files, model, { k, excludeSelf: o.excludeSelf, search: mode, batchSize: runtimeFlags(o).batchSize, onSkip: skips.report, onProgress: (n) => bar.tick(n) })));
+        } finally {
+          bar.end();
+          await closeModel(model);
+        }
       }
+      if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(await textTargetOf(index), o.text, { model: o.model, dtype: o.dtype, runtime: runtimeFlags(o) }), k, false, mode)));
+    } finally {
+      await index.close();
     }
-    if (o.text?.length) results.push(...(await searchByEmbeddings(index, await embedTextQueries(index, o.text, { model: o.model, dtype: o.dtype, runtime: runtimeFlags(o) }), k, false, mode)));
-    if (!o.id?.length && !queryArgs.length && !o.text?.length) throw new Error('give query images/folders, --id or --text');
     // --strict decides before anything is written or printed.
     if (o.strict && skips.list.length) throw new Error(`--strict: ${skips.list.length} query file(s) skipped${o.submission ? `; ${o.submission} was not written` : ''}`);
     if (o.submission) writeSubmission(o.submission, toSubmission(results));

@@ -77,7 +77,7 @@ export function sideBySide(frozen: TuneMetrics, tuned: TuneMetrics): string {
 export function tuneCommand(): Command {
   const cmd = new Command('tune')
     .description('adapt frozen embeddings: train a head (linear or MLP) with CE, metric-learning or hybrid losses; writes an ONNX head for --head')
-    .option('--index <index>', 'index of the training images (built without --head)')
+    .option('--index <index>', 'index of the training images (built without --head); its labelled vectors are loaded into memory for training (count x dim x 4 bytes)')
     .option('--labels <csv>', 'labels CSV: path,label[,domain][,split]; paths = index ids (or paths under --train)')
     .option('--train <dir>', 'folder of images to embed on the fly (class folders, or paths from --labels); needs --model')
     .requiredOption('-o, --out <file>', 'head file to write (.onnx)')

@@ -7,7 +7,7 @@ import { gatherRows } from '../util/matrix.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EmbedResult } from './pipeline.ts';
-import type { IndexData } from '../index/store.ts';
+import type { VectorStore } from '../store/types.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
 import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text.ts';
 import type { Runtime } from '../models/runtime.ts';
@@ -65,9 +65,14 @@ export async function embedTextsFor(target: TextTarget, enc: TextEncoder, texts:
   return { ids: texts, vectors, dim, skipped: [] };
 }
 
+/** The TextTarget of an opened store (its location, width and model). */
+export async function textTargetOf(store: VectorStore): Promise<TextTarget> {
+  const meta = await store.meta();
+  return { name: store.location, dim: meta.dim, source: meta };
+}
+
 /** Embed text queries with the text tower matching an index; ids are the texts themselves. */
-export async function embedTextQueries(index: IndexData, texts: string[], o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<EmbedResult> {
-  const target = { name: index.dir, dim: index.dim, source: index.manifest };
+export async function embedTextQueries(target: TextTarget, texts: string[], o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<EmbedResult> {
   const enc = await textEncoderFor(target, o);
   try {
     return await embedTextsFor(target, enc, texts, o.runtime?.batchSize);
@@ -96,16 +101,24 @@ export interface CaptionEvalRun extends CrossModalRecall {
 }
 
 /**
- * Image->text and text->image R@K on a captions CSV (`path,caption`): with an index, its vectors
- * are the images (paths are index ids); otherwise the images are embedded with --model from `root`.
+ * Image->text and text->image R@K on a captions CSV (`path,caption`): with an index (an opened
+ * store), the vectors of the captioned ids are the images (read by id, not the whole index);
+ * otherwise the images are embedded with --model from `root`.
  */
-export async function runCaptionEval(index: IndexData | undefined, o: CaptionEvalOptions): Promise<CaptionEvalRun> {
+export async function runCaptionEval(index: VectorStore | undefined, o: CaptionEvalOptions): Promise<CaptionEvalRun> {
   const caps = readCaptions(o.captions);
-  const model = textModelFor(index?.manifest, o.model);
+  const meta = index ? await index.meta() : undefined;
+  const model = textModelFor(meta, o.model);
   const enc = await loadTextEncoder(model, { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
   try {
-    if (index) {
-      const r = await captionRecall(enc, index, caps, o.ks, { where: index.dir, captionsFile: o.captions });
+    if (index && meta) {
+      // Only the captioned items' vectors are read (by id), never the whole index.
+      const ids = await index.ids();
+      const wanted = new Set(caps.map((c) => c.path));
+      const used = ids.filter((id) => wanted.has(id));
+      if (used.length === 0) throw new Error(`${o.captions}: no caption path is an id of ${index.location} (ids look like ${ids[0]})`);
+      const images = { ids: used, vectors: await index.getVectors(used), dim: meta.dim };
+      const r = await captionRecall(enc, images, caps, o.ks, { where: index.location, captionsFile: o.captions });
       return { imageToText: r.imageToText, textToImage: r.textToImage, images: r.images, captions: r.captions, model, captionsFile: o.captions, missing: r.missing };
     }
     const backbone = await loadBackbone(model, { dtype: o.dtype, runtime: o.runtime });

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { listFolder, listingSkips, type ListingSkip } from '../data/images.ts';
 import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { OpenedModel } from '../models/open.ts';
-import { searchByEmbeddings, type QueryResult, type SearchMode } from './search.ts';
-import type { IndexData } from './store.ts';
+import type { VectorStore } from '../store/types.ts';
+import { onStore, searchByEmbeddings, type QueryResult, type Searchable, type SearchMode } from './search.ts';
 
 /** A query image: the key it is reported under and its file. */
 export interface QueryFile {
@@ -59,8 +59,13 @@ export interface SearchFilesOptions {
 }
 
 /** Embed query files with the index's model and rank the index for each; results keyed by QueryFile.key. */
-export async function searchFiles(index: IndexData, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
-  const items: EmbedItem[] = files.map((f) => ({ id: idInIndex(index.manifest.root ?? '', f.file), source: f.file }));
+export async function searchFiles(index: Searchable, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
+  return onStore(index, (store) => searchStoreFiles(store, files, model, o));
+}
+
+async function searchStoreFiles(index: VectorStore, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
+  const root = (await index.meta()).root ?? '';
+  const items: EmbedItem[] = files.map((f) => ({ id: idInIndex(root, f.file), source: f.file }));
   const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
   // A query that cannot be decoded is reported under the path it was given as.
   const fileOf = new Map(files.map((f, i) => [items[i].id, f.file]));

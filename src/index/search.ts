@@ -1,18 +1,17 @@
-/** Querying an index: by image files, by ids already in the index, with self-exclusion. */
-import { gatherRows } from '../util/matrix.ts';
+/**
+ * Querying an index through its store (src/store): by ids already in the index, by freshly
+ * embedded queries, with self-exclusion. Every ranking comes from VectorStore.search (the folder
+ * store's bounded-memory chunked exact search or its ANN graph; pgvector for pg stores), so no
+ * whole matrix is ever loaded here.
+ */
 import type { EmbedResult } from '../embed/pipeline.ts';
-import { searchExact, type TopK } from './exact.ts';
+import type { TopK } from './exact.ts';
 import type { IndexData } from './store.ts';
-import type { AnnDtype, AnnMode, AnnSource } from '../store/ann.ts';
-import { ANN_DEFAULTS } from '../store/ann.ts';
-import { annSearch, getAnn, useAnn, type VectorMatrix } from '../store/ann-search.ts';
+import type { AnnDtype, AnnMode } from '../store/ann.ts';
+import type { Hit, VectorStore } from '../store/types.ts';
+import { withStore } from '../store/open.ts';
 
-/** One ranked result. */
-export interface Hit {
-  rank: number;
-  id: string;
-  score: number;
-}
+export type { Hit } from '../store/types.ts';
 
 /** Results for one query. */
 export interface QueryResult {
@@ -43,56 +42,47 @@ export interface SearchMode {
   onNote?: (msg: string) => void;
 }
 
-/** An index folder as the ANN graph's source: its state stamp, a scan, and vectors by id. */
-export function indexAnnSource(index: IndexData): AnnSource & { covers: string; vectors: VectorMatrix } {
-  const row = new Map(index.ids.map((id, i) => [id, i]));
-  return {
-    dim: index.dim,
-    covers: `${index.manifest.updated}#${index.ids.length}`,
-    async *scan() {
-      yield { ids: index.ids, vectors: index.vectors, dim: index.dim };
-    },
-    vectors: { matrix: index.vectors, rowOf: (id) => row.get(id)! },
-  };
+/** An opened store, or an index loaded by loadIndex (searched through its store location, not its in-memory copy). */
+export type Searchable = VectorStore | IndexData;
+
+/** True for an opened VectorStore (as opposed to a loaded IndexData). */
+export function isStore(s: Searchable): s is VectorStore {
+  return typeof (s as VectorStore).search === 'function';
+}
+
+/** Run `fn` on the store behind `s` (an IndexData's location is opened read-only for the call). */
+export async function onStore<T>(s: Searchable, fn: (store: VectorStore) => Promise<T>): Promise<T> {
+  return isStore(s) ? fn(s) : withStore(s.dir, {}, fn);
 }
 
 /**
- * Approximate search of an index through its ANN graph (built, updated and saved beside the
- * index as needed), re-scored exactly; results have the same shape as the exact ones.
+ * Rank the store for query rows (n x dim): the ANN graph is prepared first when the mode uses
+ * it (so its build note and --ann-dtype apply), then VectorStore.search.
  */
-export async function searchIndexAnn(index: IndexData, queryIds: string[], queries: Float32Array, k: number, exclude: (string | undefined)[] | undefined, mode: SearchMode): Promise<QueryResult[]> {
-  const src = indexAnnSource(index);
-  const params = mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined;
-  const graph = await getAnn(index.dir, src, src.covers, { persist: true, params, onNote: mode.onNote });
-  const hits = await annSearch(graph, queries, src.vectors, { k, ef: mode.ef, exclude });
-  return queryIds.map((q, i) => ({ query: q, hits: hits[i] }));
+export async function searchStore(store: VectorStore, queries: Float32Array, k: number, exclude: (string | undefined)[] | undefined, mode: SearchMode = {}): Promise<Hit[][]> {
+  if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote });
+  return store.search(queries, { k, exclude, ann: mode.ann, ef: mode.ef });
 }
 
-/** Search with ids that are in the index (`--id`); excludeSelf drops each query's own row. */
-export async function searchByIds(index: IndexData, queryIds: string[], k: number, excludeSelf = false, mode: SearchMode = {}): Promise<QueryResult[]> {
-  const row = new Map(index.ids.map((id, i) => [id, i]));
-  const { dim } = index;
-  const rows = queryIds.map((id) => {
-    const r = row.get(id);
-    if (r === undefined) throw new Error(`${index.dir}: no id "${id}" in the index`);
-    return r;
+/** Search with ids that are in the index (`--id`); excludeSelf drops each query's own item. */
+export async function searchByIds(index: Searchable, queryIds: string[], k: number, excludeSelf = false, mode: SearchMode = {}): Promise<QueryResult[]> {
+  return onStore(index, async (store) => {
+    const q = await store.getVectors(queryIds);
+    const hits = await searchStore(store, q, k, excludeSelf ? queryIds : undefined, mode);
+    return queryIds.map((query, i) => ({ query, hits: hits[i] ?? [] }));
   });
-  const q = gatherRows(index.vectors, dim, rows);
-  if (useAnn(mode.ann, index.ids.length)) return searchIndexAnn(index, queryIds, q, k, excludeSelf ? queryIds : undefined, mode);
-  const exclude = Int32Array.from(rows);
-  const top = await searchExact(index.vectors, q, dim, k, excludeSelf ? { exclude } : {});
-  return toResults(queryIds, top, index.ids);
 }
 
 /**
  * Search with freshly embedded queries. With excludeSelf, a gallery item whose id equals
  * the query's id (same relative path) is left out.
  */
-export async function searchByEmbeddings(index: IndexData, queries: EmbedResult, k: number, excludeSelf = false, mode: SearchMode = {}): Promise<QueryResult[]> {
-  if (queries.ids.length && queries.dim !== index.dim) throw new Error(`${index.dir}: index has ${index.dim}-d embeddings, queries have ${queries.dim}-d`);
-  if (useAnn(mode.ann, index.ids.length)) return searchIndexAnn(index, queries.ids, queries.vectors, k, excludeSelf ? queries.ids : undefined, mode);
-  const row = new Map(index.ids.map((id, i) => [id, i]));
-  const exclude = Int32Array.from(queries.ids, (id) => row.get(id) ?? -1);
-  const top = await searchExact(index.vectors, queries.vectors, index.dim, k, excludeSelf ? { exclude } : {});
-  return toResults(queries.ids, top, index.ids);
+export async function searchByEmbeddings(index: Searchable, queries: EmbedResult, k: number, excludeSelf = false, mode: SearchMode = {}): Promise<QueryResult[]> {
+  return onStore(index, async (store) => {
+    const { dim } = await store.meta();
+    if (queries.ids.length && queries.dim !== dim) throw new Error(`${store.location}: index has ${dim}-d embeddings, queries have ${queries.dim}-d`);
+    if (!queries.ids.length) return [];
+    const hits = await searchStore(store, queries.vectors, k, excludeSelf ? queries.ids : undefined, mode);
+    return queries.ids.map((query, i) => ({ query, hits: hits[i] ?? [] }));
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * Whole-index helpers over the one store (src/store): load every vector into memory (for
- * eval, tune and caption metrics, which need all rows), write a whole index (tests, tools),
+ * Whole-index helpers over the one store (src/store): load every vector into memory (for tune,
+ * which trains on every labelled vector; search, eval, text queries and caption metrics go
+ * through the store instead), write a whole index (tests, tools),
  * and the embedding-fingerprint rules. The on-disk format is the folder store's
  * (docs/index-format.md); other locations (postgres://, pglite:) work through openStore.
  */
@@ -33,7 +34,7 @@ export function embeddingFingerprint(m: EmbeddingSource): string {
   return m.head ? `${m.model.fingerprint}+head:${m.head.fingerprint}` : m.model.fingerprint;
 }
 
-/** Read every item of an index (any store location) into memory. */
+/** Read every item of an index (any store location) into memory (O(items x dim): tune only; search and eval use the store). */
 export async function loadIndex(location: string): Promise<IndexData> {
   const store = await openStore(location);
   try {

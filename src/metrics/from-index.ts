@@ -2,14 +2,13 @@
  * Evaluate an index against a labels CSV: every labelled, indexed item is a query (leave-one-out,
  * all-vs-all, self excluded by id), or queries and gallery come from the `split` column
  * (`query`/`gallery` rows, or any two named splits such as val vs train). Relevance = same label.
- * Rankings come from the one exact search (searchExact; ties by gallery order).
+ * Rankings come from the store's search (whole-index gallery) or the exact kernel over the gallery
+ * rows (a subset); ties by id order either way.
  */
-import { gatherRows } from '../util/matrix.ts';
 import type { LabelRow } from '../data/labels.ts';
 import { searchExact } from '../index/exact.ts';
-import type { IndexData } from '../index/store.ts';
-import { searchIndexAnn, type SearchMode } from '../index/search.ts';
-import { useAnn } from '../store/ann-search.ts';
+import { onStore, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
+import type { VectorStore } from '../store/types.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from './evaluate.ts';
 
 /** Galleries up to this size are ranked in full by default. */
@@ -83,16 +82,32 @@ export function chooseSplits(
 }
 
 
-/** Search every query against the gallery and score the rankings by label. */
-export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[], opts: IndexEvalOptions = {}): Promise<IndexEvalResult> {
+/** Queries per store.search call in leave-one-out: about 2^20 ranked candidates per block. */
+const LOO_CANDIDATES = 1 << 20;
+
+/**
+ * Search every query against the gallery and score the rankings by label. The index is an
+ * opened store (or a loaded index, searched through its location). When the gallery is the
+ * whole index (leave-one-out over a fully labelled index), query blocks are streamed with
+ * store.scan and ranked by store.search with each query's own id excluded (exact chunked search
+ * or the ANN graph per `search`): memory does not grow with the gallery's vectors. A gallery
+ * that is a subset of the index (a split, or unlabelled items) is read by id (getVectors) and
+ * ranked by the exact kernel.
+ */
+export async function evaluateIndex(index: Searchable, labels: readonly LabelRow[], opts: IndexEvalOptions = {}): Promise<IndexEvalResult> {
+  return onStore(index, (store) => evaluateStore(store, labels, opts));
+}
+
+async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], opts: IndexEvalOptions): Promise<IndexEvalResult> {
   const ks = normaliseKs(opts.ks);
-  const { protocol, queries, gallery, rowLabel, notIndexed, unlabelled } = chooseSplits(index.ids, labels, opts);
-  const { dim } = index;
+  const ids = await store.ids();
+  const { protocol, queries, gallery, rowLabel, notIndexed, unlabelled } = chooseSplits(ids, labels, opts);
+  const { dim } = await store.meta();
   const ng = gallery.length;
   const depth = Math.min(opts.depth ?? (ng <= FULL_DEPTH_LIMIT ? ng : Math.max(DEFAULT_DEPTH, ...ks)), ng);
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth ${opts.depth}: expected a positive integer`);
-  const full = ng === index.ids.length && gallery.every((r, i) => r === i);
-  const gVectors = full ? index.vectors : gatherRows(index.vectors, dim, gallery);
+  // gallery rows are sorted and distinct: it is the whole index exactly when the sizes agree.
+  const full = ng === ids.length;
   // Integer label codes and per-label gallery counts.
   const code = new Map<string, number>();
   const codeOf = (l: string) => {
@@ -103,23 +118,29 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
   const gLabel = Int32Array.from(gallery, (r) => codeOf(rowLabel.get(r)!.label));
   const perLabel = new Map<number, number>();
   for (const c of gLabel) perLabel.set(c, (perLabel.get(c) ?? 0) + 1);
-  const gPos = new Map(gallery.map((r, i) => [index.ids[r], i]));
+  const gPos = new Map(gallery.map((r, i) => [ids[r], i]));
+  const gVectors = full ? undefined : await store.getVectors(gallery.map((r) => ids[r]));
   const results: QueryResult[] = [];
-  // Bound memory: about 4M ranked entries per search call.
-  const step = Math.max(1, Math.floor((1 << 22) / depth));
-  for (let q0 = 0; q0 < queries.length; q0 += step) {
-    const chunk = queries.slice(q0, q0 + step);
-    const exclude = Int32Array.from(chunk, (r) => gPos.get(index.ids[r]) ?? -1);
-    const qVectors = gatherRows(index.vectors, dim, chunk);
-    const top = full && useAnn(opts.search?.ann, ng)
-      ? await annTopK(index, chunk, qVectors, depth, opts.search!)
-      : await searchExact(gVectors, qVectors, dim, depth, { exclude });
-    chunk.forEach((r, qi) => {
+  // Bound memory: about 4M ranked entries per exact-kernel call, 1M candidates per store.search call.
+  const step = Math.max(1, Math.floor((full ? LOO_CANDIDATES : 1 << 22) / depth));
+  for await (const block of queryBlocks(store, ids, queries, step)) {
+    const { rows } = block;
+    const exclude = Int32Array.from(rows, (r) => gPos.get(ids[r]) ?? -1);
+    // Ranked gallery positions per query (row-major, `depth` wide, -1 = fewer).
+    let ranked: Int32Array;
+    if (gVectors) ranked = (await searchExact(gVectors, block.vectors, dim, depth, { exclude })).indices;
+    else {
+      const qids = rows.map((r) => ids[r]);
+      const hits = await searchStore(store, block.vectors, depth, qids, opts.search);
+      ranked = new Int32Array(rows.length * depth).fill(-1);
+      hits.forEach((list, qi) => list.forEach((h, j) => (ranked[qi * depth + j] = gPos.get(h.id) ?? -1)));
+    }
+    rows.forEach((r, qi) => {
       const row = rowLabel.get(r)!;
       const qc = codeOf(row.label);
       const rel: boolean[] = [];
-      for (let j = 0; j < top.k; j++) {
-        const gi = top.indices[qi * top.k + j];
+      for (let j = 0; j < depth; j++) {
+        const gi = ranked[qi * depth + j];
         if (gi < 0) break;
         rel.push(gLabel[gi] === qc);
       }
@@ -127,21 +148,31 @@ export async function evaluateIndex(index: IndexData, labels: readonly LabelRow[
       const R = (perLabel.get(qc) ?? 0) - (self >= 0 && gLabel[self] === qc ? 1 : 0);
       results.push(judgeQuery({ id: row.path, domain: row.domain, label: row.label, rel, R }, ks, opts.empty));
     });
-    opts.onProgress?.(Math.min(queries.length, q0 + step), queries.length);
+    opts.onProgress?.(results.length, queries.length);
   }
   return { ...summarize(results, ks), protocol, gallery_size: ng, depth, labels_not_indexed: notIndexed, indexed_unlabelled: unlabelled };
 }
 
-/** Rank index rows (leave-one-out, whole index as gallery) through the ANN graph, as a TopK of gallery rows. */
-async function annTopK(index: IndexData, rows: number[], queries: Float32Array, depth: number, mode: SearchMode): Promise<{ k: number; indices: Int32Array; scores: Float32Array }> {
-  const qids = rows.map((r) => index.ids[r]);
-  const res = await searchIndexAnn(index, qids, queries, depth, qids, mode);
-  const rowOf = new Map(index.ids.map((id, i) => [id, i]));
-  const indices = new Int32Array(rows.length * depth).fill(-1);
-  const scores = new Float32Array(rows.length * depth).fill(-Infinity);
-  res.forEach((r, qi) => r.hits.forEach((h, j) => {
-    indices[qi * depth + j] = rowOf.get(h.id)!;
-    scores[qi * depth + j] = h.score;
-  }));
-  return { k: depth, indices, scores };
+/**
+ * The query rows with their vectors, `step` at a time: streamed in id order by store.scan when
+ * every item is a query, else read by id.
+ */
+async function* queryBlocks(store: VectorStore, ids: readonly string[], queries: number[], step: number): AsyncIterable<{ rows: number[]; vectors: Float32Array }> {
+  if (queries.length === ids.length) {
+    let r0 = 0;
+    for await (const b of store.scan(step)) {
+      const rows = b.ids.map((id, i) => {
+        if (ids[r0 + i] !== id) throw new Error(`${store.location}: the index changed while it was evaluated (row ${r0 + i} is "${id}", expected "${ids[r0 + i]}"); run eval again`);
+        return r0 + i;
+      });
+      r0 += rows.length;
+      yield { rows, vectors: b.vectors };
+    }
+    if (r0 !== ids.length) throw new Error(`${store.location}: the index changed while it was evaluated (${r0} items scanned, ${ids.length} expected); run eval again`);
+    return;
+  }
+  for (let q0 = 0; q0 < queries.length; q0 += step) {
+    const rows = queries.slice(q0, q0 + step);
+    yield { rows, vectors: await store.getVectors(rows.map((r) => ids[r])) };
+  }
 }

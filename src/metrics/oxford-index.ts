@@ -1,6 +1,7 @@
 /** Oxford-protocol evaluation of embedding rows: each truth query's image ranks every gallery row (exact cosine), scored by scoreOxford. */
 import { searchExact } from '../index/exact.ts';
 import { gatherRows } from '../util/matrix.ts';
+import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from './oxford-truth.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
@@ -13,13 +14,7 @@ export interface OxfordEvalResult {
 
 /** Evaluate L2-normalised rows (ids = gallery paths) under the Oxford protocol; a query image missing from the ids is an error. */
 export async function evaluateOxford(ids: readonly string[], vectors: Float32Array, dim: number, truth: readonly OxfordTruth[], source = 'ground truth'): Promise<OxfordEvalResult> {
-  const byName = new Map<string, number>();
-  ids.forEach((id, i) => byName.set(oxfordName(id), i));
-  const rows = truth.map((t) => {
-    const r = byName.get(t.image);
-    if (r === undefined) throw new Error(`${source}: query ${t.id}: image ${t.image} is not among the ${ids.length} embedded images`);
-    return r;
-  });
+  const rows = queryIds(ids, truth, source).map((id) => ids.indexOf(id));
   const top = await searchExact(vectors, gatherRows(vectors, dim, rows), dim, ids.length);
   const rankings = new Map<string, string[]>();
   truth.forEach((t, q) => {
@@ -30,6 +25,34 @@ export async function evaluateOxford(ids: readonly string[], vectors: Float32Arr
     }
     rankings.set(t.id, list);
   });
+  return result(truth, rankings, ids.length);
+}
+
+/**
+ * Evaluate an index under the Oxford protocol through its store: the query images' vectors are
+ * read by id and each ranks the whole index with the store's exact search (chunked: the index is
+ * never loaded whole). Same rankings as evaluateOxford over the same rows.
+ */
+export async function evaluateOxfordStore(store: VectorStore, truth: readonly OxfordTruth[], source = 'ground truth'): Promise<OxfordEvalResult> {
+  const ids = await store.ids();
+  const qids = queryIds(ids, truth, source);
+  const hits = await store.search(await store.getVectors(qids), { k: Math.max(1, ids.length), ann: 'off' });
+  const rankings = new Map(truth.map((t, q) => [t.id, (hits[q] ?? []).map((h) => h.id)]));
+  return result(truth, rankings, ids.length);
+}
+
+/** The index id of each truth query's image (the last id with that Oxford name); a missing one is an error. */
+function queryIds(ids: readonly string[], truth: readonly OxfordTruth[], source: string): string[] {
+  const byName = new Map<string, string>();
+  for (const id of ids) byName.set(oxfordName(id), id);
+  return truth.map((t) => {
+    const id = byName.get(t.image);
+    if (id === undefined) throw new Error(`${source}: query ${t.id}: image ${t.image} is not among the ${ids.length} embedded images`);
+    return id;
+  });
+}
+
+function result(truth: readonly OxfordTruth[], rankings: Map<string, string[]>, n: number): OxfordEvalResult {
   const s = scoreOxford(truth, rankings);
-  return { mean: { oxford_map: s.oxford_map }, per_query: Object.fromEntries(Object.entries(s.ap).map(([q, ap]) => [q, { ap }])), queries_scored: truth.length, gallery_size: ids.length };
+  return { mean: { oxford_map: s.oxford_map }, per_query: Object.fromEntries(Object.entries(s.ap).map(([q, ap]) => [q, { ap }])), queries_scored: truth.length, gallery_size: n };
 }

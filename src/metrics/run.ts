@@ -4,8 +4,9 @@
  * rankings file (cases.json format). Picks the mode from which inputs are given.
  */
 import { readLabels } from '../data/labels.ts';
-import { loadIndex, type IndexData } from '../index/store.ts';
-import type { SearchMode } from '../index/search.ts';
+import { isStore, onStore, type Searchable, type SearchMode } from '../index/search.ts';
+import { withStore } from '../store/open.ts';
+import type { VectorStore } from '../store/types.ts';
 import { readSubmission, readTruth } from './competition.ts';
 import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from './evaluate.ts';
 import { evaluateIndex } from './from-index.ts';
@@ -13,8 +14,8 @@ import { formatTable, jsonReport, writePerQueryCsv } from './report.ts';
 
 /** Inputs and options of an evaluation; give exactly one input: rankings, submission + truth, or index + labels. */
 export interface RunEvalOptions {
-  /** Index folder (or a loaded index), with `labels`. */
-  index?: string | IndexData;
+  /** Index location (folder or store URL), an opened store, or a loaded index; with `labels`. */
+  index?: string | Searchable;
   /** Labels CSV path,label[,domain][,split]; paths are index ids. */
   labels?: string;
   /** Rankings JSON (cases.json format). */
@@ -77,20 +78,27 @@ export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
   } else {
     mode = 'index';
     if (!o.index) throw new Error('--labels needs an INDEX argument');
-    const name = typeof o.index === 'string' ? o.index : o.index.dir;
+    const index = o.index;
+    const name = typeof index === 'string' ? index : isStore(index) ? index.location : index.dir;
     if (!o.labels) throw new Error(`${name}: give --labels labels.csv (path,label[,domain][,split])`);
     const depth = o.depth;
     if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${depth}: expected a positive integer`);
-    const data = typeof o.index === 'string' ? await loadIndex(o.index) : o.index;
     const labels = readLabels(o.labels);
-    const r = await evaluateIndex(data, labels, { ks, empty, labelsFile: o.labels, querySplit: o.querySplit, gallerySplit: o.gallerySplit, depth, search: o.search, onProgress: o.onProgress });
-    if (r.labels_not_indexed) warnings.push(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${name}; evaluating the ${data.ids.length - r.indexed_unlabelled} that are`);
+    const labelsFile = o.labels;
+    // The index is searched through its store: nothing loads its whole matrix.
+    const onIndex = <T>(fn: (s: VectorStore) => Promise<T>) => (typeof index === 'string' ? withStore(index, {}, fn) : onStore(index, fn));
+    const { r, model, count } = await onIndex(async (store) => ({
+      r: await evaluateIndex(store, labels, { ks, empty, labelsFile, querySplit: o.querySplit, gallerySplit: o.gallerySplit, depth, search: o.search, onProgress: o.onProgress }),
+      model: (await store.meta()).model.name,
+      count: await store.count(),
+    }));
+    if (r.labels_not_indexed) warnings.push(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${name}; evaluating the ${count - r.indexed_unlabelled} that are`);
     const maxR = r.queries.reduce((m, q) => Math.max(m, q.R), 0);
     if (r.depth < maxR) warnings.push(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (--depth all for exact values)`);
     if (r.indexed_unlabelled) warnings.push(`warning: ${r.indexed_unlabelled} items of ${name} have no label in ${o.labels}; left out`);
     result = r;
-    extra = { mode, index: name, labels: o.labels, model: data.manifest.model.name, protocol: r.protocol, queries: r.queries.length, gallery_size: r.gallery_size, depth: r.depth };
-    title = `index ${name} (model ${data.manifest.model.name}), labels ${o.labels}: ${r.protocol}, ${r.queries.length} queries, gallery of ${r.gallery_size}` + (r.depth < r.gallery_size ? `, ranked to depth ${r.depth}` : '');
+    extra = { mode, index: name, labels: o.labels, model, protocol: r.protocol, queries: r.queries.length, gallery_size: r.gallery_size, depth: r.depth };
+    title = `index ${name} (model ${model}), labels ${o.labels}: ${r.protocol}, ${r.queries.length} queries, gallery of ${r.gallery_size}` + (r.depth < r.gallery_size ? `, ranked to depth ${r.depth}` : '');
   }
   if (o.perQuery) writePerQueryCsv(o.perQuery, result);
   return { mode, result, json: jsonReport(result, extra), table: formatTable(result, title), warnings };

@@ -13,7 +13,7 @@ export async function openStore(location: string, opts: OpenOptions = {}): Promi
   return FolderStore.open(location, opts);
 }
 
-/** Every live item of a store in id order, as one matrix (for eval and tune, which need all rows). */
+/** Every live item of a store in id order, as one matrix (for tune, which trains on every labelled vector; search and eval go through store.search). */
 export async function readAll(store: VectorStore): Promise<{ ids: string[]; vectors: Float32Array; dim: number }> {
   const meta = await store.meta();
   const n = await store.count();
