@@ -12,6 +12,13 @@ export interface AnnFlags {
   json?: boolean;
 }
 
+/** Add --ann and --ann-dtype to `index`: whether to build the graph at index time. */
+export function addIndexAnnOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--ann <mode>', `build (or update) the ANN graph with the index, so the first approximate search does not pay for it: auto = from ${ANN_AUTO_MIN.toLocaleString('en-US')} items`).choices(['auto', 'on', 'off']).default('auto'))
+    .addOption(new Option('--ann-dtype <dtype>', 'how the graph stores vectors (f32, f16 = half the vector memory, i8 = a quarter)').choices(['f32', 'f16', 'i8']));
+}
+
 /** Add --ann, --ef and --ann-dtype to a command. */
 export function addAnnOptions(cmd: Command): Command {
   return cmd

@@ -40,7 +40,7 @@ Example:
     const csv = o.out !== undefined && /\.csv$/i.test(o.out);
     if (o.out !== undefined) guardOutput(o.out, { flag: '--out', kind: csv ? OUTPUT_KINDS.dedupCsv : OUTPUT_KINDS.dedupJson, inputs: [index] });
     const bar = lazyProgress('dedup', o.json);
-    const r = await withStore(index, {}, (store) => findDuplicates(store, { threshold, neighbours, ann: mode.ann, ef: mode.ef, onProgress: bar.update }));
+    const r = await withStore(index, {}, (store) => findDuplicates(store, { threshold, neighbours, ann: mode.ann, ef: mode.ef, annDtype: mode.annDtype, onNote: mode.onNote, onProgress: bar.update }));
     bar.end();
     if (o.out) writeFileAtomic(o.out, csv ? groupsCsv(r) : JSON.stringify(r, null, 2) + '\n');
     if (o.json) printJson(o.out ? { ...summary(r), out: o.out } : r);

@@ -3,9 +3,10 @@ import { Command } from 'commander';
 import { buildIndex } from '../index/build.ts';
 import { checkIndexOut } from '../index/guard.ts';
 import { addEnqueueOptions, runEnqueue, type EnqueueFlags } from './enqueue.ts';
+import { addIndexAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 import { addModelOptions, lazyProgress, openModel, printJson, runtimeFlags, skipReporter, type ModelFlags } from './options.ts';
 
-interface IndexFlags extends ModelFlags, EnqueueFlags {
+interface IndexFlags extends ModelFlags, EnqueueFlags, AnnFlags {
   out?: string;
   store?: string;
   rebuild?: boolean;
@@ -25,10 +26,12 @@ export function indexCommand(): Command {
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
   addEnqueueOptions(cmd);
+  addIndexAnnOptions(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike index ./gallery --model ./clip/ --out gallery.lkx
   lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded
+  lookalike index ./photos --model clip-vit-b32 --out big.lkx --ann on --ann-dtype f16   # ANN graph built now, not by the first search
 
 Progress is committed every 1,000 images or 30 s: after a crash or kill, run the same command
 again and only the images not yet indexed are embedded.
@@ -55,6 +58,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       strict: o.strict,
       batchSize: runtimeFlags(o).batchSize,
       allowEmpty: o.allowEmpty,
+      ann: { mode: o.ann, dtype: o.annDtype, onNote: annMode(o).onNote },
       onSkip: skips.report,
       onProgress: bar.update,
       onPlan: (p) => {

@@ -4,8 +4,9 @@ import { startServer } from '../serve/app.ts';
 import { LIMITS } from '../serve/limits.ts';
 import { addStoreOption, storeLocation } from './store-option.ts';
 import { parseInteger, parseNumber, runtimeFlags, type ModelFlags } from './options.ts';
+import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
 
-interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'> {
+interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'>, AnnFlags {
   host: string;
   port: string;
   token?: string;
@@ -33,19 +34,24 @@ export function serveCommand(): Command {
     .option('--threads <n>', 'inference threads (default: ORT chooses)')
     .option('--batch <n>', 'largest micro-batch of concurrent image queries');
   addStoreOption(cmd);
+  addAnnOptions(cmd);
   return cmd
     .addHelpText('after', `
 API (docs/api.md): POST /search (image upload or JSON {"id"|"text"|"vector"}), GET /search?id=|text=,
 GET /items/ID/thumbnail, GET /info, GET /healthz, POST /items, DELETE /items/ID, POST /reload.
+--ann/--ef apply to every search (the graph is loaded or built at start, not by the first query);
+a request may set its own depth with ef=N.
 
 Example:
   lookalike serve gallery.lkx                      # http://127.0.0.1:8080
   curl -F image=@query.jpg 'http://127.0.0.1:8080/search?k=5'
   LOOKALIKE_TOKEN=secret lookalike serve gallery.lkx --host 0.0.0.0 --port 8080
-  lookalike serve --store pglite:./db --port 8080`)
+  lookalike serve --store pglite:./db --port 8080
+  lookalike serve big.lkx --ann on --ef 128        # approximate search, re-scored exactly`)
     .action(async (indexArg: string | undefined, o: ServeFlags) => {
       const index = storeLocation(indexArg, o.store);
       const runtime = runtimeFlags({ threads: o.threads, device: o.device, batch: o.batch });
+      const mode = annMode({ ...o, json: false });
       const server = await startServer({
         index,
         model: o.model,
@@ -58,6 +64,9 @@ Example:
         uploadBytes: Math.round(parseNumber(o.maxUpload, '--max-upload') * 1024 * 1024),
         queue: parseInteger(o.queue, '--queue', 1),
         watch: o.watch,
+        ann: mode.ann,
+        ef: mode.ef,
+        annDtype: mode.annDtype,
       });
       const g = server.live.current;
       process.stderr.write(`serving ${index} (${g.count} items, ${g.meta.dim}-d, model ${g.meta.model.name}${g.text ? ', text search on' : ''}) at ${server.url}/\n`);

@@ -20,6 +20,7 @@ import { FolderStore } from '../store/folder/store.ts';
 import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
 import type { EmbeddingSource, FileRecord, StoreItem, VectorStore } from '../store/types.ts';
 import { isPgLocation } from '../store/pg/location.ts';
+import { ANN_AUTO_MIN, type AnnDtype, type AnnMode } from '../store/ann.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
@@ -43,6 +44,13 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** --strict: any skipped file is an error raised before the index is written (the old one stays as it was); such a run commits only at the end. */
   strict?: boolean;
+  /**
+   * The ANN graph at index time (`--ann`, `--ann-dtype`): 'on', or 'auto' (the default) from
+   * ANN_AUTO_MIN images, builds it (or loads the saved one, so every commit updates it in
+   * O(changed)) and saves it with the index; 'off' leaves any saved graph to be refreshed by the
+   * next search that uses it.
+   */
+  ann?: { mode?: AnnMode; dtype?: AnnDtype; onNote?: (msg: string) => void };
   /** Told once what the run will do, before embedding (a resumed build shows here). */
   onPlan?: (p: { indexed: number; unchanged: number; toEmbed: number; toRemove: number }) => void;
 }
@@ -238,6 +246,11 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   const removed = [...prevIds].filter((id) => !keep.has(id));
   const folderStore = store instanceof FolderStore ? store : undefined;
   if (folderStore && todo.length) folderStore.building = { folder: path.resolve(folder), started: new Date().toISOString() };
+  // The graph, when wanted, is held from the start so each commit updates it (annApply), not rebuilt at the end.
+  const annMode = opts.ann?.mode ?? 'auto';
+  const wantAnn = annMode === 'on' || (annMode === 'auto' && ids.length >= ANN_AUTO_MIN);
+  const prepareAnn = () => store.prepareAnn?.({ ann: 'on', dtype: opts.ann?.dtype, onNote: opts.ann?.onNote });
+  if (wantAnn && prevIds.size) await prepareAnn();
   const commitItems = Math.max(1, opts.commitItems ?? config.indexCommitItems);
   opts.onPlan?.({ indexed: prevIds.size, unchanged: ids.length - todo.length, toEmbed: todo.length, toRemove: removed.length });
   // Embed in small groups so the commit clock is checked often; decode overlaps inference within a group.
@@ -282,6 +295,8 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   if (opts.strict && skipped.length) throw new Error(`--strict: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
   await flush(true);
   const total = await store.count();
+  // Built now if it was not held (a new index); saved with the index (a held graph on close).
+  if (wantAnn && total) await prepareAnn();
   return {
     out: opts.out,
     total,

@@ -5,7 +5,8 @@
  * Rules (threshold, auto threshold, keeper) are documented in docs/dedup.md.
  */
 import type { FileRecord, VectorStore } from '../store/types.ts';
-import type { AnnMode } from '../store/ann.ts';
+import type { AnnDtype, AnnMode } from '../store/ann.ts';
+import { searchStore } from './search.ts';
 
 /** Options for findDuplicates. */
 export interface DedupOptions {
@@ -15,6 +16,10 @@ export interface DedupOptions {
   neighbours?: number;
   ann?: AnnMode;
   ef?: number;
+  /** Graph dtype when the graph is built (`--ann-dtype`; a saved graph of another dtype is rebuilt). */
+  annDtype?: AnnDtype;
+  /** Told when the graph is built or brought up to date. */
+  onNote?: (msg: string) => void;
   /** Items searched per store.search call (default 2048). */
   block?: number;
   onProgress?: (done: number, total: number) => void;
@@ -161,7 +166,7 @@ export async function findDuplicates(store: VectorStore, opts: DedupOptions): Pr
   const ps: number[] = [];
   let done = 0;
   for await (const b of store.scan(opts.block ?? 2048)) {
-    const hits = await store.search(b.vectors, { k: K, exclude: b.ids, ann: opts.ann, ef: opts.ef });
+    const hits = await searchStore(store, b.vectors, K, b.ids, { ann: opts.ann, ef: opts.ef, annDtype: opts.annDtype, onNote: opts.onNote });
     hits.forEach((list, qi) => {
       const a = index.get(b.ids[qi])!;
       if (list.length) nn[a] = list[0].score;

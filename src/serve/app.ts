@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static';
 import type { Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
 import { LiveIndex } from './reload.ts';
+import type { AnnDtype, AnnMode } from '../store/ann.ts';
 import { registerRoutes } from './routes.ts';
 
 /** Options of a server. */
@@ -42,6 +43,12 @@ export interface ServeOptions {
   uploads?: string;
   /** Log lines (default stderr). */
   log?: (line: string) => void;
+  /** Approximate search for every query (`--ann`; default auto: the graph from ANN_AUTO_MIN items). */
+  ann?: AnnMode;
+  /** Default ANN search depth (`--ef`); a request may ask for another with `ef`. */
+  ef?: number;
+  /** Graph dtype when the graph is built at start (`--ann-dtype`). */
+  annDtype?: AnnDtype;
 }
 
 /** A running server. */
@@ -117,7 +124,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const host = o.host ?? '127.0.0.1';
   checkBinding(host, o.token);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const live = await LiveIndex.open(o.index, { model: o.model, head: o.head, runtime: o.runtime }, o.queue ?? LIMITS.queue, log);
+  const live = await LiveIndex.open(o.index, { model: o.model, head: o.head, runtime: o.runtime, search: { ann: o.ann, ef: o.ef, annDtype: o.annDtype } }, o.queue ?? LIMITS.queue, log);
   let app: FastifyInstance;
   try {
     app = await buildApp(o, live);

@@ -6,6 +6,7 @@
  */
 import { embedImages, type Hit, type Model, type VectorStore } from '../api.ts';
 import { HttpError } from './limits.ts';
+import type { AnnMode } from '../store/ann.ts';
 
 interface Job<I, O> {
   item: I;
@@ -105,6 +106,14 @@ interface SearchRequest {
   vector: Float32Array;
   k: number;
   exclude?: string;
+  /** ANN search depth for this request (default: the batcher's). */
+  ef?: number;
+}
+
+/** How a server searches: `--ann` and `--ef` (passed to store.search). */
+export interface ServeSearchMode {
+  ann?: AnnMode;
+  ef?: number;
 }
 
 /**
@@ -117,21 +126,32 @@ export class SearchBatcher {
   constructor(
     private readonly store: VectorStore,
     readonly batch = 64,
+    readonly mode: ServeSearchMode = {},
   ) {
     this.batcher = new MicroBatcher((reqs) => this.searchBatch(reqs), batch);
   }
 
-  /** Top-k for one query vector, leaving `exclude` out. */
-  search(vector: Float32Array, k: number, exclude?: string): Promise<Hit[]> {
-    return this.batcher.submit({ vector, k, exclude });
+  /** Top-k for one query vector, leaving `exclude` out; `ef` overrides the server's ANN depth. */
+  search(vector: Float32Array, k: number, exclude?: string, ef?: number): Promise<Hit[]> {
+    return this.batcher.submit({ vector, k, exclude, ef });
   }
 
   private async searchBatch(reqs: SearchRequest[]): Promise<Hit[][]> {
-    const dim = reqs[0].vector.length;
-    const queries = new Float32Array(reqs.length * dim);
-    reqs.forEach((q, i) => queries.set(q.vector, i * dim));
-    const k = Math.max(...reqs.map((q) => q.k));
-    const hits = await this.store.search(queries, { k, exclude: reqs.map((q) => q.exclude) });
-    return reqs.map((q, i) => (hits[i] ?? []).slice(0, q.k));
+    // One store.search per distinct ef among the requests that arrived together.
+    const out: Hit[][] = new Array(reqs.length);
+    const groups = new Map<number | undefined, number[]>();
+    reqs.forEach((q, i) => {
+      const ef = q.ef ?? this.mode.ef;
+      groups.set(ef, [...(groups.get(ef) ?? []), i]);
+    });
+    for (const [ef, at] of groups) {
+      const dim = reqs[at[0]].vector.length;
+      const queries = new Float32Array(at.length * dim);
+      at.forEach((r, i) => queries.set(reqs[r].vector, i * dim));
+      const k = Math.max(...at.map((r) => reqs[r].k));
+      const hits = await this.store.search(queries, { k, exclude: at.map((r) => reqs[r].exclude), ann: this.mode.ann, ef });
+      at.forEach((r, i) => (out[r] = (hits[i] ?? []).slice(0, reqs[r].k)));
+    }
+    return out;
   }
 }

@@ -9,13 +9,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Index, Model, openIndex, type Runtime, type StoreMeta } from '../api.ts';
 import { openModelForIndex } from '../models/open.ts';
-import { EmbedQueue, SearchBatcher } from './queue.ts';
+import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './queue.ts';
+import type { AnnDtype } from '../store/ann.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {
   model?: string;
   head?: string;
   runtime?: Runtime;
+  /** `--ann`, `--ef` for every search; `--ann-dtype` for a graph built when a generation opens. */
+  search?: ServeSearchMode & { annDtype?: AnnDtype };
 }
 
 /** One opened version of the index with what serves it. */
@@ -150,12 +153,17 @@ export class LiveIndex {
     const shared = this.models.get(model) ?? { model, users: 0 };
     shared.users++;
     this.models.set(model, shared);
+    let index: Index | undefined;
     try {
-      const index = await openIndex(this.location, { model, runtime: this.flags.runtime });
+      index = await openIndex(this.location, { model, runtime: this.flags.runtime });
+      const mode = this.flags.search ?? {};
+      // The ANN graph is loaded (or built and saved) now, not by the first query.
+      if (mode.ann !== 'off') await index.store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: this.log });
       const ids = new Set(await index.ids());
       const text = await index.hasText();
-      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index.store), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index.store, 64, { ann: mode.ann, ef: mode.ef }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
+      await index?.close().catch(() => undefined);
       await this.releaseModel(model);
       throw e;
     }

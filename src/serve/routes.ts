@@ -45,6 +45,8 @@ interface Params {
   k?: unknown;
   min_score?: unknown;
   exclude_self?: unknown;
+  /** ANN search depth for this query (default: the server's --ef). */
+  ef?: unknown;
 }
 
 /** Read the single uploaded file (and any fields) of a multipart request. */
@@ -222,6 +224,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       updated: g.meta.updated,
       generation: g.number,
       writable: Boolean(ctx.token),
+      search: { ann: g.searches.mode.ann ?? 'auto', ef: g.searches.mode.ef ?? null },
       limits: { upload_bytes: ctx.uploadBytes, pixels: ctx.maxPixels, max_k: ctx.maxK, queue: g.queue.limit },
     };
   });
@@ -232,9 +235,10 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const k = intParam(p.k, 'k', 10, ctx.maxK);
     const minScore = numParam(p.min_score, 'min_score');
     const excludeSelf = boolParam(p.exclude_self);
+    const ef = p.ef === undefined || p.ef === '' ? undefined : intParam(p.ef, 'ef', 1, 1000);
     return live.use(async (g) => {
       const { vector, self } = await queryVector(g, q, ctx);
-      let hits = await g.searches.search(vector, k, excludeSelf ? self : undefined);
+      let hits = await g.searches.search(vector, k, excludeSelf ? self : undefined, ef);
       if (minScore !== undefined) hits = hits.filter((h) => h.score >= minScore);
       reply.header('x-generation', String(g.number));
       return { query: q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : { text: q.text }, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
