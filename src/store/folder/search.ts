@@ -101,6 +101,14 @@ function mergeTop(
   idOf: (l: number) => string,
 ): void {
   const f = filled[q];
+  if (f === k) {
+    // Full: only the candidates that beat the current last one can enter (they come first).
+    const ls = topS[base + k - 1];
+    const lid = idOf(topL[base + k - 1]);
+    let e = 0;
+    while (e < m && (candS[e] > ls || (candS[e] === ls && idOf(candL[e]) < lid))) e++;
+    m = e;
+  }
   if (m === 0) return;
   let a = 0;
   let b = 0;
