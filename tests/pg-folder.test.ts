@@ -10,7 +10,8 @@ import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { listFolder } from '../src/data/images.ts';
 import { embedImages } from '../src/embed/pipeline.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore, withStore } from '../src/store/open.ts';
+import { findDuplicates } from '../src/index/dedup.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from './helpers/tmp.ts';
 import { runCli, startCli, startPgServer } from './helpers/pg.ts';
@@ -69,10 +70,12 @@ const topIds = (r: Run) => JSON.parse(r.stdout).results.map((q: { query: string;
  * The done-when of the Postgres store, through the CLI: `index DIR/gallery --store S`, then
  * `search` (image files and --id), `compete DIR --store S` and `eval --store S` give the folder
  * store's top-10 lists and figures; `compete --store` equals plain `compete --model` too. eval
- * runs on the gallery index, or (evalOn 'all') on an index of all of DIR. Runs
+ * runs on the gallery index, or (evalOn 'all') on an index of all of DIR; a searchOnly store
+ * runs index and search only; folderCompete adds `compete --store` of the folder store. Runs
  * the pglite commands one after another (one process per PGlite folder) beside the folder ones.
  */
-async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string, pgStores: string[], evalOn: 'gallery' | 'all'): Promise<{ lkx: string; search: [string, string[]][] }> {
+async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string, pgStores: { loc: string; searchOnly?: boolean }[], o: { evalOn: 'gallery' | 'all'; folderCompete: boolean }): Promise<{ lkx: string; search: [string, string[]][] }> {
+  const { evalOn } = o;
   const work = fs.mkdtempSync(path.join(dir, 'cli-'));
   const gallery = path.join(comp, 'gallery');
   const lkx = path.join(work, 'gallery.lkx');
@@ -83,20 +86,24 @@ async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string
   // The folder store, and plain compete with the model (gallery embedded in memory).
   const folder = (async () => {
     ok(await runCli(['index', gallery, ...modelArgs, '--store', lkx, '--json']), 'index folder');
-    const [s, c, p] = await Promise.all([runCli(search(lkx)), runCli(['compete', comp, '--store', lkx, '-k', '10', '--out', sub('folder'), '--json']), runCli(['compete', comp, ...modelArgs, '-k', '10', '--out', sub('plain'), '--json'])]);
-    ok(c, 'compete --store folder');
+    const [s, p] = await Promise.all([runCli(search(lkx)), runCli(['compete', comp, ...modelArgs, '-k', '10', '--out', sub('plain'), '--json'])]);
     ok(p, 'compete --model');
+    if (o.folderCompete) ok(await runCli(['compete', comp, '--store', lkx, '-k', '10', '--out', sub('folder'), '--json']), 'compete --store folder');
     if (evalOn === 'all') ok(await runCli(['index', comp, ...modelArgs, '--store', all, '--json']), 'index folder (all)');
     const e = ok(await runCli(['eval', '--store', evalOn === 'all' ? all : lkx, '--labels', labels, '--json']), 'eval folder');
     return { search: ok(s, 'search folder'), eval: e };
   })();
   const pg = (async () => {
     const out = [];
-    for (const [i, s] of pgStores.entries()) {
+    for (const [i, { loc: s, searchOnly }] of pgStores.entries()) {
       const g = `${s}${s.includes('?') ? '&' : '?'}index=gallery`;
       const a = evalOn === 'all' ? `${s}${s.includes('?') ? '&' : '?'}index=everything` : g;
       ok(await runCli(['index', gallery, ...modelArgs, '--store', g, '--json']), `index ${g}`);
       const sr = ok(await runCli(search(g)), `search ${g}`);
+      if (searchOnly) {
+        out.push({ search: sr, eval: undefined });
+        continue;
+      }
       ok(await runCli(['compete', comp, '--store', g, '-k', '10', '--out', sub(`pg${i}`), '--json']), `compete ${g}`);
       if (evalOn === 'all') ok(await runCli(['index', comp, ...modelArgs, '--store', a, '--json']), `index ${a}`);
       out.push({ search: sr, eval: ok(await runCli(['eval', '--store', a, '--labels', labels, '--json']), `eval ${a}`) });
@@ -109,21 +116,22 @@ async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string
   assert.equal(topIds(f.search).length, queries + qid.length);
   assert.ok(topIds(f.search).every(([, hits]: [string, string[]]) => hits.length === Math.min(10, fs.readdirSync(gallery).length)));
   // compete from the folder store = plain compete with the same model.
-  assert.deepEqual(read('folder'), read('plain'));
+  if (o.folderCompete) assert.deepEqual(read('folder'), read('plain'));
   assert.equal(Object.keys(read('plain')).length, queries);
   const fe = JSON.parse(f.eval.stdout);
   assert.ok(fe.queries_scored > 0);
-  pgStores.forEach((s, i) => {
+  pgStores.forEach(({ loc: s, searchOnly }, i) => {
     assert.deepEqual(topIds(pgs[i].search), topIds(f.search), `${s}: search top-10 differs from the folder store`);
+    if (searchOnly) return;
     assert.deepEqual(read(`pg${i}`), read('plain'), `${s}: compete submission differs`);
-    const pe = JSON.parse(pgs[i].eval.stdout);
+    const pe = JSON.parse(pgs[i].eval!.stdout);
     assert.equal(pe.queries_scored, fe.queries_scored);
     for (const [m, v] of Object.entries(fe.mean as Record<string, number>)) assert.ok(Math.abs(pe.mean[m] - v) < 1e-6, `${s}: eval ${m} ${pe.mean[m]} vs ${v}`);
   });
   return { lkx, search: topIds(f.search) };
 }
 
-test('CLI, tiny model: index, search, compete and eval on pglite: and postgres:// (wire protocol) equal the folder store', async () => {
+test('CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: (and index, search on postgres:// over the wire) equal the folder store', async () => {
   const comp = path.join(dir, 'comp-tiny');
   const truth = await writeCompetition(comp, 6, 2);
   const labels = path.join(dir, 'comp-tiny-labels.csv');
@@ -135,15 +143,15 @@ test('CLI, tiny model: index, search, compete and eval on pglite: and postgres:/
   const server = await startPgServer();
   let ref: Awaited<ReturnType<typeof cliSameAsFolder>>;
   try {
-    ref = await cliSameAsFolder(comp, model, labels, [pg, server.url], 'gallery');
+    ref = await cliSameAsFolder(comp, model, labels, [{ loc: pg }, { loc: server.url, searchOnly: true }], { evalOn: 'gallery', folderCompete: true });
   } finally {
     await server.stop();
   }
   const g = `${pg}?index=gallery`;
   // dedup --store: the folder store's groups.
-  const [df, dp] = await Promise.all([ref.lkx, g].map((s) => runCli(['dedup', '--store', s, '--threshold', 'auto', '--json'])));
-  assert.equal(JSON.parse(ok(df, 'dedup folder').stdout).items, 12);
-  assert.deepEqual(JSON.parse(ok(dp, 'dedup pglite').stdout), JSON.parse(df.stdout));
+  const df = await withStore(ref.lkx, {}, (s) => findDuplicates(s, { threshold: 'auto', neighbours: 10 }));
+  assert.equal(df.items, 12);
+  assert.deepEqual(JSON.parse(ok(await runCli(['dedup', '--store', g, '--threshold', 'auto', '--json']), 'dedup pglite').stdout), JSON.parse(JSON.stringify(df)));
   // serve --store: a real loopback server answers a search by id and by uploaded image as the folder store's search did.
   const srv = startCli(['serve', '--store', g, '--port', '0']);
   try {
@@ -171,6 +179,13 @@ test('CLI, tiny model: index, search, compete and eval on pglite: and postgres:/
     srv.child.kill('SIGTERM');
     await srv.done;
   }
+  // compete --store with a store of another folder: one line naming both and the fix.
+  const elsewhere = path.join(dir, 'elsewhere');
+  const wrong = await runCli(['compete', elsewhere, '--store', g, '--out', path.join(dir, 'wrong.json')]);
+  assert.equal(wrong.status, 1);
+  assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
+  assert.ok(wrong.stderr.includes(`indexes ${path.join(comp, 'gallery')}, not ${path.join(elsewhere, 'gallery')}; index the gallery first: lookalike index ${path.join(elsewhere, 'gallery')} --store ${g}`), wrong.stderr);
+  assert.ok(!fs.existsSync(path.join(dir, 'wrong.json')));
   // tune takes the same --store locations.
   const head = path.join(dir, 'pg-head.onnx');
   ok(await runCli(['tune', '--store', g, '--labels', labels, '--epochs', '2', '--out', head, '--json']), 'tune');
@@ -190,5 +205,5 @@ test('CLI, shared model on a shared dataset (cufs-sketch test/, mobilenet-v3-sma
   const rows = fs.readFileSync(path.join(cufs, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter(([p]) => p.startsWith('test/'));
   assert.equal(rows.length, 176);
   fs.writeFileSync(labels, 'path,label\n' + rows.map(([p, l]) => `${p.slice('test/'.length)},${l}`).join('\n') + '\n');
-  await cliSameAsFolder(path.join(cufs, 'test'), ['--model', mobilenet], labels, [`pglite:${path.join(dir, 'cufs-db')}`], 'all');
+  await cliSameAsFolder(path.join(cufs, 'test'), ['--model', mobilenet], labels, [{ loc: `pglite:${path.join(dir, 'cufs-db')}` }], { evalOn: 'all', folderCompete: false });
 });
