@@ -9,6 +9,7 @@ import { ROOT } from './tmp.ts';
 /** A PGlite (in memory, or in dataDir) served over the Postgres wire protocol on 127.0.0.1. */
 export async function startPgServer(dataDir?: string): Promise<{ url: string; db: PGlite; stop: () => Promise<void> }> {
   const db = await PGlite.create({ dataDir, extensions: { vector } });
+  keepSequencesTogether(db);
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
   await server.start();
   return {
@@ -19,6 +20,34 @@ export async function startPgServer(dataDir?: string): Promise<{ url: string; db
       await db.close();
     },
   };
+}
+
+/**
+ * pglite-socket 0.2 runs the protocol messages of all connections on PGlite's one backend in
+ * arrival order, keeping one connection's messages together only inside a transaction. Outside
+ * one, the Parse/Bind/Execute of two connections could interleave (one connection's unnamed
+ * statement replaced by another's: "unnamed prepared statement does not exist", or a query run
+ * with another's parameters). Its queue asks `isInTransaction()` to decide; this makes that also
+ * true from a connection's Parse/Bind/Describe/Execute/Close/Flush until its Sync, as a real
+ * server (one backend per connection) behaves. A connection that goes away mid-sequence is
+ * released by the queue like one mid-transaction (it issues a ROLLBACK, a no-op here).
+ */
+function keepSequencesTogether(db: PGlite): void {
+  const EXTENDED = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48]); // P B D E C H
+  const ENDS = new Set([0x53, 0x51, 0x58]); // S(ync) Q(uery) X (terminate)
+  let open = false;
+  const exec = db.execProtocolRawStream.bind(db);
+  db.execProtocolRawStream = async (message: Uint8Array, opts: Parameters<PGlite['execProtocolRawStream']>[1]) => {
+    const t = message[0];
+    try {
+      return await exec(message, opts);
+    } finally {
+      if (EXTENDED.has(t)) open = true;
+      else if (ENDS.has(t)) open = false;
+    }
+  };
+  const inTransaction = db.isInTransaction.bind(db);
+  db.isInTransaction = () => inTransaction() || open;
 }
 
 /** n random L2-normalised dim-d rows from a seeded generator. */
