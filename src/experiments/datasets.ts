@@ -94,15 +94,8 @@ export function loadDataset(entry: DatasetEntry, seed: number): DatasetData {
   if (entry.protocol === 'oxford') {
     const listing = listFolder(entry.path);
     const items = listing.images.map((id) => ({ id, file: path.join(entry.path, id) }));
-    return {
-      entry,
-      items,
-      trainPool: [],
-      valRule: { kind: 'none' },
-      valCrossDomain: false,
-      test: { protocol: 'oxford', queries: [], gallery: items.map((_, i) => i), crossDomain: false, oxford: readOxfordTruth(entry.oxford!) },
-      description: `${items.length} images, Oxford protocol (${entry.oxford}); no labels, so no tuning`,
-    };
+    const test: DatasetData['test'] = { protocol: 'oxford', queries: [], gallery: items.map((_, i) => i), crossDomain: false, oxford: readOxfordTruth(entry.oxford!) };
+    return untuned(entry, items, test, `${items.length} images, Oxford protocol (${entry.oxford}); no labels, so no tuning`);
   }
   if (entry.protocol === 'competition') return loadCompetition(entry);
   if (entry.protocol === 'captions') return loadCaptions(entry);
@@ -201,13 +194,11 @@ function loadCaptions(entry: DatasetEntry): DatasetData {
   const ids = [...new Set(captions.map((c) => c.path))];
   const items: DatasetItem[] = ids.map((id) => ({ id, file: path.join(entry.path, id) }));
   const all = items.map((_, i) => i);
-  return {
-    entry,
-    items,
-    trainPool: [],
-    valRule: { kind: 'none' },
-    valCrossDomain: false,
-    test: { protocol: 'captions', queries: all, gallery: all, crossDomain: false, captions },
-    description: `${items.length} images, ${captions.length} captions (${path.basename(file)}), image<->text R@K with the model's text tower; no labels, so no tuning`,
-  };
+  const test: DatasetData['test'] = { protocol: 'captions', queries: all, gallery: all, crossDomain: false, captions };
+  return untuned(entry, items, test, `${items.length} images, ${captions.length} captions (${path.basename(file)}), image<->text R@K with the model's text tower; no labels, so no tuning`);
+}
+
+/** A dataset scored only, never tuned on (no labels): an empty train pool and no validation rule. */
+function untuned(entry: DatasetEntry, items: DatasetItem[], test: DatasetData['test'], description: string): DatasetData {
+  return { entry, items, trainPool: [], valRule: { kind: 'none' }, valCrossDomain: false, test, description };
 }
