@@ -4,16 +4,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { cli, tmpDir, writeTinyCnn, SHARED, TINY_FLAGS } from './helpers/tmp.ts';
+import { program } from '../src/cli/main.ts';
 
 test('every command has --help with an example', () => {
   const top = cli(['--help']);
   assert.equal(top.status, 0);
-  const names = [...top.stdout.matchAll(/^\s{2}(\w[\w-]*)\s/gm)].map((m) => m[1]).filter((n) => n !== 'help');
+  const listed = top.stdout.split(/^Commands:$/m)[1]?.split(/^\S/m)[0] ?? '';
+  const names = [...listed.matchAll(/^\s{2}(\w[\w-]*)\s/gm)].map((m) => m[1]).filter((n) => n !== 'help');
   assert.ok(names.includes('index') && names.includes('search') && names.includes('compete'), top.stdout);
+  // One command through the real binary; every command's full help (with its addHelpText) in-process.
+  const search = cli(['search', '--help']);
+  assert.equal(search.status, 0);
+  assert.match(search.stdout, /Example/);
+  const commands = new Map(program().commands.map((c) => [c.name(), c]));
   for (const name of names) {
-    const r = cli([name, '--help']);
-    assert.equal(r.status, 0, name);
-    assert.match(r.stdout, /Example/, `${name} --help shows an example`);
+    const cmd = commands.get(name);
+    assert.ok(cmd, `${name} is listed by --help and built by program()`);
+    let text = '';
+    cmd.configureOutput({ writeOut: (s) => (text += s) });
+    cmd.outputHelp();
+    assert.match(text, /Example/, `${name} --help shows an example`);
   }
 });
 
