@@ -9,7 +9,7 @@ import path from 'node:path';
 export interface LookalikeConfig {
   /** Images per inference batch (LOOKALIKE_BATCH, default 32). */
   batchSize: number;
-  /** Intra-op threads for onnxruntime; 0 lets ORT choose (LOOKALIKE_THREADS, default 0). */
+  /** Intra-op threads for onnxruntime; 0 lets ORT choose for models and uses every core for exact search (LOOKALIKE_THREADS, default 0). */
   threads: number;
   /** Execution device: 'cpu' or 'cuda' (LOOKALIKE_DEVICE, default 'cpu'). */
   device: 'cpu' | 'cuda';
