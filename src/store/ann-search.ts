@@ -182,17 +182,12 @@ export async function annSearchMatrix(ids: string[], vectors: Float32Array, dim:
   return annSearch(graph, queries, { matrix: vectors, rowOf: (id) => row.get(id)! }, opts);
 }
 
-/** The state stamp a graph must cover to be trusted for a store: its last update time and count. */
-export async function storeCovers(store: VectorStore): Promise<string> {
-  return `${(await store.meta()).updated}#${await store.count()}`;
-}
-
 /**
  * VectorStore.search through the graph of the store kept in folder `dir` (for a store's
  * search() when useAnn says so): the graph is loaded, built or refreshed as needed, and saved
  * when `persist` (the store holds the writer lock, or no writer is running).
  */
-export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean, covers?: string): Promise<Hit[][]> {
+export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean, covers: string): Promise<Hit[][]> {
   const meta = await store.meta();
   const graph = await annStoreGraph(store, dir, persist, {}, covers);
   const k = Math.min(opts.k, await store.count());
@@ -203,12 +198,12 @@ export async function annStoreSearch(store: VectorStore, dir: string, queries: F
 
 /**
  * The up-to-date graph of the store kept in folder `dir` (getAnn over the store's scan and
- * state stamp `covers`, default storeCovers): built, loaded or refreshed as needed, saved when `persist`; `params` asks for
+ * its state stamp `covers`, e.g. FolderStore.annCovers): built, loaded or refreshed as needed, saved when `persist`; `params` asks for
  * a dtype (a cached or saved graph with other parameters is rebuilt).
  */
-export async function annStoreGraph(store: VectorStore, dir: string, persist: boolean, opts: Pick<GetAnnOptions, 'params' | 'onNote'> = {}, covers?: string): Promise<AnnGraph> {
+export async function annStoreGraph(store: VectorStore, dir: string, persist: boolean, opts: Pick<GetAnnOptions, 'params' | 'onNote'>, covers: string): Promise<AnnGraph> {
   const meta = await store.meta();
-  return getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers ?? (await storeCovers(store)), { persist, ...opts });
+  return getAnn(dir, { dim: meta.dim, scan: (n) => store.scan(n) }, covers, { persist, ...opts });
 }
 
 /** Items changed by annApply in a graph held in memory and not saved yet, per folder. */
