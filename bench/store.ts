@@ -93,6 +93,11 @@ function queries(seed: number): Float32Array {
   return q;
 }
 
+/** Bytes of the files in `dir` that were not in `before`, plus the rewritten manifest: what one store write added. */
+function newFileBytes(dir: string, before: Set<string>): number {
+  return fs.readdirSync(dir).filter((f) => !before.has(f) || f === 'manifest.json').reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+}
+
 /** Storage bytes written by this process so far (Linux /proc/self/io), or undefined. */
 function writtenBytes(): number | undefined {
   try {
@@ -161,7 +166,7 @@ for (const n of sizes) {
   await s.write({ upsert: add });
   const addSec = (performance.now() - t) / 1000;
   const w1 = writtenBytes();
-  const newBytes = fs.readdirSync(dir).filter((f) => !filesBefore.has(f) || f === 'manifest.json').reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+  const newBytes = newFileBytes(dir, filesBefore);
   t = performance.now();
   await s.write({ remove: add.map((a) => a.id) });
   const removeSec = (performance.now() - t) / 1000;
@@ -200,7 +205,7 @@ async function annLag(n: number, dir: string, add: StoreItem[]): Promise<void> {
   await w.write({ upsert: add });
   const addSec = (performance.now() - t) / 1000;
   await w.close();
-  const newBytes = fs.readdirSync(dir).filter((f) => !filesBefore.has(f) || f === 'manifest.json').reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+  const newBytes = newFileBytes(dir, filesBefore);
   const untouched = readAnnManifest(dir)!.seq === graph.seq;
   bench.note(`${n}: ANN graph built in ${buildSec.toFixed(1)} s (${(graph.bytes / 2 ** 20).toFixed(0)} MiB); then add 1,000 items: ${addSec.toFixed(2)} s, new files ${(newBytes / 1e6).toFixed(2)} MB, graph ${untouched ? 'not rewritten (lag 1,000 searched exactly)' : 'REWRITTEN'}`);
   clearAnnCache();
