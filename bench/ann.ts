@@ -23,11 +23,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench, benchArgs } from './harness.ts';
-import { searchExact } from '../src/index/exact.ts';
+import { searchExact } from '../src/store/exact.ts';
 import { AnnGraph, ANN_DEFAULTS, type AnnDtype } from '../src/store/ann.ts';
 import { annSearch } from '../src/store/ann-search.ts';
 import { rng } from '../src/util/random.ts';
-import { decodeNpy, encodeNpy } from '../src/index/npy.ts';
+import { decodeNpy, encodeNpy } from '../src/util/npy.ts';
 
 const { values } = benchArgs({
   size: { type: 'string', default: '100000' },

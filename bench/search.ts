@@ -20,8 +20,8 @@
  *                           [--rounds 5] [--json] [--quick: 500 queries]
  */
 import * as ort from 'onnxruntime-node';
-import { searchBrute, searchExact, kernelSession, type TopK } from '../src/index/exact.ts';
-import { l2normalize } from '../src/embed/pool.ts';
+import { searchBrute, searchExact, kernelSession, type TopK } from '../src/store/exact.ts';
+import { l2normalize } from '../src/models/pool.ts';
 import { gaussian, rng } from '../src/util/random.ts';
 import { Bench, benchArgs } from './harness.ts';
 

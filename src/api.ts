@@ -16,21 +16,21 @@ import { embedImages as embedPipeline, type EmbedItem, type EmbedResult, type Sk
 import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/captions.ts';
 import { buildIndex, type BuildReport } from './index/build.ts';
 import { competeSubmission, type CompeteResult } from './index/compete.ts';
-import { searchExact } from './index/exact.ts';
+import { searchExact } from './store/exact.ts';
 import { toResults, type Hit } from './index/search.ts';
-import type { Manifest } from './index/store.ts';
+import type { Manifest } from './index/whole-index.ts';
 import { openStore, withStore } from './store/open.ts';
 import type { StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text.ts';
 import { writeSubmission } from './metrics/competition.ts';
-import { runEval, type EvalRun, type RunEvalOptions } from './metrics/run.ts';
+import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
 import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open.ts';
 import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
 import { tuneHead as runTune, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
 
-export { config } from './config.ts';
+export { config } from './util/config.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, Manifest, SpecOverrides, Feature };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { VectorStore, StoreMeta, StoreChange, StoreItem } from './store/types.ts';

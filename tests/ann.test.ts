@@ -5,14 +5,14 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { AnnGraph, readAnnManifest, refreshAnn, type AnnSource } from '../src/store/ann.ts';
 import { annSearch, candidateCount } from '../src/store/ann-search.ts';
-import { searchBrute } from '../src/index/exact.ts';
+import { searchBrute } from '../src/store/exact.ts';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { Rng } from '../src/util/random.ts';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 import { openStore } from '../src/store/open.ts';
 import { contractMeta } from './helpers/store-contract.ts';
 import { clearAnnCache } from '../src/store/ann-search.ts';
-import { config } from '../src/config.ts';
+import { config } from '../src/util/config.ts';
 
 /** n unit vectors in `clusters` Gaussian clusters (dim-d), seeded. */
 function clustered(n: number, dim: number, clusters: number, seed: number, spread = 0.3): Float32Array {

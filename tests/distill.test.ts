@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { distillLoss } from '../src/tune/distill.ts';
-import { loadHead } from '../src/embed/head.ts';
+import { loadHead } from '../src/models/head.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
 
 test('distillation losses: gradients match finite differences', () => {

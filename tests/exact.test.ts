@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { searchBrute, searchExact } from '../src/index/exact.ts';
-import { l2normalize } from '../src/embed/pool.ts';
+import { searchBrute, searchExact } from '../src/store/exact.ts';
+import { l2normalize } from '../src/models/pool.ts';
 import { gaussian, rng } from '../src/util/random.ts';
 
 function randomRows(n: number, dim: number, seed: number): Float32Array {

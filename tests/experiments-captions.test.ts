@@ -6,7 +6,7 @@ import path from 'node:path';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { readExperimentConfig } from '../src/experiments/config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
-import { readRuns } from '../src/experiments/store.ts';
+import { readRuns } from '../src/experiments/run-records.ts';
 import { buildReport } from '../src/experiments/report.ts';
 import { runCaptionEval } from '../src/embed/captions.ts';
 import { solidPng, writeClipFolder } from './fixtures/hf.ts';

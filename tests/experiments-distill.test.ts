@@ -7,7 +7,7 @@ import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { checkConfig, planRuns, readExperimentConfig } from '../src/experiments/config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
-import { readRuns } from '../src/experiments/store.ts';
+import { readRuns } from '../src/experiments/run-records.ts';
 import { distilledTeacher } from '../src/embed/captions.ts';
 import { buildReport } from '../src/experiments/report.ts';
 import { tmpDir } from './helpers/tmp.ts';

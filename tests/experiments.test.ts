@@ -8,7 +8,7 @@ import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { checkConfig, readExperimentConfig } from '../src/experiments/config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
-import { readRuns } from '../src/experiments/store.ts';
+import { readRuns } from '../src/experiments/run-records.ts';
 import { EmbeddingCache } from '../src/experiments/cache.ts';
 import { readSubmission, readTruth } from '../src/metrics/competition.ts';
 import { evaluateSubmission } from '../src/metrics/evaluate.ts';

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { loadBackbone } from '../src/models/load.ts';
 import { buildIndex } from '../src/index/build.ts';
-import { loadIndex } from '../src/index/store.ts';
-import { decodeNpy, encodeNpy } from '../src/index/npy.ts';
+import { loadIndex } from '../src/index/whole-index.ts';
+import { decodeNpy, encodeNpy } from '../src/util/npy.ts';
 import { classImage, writeClassFolders } from '../src/data/synthetic.ts';
 import { cli, tmpDir, writeTinyCnn, TINY_FLAGS } from './helpers/tmp.ts';
 

@@ -7,7 +7,7 @@ import { METRICS, checkMetricNames, findMetric, metricsHelp, retrievalNames } fr
 import { metricNames, scoreQuery, evaluateJudgements } from '../src/metrics/evaluate.ts';
 import { formatTable } from '../src/metrics/report.ts';
 import { readOxfordTruth, scoreOxford } from '../src/metrics/oxford-truth.ts';
-import { evaluateOxford } from '../src/metrics/oxford-index.ts';
+import { evaluateOxford } from '../src/eval/oxford-index.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
 test('metric names come from the registry in the golden order', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MlflowClient, mlflowFromEnv, mlflowKey } from '../src/experiments/mlflow.ts';
-import type { RunRecord } from '../src/experiments/store.ts';
+import type { RunRecord } from '../src/experiments/run-records.ts';
 
 interface Call {
   method: string;

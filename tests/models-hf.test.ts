@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { config } from '../src/config.ts';
+import { config } from '../src/util/config.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { familyOf, familyOutput, hfOnnxFile } from '../src/models/hf.ts';
 import { fetchHubModel, hubCacheDir, hubTarget, isHubId, resolveHubModel, selectFiles } from '../src/models/hub.ts';

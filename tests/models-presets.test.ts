@@ -8,7 +8,7 @@ import { tinyCnn } from '../src/models/tiny.ts';
 import { PRESETS } from '../src/models/presets.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { embedImages } from '../src/embed/pipeline.ts';
-import { config } from '../src/config.ts';
+import { config } from '../src/util/config.ts';
 import { cli, tmpDir, SHARED } from './helpers/tmp.ts';
 
 /** A Hugging Face-layout folder holding the tiny CNN at 32 px, like the ../shared/models folders. */

@@ -9,7 +9,7 @@ import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { readExperimentConfig } from '../src/experiments/config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
-import { readRuns } from '../src/experiments/store.ts';
+import { readRuns } from '../src/experiments/run-records.ts';
 import { metricTable, deltas } from '../src/experiments/report-data.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
 import { OUTPUT_KINDS } from '../src/util/outputs.ts';

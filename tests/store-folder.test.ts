@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { openStore } from '../src/store/open.ts';
 import { FolderStore } from '../src/store/folder/store.ts';
 import { verifyFolder } from '../src/store/folder/verify.ts';
-import { encodeNpy } from '../src/index/npy.ts';
+import { encodeNpy } from '../src/util/npy.ts';
 import { readManifest, type ManifestV2 } from '../src/store/folder/manifest.ts';
 import { contractMeta, itemsOf, unitVectors } from './helpers/store-contract.ts';
 import { cli, ROOT, tmpDir } from './helpers/tmp.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeClassFolders } from '../src/data/synthetic.ts';
-import { loadIndex } from '../src/index/store.ts';
+import { loadIndex } from '../src/index/whole-index.ts';
 import { ROOT, tmpDir, writeTinyCnn, TINY_FLAGS } from './helpers/tmp.ts';
 
 function run(args: string[], cwd: string) {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { openPgStore, type PgStore } from '../src/store/pg/store.ts';
 import { parsePgLocation } from '../src/store/pg/location.ts';
 import { MIGRATIONS } from '../src/store/pg/schema.ts';
-import { searchBrute } from '../src/index/exact.ts';
+import { searchBrute } from '../src/store/exact.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { randomUnitRows, startPgServer } from './helpers/pg.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';

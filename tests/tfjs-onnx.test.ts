@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { config } from '../src/config.ts';
+import { config } from '../src/util/config.ts';
 import { setupTfjs } from '../src/models/tfjs-backend.ts';
 import { TfjsBackbone } from '../src/models/tfjs.ts';
 import { OrtBackbone } from '../src/models/ort.ts';

@@ -6,10 +6,10 @@ import { TfjsBackbone, loadTfjsBackbone, readTfjsArtifacts, isTfjsPath } from '.
 import { setupTfjs } from '../src/models/tfjs-backend.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { OrtBackbone, createSession } from '../src/models/ort.ts';
-import { buildModel } from '../src/models/onnx/build.ts';
+import { buildModel } from '../src/models/onnx-build.ts';
 import { defaultSpec, type ModelSpec } from '../src/models/spec.ts';
 import { embedImages } from '../src/embed/pipeline.ts';
-import { config } from '../src/config.ts';
+import { config } from '../src/util/config.ts';
 import { tmpDir, SHARED } from './helpers/tmp.ts';
 
 // A tiny graph model: x [N,H,W,3] -> 1x1 Conv2D (3->C) -> Relu -> Mean over H,W ("pool/Mean") -> MatMul (C->2) ("logits").

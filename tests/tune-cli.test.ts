@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { saveIndex } from '../src/index/store.ts';
+import { saveIndex } from '../src/index/whole-index.ts';
 import { defaultSpec } from '../src/models/spec.ts';
 import { syntheticSet } from '../src/tune/synthetic.ts';
-import { loadHead } from '../src/embed/head.ts';
+import { loadHead } from '../src/models/head.ts';
 
 const BIN = path.resolve('bin/lookalike.js');
 

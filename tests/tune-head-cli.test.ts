@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeClassFolders } from '../src/data/synthetic.ts';
-import { loadIndex } from '../src/index/store.ts';
+import { loadIndex } from '../src/index/whole-index.ts';
 import { cli, tmpDir, writeTinyCnn, TINY_FLAGS } from './helpers/tmp.ts';
 
 test('tune --train DIR embeds class folders on the fly; index/search/eval accept the head and refuse a mismatch', async () => {

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
-import { sampleTrials, checkSpace } from '../src/tune/search.ts';
-import { readRuns } from '../src/experiments/store.ts';
+import { sampleTrials, checkSpace } from '../src/tune/hyper-search.ts';
+import { readRuns } from '../src/experiments/run-records.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
 
 test('search space: log-scale draws in range, grid, errors', () => {

@@ -9,7 +9,7 @@ import { Rng } from '../src/util/random.ts';
 import { syntheticSet } from '../src/tune/synthetic.ts';
 import { train, type TrainOptions } from '../src/tune/train.ts';
 import { writeHead } from '../src/tune/export.ts';
-import { loadHead } from '../src/embed/head.ts';
+import { loadHead } from '../src/models/head.ts';
 
 test('head backward graph matches finite differences (MLP, 2 hidden layers, batch norm, dropout mask, classifier)', async () => {
   const spec: HeadSpec = { kind: 'mlp', inputDim: 6, outputDim: 4, hidden: [7, 5], dropout: 0.2, batchNorm: true, numClasses: 3 };

@@ -6,9 +6,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { embedImages } from '../embed/pipeline.ts';
-import { enqueue, listSource } from '../store/pg/queue.ts';
+import { enqueue, listSource } from '../jobs/queue.ts';
 import { openPgStore } from '../store/pg/store.ts';
-import type { EmbeddingSource } from '../store/types.ts';
+import type { EmbeddingSource } from '../models/compat.ts';
 import { openModel, parseInteger, printJson, skipReporter, type ModelFlags } from './options.ts';
 
 const fingerprint = (s: EmbeddingSource) => `${s.model.fingerprint}+head:${s.head?.fingerprint ?? 'none'}`;

@@ -1,12 +1,12 @@
 /** Shared CLI options: model spec flags, runtime flags, output helpers. */
 import { Command, Option } from 'commander';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 import type { SpecOverrides } from '../models/load.ts';
 import type { Feature } from '../models/hf.ts';
 import type { Pooling } from '../models/spec.ts';
 import type { Runtime } from '../models/runtime.ts';
 import { openModel as openModelFor, openModelForIndex as openModelForIndexFor, type ModelChoice, type OpenedModel } from '../models/open.ts';
-import type { EmbeddingSource } from '../store/types.ts';
+import type { EmbeddingSource } from '../models/compat.ts';
 
 export { modelRef } from '../models/open.ts';
 import { Progress } from '../util/progress.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { buildReport, writeReport } from '../experiments/report.ts';
-import { readRuns } from '../experiments/store.ts';
+import { readRuns } from '../experiments/run-records.ts';
 import { parseInteger } from './options.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 

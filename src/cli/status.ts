@@ -1,7 +1,7 @@
 /** `lookalike status --store postgres://...`: the embedding queue and throughput per worker. */
 import { Command } from 'commander';
 import { openPgStore } from '../store/pg/store.ts';
-import { queueStatus } from '../store/pg/queue.ts';
+import { queueStatus } from '../jobs/queue.ts';
 import { printJson } from './options.ts';
 
 /** The `status` command. */

@@ -1,7 +1,7 @@
 /** `lookalike worker --store postgres://...`: claim embedding jobs from the queue and write vectors. */
 import { Command } from 'commander';
 import { openPgStore } from '../store/pg/store.ts';
-import { runWorker, workerName } from '../store/pg/queue.ts';
+import { runWorker, workerName } from '../jobs/queue.ts';
 import { addModelOptions, openModelForIndex, parseInteger, parseNumber, printJson, type ModelFlags } from './options.ts';
 
 interface WorkerFlags extends ModelFlags {

@@ -11,14 +11,14 @@ import type { VectorStore } from '../store/types.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
 import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text.ts';
 import type { Runtime } from '../models/runtime.ts';
-import type { EmbeddingSource } from '../store/types.ts';
+import type { EmbeddingSource } from '../models/compat.ts';
 import type { Caption } from '../data/captions.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { embedImages } from './pipeline.ts';
-import { scoreMatrix } from '../index/exact.ts';
+import { scoreMatrix } from '../store/exact.ts';
 import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
-import { ModelProto } from '../models/onnx/proto.ts';
+import { ModelProto } from '../util/onnx-proto.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */
 function textModelFor(source: EmbeddingSource | undefined, model: string | undefined): string {

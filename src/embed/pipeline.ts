@@ -4,13 +4,13 @@
  * the current one; undecodable files are reported and skipped.
  */
 import fs from 'node:fs';
-import { config } from '../config.ts';
-import { decodeRgb, normalizeInto } from '../data/decode.ts';
+import { config } from '../util/config.ts';
+import { decodeRgb, normalizeInto } from '../models/preprocess.ts';
 import { fsReason } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
-import { l2normalize, pool } from './pool.ts';
-import type { Head } from './head.ts';
+import { l2normalize, pool } from '../models/pool.ts';
+import type { Head } from '../models/head.ts';
 
 /** One image to embed: an id and where its bytes come from. */
 export interface EmbedItem {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { presetRows } from '../models/catalog.ts';
 import { checkConfig, type ExperimentConfig } from './config.ts';
 import { runExperiment } from './runner.ts';
-import type { RunRecord } from './store.ts';
+import type { RunRecord } from './run-records.ts';
 
 /** Options of advise. */
 export interface AdviseOptions {
@@ -81,7 +81,7 @@ export async function advise(dataset: string, o: AdviseOptions = {}): Promise<Ad
   const c: ExperimentConfig = checkConfig(raw, path.join(process.cwd(), 'advise.yaml'));
   const r = await runExperiment(c, { quiet: o.quiet, log: o.log });
   const all = r.planned.map((p) => p.plan.id);
-  const { readRuns } = await import('./store.ts');
+  const { readRuns } = await import('./run-records.ts');
   const records = readRuns(path.join(c.store, c.name)).filter((x) => all.includes(x.id));
   const finished = records.filter((x) => x.status === 'finished' && Number.isFinite(x.metrics['mmp@5']));
   if (!finished.length) throw new Error(`advise: no run finished (${records.map((x) => `${x.id}: ${x.reason}`).join('; ')})`);

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeNpy, encodeNpy } from '../index/npy.ts';
+import { decodeNpy, encodeNpy } from '../util/npy.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { hashFile } from '../util/hash.ts';
 import { readJson } from '../util/json.ts';

@@ -8,7 +8,7 @@
  * 100 tags per request limits. Artefacts stay in the run store; their paths go in as tags.
  */
 import path from 'node:path';
-import type { RunRecord } from './store.ts';
+import type { RunRecord } from './run-records.ts';
 
 /** Key/value pair as MLflow sends them. */
 interface KV {

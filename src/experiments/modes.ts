@@ -5,8 +5,8 @@
  * validation split, best retrained). Each returns the test evaluation and the run's extras.
  */
 import fs from 'node:fs';
-import { decodeNpy } from '../index/npy.ts';
-import { l2normalize } from '../embed/pool.ts';
+import { decodeNpy } from '../util/npy.ts';
+import { l2normalize } from '../models/pool.ts';
 import { classificationReport } from '../metrics/classification.ts';
 import { perQueryCsv } from '../metrics/report.ts';
 import { HeadEngine } from '../tune/engine.ts';
@@ -14,7 +14,7 @@ import { headModel } from '../tune/export.ts';
 import { fitHead, type Fit } from '../tune/fit.ts';
 import { createHead, param, type Head } from '../tune/heads.ts';
 import { Rng } from '../util/random.ts';
-import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/search.ts';
+import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/hyper-search.ts';
 import { agreement, applyDistilled, distill, type DistillLoss } from '../tune/distill.ts';
 import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
@@ -25,7 +25,7 @@ import type { TextEncoder } from '../models/text.ts';
 
 /** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
 export class NotApplicable extends Error {}
-import { toCsv, type EpochRecord } from './store.ts';
+import { toCsv, type EpochRecord } from './run-records.ts';
 
 /** What a mode produced for the run record. */
 export interface ModeOutput {

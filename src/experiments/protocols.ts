@@ -3,9 +3,9 @@
  * label (optionally other domains only), a competition submission against its truth, or the Oxford
  * protocol. Rankings come from the one exact search (src/index/exact.ts); metrics from src/metrics.
  */
-import { searchExact } from '../index/exact.ts';
+import { searchExact } from '../store/exact.ts';
 import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
-import { evaluateOxford } from '../metrics/oxford-index.ts';
+import { evaluateOxford } from '../eval/oxford-index.ts';
 import { gatherRows } from '../util/matrix.ts';
 import { captionRecall } from '../embed/captions.ts';
 import type { TextEncoder } from '../models/text.ts';

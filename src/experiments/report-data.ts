@@ -1,5 +1,5 @@
 /** Report data from run records: the model x dataset x mode tables, best cells, frozen-vs-tuned deltas. */
-import type { RunRecord } from './store.ts';
+import type { RunRecord } from './run-records.ts';
 
 /** One cell of a results table. */
 export interface Cell {

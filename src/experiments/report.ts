@@ -9,7 +9,7 @@ import { describeMetric, metricDigits } from '../metrics/registry.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { barSpec, costSpec, curveSpec, epochSpec, renderSvg } from './charts.ts';
 import { axes, cellRuns, costs, deltas, metricTable, type MetricTable } from './report-data.ts';
-import type { RunRecord } from './store.ts';
+import type { RunRecord } from './run-records.ts';
 
 /** Options of buildReport. */
 export interface ReportOptions {

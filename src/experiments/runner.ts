@@ -6,8 +6,8 @@
 import path from 'node:path';
 import type { Backbone } from '../models/backbone.ts';
 import { loadBackbone } from '../models/load.ts';
-import { specOverrides, type ModelFlags } from '../cli/options.ts';
-import { config as runtime } from '../config.ts';
+import { specOverrides, type ModelSettings } from '../models/settings.ts';
+import { config as runtime } from '../util/config.ts';
 import { crashPoint } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
 import { formatSeconds, Progress } from '../util/progress.ts';
@@ -20,7 +20,7 @@ import { peakRssMb, runEnvironment } from './environment.ts';
 import { NotApplicable, runMode } from './modes.ts';
 import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text.ts';
 import { readProjection } from '../models/projection.ts';
-import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './store.ts';
+import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './run-records.ts';
 
 /** Options of runExperiment. */
 export interface RunOptions {
@@ -128,7 +128,7 @@ export async function openPreProjection(p: RunPlan, main: Backbone): Promise<Omi
   if (p.model.flags.feature === 'pre-projection') throw new Error(`model ${name}: init: pretrained starts from the projected embedding; drop feature: pre-projection from the model's flags`);
   if (!main.file) throw new Error(`model ${name}: no ONNX graph to read a projection from (${main.engine ?? 'not an ONNX model'}); use init: identity`);
   const proj = readProjection(main.file, main.spec.output ?? main.outputs[0]?.name ?? '', name);
-  const flags = p.model.flags as unknown as ModelFlags;
+  const flags = p.model.flags as unknown as ModelSettings;
   const backbone = await loadBackbone(p.model.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: 'pre-projection' });
   if (backbone.fingerprint === main.fingerprint || backbone.spec.output !== proj.input) {
     await backbone.dispose();
@@ -139,7 +139,7 @@ export async function openPreProjection(p: RunPlan, main: Backbone): Promise<Omi
 
 /** Open a model entry's backbone with its flags. */
 async function openBackbone(m: ModelEntry): Promise<Backbone> {
-  const flags = m.flags as unknown as ModelFlags;
+  const flags = m.flags as unknown as ModelSettings;
   if (flags.threads) runtime.threads = Number(flags.threads);
   if (flags.batch) runtime.batchSize = Number(flags.batch);
   return loadBackbone(m.model, { overrides: specOverrides(flags), dtype: flags.dtype, feature: flags.feature });

@@ -8,13 +8,13 @@ import { listFolder, listingSkips } from '../data/images.ts';
 import { embedImages, type Skipped } from '../embed/pipeline.ts';
 import type { Submission } from '../metrics/competition.ts';
 import type { OpenedModel } from '../models/open.ts';
-import { searchExact } from './exact.ts';
+import { searchExact } from '../store/exact.ts';
 import { toSubmission } from './query.ts';
 import { toResults, type SearchMode } from './search.ts';
 import { annSearchMatrix, useAnn } from '../store/ann-search.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
 import type { VectorStore } from '../store/types.ts';
-import { assertSameEmbedding } from './store.ts';
+import { assertSameEmbedding } from '../models/compat.ts';
 
 /** Options for competeSubmission. */
 export interface CompeteOptions {

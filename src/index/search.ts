@@ -5,8 +5,8 @@
  * whole matrix is ever loaded here.
  */
 import type { EmbedResult } from '../embed/pipeline.ts';
-import type { TopK } from './exact.ts';
-import type { IndexData } from './store.ts';
+import type { TopK } from '../store/exact.ts';
+import type { IndexData } from './whole-index.ts';
 import type { AnnDtype, AnnMode } from '../store/ann.ts';
 import type { Hit, VectorStore } from '../store/types.ts';
 import { withStore } from '../store/open.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 import { cleanStaleTemps, tempPath } from '../util/temp.ts';
 import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
 import { findPreset, type Preset } from './presets.ts';

@@ -10,8 +10,8 @@ import { loadBackbone, type SpecOverrides } from './load.ts';
 import type { Feature } from './hf.ts';
 import type { ModelSpec } from './spec.ts';
 import type { Runtime } from './runtime.ts';
-import { loadHead, type Head } from '../embed/head.ts';
-import type { EmbeddingSource } from '../store/types.ts';
+import { loadHead, type Head } from './head.ts';
+import { sameEmbedding, type EmbeddingSource } from './compat.ts';
 
 /** Which model to open and how. */
 export interface ModelChoice {
@@ -70,7 +70,7 @@ export async function openModelForIndex(source: EmbeddingSource, c: Omit<ModelCh
   }
   const headFile = c.head ?? source.head?.file;
   const head = headFile ? await loadHead(headFile, c.runtime) : undefined;
-  if ((head?.fingerprint ?? null) !== (source.head?.fingerprint ?? null)) {
+  if (!sameEmbedding(source, { model: source.model.fingerprint, head: head?.fingerprint ?? null })) {
     await backbone.dispose();
     await head?.dispose();
     throw new Error(`${what}: head ${headFile ?? '(none)'} differs from the index's head (${source.head?.file ?? 'none'}); rebuild the index with this --head`);

@@ -5,7 +5,7 @@
  * before training the head on the pre-projection feature gives the model's own embeddings.
  */
 import fs from 'node:fs';
-import { DataType, ModelProto } from './onnx/proto.ts';
+import { DataType, ModelProto } from '../util/onnx-proto.ts';
 import { halfToFloat } from './tfjs-onnx/weights.ts';
 
 /** A projection matrix: `weight` is inputDim x outputDim, row-major (the head's layout). */

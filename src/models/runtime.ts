@@ -3,7 +3,7 @@
  * functions take them as an argument; a field left unset falls back to the process-wide
  * `config` (src/config.ts), which only environment variables and the embedding app set.
  */
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 
 /** Runtime options passed to model loading and embedding; unset fields use `config`. */
 export interface Runtime {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 import { isHfFolder } from './hf.ts';
 import type { Preset } from './presets.ts';
 

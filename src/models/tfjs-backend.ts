@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 
 /** The @tensorflow/tfjs namespace. */
 export type Tf = typeof import('@tensorflow/tfjs');

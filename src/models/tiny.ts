@@ -2,7 +2,7 @@
  * Tiny ONNX image encoders with seeded random weights, generated with the builder: the
  * project's own models for demos and tests when no pretrained weights are present.
  */
-import { buildModel, type InitDef, type NodeDef } from './onnx/build.ts';
+import { buildModel, type InitDef, type NodeDef } from './onnx-build.ts';
 import { gaussian, rng } from '../util/random.ts';
 
 function weights(n: number, scale: number, seed: number): Float32Array {

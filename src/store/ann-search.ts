@@ -7,7 +7,7 @@
  * or i8 graph has all of them re-scored.
  */
 import fs from 'node:fs';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 import { AnnGraph, ANN_AUTO_MIN, ANN_DEFAULT_EF, ANN_DEFAULTS, readAnnManifest, refreshAnn, type AnnMode, type AnnParams, type AnnSource } from './ann.ts';
 import type { Hit, SearchOptions, StoreItem, VectorStore } from './types.ts';
 

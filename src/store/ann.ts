@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import usearch, { type Index as UIndex, type MetricKind, type ScalarKind } from 'usearch';
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
-import { config } from '../config.ts';
+import { config } from '../util/config.ts';
 import type { VectorBlock } from './types.ts';
 import { processAlive } from '../util/temp.ts';
 

@@ -16,14 +16,8 @@
  * - A store opened with `{ write: true }` holds the writer lock until `close`; a second writer
  *   fails at once naming the holder; a lock left by a dead process is taken over.
  */
-import type { ModelSpec } from '../models/spec.ts';
+import type { EmbeddingSource } from '../models/compat.ts';
 import type { AnnDtype, AnnMode } from './ann.ts';
-
-/** Which model (and tuned head) produced a store's embeddings. */
-export interface EmbeddingSource {
-  model: { name: string; fingerprint: string; spec: ModelSpec };
-  head?: { file: string; fingerprint: string };
-}
 
 /** Store-wide metadata, fixed when the store is created (except counts and dates). */
 export interface StoreMeta extends EmbeddingSource {

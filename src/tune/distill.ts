@@ -5,8 +5,8 @@
  * as every tuned head. Agreement with the teacher is measured on held-out images: overlap of the
  * top-10 lists, and R@1 against the teacher's own nearest neighbour.
  */
-import { searchExact } from '../index/exact.ts';
-import { l2normalize } from '../embed/pool.ts';
+import { searchExact } from '../store/exact.ts';
+import { l2normalize } from '../models/pool.ts';
 import { Rng } from '../util/random.ts';
 import { HeadEngine } from './engine.ts';
 import { createHead, type Head, type HeadSpec } from './heads.ts';

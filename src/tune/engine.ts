@@ -4,7 +4,7 @@
  * tfjs-wasm training loop for the same model (bench/tune.ts).
  */
 import * as ort from 'onnxruntime-node';
-import { buildModel } from '../models/onnx/build.ts';
+import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
 import { BN_MOMENTUM, backwardGraph, cacheNames, foldedLayers, inferenceGraph, trainForwardGraph, type Head } from './heads.ts';
 

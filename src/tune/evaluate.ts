@@ -3,7 +3,7 @@
  * validation items (leave-one-out; with crossDomain, only those of other domains), ranked by exact cosine search (src/index/exact.ts) and scored
  * by src/metrics (precision@1, mmp@5 with UnED domain means, mAP over the full ranking).
  */
-import { searchExact } from '../index/exact.ts';
+import { searchExact } from '../store/exact.ts';
 import { evaluateJudgements, type Judgement } from '../metrics/evaluate.ts';
 import { normalizeRows } from './losses/base.ts';
 

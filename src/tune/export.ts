@@ -1,5 +1,5 @@
 /** Write a tuned head as an ONNX file that `loadHead` (src/embed/head.ts) loads: input [N, D] -> `embedding` [N, D'] (not normalised). */
-import { buildModel } from '../models/onnx/build.ts';
+import { buildModel } from '../models/onnx-build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { inferenceGraph, type Head } from './heads.ts';
 

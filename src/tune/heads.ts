@@ -5,7 +5,7 @@
  * classifier. This file holds the parameters and writes the ONNX graphs the trainer runs: a training
  * forward pass, its hand-written backward pass, and an inference chain (batch norm folded).
  */
-import type { NodeDef, ValueDef, InitDef, GraphDef } from '../models/onnx/build.ts';
+import type { NodeDef, ValueDef, InitDef, GraphDef } from '../models/onnx-build.ts';
 import { makeParam, type Param } from './params.ts';
 import type { Rng } from '../util/random.ts';
 

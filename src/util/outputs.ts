@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ModelProto } from '../models/onnx/proto.ts';
+import { ModelProto } from './onnx-proto.ts';
 import { cleanStaleTemps } from './temp.ts';
 
 /** A kind of file lookalike writes: what to call it and how to recognise one it wrote. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenOptions, StoreItem, VectorStore } from '../../src/store/types.ts';
-import { searchBrute } from '../../src/index/exact.ts';
+import { searchBrute } from '../../src/store/exact.ts';
 import { rng } from '../../src/util/random.ts';
 
 /** How a contract run makes and opens stores. */

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { config } from '../../config.ts';
+import { config } from '../../util/config.ts';
 import { hashParts } from '../../util/hash.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import type { TfjsArtifacts } from '../tfjs.ts';

@@ -4,7 +4,7 @@
  * a 4-D value stays NCHW through element-wise ops and channel constants, and is transposed back
  * to NHWC only where an op needs TensorFlow's layout (reshape, matmul, the graph output).
  */
-import type { InitDef, NodeDef, AttrValue } from '../onnx/build.ts';
+import type { InitDef, NodeDef, AttrValue } from '../onnx-build.ts';
 import type { ConstTensor } from './weights.ts';
 
 /** A tensor in the graph being built: its ONNX name, whether it is NCHW (else TF's own layout), or a constant. */

@@ -3,7 +3,7 @@
  * node, convert each op through the op tables, and end with the node's value in TF's NHWC layout.
  * Ops not in the tables are collected and reported together (the caller falls back to TF.js).
  */
-import { buildModel } from '../onnx/build.ts';
+import { buildModel } from '../onnx-build.ts';
 import { Emitter, UnsupportedOp, type Value } from './emit.ts';
 import type { OpConverter, OpCtx, TfNode } from './context.ts';
 import { CONV_OPS } from './ops-conv.ts';

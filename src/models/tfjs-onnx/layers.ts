@@ -3,7 +3,7 @@
  * requested layer depends on, in topological order, each mapped onto the same conv / pool /
  * batch-norm / activation builders as the graph path. Layers outside the table are reported.
  */
-import { buildModel } from '../onnx/build.ts';
+import { buildModel } from '../onnx-build.ts';
 import { Emitter, UnsupportedOp, type Value } from './emit.ts';
 import { activate, batchNorm, conv2d, pool2d, type Activation, type Padding } from './ops-conv.ts';
 import { operands } from './ops-math.ts';

@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EmbeddingSource, StoreMeta } from '../types.ts';
+import type { EmbeddingSource } from '../../models/compat.ts';
+import type { StoreMeta } from '../types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { FORMAT, MANIFEST, VERSION } from './names.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { FileRecord } from '../types.ts';
-import { npyHeader, parseNpyHeader } from '../../index/npy.ts';
+import { npyHeader, parseNpyHeader } from '../../util/npy.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import { segJson, segNpy } from './names.ts';
 import type { FileRef, SegmentRef } from './manifest.ts';

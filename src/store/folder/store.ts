@@ -12,7 +12,7 @@ import { acquireLock } from './lock.ts';
 import { metaOf, readManifest, writeManifest, type ManifestV1, type ManifestV2, type SegmentRef, type TombRef } from './manifest.ts';
 import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, tombJson } from './names.ts';
 import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
-import { searchSegments } from './search.ts';
+import { searchSegments } from './chunked-search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
 import { annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, peekAnn, useAnn } from '../ann-search.ts';
 import { liveRows } from './compact.ts';

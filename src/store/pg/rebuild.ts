@@ -6,7 +6,7 @@
  * the staging index, which the next --rebuild resumes or drops); nothing else is ever dropped.
  */
 import { randomBytes } from 'node:crypto';
-import type { EmbeddingSource } from '../types.ts';
+import { sameEmbedding, type EmbeddingSource } from '../../models/compat.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import type { Sql } from './db.ts';
 import { withIndex } from './location.ts';
@@ -32,7 +32,7 @@ export async function openRebuildStaging(old: PgStore, source: EmbeddingSource, 
   const [rec] = await db.query<{ staging: string }>('SELECT staging FROM lookalike.rebuilds WHERE index_name = $1', [index]);
   if (rec) {
     const [m] = await db.query<{ model: EmbeddingSource['model']; head: EmbeddingSource['head'] | null; root: string | null }>('SELECT model, head, root FROM lookalike.indexes WHERE name = $1', [rec.staging]);
-    const same = m && m.model.fingerprint === source.model.fingerprint && (m.head?.fingerprint ?? null) === (source.head?.fingerprint ?? null) && m.root === root;
+    const same = m && sameEmbedding({ model: m.model, ...(m.head ? { head: m.head } : {}) }, source) && m.root === root;
     if (same) return { staging: await openPgStore(withIndex(old.loc, rec.staging), { write: true, covered: true }), resumed: true };
     await db.transaction((tx) => dropStaging(tx, index, rec.staging));
   }

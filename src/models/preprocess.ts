@@ -1,7 +1,7 @@
 /** Decoding and preprocessing images with sharp into model input tensors. */
 import sharp from 'sharp';
-import type { ModelSpec, Resample } from '../models/spec.ts';
-import { inputChannels, inputSize } from '../models/spec.ts';
+import type { ModelSpec, Resample } from './spec.ts';
+import { inputChannels, inputSize } from './spec.ts';
 import { resamplePil } from './resample.ts';
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };

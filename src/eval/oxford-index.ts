@@ -1,8 +1,8 @@
 /** Oxford-protocol evaluation of embedding rows: each truth query's image ranks every gallery row (exact cosine), scored by scoreOxford. */
-import { searchExact } from '../index/exact.ts';
+import { searchExact } from '../store/exact.ts';
 import { gatherRows } from '../util/matrix.ts';
 import type { VectorStore } from '../store/types.ts';
-import { oxfordName, scoreOxford, type OxfordTruth } from './oxford-truth.ts';
+import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {

@@ -6,10 +6,10 @@
  * rows (a subset); ties by id order either way.
  */
 import type { LabelRow } from '../data/labels.ts';
-import { searchExact } from '../index/exact.ts';
+import { searchExact } from '../store/exact.ts';
 import { onStore, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
 import type { VectorStore } from '../store/types.ts';
-import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from './evaluate.ts';
+import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
 
 /** Galleries up to this size are ranked in full by default. */
 export const FULL_DEPTH_LIMIT = 50000;

@@ -6,8 +6,8 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { config } from '../config.ts';
-import { buildModel } from '../models/onnx/build.ts';
+import { config } from '../util/config.ts';
+import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
 
 /** Top-k results for nq queries: row-major nq x k; index -1 means fewer than k items existed. */

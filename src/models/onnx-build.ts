@@ -2,7 +2,7 @@
  * A tiny ONNX graph builder on protobufjs: enough to write the exact-search kernel
  * (Gemm + TopK), tuned heads, and the test fixtures' encoders without Python.
  */
-import { ModelProto, DataType, AttrType } from './proto.ts';
+import { ModelProto, DataType, AttrType } from '../util/onnx-proto.ts';
 
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
 

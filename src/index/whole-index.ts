@@ -5,11 +5,8 @@
  * and the embedding-fingerprint rules. The on-disk format is the folder store's
  * (docs/index-format.md); other locations (postgres://, pglite:) work through openStore.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { openStore, readAll } from '../store/open.ts';
-import type { EmbeddingSource, FileRecord, StoreMeta } from '../store/types.ts';
-import { FORMAT, MANIFEST } from '../store/folder/names.ts';
+import type { FileRecord, StoreMeta } from '../store/types.ts';
 
 export type { FileRecord } from '../store/types.ts';
 
@@ -27,11 +24,6 @@ export interface IndexData {
   vectors: Float32Array;
   dim: number;
   files: Record<string, FileRecord>;
-}
-
-/** The embedding fingerprint: model fingerprint plus head fingerprint when a head is used. */
-export function embeddingFingerprint(m: EmbeddingSource): string {
-  return m.head ? `${m.model.fingerprint}+head:${m.head.fingerprint}` : m.model.fingerprint;
 }
 
 /** Read every item of an index (any store location) into memory (O(items x dim): tune only; search and eval use the store). */
@@ -59,26 +51,5 @@ export async function saveIndex(location: string, data: { manifest: Omit<StoreMe
     await store.write({ upsert, remove });
   } finally {
     await store.close();
-  }
-}
-
-/** True if a folder holds a lookalike index manifest. */
-export function isIndexDir(dir: string): boolean {
-  const f = path.join(dir, MANIFEST);
-  if (!fs.existsSync(f)) return false;
-  try {
-    return (JSON.parse(fs.readFileSync(f, 'utf8')) as { format?: string }).format === FORMAT;
-  } catch {
-    return false;
-  }
-}
-
-/** Refuse to mix embeddings from different models (or heads). */
-export function assertSameEmbedding(a: EmbeddingSource, b: EmbeddingSource, what: string): void {
-  const fa = embeddingFingerprint(a);
-  const fb = embeddingFingerprint(b);
-  if (fa !== fb) {
-    const desc = (m: EmbeddingSource) => `${m.model.name} ${m.model.fingerprint.slice(0, 12)}, head ${m.head ? `${m.head.file} ${m.head.fingerprint.slice(0, 12)}` : 'none'}`;
-    throw new Error(`${what}: embeddings come from a different model or head (index: ${desc(a)}; now: ${desc(b)}); rebuild the index with --rebuild or use the same --model/--head`);
   }
 }

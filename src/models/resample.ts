@@ -5,7 +5,7 @@
  * rounding between passes. Hugging Face image processors resize through Pillow, so this is what
  * makes lookalike's tensors match theirs. NEAREST follows Pillow's affine nearest: src = floor((x + 0.5) * scale).
  */
-import type { Resample } from '../models/spec.ts';
+import type { Resample } from './spec.ts';
 
 const PRECISION_BITS = 32 - 8 - 2;
 

@@ -13,16 +13,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import PgBoss from 'pg-boss';
-import { listFolder } from '../../data/images.ts';
-import { readCsv } from '../../data/csv.ts';
-import { embedImages, type EmbedItem, type Skipped } from '../../embed/pipeline.ts';
-import type { Backbone } from '../../models/backbone.ts';
-import type { Head } from '../../embed/head.ts';
-import { hashFile } from '../../util/hash.ts';
-import { crashPoint } from '../../util/atomic.ts';
-import { redact } from './location.ts';
-import type { PgItem, PgStore } from './store.ts';
-import type { Sql } from './db.ts';
+import { listFolder } from '../data/images.ts';
+import { readCsv } from '../data/csv.ts';
+import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import type { Backbone } from '../models/backbone.ts';
+import type { Head } from '../models/head.ts';
+import { hashFile } from '../util/hash.ts';
+import { crashPoint } from '../util/atomic.ts';
+import { redact } from '../store/pg/location.ts';
+import type { PgItem, PgStore } from '../store/pg/store.ts';
+import type { Sql } from '../store/pg/db.ts';
 
 /** One image of a job. */
 export interface JobItem {

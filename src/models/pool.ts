@@ -1,6 +1,6 @@
 /** Pooling a backbone output to one vector per image, and L2 normalisation. */
-import type { RawOutput } from '../models/backbone.ts';
-import type { ModelSpec, Pooling } from '../models/spec.ts';
+import type { RawOutput } from './backbone.ts';
+import type { ModelSpec, Pooling } from './spec.ts';
 
 /** The pooling 'auto' resolves to for an output of this rank: none (2-D), cls (3-D tokens), gap (4-D map). */
 export function resolvePooling(p: Pooling, rank: number): Exclude<Pooling, 'auto'> {

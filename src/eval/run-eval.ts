@@ -7,10 +7,10 @@ import { readLabels } from '../data/labels.ts';
 import { isStore, onStore, type Searchable, type SearchMode } from '../index/search.ts';
 import { withStore } from '../store/open.ts';
 import type { VectorStore } from '../store/types.ts';
-import { readSubmission, readTruth } from './competition.ts';
-import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from './evaluate.ts';
+import { readSubmission, readTruth } from '../metrics/competition.ts';
+import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
 import { evaluateIndex } from './from-index.ts';
-import { formatTable, jsonReport, writePerQueryCsv } from './report.ts';
+import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
 
 /** Inputs and options of an evaluation; give exactly one input: rankings, submission + truth, or index + labels. */
 export interface RunEvalOptions {

@@ -5,7 +5,7 @@
  * ascending). Peak memory is the chunk buffer, queryChunk x chunk scores and queries x k
  * slots, whatever the gallery size.
  */
-import { searchExact } from '../../index/exact.ts';
+import { searchExact } from '../exact.ts';
 import type { Hit } from '../types.ts';
 import { readRows, type Segment } from './segments.ts';
 

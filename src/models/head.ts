@@ -1,7 +1,7 @@
 /** Tuned heads: an ONNX graph from `lookalike tune` mapping pooled embeddings [N, D] to [N, D']. */
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../models/ort.ts';
-import type { Runtime } from '../models/runtime.ts';
+import { createSession } from './ort.ts';
+import type { Runtime } from './runtime.ts';
 import { hashFile } from '../util/hash.ts';
 
 /** A loaded head. */
