@@ -1,6 +1,6 @@
 /** The approximate-search flags (`--ann`, `--ef`, `--ann-dtype`) shared by search, compete, eval, index and serve. */
 import { Command, Option } from 'commander';
-import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnDtype, type AnnMode } from '../store/ann.ts';
+import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnDtype, type AnnMode } from '../store/ann-mode.ts';
 import type { SearchMode } from '../index/search.ts';
 import { parseInteger } from './options.ts';
 

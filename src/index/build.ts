@@ -21,7 +21,7 @@ import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
 import type { EmbeddingSource } from '../models/compat.ts';
 import type { FileRecord, StoreItem, VectorStore } from '../store/types.ts';
 import { isPgLocation } from '../store/pg/location.ts';
-import { ANN_AUTO_MIN, type AnnDtype, type AnnMode } from '../store/ann.ts';
+import { ANN_AUTO_MIN, type AnnDtype, type AnnMode } from '../store/ann-mode.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;

@@ -5,7 +5,7 @@
  * Rules (threshold, auto threshold, keeper) are documented in docs/dedup.md.
  */
 import type { FileRecord, VectorStore } from '../store/types.ts';
-import type { AnnDtype, AnnMode } from '../store/ann.ts';
+import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import { searchStore } from './search.ts';
 
 /** Options for findDuplicates. */

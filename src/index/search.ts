@@ -7,7 +7,7 @@
 import type { EmbedResult } from '../embed/pipeline.ts';
 import type { TopK } from '../store/exact.ts';
 import type { IndexData } from './whole-index.ts';
-import type { AnnDtype, AnnMode } from '../store/ann.ts';
+import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import type { Hit, VectorStore } from '../store/types.ts';
 import { withStore } from '../store/open.ts';
 

@@ -22,7 +22,7 @@ import { hashFile } from '../util/hash.ts';
 import { crashPoint } from '../util/atomic.ts';
 import { redact } from '../store/pg/location.ts';
 import type { PgItem, PgStore } from '../store/pg/store.ts';
-import type { Sql } from '../store/pg/db.ts';
+import type { Sql } from '../store/pg/sql.ts';
 
 /** One image of a job. */
 export interface JobItem {

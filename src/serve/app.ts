@@ -13,7 +13,7 @@ import fastifyStatic from '@fastify/static';
 import type { Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
 import { LiveIndex } from './reload.ts';
-import type { AnnDtype, AnnMode } from '../store/ann.ts';
+import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import { registerRoutes } from './routes.ts';
 
 /** Options of a server. */

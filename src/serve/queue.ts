@@ -6,7 +6,7 @@
  */
 import { embedImages, type Hit, type Model, type VectorStore } from '../api.ts';
 import { HttpError } from './limits.ts';
-import type { AnnMode } from '../store/ann.ts';
+import type { AnnMode } from '../store/ann-mode.ts';
 
 interface Job<I, O> {
   item: I;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Index, Model, openIndex, type Runtime, type StoreMeta } from '../api.ts';
 import { openModelForIndex } from '../models/open.ts';
 import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './queue.ts';
-import type { AnnDtype } from '../store/ann.ts';
+import type { AnnDtype } from '../store/ann-mode.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {

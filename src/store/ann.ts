@@ -26,18 +26,9 @@ import usearch, { type Index as UIndex, type MetricKind, type ScalarKind } from 
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
+import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnDtype, type AnnMode } from './ann-mode.ts';
 import type { VectorBlock } from './types.ts';
 import { processAlive } from '../util/temp.ts';
-
-/** When to use the graph: 'auto' (gallery of at least ANN_AUTO_MIN items), 'on', 'off'. */
-export type AnnMode = 'auto' | 'on' | 'off';
-/** How the graph stores vectors (the float vectors in the store are unaffected). */
-export type AnnDtype = 'f32' | 'f16' | 'i8';
-
-/** 'auto' turns the graph on from this many live items (chosen from `npm run bench:ann`; docs/index-format.md). */
-export const ANN_AUTO_MIN = 50_000;
-/** Default search depth (HNSW ef): recall@10 >= 0.95 on the bench's data sets. */
-export const ANN_DEFAULT_EF = 64;
 
 /** Graph construction parameters. */
 export interface AnnParams {

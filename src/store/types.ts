@@ -17,7 +17,7 @@
  *   fails at once naming the holder; a lock left by a dead process is taken over.
  */
 import type { EmbeddingSource } from '../models/compat.ts';
-import type { AnnDtype, AnnMode } from './ann.ts';
+import type { AnnDtype, AnnMode } from './ann-mode.ts';
 
 /** Store-wide metadata, fixed when the store is created (except counts and dates). */
 export interface StoreMeta extends EmbeddingSource {

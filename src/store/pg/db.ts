@@ -8,19 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { redact, type PgLocation } from './location.ts';
 import { takePgliteLock } from './lock.ts';
-
-/** Anything that runs a parameterised statement. */
-export interface Sql {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
-}
-
-/** A database handle: statements, transactions, close. */
-export interface Db extends Sql {
-  readonly kind: 'pglite' | 'postgres';
-  /** Run fn inside BEGIN..COMMIT on one connection; ROLLBACK when it throws. */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+import type { Db, Sql } from './sql.ts';
 
 class PgliteDb implements Db {
   readonly kind = 'pglite' as const;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Db } from './db.ts';
+import type { Db } from './sql.ts';
 import { processAlive } from '../../util/temp.ts';
 
 /** Seconds without a heartbeat after which a lock held from another host is taken over. */

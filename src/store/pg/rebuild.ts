@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { sameEmbedding, type EmbeddingSource } from '../../models/compat.ts';
 import { crashPoint } from '../../util/atomic.ts';
-import type { Sql } from './db.ts';
+import type { Sql } from './sql.ts';
 import { withIndex } from './location.ts';
 import { DDL_LOCK, itemsTable } from './schema.ts';
 import { openPgStore, type PgStore } from './store.ts';

@@ -3,7 +3,7 @@
  * lookalike.schema_migrations, and the DDL of one index's table. Migrations run once each,
  * in order, inside a transaction under an advisory lock, so concurrent openers agree.
  */
-import type { Db, Sql } from './db.ts';
+import type { Db, Sql } from './sql.ts';
 import { checkName } from './location.ts';
 
 /** One migration: a version, a name and its statements. */

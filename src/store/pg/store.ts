@@ -7,14 +7,14 @@
  */
 import fs from 'node:fs';
 import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
-import { openDb, type Db, type Sql } from './db.ts';
+import { ANN_AUTO_MIN } from '../ann-mode.ts';
+import { openDb } from './db.ts';
+import type { Db, Sql } from './sql.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
 import { takeWriterLock, type HeldLock } from './lock.ts';
 import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './schema.ts';
 import { dotRows, parseVectorText, toVectorBinary, toVectorText } from './vectors.ts';
 
-/** With ann 'auto', HNSW is used from this many items on; below it search is exact. */
-export const ANN_AUTO_MIN = 50_000;
 /** Extra candidates fetched beyond k before exact re-scoring (absorbs pgvector's float rounding). */
 const RESCORE_MARGIN = 16;
 /** Rows per multi-row INSERT (8 parameters each, far below the 65535 parameter limit). */
