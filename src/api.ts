@@ -1,39 +1,79 @@
 /**
  * lookalike as a library: one function per job, typed options and results. The CLI
- * (src/cli/*) and the server (src/serve/*) are thin layers over these functions.
+ * (src/cli/*) and the server (src/serve/*) are shells over this file and src/schema.ts: they
+ * parse, call these functions and print (tests/layers.test.ts checks that they import nothing
+ * else of src/).
  *
- *   import { indexFolder, openIndex } from 'lookalike';
+ *   import { indexFolder, openIndex } from 'lookalike-retrieval';
  *   await indexFolder('./gallery', 'gallery.lkx', { model: 'model.onnx' });
  *   const index = await openIndex('gallery.lkx');
  *   const { hits } = await index.search({ image: './query.jpg' }, { k: 5 });
  *   await index.close();
  *
- * Runtime options (threads, device, offline, TF.js backend, batch size) are passed per call as
- * `runtime`; unset fields fall back to the process-wide `config` (environment variables).
+ * Options have the same names and limits everywhere (k, ef, minScore are checked once, in
+ * src/util/options.ts); invalid ones throw an OptionError naming the option. Runtime options
+ * (threads, device, batch size) are passed per call; unset fields fall back to the process-wide
+ * `config` (environment variables).
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { embedImages as embedPipeline, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
 import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/captions.ts';
-import { buildIndex, type BuildReport } from './index/build.ts';
-import { competeSubmission, type CompeteResult } from './index/compete.ts';
+import { buildIndex, type BuildOptions, type BuildReport } from './index/build.ts';
+import { competeFolder, type CompeteFolderOptions, type CompeteResult } from './index/compete.ts';
+export type { CompeteFolderOptions };
+import { checkIndexOut } from './index/guard.ts';
+import { expandQueries, idInIndex, toSubmission } from './index/query.ts';
+import { checkSearchOptions, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
 import { searchExact } from './store/exact.ts';
-import { toResults, type Hit } from './index/search.ts';
-import type { Manifest } from './index/whole-index.ts';
 import { openStore, withStore } from './store/open.ts';
-import type { StoreMeta, VectorStore } from './store/types.ts';
+import type { Hit, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
+import { embeddingKey, sameEmbedding, type EmbeddingKey, type EmbeddingSource } from './models/compat.ts';
 import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open.ts';
+import { modelChoice, type ModelSettings } from './models/settings.ts';
 import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
 import { tuneHead as runTune, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
+import { guardOutput, OUTPUT_KINDS } from './util/outputs.ts';
+import { OptionError } from './util/options.ts';
 
 export { config } from './util/config.ts';
-export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, Manifest, SpecOverrides, Feature };
+export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinScore, toInteger, toNumber } from './util/options.ts';
+export { Progress, formatSeconds } from './util/progress.ts';
+export { didYouMean } from './util/text.ts';
+export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
-export type { VectorStore, StoreMeta, StoreChange, StoreItem } from './store/types.ts';
+export type { AnnMode, AnnDtype } from './store/ann-mode.ts';
+export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord } from './store/types.ts';
+export { modelChoice, specOverrides, runtimeOf } from './models/settings.ts';
+export { sameEmbedding, embeddingKey } from './models/compat.ts';
+
+// Jobs that are whole commands: each is one core use case, re-exported under its library name.
+export { dedupIndex as dedup, type DedupIndexOptions, type DedupResult } from './index/dedup.ts';
+export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.ts';
+export type { VerifyReport } from './store/folder/verify.ts';
+export { evaluateOxfordIndex as evaluateOxford, type OxfordEvalResult } from './eval/oxford-index.ts';
+export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
+export { searchHead, readSpace, type SearchHeadOptions, type SearchHeadResult } from './experiments/tune-search.ts';
+export { distillHead, type DistillHeadOptions, type DistillHeadResult } from './tune/distill-head.ts';
+export type { TuneMetrics } from './tune/evaluate.ts';
+export { enqueueFolder, type EnqueueFolderOptions, type EnqueueFolderReport } from './jobs/enqueue.ts';
+export { work, workStatus, type WorkOptions, type WorkReport } from './jobs/work.ts';
+export type { QueueStatus } from './jobs/queue.ts';
+export { runDemo, type DemoOptions, type DemoResult } from './jobs/demo.ts';
+export { readExperimentConfig, type ExperimentConfig } from './experiments/config.ts';
+export { runExperiment, notApplicable, type RunOptions as ExperimentOptions, type ExperimentResult } from './experiments/runner.ts';
+export { mlflowFromEnv } from './experiments/mlflow.ts';
+export { reportRuns, type ReportRunsOptions } from './experiments/report.ts';
+export { advise, formatAdvice, type AdviseOptions, type Advice } from './experiments/advise.ts';
+export { presetRows as listModels, type PresetRow } from './models/catalog.ts';
+export { modelInfo, formatInfo, type ModelInfo } from './models/info.ts';
+export { fetchHubModel as fetchModel } from './models/hub.ts';
 
 /** Options of loadModel. */
 export interface LoadModelOptions {
@@ -64,20 +104,48 @@ export class Model {
   get headFingerprint(): string | undefined {
     return this.opened.head?.fingerprint;
   }
+  /** What decides comparability (backbone and head fingerprints). */
+  get key(): EmbeddingKey {
+    return { model: this.fingerprint, head: this.headFingerprint ?? null };
+  }
+  /** True when this model's embeddings can be compared with those of `source` (an index's metadata). */
+  matches(source: EmbeddingSource): boolean {
+    return sameEmbedding(this.key, embeddingKey(source));
+  }
   /** Release native resources. */
   close(): Promise<void> {
     return closeModel(this.opened);
   }
 }
 
+/** A model given to a library call: loaded, a name/path, or settings as a user types them (model, resize, mean, head, threads...). */
+export type ModelInput = Model | string | ModelSettings;
+
+function choiceOf(m: string | ModelSettings, load: LoadModelOptions = {}): ModelChoice {
+  if (typeof m === 'string') return { model: m, head: load.head, overrides: load.overrides, dtype: load.dtype, feature: load.feature, runtime: load.runtime };
+  const c = modelChoice(m);
+  return { ...c, head: load.head ?? c.head, overrides: { ...c.overrides, ...load.overrides }, dtype: load.dtype ?? c.dtype, feature: load.feature ?? c.feature, runtime: { ...c.runtime, ...load.runtime } };
+}
+
 /**
  * Load an image model: an .onnx file, a Hugging Face folder, a TF.js model.json, a preset or a
- * Hub id (downloads only when not offline).
+ * Hub id (downloads only when not offline), or model settings.
  * @example const model = await loadModel('clip-vit-b32', { runtime: { threads: 4 } });
  */
-export async function loadModel(model: string, opts: LoadModelOptions = {}): Promise<Model> {
-  const choice: ModelChoice = { model, head: opts.head, overrides: opts.overrides, dtype: opts.dtype, feature: opts.feature, runtime: opts.runtime };
-  return new Model(await openModel(choice), opts.runtime);
+export async function loadModel(model: string | ModelSettings, opts: LoadModelOptions = {}): Promise<Model> {
+  const choice = choiceOf(model, opts);
+  if (!choice.model) throw new OptionError('{{model}} is required');
+  return new Model(await openModel(choice), choice.runtime);
+}
+
+/** Run fn with a loaded model: the given one (left open) or one loaded for this call (closed after). */
+async function withModel<T>(m: ModelInput, load: LoadModelOptions | undefined, fn: (model: Model) => Promise<T>): Promise<T> {
+  const model = m instanceof Model ? m : await loadModel(m, load);
+  try {
+    return await fn(model);
+  } finally {
+    if (!(m instanceof Model)) await model.close();
+  }
 }
 
 /** An image to embed: a file path, bytes, or an explicit id with a path or bytes. */
@@ -92,12 +160,16 @@ export interface EmbedImagesOptions {
   signal?: AbortSignal;
 }
 
+function embedItems(images: ImageInput[]): EmbedItem[] {
+  return images.map((x, i) => (typeof x === 'string' ? { id: x, source: x } : Buffer.isBuffer(x) ? { id: `#${i}`, source: x } : x));
+}
+
 /**
  * Embed images (L2-normalised rows); undecodable inputs are skipped and reported, not thrown.
  * @example const { ids, vectors, dim } = await embedImages(model, ['a.jpg', 'b.jpg']);
  */
 export async function embedImages(model: Model, images: ImageInput[], opts: EmbedImagesOptions = {}): Promise<EmbedResult> {
-  const items: EmbedItem[] = images.map((x, i) => (typeof x === 'string' ? { id: x, source: x } : Buffer.isBuffer(x) ? { id: `#${i}`, source: x } : x));
+  const items = embedItems(images);
   let done = 0;
   return embedPipeline(model.opened.backbone, items, {
     head: model.opened.head,
@@ -109,75 +181,78 @@ export async function embedImages(model: Model, images: ImageInput[], opts: Embe
 }
 
 /** Options of indexFolder. */
-export interface IndexFolderOptions {
-  /** The model: a loaded Model, or a model name/path (loaded and closed for this call). */
-  model: Model | string;
+export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allowEmpty' | 'strict' | 'onPlan' | 'onSkip' | 'signal'> {
+  /** The model: a loaded Model, a model name/path, or model settings (loaded and closed for this call). */
+  model: ModelInput;
   /** With a model name: head, spec overrides, dtype, feature, runtime. */
   load?: LoadModelOptions;
-  /** Ignore an existing index and embed everything again. */
-  rebuild?: boolean;
+  /** The ANN graph at index time: mode auto (from ANN_AUTO_MIN items), on or off, and its dtype. */
+  ann?: { mode?: 'auto' | 'on' | 'off'; dtype?: 'f32' | 'f16' | 'i8' };
+  /** Told when the ANN graph is built or updated. */
+  onNote?: (msg: string) => void;
   /** (embedded so far, to embed) while embedding new and changed files. */
   onProgress?: (done: number, total: number) => void;
-  onSkip?: (s: Skipped) => void;
-  /** Abort before the index is written; the previous index stays as it was. */
-  signal?: AbortSignal;
 }
 
 /**
- * Index every image under `folder` into `out`, incrementally: only new or changed files are
- * embedded, deleted ones dropped, and the index is written atomically.
+ * Index every image under `folder` into `out` (a folder or a store URL), incrementally: only new
+ * or changed files are embedded, deleted ones dropped, and each change is committed atomically.
+ * A wrong `out` (a file, the gallery, a foreign folder) is refused before the model loads.
  * @example const report = await indexFolder('./gallery', 'gallery.lkx', { model: 'model.onnx', onProgress: (d, t) => console.log(d, t) });
  */
 export async function indexFolder(folder: string, out: string, opts: IndexFolderOptions): Promise<BuildReport> {
-  const model = typeof opts.model === 'string' ? await loadModel(opts.model, opts.load) : opts.model;
-  try {
-    return await buildIndex({
+  checkIndexOut(out, folder);
+  return withModel(opts.model, opts.load, (model) =>
+    buildIndex({
+      ...opts,
       folder,
       out,
       backbone: model.opened.backbone,
       head: model.opened.head,
-      rebuild: opts.rebuild,
       batchSize: model.runtime.batchSize,
-      onProgress: opts.onProgress,
-      onSkip: opts.onSkip,
-      signal: opts.signal,
-    });
-  } finally {
-    if (typeof opts.model === 'string') await model.close();
-  }
+      ann: { mode: opts.ann?.mode, dtype: opts.ann?.dtype, onNote: opts.onNote },
+    }),
+  );
 }
 
-/** One query: a vector (dim floats, L2-normalised), an image (path or bytes), an indexed id, or a text (text-image models). */
+/** One query: a vector (dim floats), an image (path or bytes), an indexed id, or a text (text-image models). */
 export type Query = { vector: Float32Array } | { image: string | Buffer } | { id: string } | { text: string };
 
-/** Options of Index.search. */
-export interface IndexSearchOptions {
-  /** Results (default 10; clamped to the index size). */
+/** Options of Index.search (the same names and limits as every other search: util/options.ts). */
+export interface IndexSearchOptions extends SearchMode {
+  /** Results (default 10, 1..MAX_K; clamped to the index size). */
   k?: number;
-  /** Drop hits scoring below this cosine. */
-  minScore?: number;
-  /** Leave the query's own item out (queries by id, or image paths under the indexed folder). */
+  /** Leave each query's own item out (queries by id, or image paths under the indexed folder). */
   excludeSelf?: boolean;
+  /** Images embedded per batch. */
+  batchSize?: number;
+  /** An image query that cannot be decoded (in a batch; a single query throws instead). */
+  onSkip?: (s: Skipped) => void;
+  /** Image queries embedded so far. */
+  onProgress?: (done: number, total: number) => void;
   /** Stop before embedding or searching (rejects with the signal's reason). */
   signal?: AbortSignal;
 }
 
-/** Results of one query. */
+/** Results of one query; `skipped` says why an image query of a batch could not be embedded. */
 export interface SearchResult {
   hits: Hit[];
+  skipped?: string;
 }
 
 /** Options of openIndex. */
 export interface OpenIndexOptions {
-  /** Model for image queries: a loaded Model (must match the index), or a name/path; default the index's own model. */
-  model?: Model | string;
+  /** Model for image and text queries: a loaded Model (must match the index), a name/path, or settings; default the index's own model. */
+  model?: ModelInput;
   /** With `model` as a name: spec overrides, dtype, head, runtime. */
   load?: LoadModelOptions;
   /** Runtime for models loaded on the first image or text query. */
   runtime?: Runtime;
+  /** Hold the writer lock, for add and remove (one writer at a time; a second fails naming the holder). */
+  write?: boolean;
 }
 
-/** An opened index: search by vector, image, id or text. Models load on the first query that needs them. */
+/** An index: search by vector, image, id or text (one query or a batch); add and remove items when opened for writing. */
 export class Index {
   private model?: Promise<Model>;
   private text?: Promise<TextEncoder>;
@@ -203,9 +278,26 @@ export class Index {
   ids(): Promise<string[]> {
     return this.store.ids();
   }
-  /** The vector of an indexed item (an unknown id is an error naming it). */
-  async vector(id: string): Promise<Float32Array> {
+  /** The vectors of indexed items, row after row (an unknown id is an error naming it). */
+  vectors(ids: string[]): Promise<Float32Array> {
+    return this.store.getVectors(ids);
+  }
+  /** The vector of one indexed item. */
+  vector(id: string): Promise<Float32Array> {
     return this.store.getVectors([id]);
+  }
+
+  private settings(): { model?: string; choice: Omit<ModelChoice, 'model'> & { model?: string }; runtime?: Runtime } {
+    const m = this.opts.model;
+    const l = this.opts.load ?? {};
+    if (m instanceof Model) return { model: m.name, choice: {}, runtime: m.runtime };
+    if (m === undefined || typeof m === 'string') {
+      const runtime = l.runtime ?? this.opts.runtime;
+      return { model: m, choice: { model: m, overrides: l.overrides, dtype: l.dtype, feature: l.feature, head: l.head, runtime }, runtime };
+    }
+    const c = choiceOf(m, l);
+    const runtime = { ...this.opts.runtime, ...c.runtime };
+    return { model: c.model, choice: { ...c, runtime }, runtime };
   }
 
   /** The image model for this index (loaded once; checked against the index's fingerprints). */
@@ -213,15 +305,11 @@ export class Index {
     this.model ??= (async () => {
       const m = this.opts.model;
       if (m instanceof Model) {
-        if (m.fingerprint !== this.meta.model.fingerprint || (m.headFingerprint ?? null) !== (this.meta.head?.fingerprint ?? null)) {
-          throw new Error(`${this.location}: model ${m.name} is not the one the index was built with (${this.meta.model.name})`);
-        }
+        if (!m.matches(this.meta)) throw new Error(`${this.location}: model ${m.name} is not the one the index was built with (${this.meta.model.name})`);
         return m;
       }
-      const l = this.opts.load ?? {};
-      const runtime = l.runtime ?? this.opts.runtime;
-      const opened = await openModelForIndex(this.meta, { model: m, overrides: l.overrides, dtype: l.dtype, feature: l.feature, head: l.head, runtime }, this.location);
-      return new Model(opened, runtime);
+      const s = this.settings();
+      return new Model(await openModelForIndex(this.meta, s.choice, this.location), s.runtime);
     })();
     this.model.catch(() => (this.model = undefined));
     return this.model;
@@ -238,9 +326,10 @@ export class Index {
   }
 
   private textEncoder(): Promise<TextEncoder> {
-    // Never downloads: the text tower must be where the index's model is (or runtime.offline false and asked for).
-    const runtime = { ...this.opts.runtime, offline: this.opts.runtime?.offline ?? true };
-    this.text ??= textEncoderFor(this.textTarget(), { model: typeof this.opts.model === 'string' ? this.opts.model : undefined, dtype: this.opts.load?.dtype, runtime });
+    const s = this.settings();
+    // A text tower named only by the index's metadata is never downloaded; one the caller names follows config.offline.
+    const runtime = { ...s.runtime, offline: s.runtime?.offline ?? (s.model === undefined ? true : undefined) };
+    this.text ??= textEncoderFor(this.textTarget(), { model: s.model, dtype: s.choice.dtype, runtime });
     this.text.catch(() => (this.text = undefined));
     return this.text;
   }
@@ -249,37 +338,150 @@ export class Index {
     return { name: this.location, dim: this.dim, source: this.meta };
   }
 
+  /** The id an image file would have in this index (for excludeSelf), or undefined for bytes. */
+  private selfOf(image: string | Buffer): string | undefined {
+    return typeof image === 'string' && this.meta.root ? idInIndex(this.meta.root, image) : undefined;
+  }
+
+  /** Embed queries to rows: per query its row (or why it could not be embedded) and the id excludeSelf leaves out. */
+  private async embedQueries(queries: Query[], o: IndexSearchOptions, single: boolean): Promise<{ rows: (Float32Array | undefined)[]; self: (string | undefined)[]; skipped: (string | undefined)[] }> {
+    const n = queries.length;
+    const rows: (Float32Array | undefined)[] = new Array(n);
+    const self: (string | undefined)[] = new Array(n);
+    const skipped: (string | undefined)[] = new Array(n);
+    const of = <K extends string>(key: K) => queries.flatMap((q, i) => (key in q ? [i] : []));
+    for (const i of of('vector')) {
+      const v = (queries[i] as { vector: Float32Array }).vector;
+      if (v.length !== this.dim) throw new Error(`query vector has ${v.length} values, the index is ${this.dim}-d`);
+      rows[i] = v;
+    }
+    const byId = of('id');
+    if (byId.length) {
+      const ids = byId.map((i) => (queries[i] as { id: string }).id);
+      const m = await this.store.getVectors(ids);
+      byId.forEach((i, j) => ((rows[i] = m.subarray(j * this.dim, (j + 1) * this.dim)), (self[i] = ids[j])));
+    }
+    const byText = of('text');
+    if (byText.length) {
+      const texts = byText.map((i) => (queries[i] as { text: string }).text);
+      const e = await embedTextsFor(this.textTarget(), await this.textEncoder(), texts, o.batchSize);
+      byText.forEach((i, j) => (rows[i] = e.vectors.subarray(j * e.dim, (j + 1) * e.dim)));
+    }
+    const byImage = of('image');
+    if (byImage.length) {
+      o.signal?.throwIfAborted();
+      const model = await this.imageModel();
+      const items = byImage.map((i) => {
+        const image = (queries[i] as { image: string | Buffer }).image;
+        self[i] = this.selfOf(image);
+        return { id: `#${i}`, source: image };
+      });
+      const shown = (id: string) => {
+        const image = (queries[Number(id.slice(1))] as { image: string | Buffer }).image;
+        return typeof image === 'string' ? image : 'image';
+      };
+      const e = await embedImages(model, items, { batchSize: o.batchSize, onProgress: o.onProgress, signal: o.signal, onSkip: (s) => (single ? undefined : o.onSkip?.({ ...s, id: shown(s.id) })) });
+      const at = new Map(e.ids.map((id, j) => [id, j]));
+      for (const s of e.skipped) skipped[Number(s.id.slice(1))] = s.reason;
+      for (const i of byImage) {
+        const j = at.get(`#${i}`);
+        if (j !== undefined) rows[i] = e.vectors.subarray(j * e.dim, (j + 1) * e.dim);
+        else if (single) throw new Error(`${shown(`#${i}`)}: ${skipped[i] ?? 'cannot be decoded'}`);
+      }
+    }
+    return { rows, self, skipped };
+  }
+
   /** Embed one query to a vector; `self` is the id to leave out with excludeSelf. */
   async embedQuery(query: Query): Promise<{ vector: Float32Array; self?: string }> {
-    if ('vector' in query) {
-      if (query.vector.length !== this.dim) throw new Error(`query vector has ${query.vector.length} values, the index is ${this.dim}-d`);
-      return { vector: query.vector };
-    }
-    if ('id' in query) return { vector: await this.vector(query.id), self: query.id };
-    if ('text' in query) return { vector: (await embedTextsFor(this.textTarget(), await this.textEncoder(), [query.text])).vectors };
-    const model = await this.imageModel();
-    const root = this.meta.root;
-    const self = typeof query.image === 'string' && root ? path.relative(root, path.resolve(query.image)).split(path.sep).join('/') : undefined;
-    const e = await embedImages(model, [{ id: self ?? 'query', source: query.image }]);
-    if (!e.ids.length) throw new Error(`${typeof query.image === 'string' ? query.image : 'image'}: ${e.skipped[0]?.reason ?? 'cannot be decoded'}`);
-    return { vector: e.vectors, self };
+    const r = await this.embedQueries([query], {}, true);
+    return { vector: r.rows[0]!, self: r.self[0] };
   }
 
   /**
-   * Top-k items for one query.
+   * Top-k items for one query, or for each of a batch of queries (embedded together, ranked in
+   * one pass). Every search of lookalike ranks through the same path (index/search.ts).
    * @example const { hits } = await index.search({ id: 'shoes/0001.jpg' }, { k: 5, excludeSelf: true });
+   * @example const results = await index.search([{ image: 'a.jpg' }, { text: 'a red dress' }], { k: 10, ann: 'on', ef: 128 });
    */
-  async search(query: Query, opts: IndexSearchOptions = {}): Promise<SearchResult> {
+  search(query: Query, opts?: IndexSearchOptions): Promise<SearchResult>;
+  search(queries: Query[], opts?: IndexSearchOptions): Promise<SearchResult[]>;
+  async search(q: Query | Query[], opts: IndexSearchOptions = {}): Promise<SearchResult | SearchResult[]> {
+    const single = !Array.isArray(q);
+    const queries = single ? [q] : q;
     const k = opts.k ?? 10;
-    if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+    checkSearchOptions(k, opts);
     opts.signal?.throwIfAborted();
-    const q = await this.embedQuery(query);
+    const e = await this.embedQueries(queries, opts, single);
     opts.signal?.throwIfAborted();
-    const [hits] = await this.store.search(q.vector, { k, minScore: opts.minScore, exclude: opts.excludeSelf ? [q.self] : undefined });
-    return { hits: hits ?? [] };
+    const at = queries.map((_, i) => i).filter((i) => e.rows[i] !== undefined);
+    const matrix = new Float32Array(at.length * this.dim);
+    at.forEach((i, j) => matrix.set(e.rows[i]!, j * this.dim));
+    const hits = at.length ? await searchStore(this.store, matrix, k, opts.excludeSelf ? at.map((i) => e.self[i]) : undefined, opts) : [];
+    const out: SearchResult[] = queries.map((_, i) => (e.skipped[i] !== undefined ? { hits: [], skipped: e.skipped[i] } : { hits: [] }));
+    at.forEach((i, j) => (out[i] = { hits: hits[j] ?? [] }));
+    return single ? out[0] : out;
   }
 
-  /** Close the store and release the models this index loaded (a Model passed in stays open). */
+  /**
+   * Search with image files and folders of images: results keyed by file name (relative to the
+   * folder given); files that cannot be listed or decoded go to onSkip and have no result.
+   */
+  async searchFiles(paths: string[], opts: IndexSearchOptions = {}): Promise<QueryResult[]> {
+    const { files, skipped } = expandQueries(paths);
+    for (const s of skipped) opts.onSkip?.(s);
+    const r = await this.search(
+      files.map((f) => ({ image: f.file })),
+      opts,
+    );
+    return files.flatMap((f, i) => (r[i].skipped === undefined ? [{ query: f.key, hits: r[i].hits }] : []));
+  }
+
+  /**
+   * Top-k for query rows you embedded (n x dim, row-major), leaving out exclude[i] for row i:
+   * the same path as search, for callers that batch queries themselves (the server).
+   */
+  async searchVectors(rows: Float32Array, opts: SearchMode & { k: number; exclude?: (string | undefined)[] }): Promise<Hit[][]> {
+    if (rows.length % this.dim) throw new Error(`query rows have ${rows.length} values, not a multiple of the index's ${this.dim} dimensions`);
+    return searchStore(this.store, rows, opts.k, opts.exclude, opts);
+  }
+
+  /** Load (or build and save) the ANN graph now when searches in `ann` mode would use it, so the first query does not pay for it. */
+  async prepareAnn(opts: { ann?: 'auto' | 'on' | 'off'; annDtype?: 'f32' | 'f16' | 'i8'; onNote?: (msg: string) => void } = {}): Promise<void> {
+    if (opts.ann !== 'off') await this.store.prepareAnn?.({ ann: opts.ann, dtype: opts.annDtype, onNote: opts.onNote });
+  }
+
+  /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */
+  async addVectors(items: StoreItem[]): Promise<void> {
+    for (const it of items) if (it.vector.length !== this.dim) throw new Error(`${it.id}: ${it.vector.length} values, the index is ${this.dim}-d`);
+    await this.store.write({ upsert: items });
+  }
+
+  /**
+   * Embed images with the index's model and add them (ids: the path, or the id given); returns
+   * the ids added and those skipped. Needs `write: true`.
+   * @example await index.add([{ id: 'new/shoe.jpg', source: './shoe.jpg' }]);
+   */
+  async add(images: ImageInput[], opts: EmbedImagesOptions = {}): Promise<{ added: string[]; skipped: Skipped[] }> {
+    const items = embedItems(images);
+    const model = await this.imageModel();
+    const e = await embedImages(model, items, opts);
+    const byId = new Map(items.map((it) => [it.id, it.source]));
+    const upsert: StoreItem[] = e.ids.map((id, j) => {
+      const src = byId.get(id)!;
+      const bytes = typeof src === 'string' ? fs.readFileSync(src) : src;
+      return { id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: { sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.length } };
+    });
+    if (upsert.length) await this.store.write({ upsert });
+    return { added: e.ids, skipped: e.skipped };
+  }
+
+  /** Remove items by id (ids not in the index are ignored). Needs `write: true`. */
+  async remove(ids: string[]): Promise<void> {
+    if (ids.length) await this.store.write({ remove: ids });
+  }
+
+  /** Close the store (releasing the writer lock) and the models this index loaded (a Model passed in stays open). */
   async close(): Promise<void> {
     const m = this.model;
     const t = this.text;
@@ -292,11 +494,20 @@ export class Index {
 }
 
 /**
+ * Load the model an index was built with (from its metadata), or the one `model` names, which
+ * must then give the same embeddings (fingerprint and head); `what` names the index in errors.
+ */
+export async function loadModelForIndex(source: EmbeddingSource, model: string | ModelSettings | undefined, load: LoadModelOptions = {}, what = 'index'): Promise<Model> {
+  const c = model === undefined ? { ...choiceOf({}, load), model: undefined } : choiceOf(model, load);
+  return new Model(await openModelForIndex(source, c, what), c.runtime);
+}
+
+/**
  * Open an index (a folder written by `lookalike index` / indexFolder, or a store URL).
  * @example const index = await openIndex('gallery.lkx'); const { hits } = await index.search({ id: 'a.jpg' }, { k: 3 });
  */
 export async function openIndex(location: string, opts: OpenIndexOptions = {}): Promise<Index> {
-  const store = await openStore(location);
+  const store = await openStore(location, { write: opts.write });
   try {
     return new Index(store, await store.meta(), opts);
   } catch (e) {
@@ -305,39 +516,79 @@ export async function openIndex(location: string, opts: OpenIndexOptions = {}): 
   }
 }
 
-/** Options of compete. */
-export interface CompeteApiOptions {
-  model: Model | string;
-  load?: LoadModelOptions;
-  /** Gallery items per query (default 10). */
-  k?: number;
-  /** Also write the submission JSON here. */
-  out?: string;
-  onSkip?: (s: Skipped) => void;
-  onProgress?: (part: 'gallery' | 'query', n: number) => void;
+/** What to search with in one `search` call: image files or folders, indexed ids, texts. */
+export interface SearchInputs {
+  files?: string[];
+  ids?: string[];
+  texts?: string[];
+}
+
+/** Options of search: Index.search's, the model for the queries, a submission file, strictness. */
+export interface SearchIndexOptions extends IndexSearchOptions {
+  /** Model for image/text queries (default the index's own; a given one must match it). */
+  model?: ModelInput;
+  /** Also write {"query": [gallery ids]} here (checked before any work: docs/reliability.md). */
+  submission?: string;
+  /** Fail before anything is written when a query file was skipped. */
+  strict?: boolean;
 }
 
 /**
- * Rank DIR/gallery for every image in DIR/query: a competition submission {query: [gallery ids]}.
+ * Search an index with files, ids and texts in one call (the `lookalike search` command):
+ * results in that order, keyed by file name, id or text.
+ * @example const { results } = await search('gallery.lkx', { files: ['./queries/'] }, { k: 10, submission: 'sub.json' });
+ */
+export async function search(location: string, inputs: SearchInputs, opts: SearchIndexOptions = {}): Promise<{ results: QueryResult[]; skipped: Skipped[] }> {
+  const files = inputs.files ?? [];
+  const ids = inputs.ids ?? [];
+  const texts = inputs.texts ?? [];
+  if (!files.length && !ids.length && !texts.length) throw new OptionError('give query images or folders, {{ids}} or {{texts}}');
+  checkSearchOptions(opts.k ?? 10, opts);
+  const modelFile = opts.model && !(opts.model instanceof Model) ? (typeof opts.model === 'string' ? undefined : opts.model.head) : undefined;
+  if (opts.submission) guardOutput(opts.submission, { option: 'submission', kind: OUTPUT_KINDS.submission, inputs: [location, ...files, modelFile] });
+  const skipped: Skipped[] = [];
+  const o: IndexSearchOptions = { ...opts, onSkip: (s) => (skipped.push(s), opts.onSkip?.(s)) };
+  const index = await openIndex(location, { model: opts.model });
+  const results: QueryResult[] = [];
+  try {
+    if (ids.length) (await index.search(ids.map((id) => ({ id })), o)).forEach((r, i) => results.push({ query: ids[i], hits: r.hits }));
+    if (files.length) results.push(...(await index.searchFiles(files, o)));
+    if (texts.length) (await index.search(texts.map((text) => ({ text })), { ...o, excludeSelf: false })).forEach((r, i) => results.push({ query: texts[i], hits: r.hits }));
+  } finally {
+    await index.close();
+  }
+  // strict decides before anything is written.
+  if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} query file(s) skipped${opts.submission ? `; ${opts.submission} was not written` : ''}`);
+  if (opts.submission) writeSubmission(opts.submission, toSubmission(results));
+  return { results, skipped };
+}
+
+/** Options of compete: competeFolder's, with the model as a Model, a name/path or settings. */
+export interface CompeteApiOptions extends Omit<CompeteFolderOptions, 'model' | 'opened'> {
+  /** The model (optional with `store`: default the store's own, and a given one must match it). */
+  model?: ModelInput;
+  load?: LoadModelOptions;
+}
+
+/**
+ * Rank DIR/gallery for every image in DIR/query (or a store's index of DIR/gallery): a
+ * competition submission {query: [gallery ids]}, written to `out` when given.
  * @example const { submission } = await compete('./comp', { model: 'face-mobileface', k: 10, out: 'sub.json' });
  */
-export async function compete(dir: string, opts: CompeteApiOptions): Promise<CompeteResult> {
-  const model = typeof opts.model === 'string' ? await loadModel(opts.model, opts.load) : opts.model;
-  try {
-    const r = await competeSubmission(dir, model.opened, opts.k ?? 10, { batchSize: model.runtime.batchSize, onSkip: opts.onSkip, onProgress: opts.onProgress });
-    if (opts.out) writeSubmission(opts.out, r.submission);
-    return r;
-  } finally {
-    if (typeof opts.model === 'string') await model.close();
-  }
+export function compete(dir: string, opts: CompeteApiOptions): Promise<CompeteResult> {
+  const m = opts.model;
+  if (m instanceof Model) return competeFolder(dir, { ...opts, model: undefined, opened: m.opened, batchSize: opts.batchSize ?? m.runtime.batchSize });
+  const model = m === undefined ? (opts.load ? { ...choiceOf({}, opts.load), model: undefined } : undefined) : choiceOf(m, opts.load);
+  return competeFolder(dir, { ...opts, model, batchSize: opts.batchSize ?? model?.runtime?.batchSize });
 }
 
 /**
- * Score rankings: an index plus labels, a submission plus truth, or a rankings file (give one).
+ * Score rankings: an index (location or Index) plus labels, a submission plus truth, or a rankings file (give one).
  * @example const run = await evaluate({ submission: 'sub.json', truth: 'truth.json' }); console.log(run.result.mean['hit@1']);
  */
-export function evaluate(opts: RunEvalOptions): Promise<EvalRun> {
-  return runEval(opts);
+export function evaluate(opts: Omit<RunEvalOptions, 'index'> & { index?: string | Index | VectorStore }): Promise<EvalRun> {
+  const index = opts.index instanceof Index ? opts.index.store : opts.index;
+  return runEval({ ...opts, index });
 }
 
 /**
@@ -352,8 +603,9 @@ export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: stri
 }
 
 /**
- * Train a head (linear or MLP) on frozen embeddings and write it as ONNX for `--head`.
- * @example await tuneHead({ index: 'g.lkx', labels: 'labels.csv', out: 'head.onnx', head: { kind: 'linear', hidden: [], dropout: 0, batchNorm: false }, training: { loss: 'hybrid', sampler: 'm-per-class', m: 4, batchSize: 64, epochs: 10, lr: 1e-3, optimizer: 'adamw', weightDecay: 1e-4, accumulate: 1, monitor: 'mmp@5', patience: 5, seed: 0 } });
+ * Train a head (linear or MLP) on frozen embeddings and write it as ONNX for `head`. Every
+ * option has a default (TUNE_OPTIONS in lookalike/schema): give the inputs and `out`.
+ * @example await tuneHead({ index: 'g.lkx', labels: 'labels.csv', out: 'head.onnx', options: { loss: 'triplet', epochs: 10 } });
  */
 export function tuneHead(opts: TuneHeadOptions): Promise<TuneHeadResult> {
   return runTune(opts);
@@ -361,6 +613,12 @@ export function tuneHead(opts: TuneHeadOptions): Promise<TuneHeadResult> {
 
 /** Search many query vectors at once against raw arrays (no index folder): top-k per row. */
 export async function searchVectors(gallery: { ids: string[]; vectors: Float32Array; dim: number }, queries: Float32Array, k: number): Promise<Hit[][]> {
+  checkSearchOptions(k);
   const top = await searchExact(gallery.vectors, queries, gallery.dim, k);
   return toResults(Array.from({ length: queries.length / gallery.dim }, (_, i) => String(i)), top, gallery.ids).map((r) => r.hits);
+}
+
+/** The relative id a file under `root` has in an index of `root` (POSIX), or `query:FILE` outside it. */
+export function itemId(root: string, file: string): string {
+  return idInIndex(path.resolve(root), file);
 }

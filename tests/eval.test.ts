@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runEval, type EvalFlags } from '../src/cli/eval.ts';
+import { runEval, type EvalFlags } from '../src/cli/eval-cmd.ts';
 import { loadIndex, saveIndex, type Manifest } from '../src/index/whole-index.ts';
 import { readLabels } from '../src/data/labels.ts';
 import { parseCsv } from '../src/data/csv.ts';

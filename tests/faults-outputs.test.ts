@@ -38,17 +38,17 @@ function snapshot(dir: string): Record<string, string> {
 
 test('guardOutput: the rule for existing paths, inputs and parents (one-line errors naming flag and path)', () => {
   const dir = tmpDir();
-  const g = (file: string, inputs: string[] = []) => guardOutput(file, { flag: '--out', kind: SUB, inputs });
+  const g = (file: string, inputs: string[] = []) => guardOutput(file, { option: 'out', kind: SUB, inputs });
   // new paths are fine, even in folders still to be made
   g(path.join(dir, 'new.json'));
   g(path.join(dir, 'a/b/new.json'));
   // an existing folder, a trailing slash
   fs.mkdirSync(path.join(dir, 'folder'));
-  assert.throws(() => g(path.join(dir, 'folder')), /^Error: --out .*folder: is an existing folder; refusing to replace it/);
-  assert.throws(() => g(`${dir}/new/`), /--out .*new\/: expected a file path, not a folder/);
+  assert.throws(() => g(path.join(dir, 'folder')), /^OptionError: out .*folder: is an existing folder; refusing to replace it/);
+  assert.throws(() => g(`${dir}/new/`), /out .*new\/: expected a file path, not a folder/);
   // an unrelated file, a JSON that is not a submission, a non-UTF-8 file
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'my notes');
-  assert.throws(() => g(path.join(dir, 'notes.txt')), /--out .*notes\.txt: exists and is not a submission JSON .*refusing to replace it/);
+  assert.throws(() => g(path.join(dir, 'notes.txt')), /out .*notes\.txt: exists and is not a submission JSON .*refusing to replace it/);
   fs.writeFileSync(path.join(dir, 'config.json'), '{"port": 8080}');
   assert.throws(() => g(path.join(dir, 'config.json')), /config\.json: exists and is not a submission JSON/);
   fs.writeFileSync(path.join(dir, 'latin1.json'), Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x5b, 0x5d, 0x7d]));
@@ -62,7 +62,7 @@ test('guardOutput: the rule for existing paths, inputs and parents (one-line err
   fs.symlinkSync(path.join(dir, 'old.json'), path.join(dir, 'link.json'));
   assert.throws(() => g(path.join(dir, 'link.json')), /link\.json: is a symbolic link/);
   // a parent that is a file
-  assert.throws(() => g(path.join(dir, 'notes.txt/sub.json')), /--out .*notes\.txt\/sub\.json: .*notes\.txt is not a folder/);
+  assert.throws(() => g(path.join(dir, 'notes.txt/sub.json')), /out .*notes\.txt\/sub\.json: .*notes\.txt is not a folder/);
   // an input, or inside an input folder
   fs.mkdirSync(path.join(dir, 'comp'));
   assert.throws(() => g(path.join(dir, 'comp'), [path.join(dir, 'comp')]), /is an input of this command/);
@@ -82,13 +82,13 @@ test('guardOutput recognises heads written by tune and per-query CSVs written by
   const dir = tmpDir();
   const head = createHead({ kind: 'linear', inputDim: 4, outputDim: 4, hidden: [], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(0));
   fs.writeFileSync(path.join(dir, 'head.onnx'), headModel(head));
-  guardOutput(path.join(dir, 'head.onnx'), { flag: '--out', kind: OUTPUT_KINDS.head });
+  guardOutput(path.join(dir, 'head.onnx'), { option: 'out', kind: OUTPUT_KINDS.head });
   fs.writeFileSync(path.join(dir, 'backbone.onnx'), fs.readFileSync(writeTinyCnn(dir)));
-  assert.throws(() => guardOutput(path.join(dir, 'backbone.onnx'), { flag: '--out', kind: OUTPUT_KINDS.head }), /--out .*backbone\.onnx: exists and is not an ONNX head written by `lookalike tune`/);
+  assert.throws(() => guardOutput(path.join(dir, 'backbone.onnx'), { option: 'out', kind: OUTPUT_KINDS.head }), /out .*backbone\.onnx: exists and is not an ONNX head written by `lookalike tune`/);
   fs.writeFileSync(path.join(dir, 'pq.csv'), 'query,label,domain,R,skipped,ap\nq1,a,,2,0,1\n');
-  guardOutput(path.join(dir, 'pq.csv'), { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv });
+  guardOutput(path.join(dir, 'pq.csv'), { option: 'perQuery', kind: OUTPUT_KINDS.perQueryCsv });
   fs.writeFileSync(path.join(dir, 'labels.csv'), 'path,label\na.jpg,x\n');
-  assert.throws(() => guardOutput(path.join(dir, 'labels.csv'), { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv }), /--per-query .*labels\.csv: exists and is not a per-query CSV/);
+  assert.throws(() => guardOutput(path.join(dir, 'labels.csv'), { option: 'perQuery', kind: OUTPUT_KINDS.perQueryCsv }), /perQuery .*labels\.csv: exists and is not a per-query CSV/);
 });
 
 test('temps are hidden siblings only lookalike names; a dead process\'s are cleaned, nothing else is', async () => {

@@ -12,7 +12,7 @@ import { loadBackbone } from '../src/models/load.ts';
 import { loadTextEncoder } from '../src/models/text.ts';
 import { explicitHubTarget, hubCacheDir, hubTarget } from '../src/models/hub.ts';
 import { writeClipFolder } from './fixtures/hf.ts';
-import { openModelForIndex } from '../src/cli/options.ts';
+import { openModelForIndex } from '../src/models/open.ts';
 import { loadIndex } from '../src/index/whole-index.ts';
 import { searchByIds } from '../src/index/search.ts';
 import { openStore } from '../src/store/open.ts';

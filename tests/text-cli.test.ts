@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { indexCommand } from '../src/cli/index-cmd.ts';
-import { searchCommand } from '../src/cli/search.ts';
-import { evalCommand } from '../src/cli/eval.ts';
-import { modelsCommand } from '../src/cli/models.ts';
+import { searchCommand } from '../src/cli/search-cmd.ts';
+import { evalCommand } from '../src/cli/eval-cmd.ts';
+import { modelsCommand } from '../src/cli/models-cmd.ts';
 import { solidPng, writeClipFolder, writeDinoFolder } from './fixtures/hf.ts';
 import { tmpDir } from './helpers/tmp.ts';
 

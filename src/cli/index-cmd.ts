@@ -1,16 +1,17 @@
-/** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index. */
+/** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index (or queue it for workers). */
 import { Command } from 'commander';
-import { buildIndex } from '../index/build.ts';
-import { checkIndexOut } from '../index/guard.ts';
-import { addEnqueueOptions, runEnqueue, type EnqueueFlags } from './enqueue.ts';
-import { addIndexAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
-import { addModelOptions, lazyProgress, openModel, printJson, runtimeFlags, skipReporter, type ModelFlags } from './options.ts';
+import { addIndexAnnOptions, addModelOptions, annMode, lazyProgress, modelSettings, printJson, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
 
-interface IndexFlags extends ModelFlags, EnqueueFlags, AnnFlags {
+interface IndexFlags extends ModelFlags, AnnFlags {
   out?: string;
   store?: string;
   rebuild?: boolean;
   allowEmpty?: boolean;
+  enqueue?: boolean;
+  jobSize?: string;
+  jobTimeout?: string;
+  retries?: string;
+  retryDelay?: string;
 }
 
 /** The `index` command. */
@@ -25,7 +26,12 @@ export function indexCommand(): Command {
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
-  addEnqueueOptions(cmd);
+  cmd
+    .option('--enqueue', 'with a postgres:// store: queue the images as jobs for `lookalike worker` instead of embedding here (SRC: a folder all workers mount, or a CSV with a path column)')
+    .option('--job-size <n>', 'images per queued job (default 64)')
+    .option('--job-timeout <s>', 'seconds a job may run before it is retried on another worker (default 600)')
+    .option('--retries <n>', 'retries (with backoff) before a job is parked as failed (default 5)')
+    .option('--retry-delay <s>', 'seconds before the first retry, doubling after (default 5)');
   addIndexAnnOptions(cmd);
   cmd.addHelpText('after', `
 Example:
@@ -40,25 +46,35 @@ the gallery itself or a folder containing it. Files deleted from the gallery are
 the index on the next run; to remove many items on purpose, delete them from the folder (or
 index a smaller folder with --rebuild); to empty an index, index an empty folder with --allow-empty.`);
   cmd.action(async (folder: string, o: IndexFlags) => {
+    const api = await import('../api.ts');
     if (o.out && o.store) throw new Error('give --out or --store, not both');
     const out = o.out ?? o.store;
     if (!out) throw new Error("required option '-o, --out <index>' (or --store) not specified");
-    if (o.enqueue) return runEnqueue(folder, out, o);
-    // Refuse a wrong --out before loading the model or reading any image.
-    checkIndexOut(out, folder);
-    const { backbone, head } = await openModel(o);
     const skips = skipReporter(o.json);
+    const { enqueue, jobSize, jobTimeout, retries, retryDelay, out: _o, store: _s, rebuild, allowEmpty, ann, ef: _ef, annDtype, ...flags } = o;
+    if (enqueue) {
+      const num = (v: string | undefined, option: string, min: number) => (v === undefined ? undefined : api.toInteger(v, option, min));
+      const r = await api.enqueueFolder(folder, out, {
+        model: modelSettings(flags),
+        jobSize: num(jobSize, 'jobSize', 1),
+        jobTimeout: num(jobTimeout, 'jobTimeout', 1),
+        retries: num(retries, 'retries', 0),
+        retryDelay: num(retryDelay, 'retryDelay', 0),
+        strict: o.strict,
+        onSkip: skips.report,
+      });
+      if (o.json) return printJson({ store: r.store, queue: r.queue, listed: r.listed, queued: r.queued, jobs: r.jobs, unchanged: r.unchanged, removed: r.removed.length, skipped: r.skipped, removed_ids: r.removed });
+      process.stdout.write(`${r.index}: ${r.listed} listed, ${r.queued} queued in ${r.jobs} jobs on ${r.queue}, ${r.unchanged} unchanged, ${r.removed.length} removed, ${r.skipped.length} skipped; run \`lookalike worker --store ...\` on each machine, \`lookalike status --store ...\` to follow\n`);
+      return;
+    }
     const bar = lazyProgress('embedding', o.json);
-    const report = await buildIndex({
-      folder,
-      out,
-      backbone,
-      head,
-      rebuild: o.rebuild,
+    const report = await api.indexFolder(folder, out, {
+      model: modelSettings(flags),
+      rebuild,
       strict: o.strict,
-      batchSize: runtimeFlags(o).batchSize,
-      allowEmpty: o.allowEmpty,
-      ann: { mode: o.ann, dtype: o.annDtype, onNote: annMode(o).onNote },
+      allowEmpty,
+      ann: { mode: ann, dtype: annDtype },
+      onNote: annMode(o).onNote,
       onSkip: skips.report,
       onProgress: bar.update,
       onPlan: (p) => {
@@ -66,8 +82,6 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       },
     });
     bar.end();
-    await backbone.dispose();
-    await head?.dispose();
     const summary = {
       index: report.out,
       images: report.total,

@@ -1,21 +1,27 @@
-/** The `lookalike` command line: one subcommand per file in this folder. */
+/**
+ * The `lookalike` command line: one subcommand per `*-cmd.ts` file in this folder. Building the
+ * program reads only the library's declarations (src/schema.ts); a command loads the library
+ * (src/api.ts, and with it models, stores and native code) when it runs.
+ */
 import { Command, CommanderError } from 'commander';
+import { isOptionError } from '../schema.ts';
+import { flagNamesOf, flagOf } from './flags.ts';
 import { indexCommand } from './index-cmd.ts';
-import { compactCommand } from './compact.ts';
-import { verifyCommand } from './verify.ts';
-import { searchCommand } from './search.ts';
-import { competeCommand } from './compete.ts';
-import { demoCommand } from './demo.ts';
-import { evalCommand } from './eval.ts';
-import { modelsCommand } from './models.ts';
-import { tuneCommand } from './tune.ts';
-import { dedupCommand } from './dedup.ts';
-import { serveCommand } from './serve.ts';
-import { experimentCommand } from './experiment.ts';
-import { workerCommand } from './worker.ts';
-import { statusCommand } from './status.ts';
-import { reportCommand } from './report.ts';
-import { adviseCommand } from './advise.ts';
+import { compactCommand } from './compact-cmd.ts';
+import { verifyCommand } from './verify-cmd.ts';
+import { searchCommand } from './search-cmd.ts';
+import { competeCommand } from './compete-cmd.ts';
+import { demoCommand } from './demo-cmd.ts';
+import { evalCommand } from './eval-cmd.ts';
+import { modelsCommand } from './models-cmd.ts';
+import { tuneCommand } from './tune-cmd.ts';
+import { dedupCommand } from './dedup-cmd.ts';
+import { serveCommand } from './serve-cmd.ts';
+import { experimentCommand } from './experiment-cmd.ts';
+import { workerCommand } from './worker-cmd.ts';
+import { statusCommand } from './status-cmd.ts';
+import { reportCommand } from './report-cmd.ts';
+import { adviseCommand } from './advise-cmd.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -28,22 +34,9 @@ Example:
   lookalike index ./gallery --model model.onnx --out gallery.lkx
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
-  program.addCommand(indexCommand());
-  program.addCommand(compactCommand());
-  program.addCommand(verifyCommand());
-  program.addCommand(searchCommand());
-  program.addCommand(competeCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(evalCommand());
-  program.addCommand(modelsCommand());
-  program.addCommand(tuneCommand());
-  program.addCommand(dedupCommand());
-  program.addCommand(serveCommand());
-  program.addCommand(experimentCommand());
-  program.addCommand(workerCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(reportCommand());
-  program.addCommand(adviseCommand());
+  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand]) {
+    program.addCommand(make());
+  }
   return program;
 }
 
@@ -63,10 +56,20 @@ export function quietOnClosedPipe(): void {
   });
 }
 
+/** The one-line message of an error, with the library's option names spelled as this command's flags. */
+export function errorLine(e: unknown, cmd?: Command): string {
+  if (isOptionError(e)) return e.render((option) => flagOf(option, flagNamesOf(cmd)));
+  return (e as Error).message;
+}
+
 /** Run the CLI; errors print one line and exit 1 (2 for usage errors). */
 export async function main(argv: string[]): Promise<void> {
   quietOnClosedPipe();
   const p = program();
+  let running: Command | undefined;
+  p.hook('preAction', (_root, action) => {
+    running = action;
+  });
   p.exitOverride();
   for (const c of p.commands) c.exitOverride();
   try {
@@ -76,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.stderr.write(`error: ${errorLine(e, running)}\n`);
     if (process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     process.exitCode = 1;
   }

@@ -10,11 +10,8 @@ import { searchExact } from '../store/exact.ts';
 import { onStore, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
 import type { VectorStore } from '../store/types.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
+import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './depth.ts';
 
-/** Galleries up to this size are ranked in full by default. */
-export const FULL_DEPTH_LIMIT = 50000;
-/** Default ranking depth for larger galleries (at least the largest cut-off). */
-export const DEFAULT_DEPTH = 1000;
 
 /** Options for evaluating an index. */
 export interface IndexEvalOptions extends EvalOptions {

@@ -3,6 +3,8 @@ import { searchExact } from '../store/exact.ts';
 import { gatherRows } from '../util/matrix.ts';
 import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
+import { readOxfordTruth } from '../metrics/oxford-truth.ts';
+import { withStore } from '../store/open.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {
@@ -55,4 +57,10 @@ function queryIds(ids: readonly string[], truth: readonly OxfordTruth[], source:
 function result(truth: readonly OxfordTruth[], rankings: Map<string, string[]>, n: number): OxfordEvalResult {
   const s = scoreOxford(truth, rankings);
   return { mean: { oxford_map: s.oxford_map }, per_query: Object.fromEntries(Object.entries(s.ap).map(([q, ap]) => [q, { ap }])), queries_scored: truth.length, gallery_size: n };
+}
+
+/** Oxford mAP of the index at `location` against the ground-truth folder `truthDir` (good+ok positive, junk removed). */
+export async function evaluateOxfordIndex(location: string, truthDir: string): Promise<OxfordEvalResult> {
+  const truth = readOxfordTruth(truthDir);
+  return withStore(location, {}, (store) => evaluateOxfordStore(store, truth, truthDir));
 }

@@ -11,6 +11,8 @@ import { readSubmission, readTruth } from '../metrics/competition.ts';
 import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
 import { evaluateIndex } from './from-index.ts';
 import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Inputs and options of an evaluation; give exactly one input: rankings, submission + truth, or index + labels. */
 export interface RunEvalOptions {
@@ -31,9 +33,9 @@ export interface RunEvalOptions {
   empty?: EmptyPolicy;
   /** Rankings/submission: drop the gallery item whose id equals the query id. */
   excludeSelf?: boolean;
-  /** Index mode: ranked items per query (Infinity = all). */
-  depth?: number;
-  /** Write one CSV row per query here. */
+  /** Index mode: ranked items per query ('all' or Infinity = every item). */
+  depth?: number | 'all';
+  /** Write one CSV row per query here (checked before any work: docs/reliability.md). */
   perQuery?: string;
   /** Index mode: exact (default) or approximate search. */
   search?: SearchMode;
@@ -56,7 +58,8 @@ export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
   const ks = o.ks ?? [1, 5, 10];
   const empty = o.empty ?? 'skip';
   const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, o.index !== undefined || o.labels !== undefined].filter(Boolean).length;
-  if (modes !== 1) throw new Error('give exactly one input: --rankings FILE, --submission FILE --truth FILE, or INDEX --labels FILE');
+  if (modes !== 1) throw new OptionError('give exactly one input: {{rankings}} FILE, {{submission}} FILE {{truth}} FILE, or {{index}} INDEX {{labels}} FILE');
+  if (o.perQuery) guardOutput(o.perQuery, { option: 'perQuery', kind: OUTPUT_KINDS.perQueryCsv, inputs: [typeof o.index === 'string' ? o.index : undefined, o.labels, o.rankings, o.submission, o.truth] });
   const warnings: string[] = [];
   let result: EvalResult;
   let extra: Record<string, unknown>;
@@ -70,19 +73,19 @@ export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
     title = `rankings ${o.rankings}: ${cases.queries.length} queries, gallery of ${cases.gallery.length}`;
   } else if (o.submission !== undefined || o.truth !== undefined) {
     mode = 'submission';
-    if (!o.submission || !o.truth) throw new Error('--submission and --truth go together');
+    if (!o.submission || !o.truth) throw new OptionError('{{submission}} and {{truth}} go together');
     const r = evaluateSubmission(readSubmission(o.submission), readTruth(o.truth), { ks, empty, excludeSelf: o.excludeSelf, subFile: o.submission, truthFile: o.truth });
     result = r;
     extra = { mode, submission: o.submission, truth: o.truth, weighted_topk: r.weighted_topk, queries_without_truth: r.queries_without_truth };
     title = `submission ${o.submission} vs ${o.truth}: weighted top-k ${r.weighted_topk.toFixed(2)} / 1000 (${r.queries_without_truth} queries without truth)`;
   } else {
     mode = 'index';
-    if (!o.index) throw new Error('--labels needs an INDEX argument');
+    if (!o.index) throw new OptionError('{{labels}} needs {{index}}');
     const index = o.index;
     const name = typeof index === 'string' ? index : isStore(index) ? index.location : index.dir;
-    if (!o.labels) throw new Error(`${name}: give --labels labels.csv (path,label[,domain][,split])`);
-    const depth = o.depth;
-    if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${depth}: expected a positive integer`);
+    if (!o.labels) throw new OptionError(`${name}: give {{labels}} labels.csv (path,label[,domain][,split])`);
+    const depth = o.depth === 'all' ? Infinity : o.depth;
+    if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new OptionError(`{{depth}} ${o.depth}: expected a positive integer or all`);
     const labels = readLabels(o.labels);
     const labelsFile = o.labels;
     // The index is searched through its store: nothing loads its whole matrix.
@@ -94,7 +97,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalRun> {
     }));
     if (r.labels_not_indexed) warnings.push(`warning: ${r.labels_not_indexed} rows of ${o.labels} are not in ${name}; evaluating the ${count - r.indexed_unlabelled} that are`);
     const maxR = r.queries.reduce((m, q) => Math.max(m, q.R), 0);
-    if (r.depth < maxR) warnings.push(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (--depth all for exact values)`);
+    if (r.depth < maxR) warnings.push(`note: ranked to depth ${r.depth} but a query has R = ${maxR}; map@r, r_precision and ap count relevant items past the depth as misses (depth all for exact values)`);
     if (r.indexed_unlabelled) warnings.push(`warning: ${r.indexed_unlabelled} items of ${name} have no label in ${o.labels}; left out`);
     result = r;
     extra = { mode, index: name, labels: o.labels, model, protocol: r.protocol, queries: r.queries.length, gallery_size: r.gallery_size, depth: r.depth };

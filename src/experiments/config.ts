@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { normaliseKs } from '../metrics/evaluate.ts';
+import { DISTILL_DEFAULTS } from '../tune/options.ts';
 
 /** A backbone to compare: a preset, folder or file, plus its model flags (pooling, resize...). */
 export interface ModelEntry {
@@ -85,8 +86,6 @@ export const DEFAULT_TABLE_METRICS = ['mmp@5', 'mr@1', 'precision@1', 'map@r', '
 const PROTOCOLS: Protocol[] = ['leave-one-out', 'split', 'cross-domain', 'competition', 'oxford', 'captions'];
 const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search', 'distill'];
 
-/** Options of a distill mode and their defaults (those of `lookalike tune --teacher`). */
-export const DISTILL_DEFAULTS = { loss: 'cosine', headType: 'mlp', hidden: '512', dropout: 0.1, epochs: 30, batchSize: 128, lr: 1e-3, weightDecay: 1e-4 } as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 type Obj = Record<string, unknown>;

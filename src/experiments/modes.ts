@@ -15,10 +15,10 @@ import { fitHead, type Fit } from '../tune/fit.ts';
 import { createHead, param, type Head } from '../tune/heads.ts';
 import { Rng } from '../util/random.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/hyper-search.ts';
-import { agreement, applyDistilled, distill, type DistillLoss } from '../tune/distill.ts';
+import { agreement, applyDistilled, distill, distillOptionsFrom } from '../tune/distill.ts';
 import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
-import { DISTILL_DEFAULTS, type ModeEntry } from './config.ts';
+import type { ModeEntry } from './config.ts';
 import type { DatasetData } from './datasets.ts';
 import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
 import type { TextEncoder } from '../models/text.ts';
@@ -26,6 +26,7 @@ import type { TextEncoder } from '../models/text.ts';
 /** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
 export class NotApplicable extends Error {}
 import { toCsv, type EpochRecord } from './run-records.ts';
+import { DISTILL_DEFAULTS } from '../tune/options.ts';
 
 /** What a mode produced for the run record. */
 export interface ModeOutput {
@@ -225,18 +226,8 @@ async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o
   const rows = d.trainPool.filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
   if (rows.length < 4) throw new Error(`dataset ${d.entry.name}: only ${rows.length} training images embedded by both models; nothing to tune on`);
   const opt = { ...DISTILL_DEFAULTS, ...mode.options };
-  const headType = String(opt.headType) as 'linear' | 'mlp';
-  const hidden = headType === 'mlp' ? String(opt.hidden).split(',').map((x) => Number(x.trim())) : [];
   const t0 = performance.now();
-  const r = await distill(gatherRows(v.vectors, v.dim, rows.map((i) => v.row[i])), v.dim, gatherRows(t.v.vectors, t.v.dim, rows.map((i) => t.v.row[i])), t.v.dim, {
-    loss: String(opt.loss) as DistillLoss,
-    head: { kind: headType, hidden, dropout: Number(opt.dropout), batchNorm: false },
-    epochs: Number(opt.epochs),
-    batchSize: Number(opt.batchSize),
-    lr: Number(opt.lr),
-    weightDecay: Number(opt.weightDecay),
-    seed: o.seed,
-  });
+  const r = await distill(gatherRows(v.vectors, v.dim, rows.map((i) => v.row[i])), v.dim, gatherRows(t.v.vectors, t.v.dim, rows.map((i) => t.v.row[i])), t.v.dim, distillOptionsFrom(mode.options, o.seed, `mode ${mode.name}`));
   const trainSeconds = (performance.now() - t0) / 1000;
   const mapped: ItemVectors = { vectors: await applyDistilled(r.head, v.vectors), dim: t.v.dim, row: v.row };
   const test = await evaluateTest(d, t.v, o.ks, mapped);

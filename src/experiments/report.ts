@@ -10,6 +10,10 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { barSpec, costSpec, curveSpec, epochSpec, renderSvg } from './charts.ts';
 import { axes, cellRuns, costs, deltas, metricTable, type MetricTable } from './report-data.ts';
 import type { RunRecord } from './run-records.ts';
+import { checkMetricNames } from '../metrics/registry.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { OptionError, toInteger } from '../util/options.ts';
+import { readRuns } from './run-records.ts';
 
 /** Options of buildReport. */
 export interface ReportOptions {
@@ -232,4 +236,29 @@ export function writeReport(r: Report, out: string, markdown?: string, svgDir?: 
     }
   }
   if (markdown) writeFileAtomic(markdown, md);
+}
+
+/** Options of reportRuns: the files to write and buildReport's options. */
+export interface ReportRunsOptions extends Omit<ReportOptions, 'store'> {
+  /** HTML file to write. */
+  out: string;
+  /** Also a Markdown summary here. */
+  markdown?: string;
+  /** Also each chart as SVG in this folder. */
+  svgDir?: string;
+}
+
+/** Build the report of a run store (or an experiment or run folder) and write its files; every output is checked before anything is written. */
+export async function reportRuns(runs: string, o: ReportRunsOptions): Promise<{ runs: number; charts: number; report: Report }> {
+  if (o.metrics) checkMetricNames(o.metrics, '{{metrics}}');
+  guardOutput(o.out, { option: 'out', kind: OUTPUT_KINDS.reportHtml, inputs: [runs] });
+  if (o.markdown) guardOutput(o.markdown, { option: 'markdown', kind: OUTPUT_KINDS.reportMarkdown, inputs: [runs, o.out] });
+  if (o.svgDir && fs.existsSync(o.svgDir) && !fs.statSync(o.svgDir).isDirectory()) throw new OptionError(`{{svgDir}} ${o.svgDir}: is not a folder`);
+  if (o.samples !== undefined) toInteger(o.samples, 'samples', 0);
+  const records = readRuns(runs);
+  const r = await buildReport(records, { ...o, store: runs });
+  // Chart names are known once the report is built: check each before anything is written.
+  if (o.svgDir) for (const name of Object.keys(r.svgs)) guardOutput(path.join(o.svgDir, `${name}.svg`), { option: 'svgDir', kind: OUTPUT_KINDS.svgChart, inputs: [runs] });
+  writeReport(r, o.out, o.markdown, o.svgDir);
+  return { runs: records.length, charts: Object.keys(r.svgs).length, report: r };
 }

@@ -13,7 +13,7 @@ import { hashParts } from '../util/hash.ts';
 import { formatSeconds, Progress } from '../util/progress.ts';
 import { resolveTuneValues } from '../tune/options.ts';
 import { EmbeddingCache } from './cache.ts';
-import { DISTILL_DEFAULTS, planRuns, type ExperimentConfig, type ModelEntry, type RunPlan } from './config.ts';
+import { planRuns, type ExperimentConfig, type ModelEntry, type RunPlan } from './config.ts';
 import { loadDataset, type DatasetData } from './datasets.ts';
 import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
@@ -21,6 +21,7 @@ import { NotApplicable, runMode } from './modes.ts';
 import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text.ts';
 import { readProjection } from '../models/projection.ts';
 import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './run-records.ts';
+import { DISTILL_DEFAULTS } from '../tune/options.ts';
 
 /** Options of runExperiment. */
 export interface RunOptions {

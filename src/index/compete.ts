@@ -6,11 +6,14 @@
 import path from 'node:path';
 import { listFolder, listingSkips } from '../data/images.ts';
 import { embedImages, type Skipped } from '../embed/pipeline.ts';
-import type { Submission } from '../metrics/competition.ts';
-import type { OpenedModel } from '../models/open.ts';
+import { writeSubmission, type Submission } from '../metrics/competition.ts';
+import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from '../models/open.ts';
+import { openStore } from '../store/open.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { OptionError } from '../util/options.ts';
 import { searchExact } from '../store/exact.ts';
 import { toSubmission } from './query.ts';
-import { toResults, type SearchMode } from './search.ts';
+import { checkSearchOptions, searchStore, toResults, type SearchMode } from './search.ts';
 import { annSearchMatrix, useAnn } from '../store/ann-search.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
 import type { VectorStore } from '../store/types.ts';
@@ -39,7 +42,7 @@ export async function checkStoreGallery(store: VectorStore, gDir: string): Promi
   const root = (await store.meta()).root;
   const want = path.resolve(gDir);
   if (root === undefined || path.resolve(root) !== want) {
-    throw new Error(`${store.location}: ${root === undefined ? 'was not built from a folder' : `indexes ${root}`}, not ${want}; index the gallery first: lookalike index ${gDir} --store ${store.location}`);
+    throw new Error(`${store.location}: ${root === undefined ? 'was not built from a folder' : `indexes ${root}`}, not ${want}; index the gallery first (lookalike index ${gDir} --store ${store.location})`);
   }
 }
 
@@ -67,14 +70,14 @@ export async function competeWithStore(dir: string, store: VectorStore, model: O
     onProgress: (n) => opts.onProgress?.('query', n),
   });
   if (queries.ids.length && queries.dim !== meta.dim) throw new Error(`${store.location}: index has ${meta.dim}-d embeddings, queries have ${queries.dim}-d`);
-  const mode = opts.search ?? {};
-  const hits = queries.ids.length ? await store.search(queries.vectors, { k, ann: mode.ann, ef: mode.ef }) : [];
+  const hits = queries.ids.length ? await searchStore(store, queries.vectors, k, undefined, opts.search) : [];
   const results = queries.ids.map((query, i) => ({ query, hits: hits[i] }));
   return { submission: toSubmission(results), queries: queries.ids.length, gallery };
 }
 
 /** Rank DIR/gallery for every image in DIR/query with `model`; k results per query. */
 export async function competeSubmission(dir: string, model: OpenedModel, k: number, opts: CompeteOptions = {}): Promise<CompeteResult> {
+  checkSearchOptions(k, opts.search);
   const qDir = path.join(dir, 'query');
   const gDir = path.join(dir, 'gallery');
   const q = listFolder(qDir);
@@ -98,4 +101,48 @@ export async function competeSubmission(dir: string, model: OpenedModel, k: numb
     ? (await annSearchMatrix(gallery.ids, gallery.vectors, gallery.dim, queries.vectors, { k, ef: mode.ef, params: mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined })).map((hits, i) => ({ query: queries.ids[i], hits }))
     : toResults(queries.ids, await searchExact(gallery.vectors, queries.vectors, gallery.dim, k), gallery.ids);
   return { submission: toSubmission(results), queries: queries.ids.length, gallery: gallery.ids.length };
+}
+
+/** Options of competeFolder: the model (or a store holding the gallery), k, the submission file. */
+export interface CompeteFolderOptions extends CompeteOptions {
+  /** The model; with `store` optional (default the store's own) and checked against it. */
+  model?: ModelChoice;
+  /** A model already loaded (the caller closes it); wins over `model`. */
+  opened?: OpenedModel;
+  /** Take the gallery from an index of DIR/gallery at this location: only DIR/query is embedded. */
+  store?: string;
+  /** Gallery items per query (default 10). */
+  k?: number;
+  /** Write the submission JSON here (checked before any work: docs/reliability.md). */
+  out?: string;
+  /** Fail before writing when any file was skipped. */
+  strict?: boolean;
+}
+
+/** Rank DIR/gallery (or a store's index of it) for every image in DIR/query; write `out` when given. */
+export async function competeFolder(dir: string, o: CompeteFolderOptions): Promise<CompeteResult> {
+  const k = o.k ?? 10;
+  checkSearchOptions(k, o.search);
+  if (!o.opened && !o.model?.model && !o.store) throw new OptionError('give {{model}}, or {{store}} (an index of DIR/gallery)');
+  if (o.out) guardOutput(o.out, { option: 'out', kind: OUTPUT_KINDS.submission, inputs: [dir, o.model?.head, o.store] });
+  let skipped = 0;
+  const opts: CompeteOptions = { ...o, onSkip: (s) => (skipped++, o.onSkip?.(s)) };
+  let r: CompeteResult;
+  if (o.store) {
+    const store = await openStore(o.store);
+    try {
+      await checkStoreGallery(store, path.join(dir, 'gallery'));
+      const model = o.opened ?? (await openModelForIndex(await store.meta(), o.model ?? {}, o.store));
+      r = await competeWithStore(dir, store, model, k, opts).finally(() => (o.opened ? undefined : closeModel(model)));
+    } finally {
+      await store.close();
+    }
+  } else {
+    const model = o.opened ?? (await openModel(o.model!));
+    r = await competeSubmission(dir, model, k, opts).finally(() => (o.opened ? undefined : closeModel(model)));
+  }
+  // strict decides before anything is written.
+  if (o.strict && skipped) throw new OptionError(`{{strict}}: ${skipped} file(s) skipped${o.out ? `; ${o.out} was not written` : ''}`);
+  if (o.out) writeSubmission(o.out, r.submission);
+  return r;
 }

@@ -7,6 +7,10 @@
 import type { FileRecord, VectorStore } from '../store/types.ts';
 import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import { searchStore } from './search.ts';
+import { withStore } from '../store/open.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { checkEf, OptionError, toInteger, toNumber } from '../util/options.ts';
 
 /** Options for findDuplicates. */
 export interface DedupOptions {
@@ -154,7 +158,7 @@ function pickKeeper(ids: string[], files: Map<string, FileRecord>): string {
 /** Find groups of near-duplicates in a store. */
 export async function findDuplicates(store: VectorStore, opts: DedupOptions): Promise<DedupResult> {
   const t = opts.threshold;
-  if (t !== 'auto' && !(t > -1 && t < 1)) throw new Error(`--threshold ${t}: expected a cosine in (-1, 1) or "auto"`);
+  if (t !== 'auto' && !(t > -1 && t < 1)) throw new OptionError(`{{threshold}} ${t}: expected a cosine in (-1, 1) or "auto"`);
   const K = opts.neighbours ?? 10;
   const ids = await store.ids();
   const n = ids.length;
@@ -251,4 +255,24 @@ export function pairScores(groups: { members: { id: string }[] }[], truth: Map<s
   let truePairs = 0;
   for (const s of sizes.values()) truePairs += (s * (s - 1)) / 2;
   return { precision: predicted ? correct / predicted : 1, recall: truePairs ? correct / truePairs : 1, predictedPairs: predicted, truePairs };
+}
+
+/** Options of dedupIndex: findDuplicates' options (threshold also as text) and an output file. */
+export interface DedupIndexOptions extends Omit<DedupOptions, 'threshold'> {
+  /** A cosine in (-1, 1), its text, or 'auto'. */
+  threshold: number | string;
+  /** Write the groups here: .csv (one row per member) or JSON (checked before any work). */
+  out?: string;
+}
+
+/** Find near-duplicate groups in the index at `location` and write them to `out` when given. */
+export async function dedupIndex(location: string, o: DedupIndexOptions): Promise<DedupResult> {
+  const threshold = o.threshold === 'auto' ? 'auto' : toNumber(o.threshold, 'threshold');
+  const neighbours = toInteger(o.neighbours ?? 10, 'neighbours', 1);
+  if (o.ef !== undefined) checkEf(o.ef);
+  const csv = o.out !== undefined && /\.csv$/i.test(o.out);
+  if (o.out !== undefined) guardOutput(o.out, { option: 'out', kind: csv ? OUTPUT_KINDS.dedupCsv : OUTPUT_KINDS.dedupJson, inputs: [location] });
+  const r = await withStore(location, {}, (store) => findDuplicates(store, { ...o, threshold, neighbours }));
+  if (o.out) writeFileAtomic(o.out, csv ? groupsCsv(r) : JSON.stringify(r, null, 2) + '\n');
+  return r;
 }

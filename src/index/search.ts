@@ -10,6 +10,7 @@ import type { IndexData } from './whole-index.ts';
 import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import type { Hit, VectorStore } from '../store/types.ts';
 import { withStore } from '../store/open.ts';
+import { checkEf, checkK, checkMinScore, OptionError } from '../util/options.ts';
 
 export type { Hit } from '../store/types.ts';
 
@@ -32,10 +33,12 @@ export function toResults(queries: string[], top: TopK, ids: string[]): QueryRes
   });
 }
 
-/** Exact or approximate search (`--ann`, `--ef`, `--ann-dtype`); default: exact below ANN_AUTO_MIN items. */
+/** Exact or approximate search (ann, ef, annDtype) and a score floor; default: exact below ANN_AUTO_MIN items. */
 export interface SearchMode {
   ann?: AnnMode;
   ef?: number;
+  /** Drop hits scoring below this cosine (-1..1). */
+  minScore?: number;
   /** Graph dtype when the graph is built (a saved graph of another dtype is rebuilt). */
   annDtype?: AnnDtype;
   /** Told when a graph is built or updated (a stderr line in the CLI). */
@@ -55,13 +58,24 @@ export async function onStore<T>(s: Searchable, fn: (store: VectorStore) => Prom
   return isStore(s) ? fn(s) : withStore(s.dir, {}, fn);
 }
 
+/** Check the shared search options (k, ef, minScore) with the limits every front door uses (util/options.ts). */
+export function checkSearchOptions(k: number, mode: SearchMode = {}): void {
+  checkK(k);
+  if (mode.ef !== undefined) checkEf(mode.ef);
+  if (mode.minScore !== undefined) checkMinScore(mode.minScore);
+  if (mode.ann !== undefined && !['auto', 'on', 'off'].includes(mode.ann)) throw new OptionError(`{{ann}} ${mode.ann}: expected auto, on or off`);
+}
+
 /**
- * Rank the store for query rows (n x dim): the ANN graph is prepared first when the mode uses
- * it (so its build note and --ann-dtype apply), then VectorStore.search.
+ * The one search path: rank the store for query rows (n x dim). Options are checked, the ANN
+ * graph is prepared first when the mode uses it (so its build note and annDtype apply), then
+ * VectorStore.search. The library's Index.search, the CLI, compete, eval, the server and
+ * experiments all rank through here.
  */
 export async function searchStore(store: VectorStore, queries: Float32Array, k: number, exclude: (string | undefined)[] | undefined, mode: SearchMode = {}): Promise<Hit[][]> {
+  checkSearchOptions(k, mode);
   if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote });
-  return store.search(queries, { k, exclude, ann: mode.ann, ef: mode.ef });
+  return store.search(queries, { k, exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore });
 }
 
 /** Search with ids that are in the index (`--id`); excludeSelf drops each query's own item. */

@@ -5,9 +5,10 @@
  * (`empty: 'skip'`, the default) or scored 0 (`empty: 'zero'`).
  */
 import { readJson } from '../util/json.ts';
+import { MAX_K, OptionError } from '../util/options.ts';
 import { aggregate, type QueryScore } from './aggregate.ts';
 import type { Submission } from './competition.ts';
-import { checkK, countRelevant, hitAt, mpAt, type Relevance } from './retrieval.ts';
+import { countRelevant, hitAt, mpAt, type Relevance } from './retrieval.ts';
 import { LIST_METRICS, PER_K_METRICS, retrievalNames } from './registry.ts';
 
 /** What to do with a query that has no relevant gallery item. */
@@ -62,16 +63,16 @@ export interface EvalResult {
 
 /** Check, de-duplicate-check and return the cut-offs (default 1,5,10). */
 export function normaliseKs(ks: readonly number[] = DEFAULT_KS): number[] {
-  if (ks.length === 0) throw new Error('no cut-offs given (--k)');
-  for (const k of ks) checkK(k);
-  if (new Set(ks).size !== ks.length) throw new Error(`cut-offs listed twice: ${ks.join(',')}`);
+  if (ks.length === 0) throw new OptionError('no cut-offs given ({{ks}})');
+  for (const k of ks) if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new OptionError(`{{ks}} ${ks.join(',')}: cut-offs must be positive integers up to ${MAX_K}`);
+  if (new Set(ks).size !== ks.length) throw new OptionError(`{{ks}} ${ks.join(',')}: cut-offs listed twice`);
   return [...ks];
 }
 
 /** Parse "1,5,10" into cut-offs. */
 export function parseKs(text: string): number[] {
   const ks = text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  for (const k of ks) if (!Number.isInteger(k) || k < 1 || k > 1_000_000) throw new Error(`--k ${text}: cut-offs must be positive integers up to 1000000`);
+  for (const k of ks) if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new OptionError(`{{ks}} ${text}: cut-offs must be positive integers up to ${MAX_K}`);
   return normaliseKs(ks);
 }
 

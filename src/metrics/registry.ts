@@ -4,6 +4,8 @@
  * Metric names, the eval table, `--help` texts, experiment tables and reports all read this list,
  * so a new metric is one entry here plus its function file.
  */
+import { OptionError } from '../util/options.ts';
+import { didYouMean } from '../util/text.ts';
 import { weightedTopK, TOPK_MAX } from './competition.ts';
 import {
   apAt,
@@ -115,7 +117,10 @@ export function findMetric(fullName: string): { def: MetricDef; k?: number } | u
 /** Check a list of full metric names (e.g. from a config file); an unknown one is an error listing the known ones. */
 export function checkMetricNames(names: readonly string[], where: string): void {
   for (const n of names) {
-    if (!findMetric(n)) throw new Error(`${where}: unknown metric "${n}" (known: ${METRICS.map((m) => (m.perK ? `${m.name}@k` : m.name)).join(', ')})`);
+    if (!findMetric(n)) {
+      const known = METRICS.map((m) => (m.perK ? `${m.name}@k` : m.name));
+      throw new OptionError(`${where}: unknown metric "${n}"${didYouMean(n.replace(/@\d+$/, '@k'), known)} (known: ${known.join(', ')})`);
+    }
   }
 }
 

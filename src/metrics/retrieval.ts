@@ -10,13 +10,13 @@
 export type Relevance = ArrayLike<boolean>;
 
 /** Throw unless k is a positive integer. */
-export function checkK(k: number): void {
+export function assertCutoff(k: number): void {
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
 }
 
 /** hits(k): relevant items among the first k (a shorter list contributes only what it has). */
 export function hitsAt(rel: Relevance, k: number): number {
-  checkK(k);
+  assertCutoff(k);
   const n = Math.min(k, rel.length);
   let h = 0;
   for (let i = 0; i < n; i++) if (rel[i]) h++;
@@ -40,14 +40,14 @@ export function hitAt(rel: Relevance, k: number): number {
 
 /** UnED mp@k = hits(min(k, R)) / min(k, R) (0 when R = 0). */
 export function mpAt(rel: Relevance, R: number, k: number): number {
-  checkK(k);
+  assertCutoff(k);
   const m = Math.min(k, R);
   return m > 0 ? hitsAt(rel, m) / m : 0;
 }
 
 /** ndcg@k with binary gains: sum_{i<=k} rel_i / log2(i+1) over the ideal sum for min(k, R) ones (0 when R = 0). */
 export function ndcgAt(rel: Relevance, R: number, k: number): number {
-  checkK(k);
+  assertCutoff(k);
   const n = Math.min(k, rel.length);
   let dcg = 0;
   for (let i = 0; i < n; i++) if (rel[i]) dcg += 1 / Math.log2(i + 2);
@@ -73,7 +73,7 @@ function sumPrecisionAtHits(rel: Relevance, limit: number): number {
 
 /** ap@k = sum_{i<=k, rel_i} precision@i / min(k, R) (0 when R = 0). */
 export function apAt(rel: Relevance, R: number, k: number): number {
-  checkK(k);
+  assertCutoff(k);
   const m = Math.min(k, R);
   return m > 0 ? sumPrecisionAtHits(rel, k) / m : 0;
 }

@@ -10,10 +10,9 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
-import type { Runtime } from '../api.ts';
+import type { AnnDtype, AnnMode, Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
 import { LiveIndex } from './reload.ts';
-import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import { registerRoutes } from './routes.ts';
 
 /** Options of a server. */

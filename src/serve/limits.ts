@@ -5,6 +5,9 @@
  */
 import crypto from 'node:crypto';
 import sharp from 'sharp';
+import { LIMITS } from './defaults.ts';
+
+export { LIMITS };
 
 /** An error answered with this HTTP status and a one-line JSON body. */
 export class HttpError extends Error {
@@ -19,18 +22,6 @@ export class HttpError extends Error {
 
 /** Image formats accepted for queries and uploads (sharp's names). */
 export const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
-
-/** Default limits. */
-export const LIMITS = {
-  /** Upload size in bytes (20 MB). */
-  uploadBytes: 20 * 1024 * 1024,
-  /** Decoded pixels per image (width x height), checked from the header before decoding. */
-  pixels: 100_000_000,
-  /** Image embeddings running or waiting; beyond it requests get 503 + Retry-After. */
-  queue: 256,
-  /** Milliseconds a request may take, end to end. */
-  requestTimeoutMs: 60_000,
-};
 
 /** Check that bytes are an image of an accepted type within the pixel limit (reads the header only). */
 export async function checkImage(buf: Buffer, maxPixels = LIMITS.pixels): Promise<{ format: string; width: number; height: number }> {

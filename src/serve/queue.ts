@@ -4,9 +4,8 @@
  * uploads share inference calls. Beyond `limit` waiting or running, a request is refused at
  * once with 503 and Retry-After instead of piling up.
  */
-import { embedImages, type Hit, type Model, type VectorStore } from '../api.ts';
+import { embedImages, type AnnMode, type Hit, type Index, type Model } from '../api.ts';
 import { HttpError } from './limits.ts';
-import type { AnnMode } from '../store/ann-mode.ts';
 
 interface Job<I, O> {
   item: I;
@@ -110,21 +109,21 @@ interface SearchRequest {
   ef?: number;
 }
 
-/** How a server searches: `--ann` and `--ef` (passed to store.search). */
+/** How a server searches: `--ann` and `--ef` (passed to Index.searchVectors). */
 export interface ServeSearchMode {
   ann?: AnnMode;
   ef?: number;
 }
 
 /**
- * Searches arriving together run as one store.search over all their query rows (one scoring pass
+ * Searches arriving together run as one Index.searchVectors over all their query rows (one scoring pass
  * over the gallery instead of one per request); each gets its own top-k back.
  */
 export class SearchBatcher {
   private readonly batcher: MicroBatcher<SearchRequest, Hit[]>;
 
   constructor(
-    private readonly store: VectorStore,
+    private readonly index: Index,
     readonly batch = 64,
     readonly mode: ServeSearchMode = {},
   ) {
@@ -137,7 +136,7 @@ export class SearchBatcher {
   }
 
   private async searchBatch(reqs: SearchRequest[]): Promise<Hit[][]> {
-    // One store.search per distinct ef among the requests that arrived together.
+    // One search per distinct ef among the requests that arrived together.
     const out: Hit[][] = new Array(reqs.length);
     const groups = new Map<number | undefined, number[]>();
     reqs.forEach((q, i) => {
@@ -149,7 +148,7 @@ export class SearchBatcher {
       const queries = new Float32Array(at.length * dim);
       at.forEach((r, i) => queries.set(reqs[r].vector, i * dim));
       const k = Math.max(...at.map((r) => reqs[r].k));
-      const hits = await this.store.search(queries, { k, exclude: at.map((r) => reqs[r].exclude), ann: this.mode.ann, ef });
+      const hits = await this.index.searchVectors(queries, { k, exclude: at.map((r) => reqs[r].exclude), ann: this.mode.ann, ef });
       at.forEach((r, i) => (out[r] = (hits[i] ?? []).slice(0, reqs[r].k)));
     }
     return out;

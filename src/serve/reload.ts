@@ -7,10 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Index, Model, openIndex, type Runtime, type StoreMeta } from '../api.ts';
-import { openModelForIndex } from '../models/open.ts';
+import { Index, loadModelForIndex, Model, openIndex, type AnnDtype, type Runtime, type StoreMeta } from '../api.ts';
 import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './queue.ts';
-import type { AnnDtype } from '../store/ann-mode.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {
@@ -145,11 +143,8 @@ export class LiveIndex {
     await probe.close();
     // Keep the model when the index still comes from the same model and head.
     let model: Model;
-    if (prev && prev.model.fingerprint === meta.model.fingerprint && (prev.model.headFingerprint ?? null) === (meta.head?.fingerprint ?? null)) model = prev.model;
-    else {
-      const opened = await openModelForIndex(meta, { model: this.flags.model, head: this.flags.head, runtime: this.flags.runtime }, this.location);
-      model = new Model(opened, this.flags.runtime);
-    }
+    if (prev && prev.model.matches(meta)) model = prev.model;
+    else model = await loadModelForIndex(meta, this.flags.model, { head: this.flags.head, runtime: this.flags.runtime }, this.location);
     const shared = this.models.get(model) ?? { model, users: 0 };
     shared.users++;
     this.models.set(model, shared);
@@ -158,10 +153,10 @@ export class LiveIndex {
       index = await openIndex(this.location, { model, runtime: this.flags.runtime });
       const mode = this.flags.search ?? {};
       // The ANN graph is loaded (or built and saved) now, not by the first query.
-      if (mode.ann !== 'off') await index.store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: this.log });
+      await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
       const ids = new Set(await index.ids());
       const text = await index.hasText();
-      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index.store, 64, { ann: mode.ann, ef: mode.ef }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
       await index?.close().catch(() => undefined);
       await this.releaseModel(model);

@@ -8,9 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { openStore } from '../store/open.ts';
-import { hashParts } from '../util/hash.ts';
-import type { Hit } from '../api.ts';
+import { openIndex, type Hit, type Index } from '../api.ts';
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam, numParam } from './limits.ts';
 import type { Generation, LiveIndex } from './reload.ts';
 
@@ -183,11 +181,11 @@ function serially<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/** Open the store for one write, mapping a held lock to 409. */
-async function withWriter<T>(location: string, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+/** Open the index for one write, mapping a held lock to 409. */
+async function withWriter<T>(location: string, fn: (w: Index) => Promise<T>): Promise<T> {
   let store;
   try {
-    store = await openStore(location, { write: true });
+    store = await openIndex(location, { write: true });
   } catch (e) {
     const msg = (e as Error).message;
     if (/lock/i.test(msg)) throw new HttpError(409, `index is being written by another process: ${msg}`, { 'retry-after': '5' });
@@ -255,7 +253,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const file = itemFile(g, id, ctx);
     if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
     const st = fs.statSync(file);
-    const key = hashParts(file, String(st.mtimeMs), String(st.size), String(size));
+    const key = crypto.createHash('sha256').update([file, st.mtimeMs, st.size, size].join('\0')).digest('hex');
     let buf = thumbs.get(key);
     if (!buf) {
       try {
@@ -288,7 +286,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
         writeFileAtomic(kept, up.bytes);
       }
       try {
-        await withWriter(live.location, (s) => s.write({ upsert: [{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length } }] }));
+        await withWriter(live.location, (w) => w.addVectors([{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length } }]));
       } catch (e) {
         if (kept) fs.rmSync(kept, { force: true });
         throw e;
@@ -304,7 +302,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { id } = req.params as { id: string };
     const gen = await serially(async () => {
       if (!live.current.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
-      await withWriter(live.location, (s) => s.write({ remove: [id] }));
+      await withWriter(live.location, (w) => w.remove([id]));
       // Only images this server kept are deleted; the indexed folder is never touched.
       const kept = ctx.uploads ? inside(ctx.uploads, id) : undefined;
       if (kept) fs.rmSync(kept, { force: true });

@@ -8,6 +8,8 @@
 import { searchExact } from '../store/exact.ts';
 import { l2normalize } from '../models/pool.ts';
 import { Rng } from '../util/random.ts';
+import { OptionError } from '../util/options.ts';
+import { DISTILL_DEFAULTS } from './options.ts';
 import { HeadEngine } from './engine.ts';
 import { createHead, type Head, type HeadSpec } from './heads.ts';
 import { normalizeRows } from './losses/base.ts';
@@ -53,6 +55,32 @@ export interface DistillOptions {
   weightDecay: number;
   seed: number;
   onEpoch?: (e: { epoch: number; loss: number; seconds: number }) => void;
+}
+
+
+/** DistillOptions from option values over DISTILL_DEFAULTS (a loss of `hybrid`, tune's default, means cosine); errors name `where`. */
+export function distillOptionsFrom(values: Record<string, unknown>, seed: number, where: string): DistillOptions {
+  const v = { ...DISTILL_DEFAULTS, ...Object.fromEntries(Object.entries(values).filter(([, x]) => x !== undefined)) } as Record<string, unknown>;
+  const loss = v.loss === 'hybrid' ? 'cosine' : String(v.loss);
+  if (loss !== 'cosine' && loss !== 'mse') throw new OptionError(`${where}: {{loss}} ${v.loss}: distillation takes cosine or mse`);
+  const kind = String(v.headType);
+  if (kind !== 'linear' && kind !== 'mlp') throw new OptionError(`${where}: {{headType}} ${kind}: expected linear or mlp`);
+  const num = (k: string, min: number, int = false) => {
+    const n = Number(v[k]);
+    if (!Number.isFinite(n) || n < min || (int && !Number.isInteger(n))) throw new OptionError(`${where}: {{${k}}} ${v[k]}: expected ${int ? 'an integer' : 'a number'} >= ${min}`);
+    return n;
+  };
+  const hidden = kind === 'mlp' ? String(v.hidden).split(',').map((x) => Number(x.trim())) : [];
+  if (hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new OptionError(`${where}: {{hidden}} ${v.hidden}: expected widths like 512 or 512,256`);
+  return {
+    loss,
+    head: { kind, hidden, dropout: num('dropout', 0), batchNorm: false },
+    epochs: num('epochs', 1, true),
+    batchSize: num('batchSize', 1, true),
+    lr: num('lr', 0),
+    weightDecay: num('weightDecay', 0),
+    seed: v.seed === undefined ? seed : num('seed', 0, true),
+  };
 }
 
 /** Train the student -> teacher head on paired rows (same images, same order). */

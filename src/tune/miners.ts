@@ -34,9 +34,18 @@ export interface Miner {
   mine(s: Float32Array, n: number, labels: Int32Array, progress: number, rng: Rng): Mined;
 }
 
+/** The miners and the parameters each owns (name, default, meaning): the tune option schema reads these. */
+export const MINERS: readonly { name: MinerKind; params: Record<string, { default: number; help: string }> }[] = [
+  { name: 'none', params: {} },
+  { name: 'batch-hard', params: {} },
+  { name: 'semi-hard', params: { minerMargin: { default: 0.2, help: 'keeps negatives with s_ap - minerMargin < s_an < s_ap' } } },
+  { name: 'multi-similarity', params: {} },
+  { name: 'progressive', params: { hardStart: { default: 0, help: 'share of hardest negatives at the start' }, hardEnd: { default: 1, help: 'share of hardest negatives at the end' } } },
+];
+
 /** Miner settings. */
 export interface MinerOptions {
-  /** Semi-hard margin (cosine), default 0.2. */
+  /** Semi-hard margin (cosine), default 0.2 (the `minerMargin` tune option). */
   margin?: number;
   /** Multi-similarity miner epsilon, default 0.1. */
   epsilon?: number;

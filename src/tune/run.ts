@@ -1,7 +1,7 @@
 /**
  * One tuning run from inputs to a head file: read labelled embeddings (an index + labels, or a
  * folder embedded now), choose the validation split, load an --init matrix, train, write the
- * ONNX head with its metadata. `lookalike tune` parses flags and calls tuneHead.
+ * ONNX head with its metadata. Options and defaults come from the one schema (./options.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,9 @@ import { Rng } from '../util/random.ts';
 import { writeHead } from './export.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from './data.ts';
 import { train, type TrainOptions, type TrainResult } from './train.ts';
+import { headAndTraining, resolveTuneValues, type TuneValues } from './options.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Inputs and settings of a tuning run. */
 export interface TuneHeadOptions {
@@ -34,12 +37,14 @@ export interface TuneHeadOptions {
   valClasses?: number | string[];
   /** Validation queries rank only items of other domains. */
   valCrossDomain?: boolean;
-  /** Head shape; outputDim defaults to the input size (or the --init matrix's columns). */
-  head: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
-  /** Initial weight matrix for a linear head (.npy float32 [D, D']). */
+  /** Tune options by name (TUNE_OPTIONS in tune/options.ts: headType, hidden, loss, lr, epochs, ...), as values or text; unset ones take their defaults. */
+  options?: TuneValues;
+  /** Head shape, instead of the head options; outputDim defaults to the input size (or the init matrix's columns). */
+  head?: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
+  /** Initial weight matrix for a linear head (.npy float32 [D, D']); also the `init` option. */
   init?: string;
-  /** Loss, miner, sampler, optimiser, schedule, early stopping, seed and epoch callbacks. */
-  training: Omit<TrainOptions, 'head' | 'init'>;
+  /** Training settings that win over the options (and epoch callbacks: onStart, onEpoch). */
+  training?: Partial<Omit<TrainOptions, 'head' | 'init'>>;
   /** Notes about the data (left-out rows, batch size changes). */
   log?: (line: string) => void;
   onSkip?: (s: Skipped) => void;
@@ -62,19 +67,19 @@ export interface TuneHeadResult extends TrainResult {
 
 /** Read the labelled embeddings named by index + labels or trainDir. */
 async function loadInputs(o: TuneHeadOptions, log: (s: string) => void): Promise<{ data: Labelled; source: string; model?: string }> {
-  if (o.index && o.trainDir) throw new Error('give --index or --train, not both');
+  if (o.index && o.trainDir) throw new OptionError('give {{index}} or {{trainDir}}, not both');
   if (o.index) {
-    if (!o.labels) throw new Error('--index needs --labels (a CSV with path,label: the index ids are its paths)');
+    if (!o.labels) throw new OptionError('{{index}} needs {{labels}} (a CSV with path,label: the index ids are its paths)');
     const idx = typeof o.index === 'string' ? await loadIndex(o.index) : o.index;
     const name = typeof o.index === 'string' ? o.index : o.index.dir;
-    if (idx.manifest.head) throw new Error(`${name}: built with head ${idx.manifest.head.file}; tune on an index built without --head (heads take the backbone's embeddings)`);
+    if (idx.manifest.head) throw new Error(`${name}: built with head ${idx.manifest.head.file}; tune on an index built without a head (heads take the backbone's embeddings)`);
     const { data, unlabelled, missing } = joinLabels(idx.ids, idx.vectors, idx.dim, readLabels(o.labels), `${name} + ${o.labels}`);
     if (unlabelled) log(`note: ${unlabelled} index ids have no row in ${o.labels}; left out`);
     if (missing) log(`note: ${missing} rows of ${o.labels} are not in ${name}`);
     return { data, source: name, model: idx.manifest.model.name };
   }
-  if (!o.trainDir) throw new Error('give --index X.lkx --labels labels.csv, or --train DIR --model M');
-  if (o.model?.head) throw new Error('--head: tune trains on the backbone\'s own embeddings; apply heads with index/search/compete/eval');
+  if (!o.trainDir) throw new OptionError('give {{index}} X.lkx {{labels}} labels.csv, or {{trainDir}} DIR {{model}} M');
+  if (o.model?.head) throw new OptionError('{{head}}: tune trains on the backbone\'s own embeddings; apply heads with index/search/compete/eval');
   const listing = listFolder(o.trainDir);
   const rows = o.labels ? readLabels(o.labels) : folderLabels(listing.images, o.trainDir);
   const known = new Set(listing.images);
@@ -108,7 +113,7 @@ export interface TuneData {
 }
 
 /** Read the inputs of a tuning run and choose its validation rule (tuneHead's first half; also used by `tune --search`). */
-export async function prepareTuneData(o: Omit<TuneHeadOptions, 'out' | 'head' | 'training'>): Promise<TuneData> {
+export async function prepareTuneData(o: Omit<TuneHeadOptions, 'out' | 'head' | 'training' | 'options'>): Promise<TuneData> {
   const log = o.log ?? (() => undefined);
   const { data, source, model } = await loadInputs(o as TuneHeadOptions, log);
   // Rows marked test/query/gallery in the split column never take part.
@@ -123,30 +128,36 @@ export async function prepareTuneData(o: Omit<TuneHeadOptions, 'out' | 'head' | 
 /** Train a head on frozen embeddings and write it to `o.out` as ONNX (usable with --head). */
 export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise<TuneHeadResult> {
   const log = o.log ?? (() => undefined);
+  const values = resolveTuneValues(o.options ?? {}, '');
+  const settings = headAndTraining(values, '');
+  const headSpec = o.head ?? settings.head;
+  const training: Omit<TrainOptions, 'head' | 'init'> = { ...settings.training, ...o.training };
+  const initFile = o.init ?? (values.init === undefined ? undefined : String(values.init));
+  guardOutput(o.out, { option: 'out', kind: OUTPUT_KINDS.head, inputs: [typeof o.index === 'string' ? o.index : undefined, o.labels, o.trainDir, initFile] });
   const { pool, rule, source, model, dim } = prepared ?? (await prepareTuneData(o));
   const data = { dim };
-  const split = splitRows(pool, rule, new Rng(o.training.seed));
+  const split = splitRows(pool, rule, new Rng(training.seed));
   const tr = subset(pool, split.train);
   const va = split.val.length >= 2 ? subset(pool, split.val) : undefined;
-  if (!va) log('note: no validation rows (use --val-frac or --val-classes); training for all epochs, no early stopping');
+  if (!va) log('note: no validation rows (set valFrac or valClasses); training for all epochs, no early stopping');
   const { names, index } = encodeLabels(tr.labels);
   if (names.length < 2) throw new Error(`${source}: training needs at least 2 classes, found ${names.length}`);
   let init: TrainOptions['init'];
-  let outputDim = o.head.outputDim;
-  if (o.init) {
-    if (o.head.kind !== 'linear') throw new Error('--init needs --head-type linear');
-    if (!fs.existsSync(o.init)) throw new Error(`${o.init}: no such file`);
-    const m = decodeNpy(fs.readFileSync(o.init), o.init);
-    if (m.rows !== data.dim) throw new Error(`${o.init}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${data.dim}-d`);
+  let outputDim = headSpec.outputDim;
+  if (initFile) {
+    if (headSpec.kind !== 'linear') throw new OptionError('{{init}} needs {{headType}} linear');
+    if (!fs.existsSync(initFile)) throw new Error(`${initFile}: no such file`);
+    const m = decodeNpy(fs.readFileSync(initFile), initFile);
+    if (m.rows !== data.dim) throw new Error(`${initFile}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${data.dim}-d`);
     init = { weight: m.data };
-    if (outputDim !== undefined && outputDim !== m.cols) throw new Error(`--out-dim ${outputDim} differs from ${o.init}'s ${m.cols} columns`);
+    if (outputDim !== undefined && outputDim !== m.cols) throw new OptionError(`{{outDim}} ${outputDim} differs from ${initFile}'s ${m.cols} columns`);
     outputDim = m.cols;
   }
   outputDim ??= data.dim;
-  const hidden = o.head.kind === 'mlp' ? o.head.hidden : [];
+  const hidden = headSpec.kind === 'mlp' ? headSpec.hidden : [];
   log(`${source}: ${tr.labels.length} training rows, ${names.length} classes; ${va?.labels.length ?? 0} validation rows (${split.rule}); ${data.dim}-d`);
-  const opts: TrainOptions = { ...o.training, head: { kind: o.head.kind, hidden, outputDim, dropout: o.head.dropout, batchNorm: o.head.batchNorm }, init };
-  if (opts.sampler === 'm-per-class' && opts.batchSize % opts.m !== 0) throw new Error(`--batch-size ${opts.batchSize} must be a multiple of --m ${opts.m}`);
+  const opts: TrainOptions = { ...training, head: { kind: headSpec.kind, hidden, outputDim, dropout: headSpec.dropout, batchNorm: headSpec.batchNorm }, init };
+  if (opts.sampler === 'm-per-class' && opts.batchSize % opts.m !== 0) throw new OptionError(`{{batchSize}} ${opts.batchSize} must be a multiple of {{m}} ${opts.m}`);
   if (opts.sampler === 'm-per-class' && opts.batchSize / opts.m > names.length) {
     const bs = names.length * opts.m;
     log(`note: ${names.length} classes x m=${opts.m}: batch size lowered from ${opts.batchSize} to ${bs}`);
@@ -154,7 +165,7 @@ export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise
   }
   const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids, crossDomain: o.valCrossDomain } : undefined, opts);
   const meta: Record<string, string> = {
-    'lookalike.loss': o.training.loss,
+    'lookalike.loss': training.loss,
     'lookalike.source': source,
     'lookalike.classes': String(names.length),
     'lookalike.best_epoch': String(r.bestEpoch),

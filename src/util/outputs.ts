@@ -7,12 +7,13 @@
  *     per-query CSV written by `lookalike eval`) or that is empty; a folder, a symbolic link,
  *     or any other file is refused: delete it yourself or choose another path;
  *   - the path may not be one of the command's inputs, nor lie inside an input folder.
- * Errors are one line naming the flag and the path. Stale temps of the target left by a dead
+ * Errors are one line naming the option (a shell shows its flag) and the path. Stale temps of the target left by a dead
  * process are removed (src/util/temp.ts); nothing else is.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModelProto } from './onnx-proto.ts';
+import { OptionError } from './options.ts';
 import { cleanStaleTemps } from './temp.ts';
 
 /** A kind of file lookalike writes: what to call it and how to recognise one it wrote. */
@@ -109,8 +110,8 @@ export const OUTPUT_KINDS = {
 
 /** What guardOutput needs to know about a writer. */
 export interface GuardOptions {
-  /** The flag that names the file, for the error ("--out", "--submission"). */
-  flag: string;
+  /** The option that names the file ("out", "submission"); a shell renders it as its flag. */
+  option: string;
   /** The kind of file the writer writes. */
   kind: OutputKind;
   /** The command's inputs (files or folders): the output may not be one, nor lie inside one. */
@@ -142,22 +143,22 @@ function inside(child: string, parent: string): boolean {
 /**
  * Refuse, before any work, to write `file` when that would replace something that is not the
  * writer's own kind of output (see the rule at the top of this file). Throws a one-line error
- * naming the flag and the path; removes stale lookalike temps of the target.
+ * naming the option and the path; removes stale lookalike temps of the target.
  */
 export function guardOutput(file: string, o: GuardOptions): void {
-  const where = `${o.flag} ${file}`;
-  if (file === '' || /[\\/]$/.test(file)) throw new Error(`${where}: expected a file path, not a folder`);
+  const where = `{{${o.option}}} ${file}`;
+  if (file === '' || /[\\/]$/.test(file)) throw new OptionError(`${where}: expected a file path, not a folder`);
   const target = realish(file);
   for (const input of o.inputs ?? []) {
     if (!input || !fs.existsSync(input)) continue;
     const real = fs.realpathSync(input);
-    if (real === target) throw new Error(`${where}: is an input of this command; refusing to overwrite it`);
-    if (fs.statSync(real).isDirectory() && inside(target, real)) throw new Error(`${where}: lies inside the input folder ${input}; write it elsewhere`);
+    if (real === target) throw new OptionError(`${where}: is an input of this command; refusing to overwrite it`);
+    if (fs.statSync(real).isDirectory() && inside(target, real)) throw new OptionError(`${where}: lies inside the input folder ${input}; write it elsewhere`);
   }
   // The nearest existing ancestor must be a folder.
   let up = path.dirname(path.resolve(file));
   while (!fs.existsSync(up)) up = path.dirname(up);
-  if (!fs.statSync(up).isDirectory()) throw new Error(`${where}: ${up} is not a folder`);
+  if (!fs.statSync(up).isDirectory()) throw new OptionError(`${where}: ${up} is not a folder`);
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
@@ -166,20 +167,20 @@ export function guardOutput(file: string, o: GuardOptions): void {
       cleanStaleTemps(file);
       return;
     }
-    throw new Error(`${where}: cannot check it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new OptionError(`${where}: cannot check it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (st.isSymbolicLink()) throw new Error(`${where}: is a symbolic link; refusing to replace it (give a plain file path)`);
-  if (st.isDirectory()) throw new Error(`${where}: is an existing folder; refusing to replace it (give a file path)`);
-  if (!st.isFile()) throw new Error(`${where}: is not a regular file; refusing to replace it`);
+  if (st.isSymbolicLink()) throw new OptionError(`${where}: is a symbolic link; refusing to replace it (give a plain file path)`);
+  if (st.isDirectory()) throw new OptionError(`${where}: is an existing folder; refusing to replace it (give a file path)`);
+  if (!st.isFile()) throw new OptionError(`${where}: is not a regular file; refusing to replace it`);
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`${where}: exists and cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); refusing to replace it`);
+    throw new OptionError(`${where}: exists and cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); refusing to replace it`);
   }
   // An empty file holds nothing to lose (e.g. one made with `touch`).
   if (bytes.length && !o.kind.recognise(bytes)) {
-    throw new Error(`${where}: exists and is not ${o.kind.what}; refusing to replace it (delete it yourself or choose another path)`);
+    throw new OptionError(`${where}: exists and is not ${o.kind.what}; refusing to replace it (delete it yourself or choose another path)`);
   }
   cleanStaleTemps(file);
 }

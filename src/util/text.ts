@@ -35,3 +35,25 @@ export function readText(file: string): string {
   }
   return decodeUtf8(bytes, file);
 }
+
+/** Levenshtein distance between two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** ` (did you mean "x"?)` for the closest known name within a few edits of `word`, else ''. */
+export function didYouMean(word: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(word.toLowerCase(), k.toLowerCase());
+    if (d < bestD) (best = k), (bestD = d);
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) && bestD > 0 ? ` (did you mean "${best}"?)` : '';
+}

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { ANN_AUTO_MIN } from '../ann-mode.ts';
+import { checkEf } from '../../util/options.ts';
 import { openDb } from './db.ts';
 import type { Db, Sql } from './sql.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
@@ -159,7 +160,7 @@ export class PgStore implements VectorStore {
     const ann = await this.usesAnn(opts, count);
     const limit = k + 1 + RESCORE_MARGIN;
     const ef = Math.max(opts.ef ?? 40, limit);
-    if (opts.ef !== undefined && (!Number.isInteger(opts.ef) || opts.ef < 1 || opts.ef > 1000)) throw new Error(`--ef ${opts.ef}: expected an integer 1..1000`);
+    if (opts.ef !== undefined) checkEf(opts.ef);
     for (let q0 = 0; q0 < nq; q0 += QUERY_BATCH) {
       const q1 = Math.min(nq, q0 + QUERY_BATCH);
       const idx: number[] = [];

@@ -236,3 +236,24 @@ export abstract class CosineClassifierLoss extends Loss {
     return { loss: ce.loss, dEmb: normalizeBackward(unit, norms, dU, n, dim) };
   }
 }
+
+/** One parameter a loss (or miner) declares: its default and what it means for that loss. */
+export interface ParamDef {
+  default: number;
+  help: string;
+}
+
+/** Where a loss is built: embedding size, training classes, the run's random source. */
+export interface LossContext {
+  dim: number;
+  numClasses: number;
+  rng: Rng;
+}
+
+/** A loss as the registry knows it: its name, the parameters it owns, and its constructor. */
+export interface LossDef {
+  name: string;
+  params: Record<string, ParamDef>;
+  /** Build the loss from resolved parameters (every declared one is set). */
+  make(o: Record<string, number>, c: LossContext): Loss;
+}

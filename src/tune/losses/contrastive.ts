@@ -1,5 +1,6 @@
 /** Contrastive loss on cosine similarity with a positive and a negative margin. */
 import { SimilarityLoss, type LossInput } from './base.ts';
+import type { LossDef } from './base.ts';
 
 /**
  * Positive pairs cost relu(posMargin - s), negative pairs relu(s - negMargin); each part is
@@ -35,3 +36,10 @@ export class ContrastiveLoss extends SimilarityLoss {
     return { loss: pos + neg, dS };
   }
 }
+
+/** The `contrastive` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const CONTRASTIVE_LOSS: LossDef = {
+  name: 'contrastive',
+  params: { posMargin: { default: 1, help: 'positive pairs cost relu(posMargin - s)' }, negMargin: { default: 0.3, help: 'negative pairs cost relu(s - negMargin)' } },
+  make: (o) => new ContrastiveLoss(o.posMargin, o.negMargin),
+};

@@ -1,5 +1,6 @@
 /** Cosine-embedding loss with one random positive and one random negative per item (as in the cross-modal seed). */
 import { SimilarityLoss, type LossInput } from './base.ts';
+import type { LossDef } from './base.ts';
 
 /**
  * Per item: a random same-class partner costs 1 - s, a random other-class item costs
@@ -32,3 +33,10 @@ export class CosineEmbeddingLoss extends SimilarityLoss {
     return { loss, dS };
   }
 }
+
+/** The `cosine-embedding` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const COSINE_EMBEDDING_LOSS: LossDef = {
+  name: 'cosine-embedding',
+  params: { margin: { default: 0, help: 'negatives cost max(0, s - margin)' } },
+  make: (o) => new CosineEmbeddingLoss(o.margin),
+};

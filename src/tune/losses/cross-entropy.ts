@@ -1,5 +1,6 @@
 /** Cross-entropy on the head's classifier logits, with label smoothing. */
 import { Loss, softmaxCrossEntropy, type LossInput, type LossOutput } from './base.ts';
+import type { LossDef } from './base.ts';
 
 /** Softmax cross-entropy over classes; target = (1 - smoothing) one-hot + smoothing / classes. */
 export class CrossEntropyLoss extends Loss {
@@ -18,3 +19,10 @@ export class CrossEntropyLoss extends Loss {
     return { loss, dEmb: new Float32Array(input.n * input.dim), dLogits };
   }
 }
+
+/** The `cross-entropy` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const CROSS_ENTROPY_LOSS: LossDef = {
+  name: 'cross-entropy',
+  params: { smoothing: { default: 0, help: 'label smoothing' } },
+  make: (o) => new CrossEntropyLoss(o.smoothing),
+};

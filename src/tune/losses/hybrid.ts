@@ -1,6 +1,7 @@
 /** Hybrid loss (the competition paper): cross-entropy on the classifier + lambda x a contrastive term on normalised embeddings. */
 import { Loss, gram, gramBackward, normalizeBackward, normalizeRows, softmaxCrossEntropy, type LossInput, type LossOutput } from './base.ts';
 import { supConTerms } from './supcon.ts';
+import type { LossDef } from './base.ts';
 
 /** CE (label smoothing) + lambda * supervised contrastive (temperature) on the L2-normalised head outputs; defaults lambda 0.5, temperature 0.1. */
 export class HybridLoss extends Loss {
@@ -27,3 +28,10 @@ export class HybridLoss extends Loss {
     return { loss: ce.loss + this.lambda * con.loss, dEmb, dLogits: ce.dLogits };
   }
 }
+
+/** The `hybrid` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const HYBRID_LOSS: LossDef = {
+  name: 'hybrid',
+  params: { lambda: { default: 0.5, help: 'weight of the contrastive term against cross-entropy' }, temperature: { default: 0.1, help: 'contrastive temperature' }, smoothing: { default: 0, help: 'label smoothing of the cross-entropy term' } },
+  make: (o) => new HybridLoss(o.lambda, o.temperature, o.smoothing),
+};

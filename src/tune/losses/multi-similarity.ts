@@ -1,5 +1,6 @@
 /** Multi-similarity loss (Wang et al. 2019) on cosine similarity. */
 import { SimilarityLoss, type LossInput } from './base.ts';
+import type { LossDef } from './base.ts';
 
 /**
  * Per anchor: (1/alpha) log(1 + sum_p exp(-alpha (s_ap - base))) + (1/beta) log(1 + sum_n exp(beta (s_an - base))),
@@ -36,3 +37,10 @@ export class MultiSimilarityLoss extends SimilarityLoss {
     return { loss: loss / n, dS };
   }
 }
+
+/** The `multi-similarity` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const MULTI_SIMILARITY_LOSS: LossDef = {
+  name: 'multi-similarity',
+  params: { alpha: { default: 2, help: 'positive scale' }, beta: { default: 50, help: 'negative scale' }, base: { default: 0.5, help: 'similarity offset' } },
+  make: (o) => new MultiSimilarityLoss(o.alpha, o.beta, o.base),
+};

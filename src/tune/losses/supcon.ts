@@ -1,5 +1,6 @@
 /** Supervised contrastive loss (Khosla et al. 2020) on cosine similarity. */
 import { SimilarityLoss, logSumExp } from './base.ts';
+import type { LossDef } from './base.ts';
 
 /**
  * SupCon terms and dS for temperature tau: per anchor i with positives P(i),
@@ -47,3 +48,10 @@ export class SupConLoss extends SimilarityLoss {
     return supConTerms(s, n, labels, this.temperature);
   }
 }
+
+/** The `supcon` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const SUPCON_LOSS: LossDef = {
+  name: 'supcon',
+  params: { temperature: { default: 0.1, help: 'softmax temperature' } },
+  make: (o) => new SupConLoss(o.temperature),
+};

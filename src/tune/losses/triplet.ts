@@ -1,6 +1,7 @@
 /** Triplet margin loss on cosine similarity. */
 import { SimilarityLoss, type LossInput } from './base.ts';
 import { allTriplets, toTriplets } from '../miners.ts';
+import type { LossDef } from './base.ts';
 
 /** Each triplet costs relu(s_an - s_ap + margin); averaged over triplets with non-zero cost. */
 export class TripletLoss extends SimilarityLoss {
@@ -28,3 +29,10 @@ export class TripletLoss extends SimilarityLoss {
     return { loss, dS };
   }
 }
+
+/** The `triplet` loss: its parameters (names, defaults, meaning) and how to build it. */
+export const TRIPLET_LOSS: LossDef = {
+  name: 'triplet',
+  params: { margin: { default: 0.1, help: 'cosine margin between the positive and the negative' } },
+  make: (o) => new TripletLoss(o.margin),
+};

@@ -3,18 +3,9 @@
  * query/gallery splits), a competition submission plus truth, or a rankings file (cases.json format).
  */
 import { Command, Option } from 'commander';
-import { withStore } from '../store/open.ts';
-import { addStoreOption, storeLocation } from './store-option.ts';
-import { parseKs, type EmptyPolicy } from '../metrics/evaluate.ts';
-import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from '../eval/from-index.ts';
-import { runEval as evaluate, type EvalRun } from '../eval/run-eval.ts';
-import { metricsHelp } from '../metrics/registry.ts';
-import { readOxfordTruth } from '../metrics/oxford-truth.ts';
-import { evaluateOxfordStore } from '../eval/oxford-index.ts';
-import { Progress } from '../util/progress.ts';
-import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
-import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
-import { runCaptionEval, type CaptionEvalRun } from '../embed/captions.ts';
+import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT, metricsHelp, parseKs, Progress } from '../schema.ts';
+import type { CaptionEvalRun, EvalRun } from '../api.ts';
+import { addAnnOptions, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags } from './flags.ts';
 
 /** Flags of `lookalike eval`. */
 export interface EvalFlags extends AnnFlags {
@@ -25,22 +16,19 @@ export interface EvalFlags extends AnnFlags {
   querySplit?: string;
   gallerySplit?: string;
   k: string;
-  empty: EmptyPolicy;
+  empty: 'skip' | 'zero';
   excludeSelf?: boolean;
   depth?: string;
   perQuery?: string;
   json?: boolean;
 }
 
-/** Run an evaluation from flags: parse them, call the library's runEval, print its warnings. */
+/** Run an evaluation from flags: parse them, call the library's evaluate, print its warnings. */
 export async function runEval(index: string | undefined, o: EvalFlags): Promise<EvalRun> {
-  const depth = o.depth === undefined ? undefined : o.depth === 'all' ? Infinity : Number(o.depth);
-  if (depth !== undefined && depth !== Infinity && (!Number.isInteger(depth) || depth < 1)) throw new Error(`--depth ${o.depth}: expected a positive integer`);
-  const modes = [o.rankings !== undefined, o.submission !== undefined || o.truth !== undefined, index !== undefined || o.labels !== undefined].filter(Boolean).length;
-  if (modes === 1 && o.perQuery) guardOutput(o.perQuery, { flag: '--per-query', kind: OUTPUT_KINDS.perQueryCsv, inputs: [index, o.labels, o.rankings, o.submission, o.truth] });
+  const api = await import('../api.ts');
   let bar: Progress | undefined;
   let lastDone = 0;
-  const run = await evaluate({
+  const run = await api.evaluate({
     index,
     labels: o.labels,
     rankings: o.rankings,
@@ -51,7 +39,7 @@ export async function runEval(index: string | undefined, o: EvalFlags): Promise<
     ks: parseKs(o.k),
     empty: o.empty,
     excludeSelf: o.excludeSelf,
-    depth,
+    depth: o.depth === undefined || o.depth === 'all' ? o.depth : api.toInteger(o.depth, 'depth', 1),
     search: annMode(o),
     perQuery: o.perQuery,
     onProgress: (done, total) => {
@@ -105,18 +93,19 @@ Example:
   lookalike eval oxford.lkx --oxford ./oxford5k/gt --json`,
   );
   addStoreOption(cmd);
+  setFlagNames(cmd, { index: 'INDEX', ks: '--k' });
   cmd.action(async (indexArg: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string; store?: string }) => {
     const index = indexArg === undefined && o.store === undefined ? undefined : storeLocation(indexArg, o.store);
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
-      const truth = readOxfordTruth(o.oxford);
-      const r = await withStore(index, {}, (store) => evaluateOxfordStore(store, truth, o.oxford));
+      const api = await import('../api.ts');
+      const r = await api.evaluateOxford(index, o.oxford);
       process.stdout.write(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }
     if (o.captions) {
-      const co = { captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) };
-      const r = index ? await withStore(index, {}, (store) => runCaptionEval(store, co)) : await runCaptionEval(undefined, co);
+      const api = await import('../api.ts');
+      const r = await api.evaluateCaptions({ index, captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
       process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
       return;
     }

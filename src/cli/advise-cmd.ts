@@ -1,7 +1,6 @@
 /** `lookalike advise DATASET`: rank the available backbones x a small mode list on your own labelled images and recommend one. */
 import { Command, Option } from 'commander';
-import { advise, formatAdvice } from '../experiments/advise.ts';
-import { parseInteger, printJson } from './options.ts';
+import { printJson } from './flags.ts';
 
 /** The `advise` command. */
 export function adviseCommand(): Command {
@@ -26,11 +25,12 @@ Example:
   cmd.action(async (dataset: string, o: { models?: string; modes: string; limit: string; epochs: string; protocol: 'leave-one-out' | 'cross-domain' | 'split'; cache?: string; store?: string; json?: boolean }) => {
     const modes = o.modes.split(',').map((s) => s.trim());
     for (const m of modes) if (!['frozen', 'tune', 'projection'].includes(m)) throw new Error(`--modes ${o.modes}: "${m}" is not frozen, tune or projection`);
-    const a = await advise(dataset, {
+    const api = await import('../api.ts');
+    const a = await api.advise(dataset, {
       models: o.models?.split(',').map((s) => s.trim()).filter(Boolean),
       modes: modes as ('frozen' | 'tune' | 'projection')[],
-      limit: parseInteger(o.limit, '--limit', 4),
-      epochs: parseInteger(o.epochs, '--epochs', 1),
+      limit: api.toInteger(o.limit, 'limit', 4),
+      epochs: api.toInteger(o.epochs, 'epochs', 1),
       protocol: o.protocol,
       cache: o.cache,
       store: o.store,
@@ -38,7 +38,7 @@ Example:
       log: o.json ? undefined : (s) => process.stderr.write(`${s}\n`),
     });
     if (o.json) return printJson({ dataset, recommended: { model: a.recommended.model, mode: a.recommended.mode, 'mmp@5': a.recommended['mmp@5'] }, commands: a.commands, rows: a.rows.map(({ run: _run, ...r }) => r), skipped: a.skipped });
-    process.stdout.write(formatAdvice(a));
+    process.stdout.write(api.formatAdvice(a));
   });
   return cmd;
 }

@@ -1,8 +1,6 @@
 /** `lookalike verify INDEX`: check every file of an index against its manifest checksums. */
 import { Command } from 'commander';
-import { verifyFolder } from '../store/folder/verify.ts';
-import { printJson } from './options.ts';
-import { addStoreOption, storeLocation } from './store-option.ts';
+import { addStoreOption, printJson, storeLocation } from './flags.ts';
 
 /** The `verify` command. */
 export function verifyCommand(): Command {
@@ -16,9 +14,9 @@ Example:
   lookalike verify gallery.lkx
   lookalike verify gallery.lkx --json`);
   cmd.action(async (index: string | undefined, o: { json?: boolean; store?: string }) => {
+    const api = await import('../api.ts');
     const loc = storeLocation(index, o.store);
-    if (/^(postgres|postgresql):\/\/|^pglite:/i.test(loc)) throw new Error(`${loc}: verify checks index folders; a database checks its own pages`);
-    const r = await verifyFolder(loc);
+    const r = await api.verifyIndex(loc);
     if (o.json) printJson({ ok: r.problems.length === 0, ...r });
     else {
       for (const n of r.notes) process.stderr.write(`note: ${n}\n`);

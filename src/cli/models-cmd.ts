@@ -1,10 +1,6 @@
 /** `lookalike models list|info|fetch`: named presets, model descriptions, Hub downloads. */
 import { Command } from 'commander';
-import { presetRows } from '../models/catalog.ts';
-import { fetchHubModel } from '../models/hub.ts';
-import { formatInfo, modelInfo } from '../models/info.ts';
-import { addModelOptions, printJson, runtimeFlags, specOverrides, type ModelFlags } from './options.ts';
-import type { Feature } from '../models/hf.ts';
+import { addModelOptions, printJson, type ModelFlags } from './flags.ts';
 
 /** The `models` command with its subcommands. */
 export function modelsCommand(): Command {
@@ -27,8 +23,9 @@ Example:
 "available" is yes when the files are on this machine: npm presets when the package is installed,
 Hub presets in the cache or on the model search path, path: presets on LOOKALIKE_MODELS or in
 ~/.cache/lookalike/models.`)
-    .action((o: { json?: boolean }) => {
-      const rows = presetRows();
+    .action(async (o: { json?: boolean }) => {
+      const api = await import('../api.ts');
+      const rows = api.listModels();
       if (o.json) return printJson(rows);
       const head = ['name', 'family', 'input', 'dim', 'text', 'licence', 'source', 'available'];
       const table = rows.map((r) => [r.name, r.family, r.input, String(r.dim), r.text ? 'yes' : 'no', r.licence, r.source, r.available ? 'yes' : 'no']);
@@ -47,9 +44,10 @@ Example:
   lookalike models info ./clip-vit-base-patch32
   lookalike models info model.onnx --output last_hidden_state --pooling mean`);
   info.action(async (model: string, o: ModelFlags) => {
-    const i = await modelInfo(model, { overrides: specOverrides(o), dtype: o.dtype, feature: o.feature, runtime: runtimeFlags(o) });
+    const api = await import('../api.ts');
+    const i = await api.modelInfo(model, { overrides: api.specOverrides(o), dtype: o.dtype, feature: o.feature, runtime: api.runtimeOf(o) });
     if (o.json) printJson(i);
-    else process.stdout.write(formatInfo(i) + '\n');
+    else process.stdout.write(api.formatInfo(i) + '\n');
   });
   cmd.addCommand(info);
 
@@ -65,7 +63,8 @@ Example:
   lookalike models fetch Xenova/dinov2-small --dtype quantized
 Files go to $LOOKALIKE_CACHE/hub/<owner>/<name> (default ~/.cache/lookalike).`)
     .action(async (id: string, o: { dtype: string; text: boolean }) => {
-      const dir = await fetchHubModel(id, { dtype: o.dtype, text: o.text, log: (l) => process.stderr.write(`${l}\n`) });
+      const api = await import('../api.ts');
+      const dir = await api.fetchModel(id, { dtype: o.dtype, text: o.text, log: (l) => process.stderr.write(`${l}\n`) });
       process.stdout.write(`${dir}\n`);
     });
   return cmd;

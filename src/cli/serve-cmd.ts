@@ -1,10 +1,7 @@
 /** `lookalike serve INDEX`: the HTTP API and web page over an index (src/serve). */
 import { Command } from 'commander';
-import { startServer } from '../serve/app.ts';
-import { LIMITS } from '../serve/limits.ts';
-import { addStoreOption, storeLocation } from './store-option.ts';
-import { parseInteger, parseNumber, runtimeFlags, type ModelFlags } from './options.ts';
-import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
+import { LIMITS } from '../serve/defaults.ts';
+import { addAnnOptions, addStoreOption, annMode, storeLocation, type AnnFlags, type ModelFlags } from './flags.ts';
 
 interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'>, AnnFlags {
   host: string;
@@ -31,7 +28,7 @@ export function serveCommand(): Command {
     .option('--max-upload <mb>', 'largest upload in MB', String(LIMITS.uploadBytes / 1024 / 1024))
     .option('--queue <n>', 'image queries running or waiting before 503 + Retry-After', String(LIMITS.queue))
     .option('--no-watch', 'do not reload when the index changes on disk (POST /reload still does)')
-    .option('--threads <n>', 'inference threads (default: ORT chooses)')
+    .option('--threads <n>', 'inference threads (default: every core)')
     .option('--batch <n>', 'largest micro-batch of concurrent image queries');
   addStoreOption(cmd);
   addAnnOptions(cmd);
@@ -49,8 +46,10 @@ Example:
   lookalike serve --store pglite:./db --port 8080
   lookalike serve big.lkx --ann on --ef 128        # approximate search, re-scored exactly`)
     .action(async (indexArg: string | undefined, o: ServeFlags) => {
+      const api = await import('../api.ts');
+      const { startServer } = await import('../serve/app.ts');
       const index = storeLocation(indexArg, o.store);
-      const runtime = runtimeFlags({ threads: o.threads, device: o.device, batch: o.batch });
+      const runtime = api.runtimeOf({ threads: o.threads, device: o.device, batch: o.batch });
       const mode = annMode({ ...o, json: false });
       const server = await startServer({
         index,
@@ -58,11 +57,11 @@ Example:
         head: o.head,
         runtime,
         host: o.host,
-        port: parseInteger(o.port, '--port', 0),
+        port: api.toInteger(o.port, 'port', 0, 65535),
         token: o.token ?? (process.env.LOOKALIKE_TOKEN || undefined),
         cors: o.cors,
-        uploadBytes: Math.round(parseNumber(o.maxUpload, '--max-upload') * 1024 * 1024),
-        queue: parseInteger(o.queue, '--queue', 1),
+        uploadBytes: Math.round(api.toNumber(o.maxUpload, 'maxUpload') * 1024 * 1024),
+        queue: api.toInteger(o.queue, 'queue', 1),
         watch: o.watch,
         ann: mode.ann,
         ef: mode.ef,

@@ -1,8 +1,6 @@
 /** `lookalike status --store postgres://...`: the embedding queue and throughput per worker. */
 import { Command } from 'commander';
-import { openPgStore } from '../store/pg/store.ts';
-import { queueStatus } from '../jobs/queue.ts';
-import { printJson } from './options.ts';
+import { printJson } from './flags.ts';
 
 /** The `status` command. */
 export function statusCommand(): Command {
@@ -14,13 +12,13 @@ export function statusCommand(): Command {
 Example:
   lookalike status --store postgres://lookalike:secret@localhost/lookalike`)
     .action(async (o: { store: string; json?: boolean }) => {
-      const store = await openPgStore(o.store);
-      try {
-        const s = await queueStatus(store);
+      const api = await import('../api.ts');
+      const { index, ...s } = await api.workStatus(o.store);
+      {
         if (o.json) return printJson(s);
         const st = s.states;
         const out: string[] = [
-          `${store.index}: ${s.stored} images stored`,
+          `${index}: ${s.stored} images stored`,
           `jobs: ${st.created} queued, ${st.retry} waiting to retry, ${st.active} running, ${st.completed} done, ${st.failed} failed${st.cancelled ? `, ${st.cancelled} cancelled` : ''}`,
         ];
         if (s.workers.length) {
@@ -31,8 +29,6 @@ Example:
         }
         for (const f of s.failures) out.push(`failed job ${f.id} after ${f.retries} retries: ${f.error}`);
         process.stdout.write(out.join('\n') + '\n');
-      } finally {
-        await store.close();
       }
     });
 }

@@ -1,9 +1,6 @@
 /** `lookalike experiment CONFIG`: models x datasets x modes from one YAML/JSON file, tracked in a run store. */
 import { Command } from 'commander';
-import { readExperimentConfig } from '../experiments/config.ts';
-import { notApplicable, runExperiment } from '../experiments/runner.ts';
-import { mlflowFromEnv } from '../experiments/mlflow.ts';
-import { printJson } from './options.ts';
+import { printJson } from './flags.ts';
 
 /** The `experiment` command. */
 export function experimentCommand(): Command {
@@ -26,11 +23,13 @@ Example:
   lookalike experiment bench/experiment.yaml
   lookalike report runs/bench --out report.html`);
   cmd.action(async (file: string, o: { dryRun?: boolean; force?: boolean; json?: boolean }) => {
-    const c = readExperimentConfig(file);
+    const api = await import('../api.ts');
+    const { notApplicable } = api;
+    const c = api.readExperimentConfig(file);
     const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
-    const mlflow = o.dryRun ? undefined : mlflowFromEnv();
+    const mlflow = o.dryRun ? undefined : api.mlflowFromEnv();
     if (mlflow) log(`logging runs to MLflow at ${mlflow.base}`);
-    const r = await runExperiment(c, { dryRun: o.dryRun, force: o.force, quiet: o.json, log, command: process.argv.slice(1), onRecord: mlflow ? async (rec, dir) => {
+    const r = await api.runExperiment(c, { dryRun: o.dryRun, force: o.force, quiet: o.json, log, command: process.argv.slice(1), onRecord: mlflow ? async (rec, dir) => {
       try {
         await mlflow.logRun(rec, dir);
       } catch (e) {

@@ -1,32 +1,42 @@
-/** `lookalike tune --search SPACE --trials N`: hyperparameter search on the validation split, every trial a tracked run, the best retrained and written as the head. */
+/**
+ * Hyperparameter search for a head (`lookalike tune --search SPACE --trials N`): trials scored on
+ * the validation split only, every trial a tracked run in a run store (and MLflow when
+ * configured), the best retrained on train + validation rows and written as the head.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { peakRssMb, runEnvironment } from '../experiments/environment.ts';
-import { mlflowFromEnv } from '../experiments/mlflow.ts';
-import { writeRun, type RunRecord } from '../experiments/run-records.ts';
-import type { Labelled, SplitRule } from '../tune/data.ts';
+import { peakRssMb, runEnvironment } from './environment.ts';
+import { mlflowFromEnv } from './mlflow.ts';
+import { writeRun, type RunRecord } from './run-records.ts';
 import { headModel } from '../tune/export.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type SearchSpace } from '../tune/hyper-search.ts';
+import { prepareTuneData, type TuneHeadOptions } from '../tune/run.ts';
+import { resolveTuneValues, type TuneValues } from '../tune/options.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
-import { printJson } from './options.ts';
+import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
+import { OptionError, toInteger } from '../util/options.ts';
 
-/** Flags the search reads. */
-export interface SearchFlags {
-  search: string;
-  trials: string;
-  strategy?: string;
+/** Options of searchHead: tuneHead's inputs and fixed options, plus the space and the trials. */
+export interface SearchHeadOptions extends Omit<TuneHeadOptions, 'head' | 'training' | 'init'> {
+  /** The search space: "default", a YAML/JSON file, inline JSON, or a space object. */
+  space: string | SearchSpace;
+  /** Number of trials (default 10). */
+  trials?: number;
+  strategy?: 'random' | 'grid';
+  /** Run store for the trials (default ./runs). */
   runs?: string;
-  out: string;
-  epochs: string;
-  patience: string;
+}
+
+/** What searchHead found and wrote. */
+export interface SearchHeadResult {
+  head: string;
+  trials: { index: number; values: Record<string, unknown>; val?: Record<string, number>; best_epoch: number }[];
+  best: { index: number; values: Record<string, unknown>; val?: Record<string, number>; score: number };
+  retrained_epochs: number;
+  runs: string;
   monitor: string;
-  headType: string;
-  sampler: string;
-  m: string;
-  valCrossDomain?: boolean;
-  json?: boolean;
 }
 
 /** Read a search space: "default", a YAML/JSON file, or inline JSON. */
@@ -44,22 +54,27 @@ export function readSpace(arg: string): SearchSpace {
   try {
     data = JSON.parse(arg);
   } catch {
-    throw new Error(`--search ${arg}: no such file, and not inline JSON (give a YAML/JSON space file, inline JSON, or "default")`);
+    throw new OptionError(`{{search}} ${arg}: no such file, and not inline JSON (give a YAML/JSON space file, inline JSON, or "default")`);
   }
-  return checkSpace(data, '--search');
+  return checkSpace(data, 'search');
 }
 
-/** Run the search on the pool (train + validation rows only) and write the best head. */
-export async function runTuneSearch(o: SearchFlags, pool: Labelled, rule: SplitRule, seed: number, source: string, model: string | undefined, log: (s: string) => void): Promise<void> {
-  const space = readSpace(o.search);
-  const trials = Number(o.trials);
-  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials ${o.trials}: expected a positive integer`);
-  const strategy = o.strategy === 'grid' ? 'grid' : 'random';
+/** Search tune options on the validation split, record every trial, retrain the best on train + validation rows and write it as the head. */
+export async function searchHead(o: SearchHeadOptions): Promise<SearchHeadResult> {
+  guardOutput(o.out, { option: 'out', kind: OUTPUT_KINDS.head, inputs: [typeof o.index === 'string' ? o.index : undefined, o.labels, o.trainDir] });
+  const log = o.log ?? (() => undefined);
+  const space = typeof o.space === 'string' ? readSpace(o.space) : checkSpace(o.space, 'space');
+  const trials = toInteger(o.trials ?? 10, 'trials', 1);
+  const strategy = o.strategy ?? 'random';
+  const fixed: TuneValues = o.options ?? {};
+  const v = resolveTuneValues(fixed, '');
+  const seed = Number(v.seed ?? 0);
+  const { pool, rule, source, model } = await prepareTuneData(o);
   const store = path.resolve(o.runs ?? 'runs');
   const experiment = 'tune-search';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const mlflow = mlflowFromEnv();
-  const base = { epochs: Number(o.epochs), patience: Number(o.patience), monitor: o.monitor, headType: o.headType, sampler: o.sampler, m: Number(o.m) };
+  const base = { epochs: v.epochs, patience: v.patience, monitor: v.monitor, headType: v.headType, sampler: v.sampler, m: v.m };
   const r = await searchHeads(pool, rule, {
     space,
     trials,
@@ -95,7 +110,7 @@ export async function runTuneSearch(o: SearchFlags, pool: Labelled, rule: SplitR
       };
       writeRun(path.join(store, experiment, id), rec);
       if (mlflow) await mlflow.logRun(rec, path.join(store, experiment, id)).catch((e: Error) => log(`warning: trial ${t.index} not logged to MLflow: ${e.message}`));
-      log(`trial ${t.index} of ${of}: ${Object.entries(t.values).map(([k, v]) => `${k}=${v}`).join(' ')}  val ${o.monitor} ${Number.isFinite(t.score) ? t.score.toFixed(4) : 'n/a'} (best epoch ${t.bestEpoch}, ${t.seconds.toFixed(1)}s)`);
+      log(`trial ${t.index} of ${of}: ${Object.entries(t.values).map(([k, x]) => `${k}=${x}`).join(' ')}  val ${v.monitor} ${Number.isFinite(t.score) ? t.score.toFixed(4) : 'n/a'} (best epoch ${t.bestEpoch}, ${t.seconds.toFixed(1)}s)`);
     },
   });
   const meta: Record<string, string> = {
@@ -106,7 +121,5 @@ export async function runTuneSearch(o: SearchFlags, pool: Labelled, rule: SplitR
     ...(model ? { 'lookalike.model': model } : {}),
   };
   writeFileAtomic(o.out, headModel(r.final.result.head, meta));
-  const summary = { head: o.out, trials: r.trials.map((t) => ({ index: t.index, values: t.values, val: t.val, best_epoch: t.bestEpoch })), best: { index: r.best.index, values: r.best.values, val: r.best.val }, retrained_epochs: r.final.result.epochs.length, runs: path.join(store, experiment) };
-  if (o.json) return printJson(summary);
-  process.stdout.write(`best trial ${r.best.index} of ${r.trials.length}: ${Object.entries(r.best.values).map(([k, v]) => `${k}=${v}`).join(' ')} (val ${o.monitor} ${r.best.score.toFixed(4)})\n${o.out}: retrained on train + validation rows for ${r.final.result.epochs.length} epochs; trials in ${path.join(store, experiment)}\n`);
+  return { head: o.out, trials: r.trials.map((t) => ({ index: t.index, values: t.values, val: t.val as Record<string, number> | undefined, best_epoch: t.bestEpoch })), best: { index: r.best.index, values: r.best.values, val: r.best.val as Record<string, number> | undefined, score: r.best.score }, retrained_epochs: r.final.result.epochs.length, runs: path.join(store, experiment), monitor: String(v.monitor) };
 }

@@ -1,12 +1,7 @@
 /** `lookalike dedup INDEX --threshold T|auto`: groups of near-duplicate items, with a keeper per group. */
 import { Command } from 'commander';
-import { findDuplicates, groupsCsv, type DedupResult } from '../index/dedup.ts';
-import { withStore } from '../store/open.ts';
-import { addStoreOption, storeLocation } from './store-option.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
-import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
-import { addAnnOptions, annMode, type AnnFlags } from './ann-options.ts';
-import { lazyProgress, parseInteger, parseNumber, printJson } from './options.ts';
+import type { DedupResult } from '../api.ts';
+import { addAnnOptions, addStoreOption, annMode, lazyProgress, printJson, storeLocation, type AnnFlags } from './flags.ts';
 
 interface DedupFlags extends AnnFlags {
   threshold: string;
@@ -33,16 +28,10 @@ Example:
   lookalike dedup --store pglite:./db --threshold auto --json
   lookalike dedup photos.lkx --threshold 0.97 --out groups.json --ann on --ef 128`);
   cmd.action(async (indexArg: string | undefined, o: DedupFlags) => {
+    const api = await import('../api.ts');
     const index = storeLocation(indexArg, o.store);
-    const threshold = o.threshold === 'auto' ? 'auto' : parseNumber(o.threshold, '--threshold');
-    const neighbours = parseInteger(o.neighbours, '--neighbours', 1);
-    const mode = annMode(o);
-    const csv = o.out !== undefined && /\.csv$/i.test(o.out);
-    if (o.out !== undefined) guardOutput(o.out, { flag: '--out', kind: csv ? OUTPUT_KINDS.dedupCsv : OUTPUT_KINDS.dedupJson, inputs: [index] });
     const bar = lazyProgress('dedup', o.json);
-    const r = await withStore(index, {}, (store) => findDuplicates(store, { threshold, neighbours, ann: mode.ann, ef: mode.ef, annDtype: mode.annDtype, onNote: mode.onNote, onProgress: bar.update }));
-    bar.end();
-    if (o.out) writeFileAtomic(o.out, csv ? groupsCsv(r) : JSON.stringify(r, null, 2) + '\n');
+    const r = await api.dedup(index, { threshold: o.threshold, neighbours: api.toInteger(o.neighbours, 'neighbours', 1), out: o.out, ...annMode(o), onProgress: bar.update }).finally(() => bar.end());
     if (o.json) printJson(o.out ? { ...summary(r), out: o.out } : r);
     else printGroups(r, o.out);
   });

@@ -1,0 +1,76 @@
+/** `lookalike search INDEX QUERY...`: top-k gallery items for image files, folders, ids or texts. */
+import { Command } from 'commander';
+import { Progress } from '../schema.ts';
+import type { QueryResult } from '../api.ts';
+import { addAnnOptions, addModelOptions, addStoreOption, annMode, modelSettings, printJson, setFlagNames, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
+
+interface SearchFlags extends ModelFlags, AnnFlags {
+  k: string;
+  id?: string[];
+  excludeSelf?: boolean;
+  submission?: string;
+  text?: string[];
+  store?: string;
+}
+
+/** Print results as a readable table. */
+export function printResults(results: QueryResult[]): void {
+  for (const r of results) {
+    process.stdout.write(`${r.query}\n`);
+    for (const h of r.hits) process.stdout.write(`  ${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`);
+  }
+}
+
+/** The `search` command. */
+export function searchCommand(): Command {
+  const cmd = new Command('search')
+    .description('find the top-k most similar gallery items for query images, folders, or indexed ids')
+    .argument('[index]', 'index folder written by `lookalike index` (or --store LOCATION)')
+    .argument('[queries...]', 'query image files or folders')
+    .option('-k, --k <k>', 'results per query', '10')
+    .option('--id <id...>', 'query with items already in the index (their relative paths)')
+    .option('--exclude-self', 'leave the query itself out of its results (matched by id)')
+    .option('--submission <file>', 'also write {"query.jpg": ["gallery.jpg", ...]} to this file')
+    .option('--text <query...>', 'text queries (text-image models: CLIP, SigLIP); the text tower comes from the index\'s model or --model')
+    .option('--strict', 'exit with an error if any query file was skipped')
+    .option('--json', 'print results as JSON');
+  addModelOptions(cmd);
+  addAnnOptions(cmd);
+  addStoreOption(cmd);
+  setFlagNames(cmd, { ids: '--id', texts: '--text' });
+  cmd.addHelpText('after', `
+Example:
+  lookalike search gallery.lkx ./query.jpg -k 10
+  lookalike search big.lkx ./queries/ -k 10 --ann on --ef 128
+  lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
+  lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
+  lookalike search gallery.lkx --text "a red dress" -k 5`);
+  cmd.action(async (first: string | undefined, rest: string[], o: SearchFlags) => {
+    const api = await import('../api.ts');
+    // With --store, every positional argument is a query.
+    const location = o.store ?? first;
+    const files = o.store && first !== undefined ? [first, ...rest] : rest;
+    if (!location) throw new Error('give the index: INDEX or --store LOCATION');
+    const k = api.checkK(o.k);
+    const skips = skipReporter(o.json);
+    const { k: _k, id, excludeSelf, submission, text, store: _s, ann: _a, ef: _e, annDtype: _d, ...flags } = o;
+    let bar: Progress | undefined;
+    const { results } = await api.search(location, { files, ids: id, texts: text }, {
+      ...annMode(o),
+      k,
+      excludeSelf,
+      submission,
+      strict: o.strict,
+      model: modelSettings(flags),
+      onSkip: skips.report,
+      onProgress: (done, total) => {
+        bar ??= new Progress('queries', total, { quiet: o.json });
+        bar.update(done);
+      },
+    });
+    bar?.end();
+    if (o.json) printJson({ k, results, skipped: skips.list });
+    else printResults(results);
+  });
+  return cmd;
+}
