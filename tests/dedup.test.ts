@@ -60,7 +60,7 @@ test('findDuplicates: pairs above T joined through chains, keeper = largest file
   assert.ok(csv.includes('1,"a/3,odd.jpg",no,' + r.groups[0].members.find((m) => m.id === 'a/3,odd.jpg')!.score.toFixed(6) + ',300'));
   const truth = new Map([['a/1.jpg', 'a'], ['a/2.jpg', 'a'], ['a/3,odd.jpg', 'a'], ['b/1.jpg', 'b'], ['b/2.jpg', 'b'], ['single/0.jpg', 'a']]);
   assert.deepEqual(pairScores(r.groups, truth), { precision: 1, recall: 4 / 7, predictedPairs: 4, truePairs: 7 });
-  await assert.rejects(findDuplicates(s, { threshold: 1.5 }), /--threshold 1.5/);
+  await assert.rejects(findDuplicates(s, { threshold: 1.5 }), /^OptionError: threshold 1.5: expected a cosine/);
   await s.close();
 });
 

@@ -101,9 +101,11 @@ test('the network only on request: a missing owner/name path is "no such file or
 
 test('-k is clamped to the gallery size; absurd values are refused naming -k', async () => {
   const { dir, index } = await shared;
-  // in the library: k = 1e9 over 9 items gives 9 hits, allocating 9 slots per query
+  // in the library: the same limit as the CLI and the server (k = 1e9 is refused naming k), and
+  // k = MAX_K over 9 items gives 8 hits (self excluded), allocating 9 slots per query
   const ix = await loadIndex(index);
-  const res = await searchByIds(ix, ['class00/000.jpg'], 1e9, true);
+  await assert.rejects(searchByIds(ix, ['class00/000.jpg'], 1e9, true), /^OptionError: k 1000000000: expected an integer from 1 to 1000000/);
+  const res = await searchByIds(ix, ['class00/000.jpg'], 1_000_000, true);
   assert.equal(res[0].hits.length, 8);
   const comp = path.join(dir, 'comp');
   await writeCompetition(comp, 2, 2);

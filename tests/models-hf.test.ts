@@ -120,7 +120,7 @@ test('--dtype picks onnx/<tower>_<dtype>.onnx and names the files to place when 
   writeClipFolder(clip, { dtypes: ['_quantized'] });
   assert.equal(hfOnnxFile(clip, 'vision', 'quantized'), path.join(clip, 'onnx', 'vision_model_quantized.onnx'));
   assert.equal(hfOnnxFile(clip, 'text', 'fp32'), path.join(clip, 'onnx', 'text_model.onnx'));
-  await assert.rejects(loadBackbone(clip, { dtype: 'fp16' }), /no image model for --dtype fp16; place one of onnx\/vision_model_fp16\.onnx, vision_model_fp16\.onnx, onnx\/model_fp16\.onnx/);
+  await assert.rejects(loadBackbone(clip, { dtype: 'fp16' }), /no image model for dtype fp16; place one of onnx\/vision_model_fp16\.onnx, vision_model_fp16\.onnx, onnx\/model_fp16\.onnx/);
   await assert.rejects(loadBackbone(clip, { dtype: 'fp8' }), /--dtype fp8: expected one of fp32, fp16, quantized/);
   const q = await loadBackbone(clip, { dtype: 'quantized' });
   assert.equal(q.spec.output, 'image_embeds');

@@ -19,11 +19,12 @@ import { scoreMatrix } from '../store/exact.ts';
 import { readCaptions } from '../data/captions.ts';
 import { loadBackbone } from '../models/load.ts';
 import { ModelProto } from '../util/onnx-proto.ts';
+import { OptionError } from '../util/options.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */
 function textModelFor(source: EmbeddingSource | undefined, model: string | undefined): string {
   const m = model ?? source?.model.name;
-  if (!m) throw new Error('--text/--captions need --model (a text-image model folder or preset) or an index built with one');
+  if (!m) throw new OptionError('{{texts}}/{{captions}} need {{model}} (a text-image model folder or preset) or an index built with one');
   return fs.existsSync(m) ? path.resolve(m) : m;
 }
 
@@ -51,7 +52,7 @@ export function distilledTeacher(headFile: string): string | undefined {
  */
 export async function textEncoderFor(target: TextTarget, o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<TextEncoder> {
   const teacher = target.source.head ? distilledTeacher(target.source.head.file) : undefined;
-  if (target.source.head && !teacher) throw new Error(`${target.name}: built with a tuned head (${target.source.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune --teacher)`);
+  if (target.source.head && !teacher) throw new OptionError(`${target.name}: built with a tuned head (${target.source.head.file}); text queries need an index of the model's own image embeddings, or a head distilled from a text-image model (tune {{teacher}})`);
   // A model named only by the index's metadata is never downloaded.
   return loadTextEncoder(o.model ? textModelFor(target.source, o.model) : teacher ?? textModelFor(target.source, undefined), { dtype: o.dtype, runtime: o.runtime, download: o.model !== undefined });
 }
@@ -174,7 +175,7 @@ export async function evaluateCaptions(backbone: Backbone, text: TextEncoder, ca
   const row = new Map(img.ids.map((id, i) => [id, i]));
   const kept = captions.filter((c) => row.has(c.path));
   const txt = await embedTexts(text, kept.map((c) => c.caption));
-  if (txt.dim !== img.dim) throw new Error(`image embeddings are ${img.dim}-d but text embeddings are ${txt.dim}-d: use the projected image output (--feature projected)`);
+  if (txt.dim !== img.dim) throw new OptionError(`image embeddings are ${img.dim}-d but text embeddings are ${txt.dim}-d: use the projected image output ({{feature}} projected)`);
   const sim = await scoreMatrix(img.vectors, txt.vectors, img.dim);
   const r = crossModalRecall(sim, img.ids.length, kept.map((c) => row.get(c.path)!), ks);
   return { ...r, skippedImages: img.skipped, dim: img.dim };

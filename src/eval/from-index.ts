@@ -11,6 +11,7 @@ import { onStore, searchStore, type Searchable, type SearchMode } from '../index
 import type { VectorStore } from '../store/types.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './depth.ts';
+import { OptionError } from '../util/options.ts';
 
 
 /** Options for evaluating an index. */
@@ -60,7 +61,7 @@ export function chooseSplits(
   const unlabelled = ids.length - rowLabel.size;
   let qs = opts.querySplit;
   let gs = opts.gallerySplit;
-  if ((qs === undefined) !== (gs === undefined)) throw new Error('give both --query-split and --gallery-split');
+  if ((qs === undefined) !== (gs === undefined)) throw new OptionError('give both {{querySplit}} and {{gallerySplit}}');
   if (qs === undefined) {
     const splits = new Set(labels.map((r) => r.split));
     if (splits.has('query') || splits.has('gallery')) {
@@ -102,7 +103,7 @@ async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], op
   const { dim } = await store.meta();
   const ng = gallery.length;
   const depth = Math.min(opts.depth ?? (ng <= FULL_DEPTH_LIMIT ? ng : Math.max(DEFAULT_DEPTH, ...ks)), ng);
-  if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth ${opts.depth}: expected a positive integer`);
+  if (!Number.isInteger(depth) || depth < 1) throw new OptionError(`{{depth}} ${opts.depth}: expected a positive integer`);
   // gallery rows are sorted and distinct: it is the whole index exactly when the sizes agree.
   const full = ng === ids.length;
   // Integer label codes and per-label gallery counts.

@@ -10,6 +10,7 @@ import { presetRows } from '../models/catalog.ts';
 import { checkConfig, type ExperimentConfig } from './config.ts';
 import { runExperiment } from './runner.ts';
 import type { RunRecord } from './run-records.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Options of advise. */
 export interface AdviseOptions {
@@ -64,7 +65,7 @@ function quote(s: string): string {
 /** Run the comparison and rank it. */
 export async function advise(dataset: string, o: AdviseOptions = {}): Promise<Advice> {
   const models = o.models?.length ? o.models : defaultAdviseModels();
-  if (!models.length) throw new Error('advise: no backbone available (set LOOKALIKE_MODELS to a folder of models, or pass --models)');
+  if (!models.length) throw new OptionError('advise: no backbone available (set LOOKALIKE_MODELS to a folder of models, or pass {{models}})');
   const epochs = o.epochs ?? 10;
   const modes = o.modes ?? ['frozen', 'tune'];
   const home = path.join(os.homedir(), '.cache', 'lookalike');

@@ -22,6 +22,7 @@ import type { EmbeddingSource } from '../models/compat.ts';
 import type { FileRecord, StoreItem, VectorStore } from '../store/types.ts';
 import { isPgLocation } from '../store/pg/location.ts';
 import { ANN_AUTO_MIN, type AnnDtype, type AnnMode } from '../store/ann-mode.ts';
+import { OptionError } from '../util/options.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
@@ -119,7 +120,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   const kept: Listing = { images, others: listing.others.filter((id) => !inIndex(id)), skipped: listing.skipped.filter((s) => !inIndex(s.id)) };
   const others = kept.others;
   if (images.length === 0 && !opts.allowEmpty) {
-    throw new Error(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass --allow-empty)`);
+    throw new OptionError(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass {{allowEmpty}})`);
   }
   if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept);
   // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
@@ -293,7 +294,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     // --strict decides at the end, so it commits nothing before then.
     if (!opts.strict && (pending.length >= commitItems || Date.now() - lastCommit >= COMMIT_SECONDS * 1000)) await flush(false);
   }
-  if (opts.strict && skipped.length) throw new Error(`--strict: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
+  if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
   await flush(true);
   const total = await store.count();
   // Built now if it was not held (a new index); saved with the index (a held graph on close).

@@ -42,7 +42,7 @@ export async function checkStoreGallery(store: VectorStore, gDir: string): Promi
   const root = (await store.meta()).root;
   const want = path.resolve(gDir);
   if (root === undefined || path.resolve(root) !== want) {
-    throw new Error(`${store.location}: ${root === undefined ? 'was not built from a folder' : `indexes ${root}`}, not ${want}; index the gallery first (lookalike index ${gDir} --store ${store.location})`);
+    throw new Error(`${store.location}: ${root === undefined ? 'was not built from a folder' : `indexes ${root}`}, not ${want}; index the gallery first: lookalike index ${gDir} --store ${store.location}`);
   }
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FORMAT, MANIFEST, onlyStoreNames } from '../store/folder/names.ts';
 import { assertUnlocked } from '../store/folder/lock.ts';
+import { OptionError } from '../util/options.ts';
 
 /** True if `inner` is `outer` or lies inside it (by resolved path). */
 export function isInside(inner: string, outer: string): boolean {
@@ -28,18 +29,18 @@ export function checkIndexOut(out: string, folder: string): void {
   if (/^[a-z][a-z0-9+.-]*:/i.test(out) && !/^[a-z]:[\\/]/i.test(out)) return;
   const abs = path.resolve(out);
   if (isInside(folder, abs)) {
-    throw new Error(`--out ${out}: is ${path.resolve(folder) === abs ? 'the folder being indexed' : `a folder that contains the folder being indexed (${folder})`}; choose a new path such as ${path.basename(path.resolve(folder))}.lkx`);
+    throw new OptionError(`{{out}} ${out}: is ${path.resolve(folder) === abs ? 'the folder being indexed' : `a folder that contains the folder being indexed (${folder})`}; choose a new path such as ${path.basename(path.resolve(folder))}.lkx`);
   }
   const st = fs.statSync(abs, { throwIfNoEntry: false });
   if (!st) return;
-  if (!st.isDirectory()) throw new Error(`--out ${out}: is a file, not a lookalike index; refusing to replace it (choose a new path such as gallery.lkx)`);
+  if (!st.isDirectory()) throw new OptionError(`{{out}} ${out}: is a file, not a lookalike index; refusing to replace it (choose a new path such as gallery.lkx)`);
   if (fs.existsSync(path.join(abs, MANIFEST))) {
     const f = manifestFormat(abs);
-    if (f !== FORMAT) throw new Error(`--out ${out}: its manifest.json is not a lookalike index manifest; refusing to write into it`);
+    if (f !== FORMAT) throw new OptionError(`{{out}} ${out}: its manifest.json is not a lookalike index manifest; refusing to write into it`);
     assertUnlocked(abs);
     return;
   }
-  if (!onlyStoreNames(abs)) throw new Error(`--out ${out}: exists and is not a lookalike index (no manifest.json); refusing to write into it (choose a new path such as gallery.lkx)`);
+  if (!onlyStoreNames(abs)) throw new OptionError(`{{out}} ${out}: exists and is not a lookalike index (no manifest.json); refusing to write into it (choose a new path such as gallery.lkx)`);
 }
 
 /** True if a folder is a lookalike index (has a manifest with the lookalike format name). */

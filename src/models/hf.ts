@@ -11,6 +11,7 @@ import type { Runtime } from './runtime.ts';
 import { applyPreprocessorConfig, canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { imageInput, specFromInput } from './input-shape.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Weight variants of an HF ONNX export and their file suffixes (`--dtype`). */
 export const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', quantized: '_quantized', q8: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4' };
@@ -39,7 +40,7 @@ export function hfOnnxFile(dir: string, tower: 'vision' | 'text', dtype = 'fp32'
   const found = hfOnnxCandidates(dir, tower, dtype).find((f) => fs.existsSync(f));
   if (!found) {
     const list = hfOnnxCandidates(dir, tower, dtype).map((c) => path.relative(dir, c)).join(', ');
-    throw new Error(`${dir}: no ${tower === 'text' ? 'text' : 'image'} model for --dtype ${dtype}; place one of ${list}`);
+    throw new OptionError(`${dir}: no ${tower === 'text' ? 'text' : 'image'} model for {{dtype}} ${dtype}; place one of ${list}`);
   }
   return found;
 }
@@ -47,7 +48,7 @@ export function hfOnnxFile(dir: string, tower: 'vision' | 'text', dtype = 'fp32'
 /** Candidate paths (in preference order) of a tower's ONNX file. */
 export function hfOnnxCandidates(dir: string, tower: 'vision' | 'text', dtype = 'fp32'): string[] {
   const suffix = DTYPE_SUFFIX[dtype];
-  if (suffix === undefined) throw new Error(`--dtype ${dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  if (suffix === undefined) throw new OptionError(`{{dtype}} ${dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
   const bases = tower === 'text' ? ['text_model'] : ['vision_model', 'model'];
   return bases.flatMap((b) => [path.join(dir, 'onnx', `${b}${suffix}.onnx`), path.join(dir, `${b}${suffix}.onnx`)]);
 }

@@ -13,6 +13,7 @@ import { cleanStaleTemps, tempPath } from '../util/temp.ts';
 import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { noFetchMessage } from './search-path.ts';
+import { OptionError } from '../util/options.ts';
 
 /** A Hub repository to resolve: its id and the preset naming it, if any. */
 export interface HubTarget {
@@ -95,7 +96,7 @@ export async function resolveHubModel(model: string, opts: HubOptions = {}): Pro
   if (missing.length === 0) return { dir, target };
   if (opts.offline ?? config.offline) throw new Error(offlineMessage(model, target.repo, dir, missing));
   if (opts.download === false) {
-    throw new Error(`${model}: not in the model cache (${dir} lacks ${missing.join(', ')}); lookalike downloads only on request: run "lookalike models fetch ${model}" or pass --model`);
+    throw new OptionError(`${model}: not in the model cache (${dir} lacks ${missing.join(', ')}); lookalike downloads only on request: run "lookalike models fetch ${model}" or pass {{model}}`);
   }
   await fetchHubModel(model, opts);
   return { dir, target };
@@ -115,7 +116,7 @@ const ROOT_FILES = new Set(['config.json', 'preprocessor_config.json', 'tokenize
 /** Which repository files a fetch downloads for a dtype: root JSON files and the towers' ONNX files (with external data). */
 export function selectFiles(paths: string[], opts: HubOptions = {}): string[] {
   const suffix = DTYPE_SUFFIX[opts.dtype ?? 'fp32'];
-  if (suffix === undefined) throw new Error(`--dtype ${opts.dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
+  if (suffix === undefined) throw new OptionError(`{{dtype}} ${opts.dtype}: expected one of ${Object.keys(DTYPE_SUFFIX).join(', ')}`);
   const towers = opts.text === false ? ['vision_model', 'model'] : ['vision_model', 'model', 'text_model'];
   const onnx = new Set(towers.map((t) => `onnx/${t}${suffix}.onnx`));
   const chosen = paths.filter((p) => ROOT_FILES.has(p) || onnx.has(p) || [...onnx].some((o) => p.startsWith(`${o}_data`)));
@@ -143,7 +144,7 @@ export async function fetchHubModel(model: string, opts: HubOptions = {}): Promi
   }
   const files = selectFiles(all, opts);
   if (!files.some((f) => f.startsWith('onnx/'))) {
-    throw new Error(`${target.repo}: no ONNX export for --dtype ${opts.dtype ?? 'fp32'} (files: ${all.filter((f) => f.endsWith('.onnx')).join(', ') || 'none'})`);
+    throw new OptionError(`${target.repo}: no ONNX export for {{dtype}} ${opts.dtype ?? 'fp32'} (files: ${all.filter((f) => f.endsWith('.onnx')).join(', ') || 'none'})`);
   }
   for (const f of files) {
     const dest = path.join(dir, f);

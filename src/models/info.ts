@@ -11,7 +11,6 @@ import { resolvePooling } from './pool.ts';
 import { familyOf, readConfig, hfOnnxCandidates } from './hf.ts';
 import { hubCacheDir, hubTarget, missingFiles } from './hub.ts';
 import { loadTextEncoder } from './text.ts';
-import { config } from '../util/config.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { TfjsBackbone } from './tfjs.ts';
@@ -129,17 +128,12 @@ export async function modelInfo(model: string, opts: LoadOptions = {}): Promise<
 
 /** Pooled-feature nodes of a TF.js model with their shapes, probed on TF.js itself (the converted ONNX graph only has the chosen output). */
 async function tfjsCandidates(model: string, opts: LoadOptions): Promise<TensorInfo[]> {
-  const saved = config.tfjsEngine;
-  config.tfjsEngine = 'tfjs';
+  // The engine is a per-call runtime option: no global is flipped across the awaits.
+  const t = await loadBackbone(model, { ...opts, runtime: { ...opts.runtime, tfjsEngine: 'tfjs' } });
   try {
-    const t = await loadBackbone(model, opts);
-    try {
-      return t instanceof TfjsBackbone ? await t.probeCandidates() : [];
-    } finally {
-      await t.dispose();
-    }
+    return t instanceof TfjsBackbone ? await t.probeCandidates() : [];
   } finally {
-    config.tfjsEngine = saved;
+    await t.dispose();
   }
 }
 

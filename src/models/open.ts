@@ -12,6 +12,7 @@ import type { ModelSpec } from './spec.ts';
 import type { Runtime } from './runtime.ts';
 import { loadHead, type Head } from './head.ts';
 import { sameEmbedding, type EmbeddingSource } from './compat.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Which model to open and how. */
 export interface ModelChoice {
@@ -48,7 +49,7 @@ export async function closeModel(m: OpenedModel): Promise<void> {
 
 /** Load the backbone and optional head a choice names. */
 export async function openModel(c: ModelChoice): Promise<OpenedModel> {
-  if (!c.model) throw new Error('--model is required');
+  if (!c.model) throw new OptionError('{{model}} is required');
   const backbone = await loadBackbone(modelRef(c.model), { overrides: c.overrides ?? {}, dtype: c.dtype, feature: c.feature, runtime: c.runtime });
   const head = c.head ? await loadHead(c.head, c.runtime) : undefined;
   return { backbone, head };
@@ -66,14 +67,14 @@ export async function openModelForIndex(source: EmbeddingSource, c: Omit<ModelCh
   const backbone = await loadBackbone(ref, { overrides: spec, dtype: c.dtype, feature: c.feature, runtime: c.runtime, download: c.model !== undefined });
   if (backbone.fingerprint !== source.model.fingerprint) {
     await backbone.dispose();
-    throw new Error(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${source.model.name}, ${source.model.fingerprint.slice(0, 12)}); pass the same --model and spec flags, or rebuild the index`);
+    throw new OptionError(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${source.model.name}, ${source.model.fingerprint.slice(0, 12)}); pass the same {{model}} and spec flags, or rebuild the index`);
   }
   const headFile = c.head ?? source.head?.file;
   const head = headFile ? await loadHead(headFile, c.runtime) : undefined;
   if (!sameEmbedding(source, { model: source.model.fingerprint, head: head?.fingerprint ?? null })) {
     await backbone.dispose();
     await head?.dispose();
-    throw new Error(`${what}: head ${headFile ?? '(none)'} differs from the index's head (${source.head?.file ?? 'none'}); rebuild the index with this --head`);
+    throw new OptionError(`${what}: head ${headFile ?? '(none)'} differs from the index's head (${source.head?.file ?? 'none'}); rebuild the index with this {{head}}`);
   }
   return { backbone, head };
 }

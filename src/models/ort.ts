@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
 import { resolveRuntime, type Runtime } from './runtime.ts';
+import { OptionError } from '../util/options.ts';
 
 /**
  * Keep ONNX Runtime private: unless the user set ORT_DISABLE_TELEMETRY themselves, turn off its
@@ -29,7 +30,7 @@ export function ortBinaryDir(): string {
 export function assertCudaAvailable(dir = ortBinaryDir()): void {
   const lib = path.join(dir, 'libonnxruntime_providers_cuda.so');
   if (!fs.existsSync(lib)) {
-    throw new Error(`--device cuda: onnxruntime-node's CUDA provider is not installed (${lib} is missing); reinstall onnxruntime-node online without onnxruntime-node-install=skip, with CUDA 12 and cuDNN 9 on the machine, or use --device cpu`);
+    throw new OptionError(`{{device}} cuda: onnxruntime-node's CUDA provider is not installed (${lib} is missing); reinstall onnxruntime-node online without onnxruntime-node-install=skip, with CUDA 12 and cuDNN 9 on the machine, or use {{device}} cpu`);
   }
 }
 
@@ -53,7 +54,7 @@ export async function createSession(model: string | Uint8Array, what: string, ru
   } catch (e) {
     const msg = (e as Error).message;
     if (resolveRuntime(runtime).device === 'cuda' && /cuda/i.test(msg)) {
-      throw new Error(`${what}: --device cuda needs onnxruntime-node's CUDA provider (install it online with its CUDA files); ORT said: ${msg}`);
+      throw new OptionError(`${what}: {{device}} cuda needs onnxruntime-node's CUDA provider (install it online with its CUDA files); ORT said: ${msg}`);
     }
     throw new Error(`${what}: cannot load ONNX model: ${msg}`);
   }

@@ -1,6 +1,7 @@
 /** Pooling a backbone output to one vector per image, and L2 normalisation. */
 import type { RawOutput } from './backbone.ts';
 import type { ModelSpec, Pooling } from './spec.ts';
+import { OptionError } from '../util/options.ts';
 
 /** The pooling 'auto' resolves to for an output of this rank: none (2-D), cls (3-D tokens), gap (4-D map). */
 export function resolvePooling(p: Pooling, rank: number): Exclude<Pooling, 'auto'> {
@@ -8,7 +9,7 @@ export function resolvePooling(p: Pooling, rank: number): Exclude<Pooling, 'auto
   if (rank === 2) return 'none';
   if (rank === 3) return 'cls';
   if (rank === 4) return 'gap';
-  throw new Error(`cannot pool a rank-${rank} output automatically; choose --pooling`);
+  throw new OptionError(`cannot pool a rank-${rank} output automatically; choose {{pooling}}`);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Per-call runtime options (threads, device, offline, TF.js backend, batch size). Library
  * functions take them as an argument; a field left unset falls back to the process-wide
- * `config` (src/config.ts), which only environment variables and the embedding app set.
+ * `config` (src/util/config.ts), which only environment variables and the embedding app set.
  */
 import { config } from '../util/config.ts';
 
@@ -13,6 +13,8 @@ export interface Runtime {
   device?: 'cpu' | 'cuda';
   /** Never touch the network, even for Hub ids. */
   offline?: boolean;
+  /** How TF.js models run: converted to ONNX (default) or on TensorFlow.js itself. */
+  tfjsEngine?: 'onnx' | 'tfjs';
   /** TensorFlow.js backend for TF.js backbones. */
   tfjsBackend?: 'wasm' | 'cpu';
   /** wasm threads for TF.js (0 = `threads`). */
@@ -27,6 +29,7 @@ export function resolveRuntime(r: Runtime = {}): Required<Runtime> {
     threads: r.threads ?? config.threads,
     device: r.device ?? config.device,
     offline: r.offline ?? config.offline,
+    tfjsEngine: r.tfjsEngine ?? config.tfjsEngine,
     tfjsBackend: r.tfjsBackend ?? config.tfjsBackend,
     tfjsThreads: r.tfjsThreads ?? config.tfjsThreads,
     batchSize: Math.max(1, r.batchSize ?? config.batchSize),

@@ -16,6 +16,7 @@ import { setupTfjs, type Tf, type TfjsRuntime } from './tfjs-backend.ts';
 import { hashParts } from '../util/hash.ts';
 import { specFromInput } from './input-shape.ts';
 import { decodeUtf8 } from '../util/text.ts';
+import type { Runtime } from './runtime.ts';
 
 type Tensor = tfTypes.Tensor;
 
@@ -295,11 +296,13 @@ export class TfjsBackbone implements Backbone {
   }
 
   /** Load a TF.js model from a model.json / bundle path; `base` spec fields (a preset's) and `overrides` (flags) apply over the defaults. */
-  static async load(file: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts } = {}): Promise<TfjsBackbone> {
+  static async load(file: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts; runtime?: Runtime } = {}): Promise<TfjsBackbone> {
     const artifacts = opts.artifacts ?? readTfjsArtifacts(file);
     const desc = describeTfjs(artifacts);
     const spec = tfjsSpec(desc, opts.base, opts.overrides);
-    const runtime = await setupTfjs();
+    // TF.js is set up once per process: the first load's backend and threads apply.
+    const r = opts.runtime ?? {};
+    const runtime = await setupTfjs({ backend: r.tfjsBackend, threads: r.tfjsThreads || r.threads || undefined });
     const { tf } = runtime;
     const handler: tfTypes.io.IOHandler = {
       load: async () =>
@@ -418,8 +421,8 @@ export class TfjsBackbone implements Backbone {
 }
 
 /** Load a TF.js backbone (a model.json path, a folder holding model.json, or an nsfwjs bundle). */
-export async function loadTfjsBackbone(model: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts } = {}): Promise<TfjsBackbone> {
-  return TfjsBackbone.load(tfjsFile(model), { name: opts.name ?? model, base: opts.base, overrides: opts.overrides, artifacts: opts.artifacts });
+export async function loadTfjsBackbone(model: string, opts: { name?: string; base?: Partial<ModelSpec>; overrides?: Partial<ModelSpec>; artifacts?: TfjsArtifacts; runtime?: Runtime } = {}): Promise<TfjsBackbone> {
+  return TfjsBackbone.load(tfjsFile(model), { name: opts.name ?? model, base: opts.base, overrides: opts.overrides, artifacts: opts.artifacts, runtime: opts.runtime });
 }
 
 /** True when a path names a TF.js model: a .json file, or a folder with model.json (and no ONNX layout). */

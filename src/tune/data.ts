@@ -6,6 +6,7 @@ import { gatherRows } from '../util/matrix.ts';
 import path from 'node:path';
 import type { LabelRow } from '../data/labels.ts';
 import type { Rng } from '../util/random.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Labelled embeddings (row-major n x dim) with ids, labels and optional domains. */
 export interface Labelled {
@@ -41,7 +42,7 @@ export function joinLabels(ids: string[], vectors: Float32Array, dim: number, ro
 /** Labels from class folders: the first path segment of each relative path. */
 export function folderLabels(relPaths: string[], dir: string): LabelRow[] {
   const rows = relPaths.filter((p) => p.includes('/')).map((p) => ({ path: p, label: p.split('/')[0], extra: {} }));
-  if (rows.length === 0) throw new Error(`${dir}: no class folders (expected ${path.join(dir, '<class>', '<image>')}); or pass --labels`);
+  if (rows.length === 0) throw new OptionError(`${dir}: no class folders (expected ${path.join(dir, '<class>', '<image>')}); or pass {{labels}}`);
   return rows;
 }
 
@@ -72,16 +73,16 @@ export function splitRows(d: Labelled, rule: SplitRule, rng: Rng): Split {
   if (rule.kind === 'classes') {
     let valClasses: Set<string>;
     if (rule.names?.length) {
-      for (const c of rule.names) if (!byClass.has(c)) throw new Error(`--val-classes: no class "${c}" in the labels`);
+      for (const c of rule.names) if (!byClass.has(c)) throw new OptionError(`{{valClasses}}: no class "${c}" in the labels`);
       valClasses = new Set(rule.names);
     } else {
       const k = Math.max(1, Math.round((rule.frac ?? 0.2) * classes.length));
       valClasses = new Set(rng.shuffle([...classes]).slice(0, k));
     }
-    if (valClasses.size >= classes.length) throw new Error('--val-classes: every class would be in validation');
+    if (valClasses.size >= classes.length) throw new OptionError('{{valClasses}}: every class would be in validation');
     return { train: all.filter((i) => !valClasses.has(d.labels[i])), val: all.filter((i) => valClasses.has(d.labels[i])), rule: `class-disjoint (${valClasses.size} of ${classes.length} classes)` };
   }
-  if (!(rule.frac > 0 && rule.frac < 1)) throw new Error(`--val-frac ${rule.frac}: expected a number between 0 and 1`);
+  if (!(rule.frac > 0 && rule.frac < 1)) throw new OptionError(`{{valFrac}} ${rule.frac}: expected a number between 0 and 1`);
   const train: number[] = [], val: number[] = [];
   for (const c of classes) {
     const rows = rng.shuffle([...byClass.get(c)!]);

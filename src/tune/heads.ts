@@ -8,6 +8,7 @@
 import type { NodeDef, ValueDef, InitDef, GraphDef } from '../models/onnx-build.ts';
 import { makeParam, type Param } from './params.ts';
 import type { Rng } from '../util/random.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Head shape and regularisation. */
 export interface HeadSpec {
@@ -43,7 +44,7 @@ export const BN_MOMENTUM = 0.1;
 
 /** Check a spec and fill the hidden list for linear heads; errors say what is wrong. */
 export function checkSpec(spec: HeadSpec): HeadSpec {
-  if (spec.kind === 'linear' && spec.hidden.length) throw new Error('head: a linear head has no hidden layers (use --head-type mlp)');
+  if (spec.kind === 'linear' && spec.hidden.length) throw new OptionError('head: a linear head has no hidden layers (use {{headType}} mlp)');
   if (spec.kind === 'mlp' && (spec.hidden.length < 1 || spec.hidden.length > 3)) throw new Error(`head: an MLP needs 1 to 3 hidden layers (got ${spec.hidden.length})`);
   for (const d of [spec.inputDim, spec.outputDim, ...spec.hidden]) if (!Number.isInteger(d) || d < 1) throw new Error(`head: bad layer width ${d}`);
   if (spec.dropout < 0 || spec.dropout >= 1) throw new Error(`head: dropout must be in [0, 1) (got ${spec.dropout})`);

@@ -16,6 +16,7 @@ import { Rng } from '../util/random.ts';
 import { mPerClassBatches, randomBatches, type SamplerKind } from './samplers.ts';
 import { learningRate } from './schedule.ts';
 import { retrievalMetrics, type EvalSet, type TuneMetrics } from './evaluate.ts';
+import { OptionError } from '../util/options.ts';
 
 /** Labelled training rows (row-major n x dim; normalised by train()). */
 export interface TrainSet {
@@ -114,7 +115,7 @@ export function assertWeightsChanged(params: Param[], before: Float32Array[], gr
 export async function train(data: TrainSet, val: EvalSet | undefined, o: TrainOptions): Promise<TrainResult> {
   const n = data.labels.length;
   if (n < 2) throw new Error(`tune: need at least 2 training rows, got ${n}`);
-  if (o.accumulate < 1 || !Number.isInteger(o.accumulate)) throw new Error(`tune: --accumulate must be a positive integer (got ${o.accumulate})`);
+  if (o.accumulate < 1 || !Number.isInteger(o.accumulate)) throw new OptionError(`tune: {{accumulate}} must be a positive integer (got ${o.accumulate})`);
   if (o.batchSize < 2) throw new Error(`tune: batch size must be at least 2 (got ${o.batchSize})`);
   const rng = new Rng(o.seed);
   const x = normalizeRows(data.vectors, n, data.dim).unit;

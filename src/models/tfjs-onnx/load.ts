@@ -11,12 +11,15 @@ import type { Backbone } from '../backbone.ts';
 import { OrtBackbone, createSession } from '../ort.ts';
 import { TfjsBackbone, describeTfjs, readTfjsArtifacts, tfjsFile, tfjsSpec } from '../tfjs.ts';
 import { tfjsToOnnx, type TfjsOnnx } from './convert.ts';
+import { resolveRuntime, type Runtime } from '../runtime.ts';
 
 /** Options: a display name, a preset's spec fields, flags, and where notes go. */
 export interface TfjsLoadOptions {
   name?: string;
   base?: Partial<ModelSpec>;
   overrides?: Partial<ModelSpec>;
+  /** Threads, device, TF.js engine and backend (default: config). */
+  runtime?: Runtime;
   /** Notes such as "not converted: ops X, Y" (default stderr). */
   warn?: (msg: string) => void;
 }
@@ -26,7 +29,8 @@ export async function loadTfjsModel(model: string, opts: TfjsLoadOptions = {}): 
   const file = tfjsFile(model);
   const name = opts.name ?? model;
   const artifacts = readTfjsArtifacts(file);
-  if (config.tfjsEngine === 'tfjs') return TfjsBackbone.load(file, { name, base: opts.base, overrides: opts.overrides, artifacts });
+  const runtime = resolveRuntime(opts.runtime);
+  if (runtime.tfjsEngine === 'tfjs') return TfjsBackbone.load(file, { name, base: opts.base, overrides: opts.overrides, artifacts, runtime: opts.runtime });
   const desc = describeTfjs(artifacts);
   const spec = tfjsSpec(desc, opts.base, opts.overrides);
   const output = spec.output ?? desc.outputs[0]?.name;
@@ -40,7 +44,7 @@ export async function loadTfjsModel(model: string, opts: TfjsLoadOptions = {}): 
     }
   }
   if (r?.ok) {
-    const session = await createSession(r.model, `${name} (converted from TF.js)`);
+    const session = await createSession(r.model, `${name} (converted from TF.js)`, opts.runtime);
     try {
       const b = new OrtBackbone(name, spec, hashParts(artifacts.hash, canonicalSpec(spec)), session);
       b.engine = `onnxruntime (converted from TF.js${typeof r.model === 'string' ? `, cached at ${r.model}` : ''})`;
@@ -50,7 +54,7 @@ export async function loadTfjsModel(model: string, opts: TfjsLoadOptions = {}): 
       throw e;
     }
   }
-  const tf = await TfjsBackbone.load(file, { name, base: opts.base, overrides: opts.overrides, artifacts });
+  const tf = await TfjsBackbone.load(file, { name, base: opts.base, overrides: opts.overrides, artifacts, runtime: opts.runtime });
   if (r && !r.ok) {
     tf.engine = `tfjs (not converted to ONNX: ${r.unsupported.join(', ')})`;
     (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(`${name}: running on TF.js (slower): not converted to ONNX: ${r.unsupported.join(', ')}`);
