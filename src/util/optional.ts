@@ -31,7 +31,7 @@ export function installCommand(feature: OptionalFeature): string {
 }
 
 /** True when `e` says that package `name` itself (not something inside it) cannot be found. */
-function isMissingPackage(e: unknown, name: string): boolean {
+export function isMissingPackage(e: unknown, name: string): boolean {
   const err = e as NodeJS.ErrnoException;
   return (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') && typeof err.message === 'string' && err.message.includes(`'${name}'`);
 }
