@@ -2,7 +2,7 @@
  * lookalike as a library: one function per job, typed options and results. The CLI
  * (src/cli/*) and the server (src/serve/*) are thin layers over these functions.
  *
- *   import { indexFolder, openIndex } from 'lookalike';
+ *   import { indexFolder, openIndex } from 'lookalike-retrieval';
  *   await indexFolder('./gallery', 'gallery.lkx', { model: 'model.onnx' });
  *   const index = await openIndex('gallery.lkx');
  *   const { hits } = await index.search({ image: './query.jpg' }, { k: 5 });
