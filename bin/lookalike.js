@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Entry point. Runs the compiled JavaScript in dist/ (built by `npm run build`, which `prepare`
 // runs on install) with no runtime transpiler. In a development checkout where src/ is newer
-// than the last build (or dist/ is absent), registers tsx and runs the TypeScript sources.
+// than the last build (or dist/ is absent), registers tsx and runs the TypeScript sources. An
+// installed package has no src/ and always runs dist/ (tsx is only a devDependency).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -25,7 +26,7 @@ function distIsFresh() {
 }
 
 let main;
-if (process.env.LOOKALIKE_TSX !== '1' && distIsFresh()) {
+if (!fs.existsSync(src) || (process.env.LOOKALIKE_TSX !== '1' && distIsFresh())) {
   ({ main } = await import('../dist/cli/main.js'));
 } else {
   const { register } = await import('tsx/esm/api');

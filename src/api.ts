@@ -46,6 +46,7 @@ export { config } from './util/config.ts';
 export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinScore, toInteger, toNumber } from './util/options.ts';
 export { Progress, formatSeconds } from './util/progress.ts';
 export { didYouMean } from './util/text.ts';
+export { optionalImport } from './util/optional.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';

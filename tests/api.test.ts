@@ -21,12 +21,12 @@ function ensureDist(): void {
   assert.equal(r.status, 0, `npm run build failed:\n${r.stdout}${r.stderr}`);
 }
 
-test('README "Use as a library" example runs against the built package, imported as "lookalike"', async () => {
+test('README "Use as a library" example runs against the built package, imported as "lookalike-retrieval"', async () => {
   ensureDist();
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const m = /## Use as a library\n[\s\S]*?```js\n([\s\S]*?)```/.exec(readme);
   assert.ok(m, 'README has a "Use as a library" js block');
-  assert.match(m[1], /from 'lookalike'/);
+  assert.match(m[1], /from 'lookalike-retrieval'/);
   const work = path.join(dir, 'readme');
   await writeClassFolders(path.join(work, 'gallery'), 4, 3, 0, 48);
   writeTinyCnn(work);

@@ -3,12 +3,14 @@
  * `vega-lite` and rendered by `vega` (View with renderer 'none', toSVG()). Chosen because it is a
  * well-kept declarative grammar whose server-side SVG output needs no canvas or DOM.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import { optionalImport } from '../util/optional.ts';
 
 /** Render a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  const vega = await optionalImport<typeof import('vega')>('vega', 'charts');
+  const { compile } = await optionalImport<typeof import('vega-lite')>('vega-lite', 'charts');
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
 import { listFolder } from '../data/images.ts';
 import { readCsv } from '../data/csv.ts';
 import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
@@ -20,6 +20,7 @@ import type { Backbone } from '../models/backbone.ts';
 import type { Head } from '../models/head.ts';
 import { hashFile } from '../util/hash.ts';
 import { crashPoint } from '../util/atomic.ts';
+import { optionalImport } from '../util/optional.ts';
 import { redact } from '../store/pg/location.ts';
 import type { PgItem, PgStore } from '../store/pg/store.ts';
 import type { Sql } from '../store/pg/sql.ts';
@@ -47,7 +48,8 @@ export function queueName(store: PgStore): string {
 /** A pg-boss instance on the store's server (pg-boss needs a postgres:// server, not in-process PGlite). */
 export async function openBoss(store: PgStore, opts: { max?: number; supervise?: boolean; maintenanceSeconds?: number } = {}): Promise<PgBoss> {
   if (store.kind !== 'postgres') throw new Error(`${redact(store.location)}: the job queue needs a Postgres server (postgres://...); PGlite in-process is one process, serve it or use docs/postgres.md's docker compose`);
-  const boss = new PgBoss({
+  const { default: Boss } = await optionalImport<{ default: typeof PgBoss }>('pg-boss', 'workers');
+  const boss = new Boss({
     connectionString: store.loc.connectionString,
     max: opts.max ?? 2,
     supervise: opts.supervise ?? false,

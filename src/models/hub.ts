@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { config } from '../util/config.ts';
 import { cleanStaleTemps, tempPath } from '../util/temp.ts';
+import { optionalImport } from '../util/optional.ts';
 import { DTYPE_SUFFIX, hfOnnxCandidates } from './hf.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { noFetchMessage } from './search-path.ts';
@@ -134,7 +135,7 @@ export async function fetchHubModel(model: string, opts: HubOptions = {}): Promi
   if (!target) throw new Error(`${model}: not a preset or Hugging Face id (run "lookalike models list")`);
   const dir = hubCacheDir(target.repo);
   if (opts.offline ?? config.offline) throw new Error(offlineMessage(model, target.repo, dir, missingFiles(dir, { ...opts, text: opts.text ?? target.preset?.text })));
-  const hub = await import('@huggingface/hub');
+  const hub = await optionalImport<typeof import('@huggingface/hub')>('@huggingface/hub', 'hub');
   const common = { repo: { type: 'model' as const, name: target.repo }, ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.hubUrl ? { hubUrl: opts.hubUrl } : {}) };
   const all: string[] = [];
   try {

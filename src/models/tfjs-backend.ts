@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { config } from '../util/config.ts';
+import { optionalImport } from '../util/optional.ts';
 
 /** The @tensorflow/tfjs namespace. */
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -70,11 +71,11 @@ async function init(opts: TfjsSetupOptions): Promise<TfjsRuntime> {
 
 async function start(opts: TfjsSetupOptions): Promise<TfjsRuntime> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const tf = (await import('@tensorflow/tfjs')) as Tf;
+  const tf = await optionalImport<Tf>('@tensorflow/tfjs', 'tfjs');
   const want = opts.backend ?? config.tfjsBackend;
   if (want === 'wasm') {
     try {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const wasm = await optionalImport<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm', 'tfjs');
       wasm.setWasmPaths(wasmDir());
       const threads = defaultTfjsThreads(opts);
       if (threads > 1) {

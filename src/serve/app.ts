@@ -7,10 +7,8 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
-import multipart from '@fastify/multipart';
-import fastifyStatic from '@fastify/static';
-import type { AnnDtype, AnnMode, Runtime } from '../api.ts';
+import type { FastifyInstance } from 'fastify';
+import { optionalImport, type AnnDtype, type AnnMode, type Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
 import { LiveIndex } from './reload.ts';
 import { registerRoutes } from './routes.ts';
@@ -72,6 +70,9 @@ function oneLine(s: string): string {
 
 /** Build the fastify app over an opened index (not listening yet). */
 export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<FastifyInstance> {
+  const { default: Fastify } = await optionalImport<typeof import('fastify')>('fastify', 'serve');
+  const { default: multipart } = await optionalImport<typeof import('@fastify/multipart')>('@fastify/multipart', 'serve');
+  const { default: fastifyStatic } = await optionalImport<typeof import('@fastify/static')>('@fastify/static', 'serve');
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const uploadBytes = o.uploadBytes ?? LIMITS.uploadBytes;
   const app = Fastify({

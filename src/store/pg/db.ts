@@ -3,9 +3,9 @@
  * `pg` Pool. Every statement goes through `query(text, params)` with $n parameters, so the
  * same SQL runs on both; `transaction` gives a connection-bound Sql for BEGIN..COMMIT.
  */
-import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import { optionalImport } from '../../util/optional.ts';
 import { redact, type PgLocation } from './location.ts';
 import { takePgliteLock } from './lock.ts';
 import type { Db, Sql } from './sql.ts';
@@ -34,6 +34,8 @@ class PgliteDb implements Db {
 const shared = new Map<string, { db: Promise<PGlite>; refs: number; release: () => void }>();
 
 async function openPglite(loc: PgLocation): Promise<Db> {
+  const { PGlite } = await optionalImport<typeof import('@electric-sql/pglite')>('@electric-sql/pglite', 'pglite');
+  const { vector } = await optionalImport<typeof import('@electric-sql/pglite-pgvector')>('@electric-sql/pglite-pgvector', 'pglite');
   const dir = loc.dataDir!;
   let entry = shared.get(dir);
   if (!entry) {
@@ -91,6 +93,7 @@ class PoolDb implements Db {
 /** Open the database a location names (PGlite creates its folder when missing). */
 export async function openDb(loc: PgLocation, opts: { max?: number } = {}): Promise<Db> {
   if (loc.kind === 'pglite') return openPglite(loc);
+  const { default: pg } = await optionalImport<typeof import('pg')>('pg', 'postgres');
   const pool = new pg.Pool({ connectionString: loc.connectionString, max: opts.max ?? 4 });
   // An idle client's socket error must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
