@@ -118,12 +118,12 @@ async function real(n: number, nq: number): Promise<{ data: Float32Array; querie
     dim = d.cols;
   } else {
     const { loadBackbone } = await import('../src/models/load.ts');
-    const { embedImages } = await import('../src/embed/pipeline.ts');
+    const { embedWithBackbone } = await import('../src/embed/pipeline.ts');
     const { listFolder } = await import('../src/data/images.ts');
     const files = listFolder(images).images;
     bench.log(`  embedding ${files.length} clothing10 images with mobilenet-v2-imagenet (once; cached in ${cache})`);
     const bb = await loadBackbone(model);
-    const r = await embedImages(bb, files.map((f) => ({ id: f, source: path.join(images, f) })));
+    const r = await embedWithBackbone(bb, files.map((f) => ({ id: f, source: path.join(images, f) })));
     await bb.dispose();
     base = r.vectors;
     dim = r.dim;

@@ -5,7 +5,7 @@
  * What it compares, and why, per model:
  *  - `bare`: the same backbone (same ORT session / TF.js graph, same output) fed ready-made
  *    preprocessed batches: the bare-model ceiling, and the baseline of the ratios.
- *  - `pipeline`: embedImages over image files (clothing10 from ../shared when present, else
+ *  - `pipeline`: embedWithBackbone over image files (clothing10 from ../shared when present, else
  *    generated images).
  *  - `decode`: decode + resize + normalise only (the pipeline's decoding, batch by batch with the
  *    same concurrency), no model: the decode-only ceiling.
@@ -32,7 +32,7 @@ import { smallConvNet } from '../src/models/tiny.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import type { Backbone } from '../src/models/backbone.ts';
 import { inputSize } from '../src/models/spec.ts';
-import { embedImages, type EmbedItem } from '../src/embed/pipeline.ts';
+import { embedWithBackbone, type EmbedItem } from '../src/embed/pipeline.ts';
 import { decodeRgb, normalizeInto } from '../src/models/preprocess.ts';
 import { listFolder } from '../src/data/images.ts';
 import { writeClassFolders } from '../src/data/synthetic.ts';
@@ -145,7 +145,7 @@ for (const id of models) {
         work: n,
         setup: async () => void (await loadOnce()),
         run: async () => {
-          const res = await embedImages(bb!, items, { batchSize: B });
+          const res = await embedWithBackbone(bb!, items, { batchSize: B });
           if (res.ids.length !== n) throw new Error(`${id}: embedded ${res.ids.length} of ${n}`);
         },
       },

@@ -19,7 +19,7 @@ import { loadBackbone } from '../src/models/load.ts';
 import { findOnSearchPath } from '../src/models/search-path.ts';
 import { findPreset } from '../src/models/presets.ts';
 import { presetLocation } from '../src/models/catalog.ts';
-import { embedImages, type EmbedItem } from '../src/embed/pipeline.ts';
+import { embedWithBackbone, type EmbedItem } from '../src/embed/pipeline.ts';
 import { decodeRgb, normalizeInto } from '../src/models/preprocess.ts';
 import { inputChannels, inputSize } from '../src/models/spec.ts';
 import { listFolder } from '../src/data/images.ts';
@@ -59,9 +59,9 @@ function pipelinePath(name: string, label: string, model: string, engine?: 'onnx
       } finally {
         config.tfjsEngine = saved;
       }
-      await embedImages(bb, items.slice(0, B), { batchSize: B });
+      await embedWithBackbone(bb, items.slice(0, B), { batchSize: B });
     },
-    run: () => embedImages(bb!, items, { batchSize: B }),
+    run: () => embedWithBackbone(bb!, items, { batchSize: B }),
     teardown: () => bb?.dispose(),
   };
 }
@@ -92,7 +92,7 @@ for (const model of ['mobilenet-v2-imagenet', 'mobilenet-v3-small-embedder']) {
     unit: 'images/s',
     baseline: 'pipeline',
     paths: [
-      { name: 'pipeline', label: 'pipeline (files -> unit vectors)', work: items.length, setup: load, run: () => embedImages(bb!, items, { batchSize: B }) },
+      { name: 'pipeline', label: 'pipeline (files -> unit vectors)', work: items.length, setup: load, run: () => embedWithBackbone(bb!, items, { batchSize: B }) },
       {
         name: 'decode',
         label: 'decode + resize + pack only',

@@ -27,7 +27,7 @@ import { Bench, benchArgs, table } from './harness.ts';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { indexFolder } from '../src/api.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { Rng } from '../src/util/random.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -26,7 +26,7 @@ import { rng, gaussian } from '../src/util/random.ts';
 import { writeBulk } from '../src/store/folder/bulk.ts';
 import { FolderStore } from '../src/store/folder/store.ts';
 import { searchExact } from '../src/store/exact.ts';
-import { readAll } from '../src/store/open.ts';
+import { readAll } from '../src/store/open-store.ts';
 import type { Hit, StoreItem } from '../src/store/types.ts';
 import { readAnnManifest, removeAnn } from '../src/store/ann.ts';
 import { clearAnnCache } from '../src/store/ann-search.ts';

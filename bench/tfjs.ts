@@ -40,7 +40,7 @@ if (values.worker) {
   const { setupTfjs } = await import('../src/models/tfjs-backend.ts');
   const { loadBackbone } = await import('../src/models/load.ts');
   const { inputSize } = await import('../src/models/spec.ts');
-  const { embedImages } = await import('../src/embed/pipeline.ts');
+  const { embedWithBackbone } = await import('../src/embed/pipeline.ts');
   const { listFolder } = await import('../src/data/images.ts');
   type Bb = Awaited<ReturnType<typeof loadBackbone>>;
   const rt = await setupTfjs();
@@ -69,14 +69,14 @@ if (values.worker) {
       const files = listFolder(root).images.map((id) => path.join(root, id));
       if (!files.length) throw new Error(`${root}: no images for the long run`);
       const m = await loadBackbone(model);
-      await embedImages(m, files.slice(0, 32).map((f, i) => ({ id: String(i), source: f })));
+      await embedWithBackbone(m, files.slice(0, 32).map((f, i) => ({ id: String(i), source: f })));
       const mb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
       const samples = [{ images: 0, rssMB: mb(), tensors: rt.tf.memory().numTensors }];
       const chunk = Math.min(1000, total);
       const t0 = performance.now();
       for (let done = 0; done < total; done += chunk) {
         const items = Array.from({ length: Math.min(chunk, total - done) }, (_, i) => ({ id: String(done + i), source: files[(done + i) % files.length] }));
-        await embedImages(m, items);
+        await embedWithBackbone(m, items);
         samples.push({ images: done + items.length, rssMB: mb(), tensors: rt.tf.memory().numTensors });
       }
       const secs = (performance.now() - t0) / 1000;

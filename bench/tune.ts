@@ -21,7 +21,7 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { syntheticSet } from '../src/tune/synthetic.ts';
+import { syntheticSet } from '../src/tune/synthetic-embeddings.ts';
 import { train, type TrainOptions } from '../src/tune/train.ts';
 import { Bench, benchArgs, serveRemote, spawnRemote, type BenchPath, type PathResult, type Remote } from './harness.ts';
 

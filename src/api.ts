@@ -18,8 +18,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { embedImages as embedPipeline, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
-import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/captions.ts';
+import { embedWithBackbone, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
+import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/text-queries.ts';
 import { buildIndex, type BuildOptions, type BuildReport } from './index/build.ts';
 import { competeFolder, type CompeteFolderOptions, type CompeteResult } from './index/compete.ts';
 export type { CompeteFolderOptions };
@@ -27,18 +27,18 @@ import { checkIndexOut } from './index/guard.ts';
 import { expandQueries, idInIndex, toSubmission } from './index/query.ts';
 import { checkSearchOptions, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
 import { searchExact } from './store/exact.ts';
-import { openStore, withStore } from './store/open.ts';
+import { openStore, withStore } from './store/open-store.ts';
 import type { Hit, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
-import type { TextEncoder } from './models/text.ts';
+import type { TextEncoder } from './models/text-encoder.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
 import { embeddingKey, sameEmbedding, type EmbeddingKey, type EmbeddingSource } from './models/compat.ts';
-import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open.ts';
+import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open-model.ts';
 import { modelChoice, type ModelSettings } from './models/settings.ts';
 import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
-import { tuneHead as runTune, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
+export { tuneHead, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
 import { guardOutput, OUTPUT_KINDS } from './util/outputs.ts';
 import { OptionError } from './util/options.ts';
 
@@ -47,7 +47,7 @@ export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinSco
 export { Progress, formatSeconds } from './util/progress.ts';
 export { didYouMean } from './util/text.ts';
 export { optionalImport } from './util/optional.ts';
-export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, TuneHeadOptions, TuneHeadResult, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
+export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';
 export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord } from './store/types.ts';
@@ -62,12 +62,12 @@ export { evaluateOxfordIndex as evaluateOxford, type OxfordEvalResult } from './
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
 export { searchHead, readSpace, type SearchHeadOptions, type SearchHeadResult } from './experiments/tune-search.ts';
 export { distillHead, type DistillHeadOptions, type DistillHeadResult } from './tune/distill-head.ts';
-export type { TuneMetrics } from './tune/evaluate.ts';
+export type { TuneMetrics } from './tune/validation.ts';
 export { enqueueFolder, type EnqueueFolderOptions, type EnqueueFolderReport } from './jobs/enqueue.ts';
 export { work, workStatus, type WorkOptions, type WorkReport } from './jobs/work.ts';
-export type { QueueStatus } from './jobs/queue.ts';
+export type { QueueStatus } from './jobs/job-queue.ts';
 export { runDemo, type DemoOptions, type DemoResult } from './jobs/demo.ts';
-export { readExperimentConfig, type ExperimentConfig } from './experiments/config.ts';
+export { readExperimentConfig, type ExperimentConfig } from './experiments/experiment-config.ts';
 export { runExperiment, notApplicable, type RunOptions as ExperimentOptions, type ExperimentResult } from './experiments/runner.ts';
 export { mlflowFromEnv } from './experiments/mlflow.ts';
 export { reportRuns, type ReportRunsOptions } from './experiments/report.ts';
@@ -172,7 +172,7 @@ function embedItems(images: ImageInput[]): EmbedItem[] {
 export async function embedImages(model: Model, images: ImageInput[], opts: EmbedImagesOptions = {}): Promise<EmbedResult> {
   const items = embedItems(images);
   let done = 0;
-  return embedPipeline(model.opened.backbone, items, {
+  return embedWithBackbone(model.opened.backbone, items, {
     head: model.opened.head,
     batchSize: opts.batchSize ?? model.runtime.batchSize,
     onSkip: opts.onSkip,
@@ -601,15 +601,6 @@ export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: stri
   if (index === undefined) return runCaptionEval(undefined, opts);
   // Only the captioned items' vectors are read, through the store.
   return typeof index === 'string' ? withStore(index, {}, (store) => runCaptionEval(store, opts)) : runCaptionEval(index.store, opts);
-}
-
-/**
- * Train a head (linear or MLP) on frozen embeddings and write it as ONNX for `head`. Every
- * option has a default (TUNE_OPTIONS in lookalike/schema): give the inputs and `out`.
- * @example await tuneHead({ index: 'g.lkx', labels: 'labels.csv', out: 'head.onnx', options: { loss: 'triplet', epochs: 10 } });
- */
-export function tuneHead(opts: TuneHeadOptions): Promise<TuneHeadResult> {
-  return runTune(opts);
 }
 
 /** Search many query vectors at once against raw arrays (no index folder): top-k per row. */

@@ -4,7 +4,7 @@
  * loading anything heavy (`lookalike --help` reads only this file). Everything here is also
  * what src/api.ts checks against.
  */
-export { TUNE_OPTIONS, TUNE_DEFAULTS, TUNE_OPTION_NAMES, DISTILL_DEFAULTS, type TuneOption, type TuneValues } from './tune/options.ts';
+export { TUNE_OPTIONS, TUNE_DEFAULTS, TUNE_OPTION_NAMES, DISTILL_DEFAULTS, type TuneOption, type TuneValues } from './tune/tune-options.ts';
 export { LOSS_NAMES } from './tune/losses/index.ts';
 export { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnMode, type AnnDtype } from './store/ann-mode.ts';
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';

@@ -11,7 +11,7 @@ import { writeClassFolders } from '../src/data/synthetic.ts';
 import { readAnnManifest } from '../src/store/ann.ts';
 import { clearAnnCache } from '../src/store/ann-search.ts';
 import { FolderStore } from '../src/store/folder/store.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { startServer } from '../src/serve/app.ts';
 import { cli, tmpDir, writeTinyCnn, TINY_FLAGS } from './helpers/tmp.ts';
 

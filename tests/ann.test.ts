@@ -9,7 +9,7 @@ import { searchBrute } from '../src/store/exact.ts';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { Rng } from '../src/util/random.ts';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { contractMeta } from './helpers/store-contract.ts';
 import { clearAnnCache } from '../src/store/ann-search.ts';
 import { config } from '../src/util/config.ts';

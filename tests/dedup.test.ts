@@ -5,7 +5,7 @@ import path from 'node:path';
 import { autoThreshold, DEDUP_FALLBACK, findDuplicates, groupsCsv, pairScores } from '../src/index/dedup.ts';
 import { writeNearDuplicates } from '../src/data/near-duplicates.ts';
 import { classImage } from '../src/data/synthetic.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { contractMeta } from './helpers/store-contract.ts';
 import { Rng } from '../src/util/random.ts';
 import { cli, tmpDir, writeTinyCnn, SHARED, TINY_FLAGS } from './helpers/tmp.ts';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadBackbone } from '../src/models/load.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import { embedWithBackbone } from '../src/embed/pipeline.ts';
 import { pool, l2normalize } from '../src/models/pool.ts';
 import { preprocess } from '../src/models/preprocess.ts';
 import { defaultSpec } from '../src/models/spec.ts';
@@ -50,7 +50,7 @@ test('tiny CNN and tiny ViT embed through the pipeline into unit vectors; simila
   for (const [file, pooling] of [[writeTinyCnn(dir), 'auto'], [writeTinyVit(dir), 'cls'], [writeTinyVit(dir), 'mean']] as const) {
     const bb = await loadBackbone(file, { overrides: { ...tiny, pooling } });
     const items = await Promise.all([[0, 1], [0, 2], [3, 1]].map(async ([c, s], i) => ({ id: `i${i}`, source: await classImage(c, s) })));
-    const r = await embedImages(bb, items, { batchSize: 2 });
+    const r = await embedWithBackbone(bb, items, { batchSize: 2 });
     assert.equal(r.ids.length, 3);
     assert.equal(r.dim, 16);
     for (let i = 0; i < 3; i++) {
@@ -75,7 +75,7 @@ test('corrupt, truncated, zero-byte and unsupported files are reported and skipp
   const bb = await loadBackbone(model, { overrides: tiny });
   const ids = ['good.jpg', 'empty.jpg', 'truncated.jpg', 'garbage.png', 'missing.jpg', 'good2.png'];
   const seen: string[] = [];
-  const r = await embedImages(bb, ids.map((id) => ({ id, source: path.join(dir, id) })), { batchSize: 4, onSkip: (s) => seen.push(s.id) });
+  const r = await embedWithBackbone(bb, ids.map((id) => ({ id, source: path.join(dir, id) })), { batchSize: 4, onSkip: (s) => seen.push(s.id) });
   assert.deepEqual(r.ids, ['good.jpg', 'good2.png']);
   assert.deepEqual(r.skipped.map((s) => s.id).sort(), ['empty.jpg', 'garbage.png', 'missing.jpg', 'truncated.jpg']);
   assert.deepEqual(seen.sort(), ['empty.jpg', 'garbage.png', 'missing.jpg', 'truncated.jpg']);

@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runEval, type EvalFlags } from '../src/cli/eval-cmd.ts';
+import { runEvalFlags, type EvalFlags } from '../src/cli/eval-cmd.ts';
 import { loadIndex, saveIndex, type Manifest } from '../src/index/whole-index.ts';
 import { readLabels } from '../src/data/labels.ts';
 import { parseCsv } from '../src/data/csv.ts';
@@ -53,7 +53,7 @@ test('CLI: --help shows an example; bad input exits 1 with a clear message', () 
 
 test('table, --k, --empty zero and --per-query CSV', async () => {
   const csv = path.join(dir, 'pq.csv');
-  const run = await runEval(undefined, flags({ rankings: path.join(golden, 'cases.json'), k: '3,20', perQuery: csv }));
+  const run = await runEvalFlags(undefined, flags({ rankings: path.join(golden, 'cases.json'), k: '3,20', perQuery: csv }));
   assert.match(run.table, /38 queries scored; 2 skipped, no relevant gallery item: q005, q009/);
   assert.match(run.table, /@20/);
   assert.match(run.table, /weighted_topk\s+836\.84/);
@@ -69,7 +69,7 @@ test('table, --k, --empty zero and --per-query CSV', async () => {
   assert.equal(q000.domain, 'cartoon');
   close(Number(q000.ap), expected.per_query.q000.ap);
 
-  const zero = await runEval(undefined, flags({ rankings: path.join(golden, 'cases.json'), empty: 'zero' }));
+  const zero = await runEvalFlags(undefined, flags({ rankings: path.join(golden, 'cases.json'), empty: 'zero' }));
   assert.equal(zero.result.queries_scored, 40);
   close(zero.result.mean['precision@1'], (expected.mean['precision@1'] * 38) / 40);
   assert.deepEqual(zero.json.queries_zero_no_relevant, ['q005', 'q009']);
@@ -108,7 +108,7 @@ test('index + labels: leave-one-out all-vs-all with self excluded (hand-worked)'
     { id: 'b/b2.jpg', label: 'B', deg: 90 },
     { id: 'c/c1.jpg', label: 'C', deg: 180 },
   ]);
-  const run = await runEval(index, flags({ labels, json: true }));
+  const run = await runEvalFlags(index, flags({ labels, json: true }));
   const m = run.result.mean;
   assert.equal(run.json.protocol, 'leave-one-out');
   assert.equal(run.json.gallery_size, 5);
@@ -121,13 +121,13 @@ test('index + labels: leave-one-out all-vs-all with self excluded (hand-worked)'
   close(m['mmp@5'], 3 / 4);
   close(run.result.per_query['b/b1.jpg']['ap@5'], 1 / 3);
   // Depth-limited search: the same @1 numbers; ap is cut at depth 2.
-  const shallow = await runEval(index, flags({ labels, depth: '2' }));
+  const shallow = await runEvalFlags(index, flags({ labels, depth: '2' }));
   close(shallow.result.mean['precision@1'], 3 / 4);
   close(shallow.result.per_query['b/b1.jpg'].ap, 0);
   assert.match(shallow.table, /ranked to depth 2/);
-  const all = await runEval(index, flags({ labels, depth: 'all' }));
+  const all = await runEvalFlags(index, flags({ labels, depth: 'all' }));
   assert.equal(all.json.depth, 5);
-  await assert.rejects(runEval(index, flags({ labels, depth: '0' })), /^OptionError: depth 0: expected an integer >= 1/);
+  await assert.rejects(runEvalFlags(index, flags({ labels, depth: '0' })), /^OptionError: depth 0: expected an integer >= 1/);
 });
 
 test('index + labels: query/gallery splits from the split column, or --query-split/--gallery-split', async () => {
@@ -138,18 +138,18 @@ test('index + labels: query/gallery splits from the split column, or --query-spl
     { id: 'q/b.jpg', label: 'B', deg: 50, split: 'query' },
     { id: 'v/a.jpg', label: 'A', deg: 2, split: 'val' },
   ]);
-  const r = await runEval(index, flags({ labels }));
+  const r = await runEvalFlags(index, flags({ labels }));
   assert.equal(r.json.protocol, 'split query vs gallery');
   assert.equal(r.json.gallery_size, 2);
   assert.deepEqual(Object.keys(r.result.per_query), ['q/a.jpg', 'q/b.jpg']);
   assert.equal(r.result.per_query['q/a.jpg']['precision@1'], 0);
   assert.equal(r.result.per_query['q/b.jpg']['precision@1'], 1);
-  const v = await runEval(index, flags({ labels, querySplit: 'val', gallerySplit: 'gallery' }));
+  const v = await runEvalFlags(index, flags({ labels, querySplit: 'val', gallerySplit: 'gallery' }));
   assert.equal(v.json.protocol, 'split val vs gallery');
   assert.deepEqual(Object.keys(v.result.per_query), ['v/a.jpg']);
   assert.equal(v.result.mean['precision@1'], 1);
-  await assert.rejects(runEval(index, flags({ labels, querySplit: 'val' })), /give both querySplit and gallerySplit/);
-  await assert.rejects(runEval(index, flags({ labels, querySplit: 'test', gallerySplit: 'gallery' })), /no indexed row has split "test"/);
+  await assert.rejects(runEvalFlags(index, flags({ labels, querySplit: 'val' })), /give both querySplit and gallerySplit/);
+  await assert.rejects(runEvalFlags(index, flags({ labels, querySplit: 'test', gallerySplit: 'gallery' })), /no indexed row has split "test"/);
 });
 
 test('index + labels: ties by gallery order, errors for mismatched paths, agreement with rankByScores', async () => {
@@ -159,14 +159,14 @@ test('index + labels: ties by gallery order, errors for mismatched paths, agreem
     { id: 'p.jpg', label: 'P', deg: 40 },
     { id: 'q.jpg', label: 'P', deg: 0 },
   ]);
-  const r = await runEval(index, flags({ labels }));
+  const r = await runEvalFlags(index, flags({ labels }));
   assert.equal(r.result.per_query['q.jpg']['precision@1'], 0);
   close(r.result.per_query['q.jpg'].rr, 1 / 2);
 
   const other = path.join(dir, 'other.csv');
   fs.writeFileSync(other, 'path,label\nimages/x.jpg,A\n');
-  await assert.rejects(runEval(index, flags({ labels: other })), /other\.csv: no path matches an index id \(index ids look like "n\.jpg", label paths like "images\/x\.jpg"\)/);
-  await assert.rejects(runEval(index, flags({})), /give labels labels.csv/);
+  await assert.rejects(runEvalFlags(index, flags({ labels: other })), /other\.csv: no path matches an index id \(index ids look like "n\.jpg", label paths like "images\/x\.jpg"\)/);
+  await assert.rejects(runEvalFlags(index, flags({})), /give labels labels.csv/);
 
   // A random index: the exact search + label relevance agree with a plain sort of cosine scores.
   let seed = 11;

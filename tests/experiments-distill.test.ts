@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
-import { checkConfig, planRuns, readExperimentConfig } from '../src/experiments/config.ts';
+import { checkConfig, planRuns, readExperimentConfig } from '../src/experiments/experiment-config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/run-records.ts';
-import { distilledTeacher } from '../src/embed/captions.ts';
+import { distilledTeacher } from '../src/embed/text-queries.ts';
 import { buildReport } from '../src/experiments/report.ts';
 import { tmpDir } from './helpers/tmp.ts';
 

@@ -8,7 +8,7 @@ import { tinyCnn } from '../src/models/tiny.ts';
 import { readProjection } from '../src/models/projection.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { writeClassFolders } from '../src/data/synthetic.ts';
-import { readExperimentConfig } from '../src/experiments/config.ts';
+import { readExperimentConfig } from '../src/experiments/experiment-config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/run-records.ts';
 import { loadDataset } from '../src/experiments/datasets.ts';

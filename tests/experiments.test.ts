@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
-import { checkConfig, readExperimentConfig } from '../src/experiments/config.ts';
+import { checkConfig, readExperimentConfig } from '../src/experiments/experiment-config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/run-records.ts';
 import { EmbeddingCache } from '../src/experiments/cache.ts';

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { parseCsvLines, readCsv } from '../src/data/csv.ts';
 import { readLabels } from '../src/data/labels.ts';
-import { readCaptions } from '../src/data/captions.ts';
+import { readCaptions } from '../src/data/captions-csv.ts';
 import { readSubmission } from '../src/metrics/competition.ts';
 import { readCases, evaluateLabelled } from '../src/metrics/evaluate.ts';
 import { readJson } from '../src/util/json.ts';

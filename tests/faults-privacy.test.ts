@@ -9,13 +9,13 @@ import path from 'node:path';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { config } from '../src/util/config.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { loadTextEncoder } from '../src/models/text.ts';
+import { loadTextEncoder } from '../src/models/text-encoder.ts';
 import { explicitHubTarget, hubCacheDir, hubTarget } from '../src/models/hub.ts';
 import { writeClipFolder } from './fixtures/hf.ts';
-import { openModelForIndex } from '../src/models/open.ts';
+import { openModelForIndex } from '../src/models/open-model.ts';
 import { loadIndex } from '../src/index/whole-index.ts';
 import { searchByIds } from '../src/index/search.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { spawnSync } from 'node:child_process';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 

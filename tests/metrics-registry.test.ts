@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { METRICS, checkMetricNames, findMetric, metricsHelp, retrievalNames } from '../src/metrics/registry.ts';
 import { metricNames, scoreQuery, evaluateJudgements } from '../src/metrics/evaluate.ts';
-import { formatTable } from '../src/metrics/report.ts';
+import { formatTable } from '../src/metrics/eval-report.ts';
 import { readOxfordTruth, scoreOxford } from '../src/metrics/oxford-truth.ts';
 import { evaluateOxford } from '../src/eval/oxford-index.ts';
 import { tmpDir } from './helpers/tmp.ts';

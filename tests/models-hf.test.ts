@@ -10,7 +10,7 @@ import { familyOf, familyOutput, hfOnnxFile } from '../src/models/hf.ts';
 import { fetchHubModel, hubCacheDir, hubTarget, isHubId, resolveHubModel, selectFiles } from '../src/models/hub.ts';
 import { PRESETS, findPreset } from '../src/models/presets.ts';
 import { formatInfo, modelInfo } from '../src/models/info.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import { embedWithBackbone } from '../src/embed/pipeline.ts';
 import { CLIP_MEAN, CLIP_STD, writeClipFolder, writeDinoFolder, writeResnetFolder } from './fixtures/hf.ts';
 import { tmpDir } from './helpers/tmp.ts';
 
@@ -54,7 +54,7 @@ test('CLIP-like folder: image_embeds by default, pre-projection pooler_output on
   const b = await loadBackbone(path.join(dir, 'clip'), { overrides: EXACT });
   assert.equal(b.spec.output, 'image_embeds');
   assert.equal(b.spec.resample, 'bicubic');
-  const e = await embedImages(b, [{ id: 'rb', source: img }]);
+  const e = await embedWithBackbone(b, [{ id: 'rb', source: img }]);
   await b.dispose();
   // pooler = mean over 16 patch tokens of the normalised colour = average of red and blue halves
   const pooled = [0, 1, 2].map((c) => (norm([255, 0, 0][c], c, CLIP_MEAN, CLIP_STD) + norm([0, 0, 255][c], c, CLIP_MEAN, CLIP_STD)) / 2);
@@ -62,7 +62,7 @@ test('CLIP-like folder: image_embeds by default, pre-projection pooler_output on
   assert.equal(e.dim, 4);
   const pre = await loadBackbone(path.join(dir, 'clip'), { overrides: EXACT, feature: 'pre-projection' });
   assert.equal(pre.spec.output, 'pooler_output');
-  const e2 = await embedImages(pre, [{ id: 'rb', source: img }]);
+  const e2 = await embedWithBackbone(pre, [{ id: 'rb', source: img }]);
   await pre.dispose();
   assert.equal(e2.dim, 8);
   unit([...pooled, 0, 0, 0, 0, 0]).forEach((v, i) => close(e2.vectors[i], v));
@@ -77,12 +77,12 @@ test('DINOv2-like folder: CLS token by default, mean of patch tokens skips the C
   const g0 = [norm(0, 0, IMNET_MEAN, IMNET_STD), norm(255, 1, IMNET_MEAN, IMNET_STD), norm(0, 2, IMNET_MEAN, IMNET_STD)];
   const cls = await loadBackbone(path.join(dir, 'dino'), { overrides: EXACT });
   assert.deepEqual([cls.spec.output, cls.spec.pooling, cls.spec.prefixTokens], ['last_hidden_state', 'cls', 1]);
-  const ec = await embedImages(cls, [{ id: 'x', source: img }]);
+  const ec = await embedWithBackbone(cls, [{ id: 'x', source: img }]);
   await cls.dispose();
   // CLS = per-channel max over patches
   unit([0, 1, 2].map((c) => Math.max(r0[c], g0[c])).concat([0, 0, 0, 0, 0])).forEach((v, i) => close(ec.vectors[i], v));
   const mean = await loadBackbone(path.join(dir, 'dino'), { overrides: { ...EXACT, pooling: 'mean' } });
-  const em = await embedImages(mean, [{ id: 'x', source: img }]);
+  const em = await embedWithBackbone(mean, [{ id: 'x', source: img }]);
   await mean.dispose();
   unit([0, 1, 2].map((c) => (r0[c] + g0[c]) / 2).concat([0, 0, 0, 0, 0])).forEach((v, i) => close(em.vectors[i], v));
 });
@@ -99,18 +99,18 @@ test('ResNet-like folder: pooler_output (GAP) by default; GeM(p) over the spatia
   const halvesOf = (c: number) => (c < 3 ? [relu(w[c] + bias(c)), relu(k[c] + bias(c))] : [bias(c), bias(c)]);
   const gap = await loadBackbone(path.join(dir, 'rn'), { overrides: EXACT });
   assert.deepEqual([gap.spec.output, gap.spec.pooling], ['pooler_output', 'auto']);
-  const eg = await embedImages(gap, [{ id: 'x', source: img }]);
+  const eg = await embedWithBackbone(gap, [{ id: 'x', source: img }]);
   await gap.dispose();
   unit(Array.from({ length: 8 }, (_, c) => (halvesOf(c)[0] + halvesOf(c)[1]) / 2)).forEach((v, i) => close(eg.vectors[i], v));
   const gem = await loadBackbone(path.join(dir, 'rn'), { overrides: { ...EXACT, output: 'last_hidden_state', pooling: 'gem', gemP: 3 } });
-  const ee = await embedImages(gem, [{ id: 'x', source: img }]);
+  const ee = await embedWithBackbone(gem, [{ id: 'x', source: img }]);
   await gem.dispose();
   const gemOf = (c: number) => Math.cbrt((Math.max(halvesOf(c)[0], 1e-6) ** 3 + Math.max(halvesOf(c)[1], 1e-6) ** 3) / 2);
   unit(Array.from({ length: 8 }, (_, c) => gemOf(c))).forEach((v, i) => close(ee.vectors[i], v));
   // logits by name: a 2-D output needs no pooling
   const lg = await loadBackbone(path.join(dir, 'rn'), { overrides: { ...EXACT, output: 'logits' } });
   assert.equal(lg.spec.pooling, 'auto');
-  assert.equal((await embedImages(lg, [{ id: 'x', source: img }])).dim, 5);
+  assert.equal((await embedWithBackbone(lg, [{ id: 'x', source: img }])).dim, 5);
   await lg.dispose();
 });
 
@@ -121,7 +121,7 @@ test('--dtype picks onnx/<tower>_<dtype>.onnx and names the files to place when 
   assert.equal(hfOnnxFile(clip, 'vision', 'quantized'), path.join(clip, 'onnx', 'vision_model_quantized.onnx'));
   assert.equal(hfOnnxFile(clip, 'text', 'fp32'), path.join(clip, 'onnx', 'text_model.onnx'));
   await assert.rejects(loadBackbone(clip, { dtype: 'fp16' }), /no image model for dtype fp16; place one of onnx\/vision_model_fp16\.onnx, vision_model_fp16\.onnx, onnx\/model_fp16\.onnx/);
-  await assert.rejects(loadBackbone(clip, { dtype: 'fp8' }), /--dtype fp8: expected one of fp32, fp16, quantized/);
+  await assert.rejects(loadBackbone(clip, { dtype: 'fp8' }), /dtype fp8: expected one of fp32, fp16, quantized/);
   const q = await loadBackbone(clip, { dtype: 'quantized' });
   assert.equal(q.spec.output, 'image_embeds');
   await q.dispose();

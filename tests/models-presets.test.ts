@@ -7,7 +7,7 @@ import { writeCompetition } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
 import { PRESETS } from '../src/models/presets.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import { embedWithBackbone } from '../src/embed/pipeline.ts';
 import { config } from '../src/util/config.ts';
 import { cli, tmpDir, SHARED } from './helpers/tmp.ts';
 
@@ -123,7 +123,7 @@ test('a bare .onnx with a fixed input is fed at its size, layout and channel cou
   const embed = async (model: string, overrides = {}) => {
     const bb = await loadBackbone(model, { overrides });
     try {
-      return await embedImages(bb, items);
+      return await embedWithBackbone(bb, items);
     } finally {
       await bb.dispose();
     }

@@ -53,7 +53,7 @@ export function usesIn(file: string, text: string): Use[] {
   }
   for (const m of text.matchAll(/^[ \t]*import\s+['"]([^'"]+)['"]/gm)) add(m[1], 'static');
   for (const m of text.matchAll(/(typeof\s+)?\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) add(m[2], m[1] ? 'type' : 'dynamic');
-  for (const m of text.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) add(m[1], 'require');
+  for (const m of text.matchAll(/\b(?:require|createRequire\([^)]*\))\(\s*['"]([^'"]+)['"]\s*\)/g)) add(m[1], 'require');
   for (const m of text.matchAll(/\boptionalImport<[\s\S]*?>\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)/g)) add(m[1], 'optional', m[2]);
   return out;
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildIndex } from '../src/index/build.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { openPgStore } from '../src/store/pg/store.ts';
 import { writeTinyGallery } from './helpers/kill.ts';
 import { runCli, startPgServer } from './helpers/pg.ts';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { tinyCnn } from '../src/models/tiny.ts';
-import { readExperimentConfig } from '../src/experiments/config.ts';
+import { readExperimentConfig } from '../src/experiments/experiment-config.ts';
 import { runExperiment } from '../src/experiments/runner.ts';
 import { readRuns } from '../src/experiments/run-records.ts';
 import { metricTable, deltas } from '../src/experiments/report-data.ts';

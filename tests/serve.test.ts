@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { writeClassFolders } from '../src/data/synthetic.ts';
 import { indexFolder } from '../src/api.ts';
 import { startServer, type Server } from '../src/serve/app.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { solidPng, writeClipFolder } from './fixtures/hf.ts';
 import { SHARED, tmpDir, writeTinyCnn } from './helpers/tmp.ts';
 

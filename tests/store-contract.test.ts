@@ -1,6 +1,6 @@
 /** The VectorStore contract run on the folder store through openStore. */
 import path from 'node:path';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { storeContract } from './helpers/store-contract.ts';
 import { tmpDir } from './helpers/tmp.ts';
 

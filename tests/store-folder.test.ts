@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { FolderStore } from '../src/store/folder/store.ts';
 import { verifyFolder } from '../src/store/folder/verify.ts';
 import { encodeNpy } from '../src/util/npy.ts';

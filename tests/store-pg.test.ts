@@ -9,13 +9,13 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openPgStore, type PgStore } from '../src/store/pg/store.ts';
 import { parsePgLocation } from '../src/store/pg/location.ts';
-import { MIGRATIONS } from '../src/store/pg/schema.ts';
+import { MIGRATIONS } from '../src/store/pg/tables.ts';
 import { searchBrute } from '../src/store/exact.ts';
 import type { StoreItem } from '../src/store/types.ts';
 import { randomUnitRows, startPgServer } from './helpers/pg.ts';
 import { ROOT, tmpDir } from './helpers/tmp.ts';
 import { storeContract } from './helpers/store-contract.ts';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 
 const DIM = 16;
 const N = 300;

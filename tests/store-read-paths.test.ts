@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../src/store/open.ts';
+import { openStore } from '../src/store/open-store.ts';
 import type { StoreItem, VectorStore } from '../src/store/types.ts';
 import { FolderStore } from '../src/store/folder/store.ts';
 import { searchBrute } from '../src/store/exact.ts';

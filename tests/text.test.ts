@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { embedTexts, loadTextEncoder, loadTokenizer, tokenizeBatch } from '../src/models/text.ts';
-import { evaluateCaptions, rankCaptions } from '../src/embed/captions.ts';
-import { readCaptions } from '../src/data/captions.ts';
+import { embedTexts, loadTextEncoder, loadTokenizer, tokenizeBatch } from '../src/models/text-encoder.ts';
+import { captionEvalOfBackbone, rankCaptions } from '../src/embed/text-queries.ts';
+import { readCaptions } from '../src/data/captions-csv.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { crossModalRecall } from '../src/metrics/crossmodal.ts';
 import { solidPng, writeClipFolder } from './fixtures/hf.ts';
@@ -70,7 +70,7 @@ test('text tower errors name the file and the problem', async () => {
   fs.rmSync(path.join(f.dir, 'tokenizer.json'));
   await assert.rejects(loadTextEncoder(f.dir), /no tokenizer\.json/);
   fs.rmSync(path.join(f.dir, 'onnx', 'text_model.onnx'));
-  await assert.rejects(loadTextEncoder(f.dir), /no text model for --dtype fp32; place one of onnx\/text_model\.onnx/);
+  await assert.rejects(loadTextEncoder(f.dir), /no text model for dtype fp32; place one of onnx\/text_model\.onnx/);
   await assert.rejects(loadTextEncoder(path.join(dir, 'nope')), /no such file or folder/);
 });
 
@@ -119,13 +119,13 @@ test('image<->caption retrieval through a CLIP-like folder: colours find their c
   ];
   const backbone = await loadBackbone(f.dir);
   const text = await loadTextEncoder(f.dir);
-  const r = await evaluateCaptions(backbone, text, caps, dir, [1, 5]);
+  const r = await captionEvalOfBackbone(backbone, text, caps, dir, [1, 5]);
   assert.deepEqual(r.imageToText, { 1: 1, 5: 1 });
   assert.deepEqual(r.textToImage, { 1: 1, 5: 1 });
   assert.equal(r.captions, 4);
   assert.equal(r.skippedImages.length, 1);
   const q = await embedTexts(text, ['blue', 'green', 'red']);
-  const img = await (await import('../src/embed/pipeline.ts')).embedImages(backbone, [{ id: 'r', source: path.join(dir, 'images', 'r.png') }]);
+  const img = await (await import('../src/embed/pipeline.ts')).embedWithBackbone(backbone, [{ id: 'r', source: path.join(dir, 'images', 'r.png') }]);
   assert.deepEqual((await rankCaptions(img.vectors, q.vectors, 4)).order, [2, 0, 1]);
   await backbone.dispose();
   await text.dispose();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { findPackageDir, resolveNpmFile, resolveNpmPreset } from '../src/models/npm.ts';
 import { PRESETS, findPreset } from '../src/models/presets.ts';
 import { loadBackbone } from '../src/models/load.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import { embedWithBackbone } from '../src/embed/pipeline.ts';
 import { cli, tmpDir, SHARED } from './helpers/tmp.ts';
 
 test('npm presets: present package resolves to the file inside it, nested roots walk up', () => {
@@ -50,7 +50,7 @@ test('face-mobileface preset: same person ranks closer than a different person (
   const img = (s: string) => path.join(SHARED, 'datasets/att-faces/images', s);
   const bb = await loadBackbone('face-mobileface');
   assert.equal(bb.spec.rescale, 1, 'raw 0..255 input');
-  const r = await embedImages(bb, ['s1/1.jpg', 's1/2.jpg', 's2/1.jpg', 's3/1.jpg'].map((id) => ({ id, source: img(id) })));
+  const r = await embedWithBackbone(bb, ['s1/1.jpg', 's1/2.jpg', 's2/1.jpg', 's3/1.jpg'].map((id) => ({ id, source: img(id) })));
   await bb.dispose();
   assert.equal(r.dim, 256);
   const dot = (a: number, b: number) => {

@@ -8,7 +8,7 @@ import { loadBackbone } from '../src/models/load.ts';
 import { OrtBackbone, createSession } from '../src/models/ort.ts';
 import { buildModel } from '../src/models/onnx-build.ts';
 import { defaultSpec, type ModelSpec } from '../src/models/spec.ts';
-import { embedImages } from '../src/embed/pipeline.ts';
+import { embedWithBackbone } from '../src/embed/pipeline.ts';
 import { config } from '../src/util/config.ts';
 import { tmpDir, SHARED } from './helpers/tmp.ts';
 
@@ -156,8 +156,8 @@ test('NHWC preprocessing parity: tfjs graph and the same ONNX network give the s
   const onnxFile = writeTinyOnnx(dir);
   const ort = new OrtBackbone(onnxFile, { ...base, format: 'onnx', layout: 'nchw' }, 'x', await createSession(onnxFile, onnxFile));
   const items = [{ id: 'a', source: file }];
-  const a = await embedImages(tf, items);
-  const b = await embedImages(ort, items);
+  const a = await embedWithBackbone(tf, items);
+  const b = await embedWithBackbone(ort, items);
   assert.equal(a.dim, C);
   assert.equal(b.dim, C);
   for (let i = 0; i < C; i++) assert.ok(Math.abs(a.vectors[i] - b.vectors[i]) < 1e-4, `dim ${i}: tfjs ${a.vectors[i]} vs onnx ${b.vectors[i]}`);

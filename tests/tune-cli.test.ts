@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { saveIndex } from '../src/index/whole-index.ts';
 import { defaultSpec } from '../src/models/spec.ts';
-import { syntheticSet } from '../src/tune/synthetic.ts';
+import { syntheticSet } from '../src/tune/synthetic-embeddings.ts';
 import { loadHead } from '../src/models/head.ts';
 
 const BIN = path.resolve('bin/lookalike.js');

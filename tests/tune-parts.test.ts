@@ -95,7 +95,7 @@ test('optimisers: Adam first step is lr x sign(g); SGD momentum; AdamW decays de
 });
 
 test('validation metrics: the cross-domain protocol ranks only items of other domains', async () => {
-  const { retrievalMetrics } = await import('../src/tune/evaluate.ts');
+  const { retrievalMetrics } = await import('../src/tune/validation.ts');
   // Every item's nearest neighbour is a wrong identity, but among the other domain it is the right one.
   const vectors = Float32Array.from([1, 0, 0, 0.9, 0.44, 0, 0.8, 0, 0.6, 0.7, 0.5, 0.5]);
   const set = { vectors, dim: 3, labels: ['a', 'b', 'a', 'b'], domains: ['photo', 'photo', 'sketch', 'sketch'] };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { HeadEngine } from '../src/tune/engine.ts';
 import { createHead, type HeadSpec } from '../src/tune/heads.ts';
 import { Rng } from '../src/util/random.ts';
-import { syntheticSet } from '../src/tune/synthetic.ts';
+import { syntheticSet } from '../src/tune/synthetic-embeddings.ts';
 import { train, type TrainOptions } from '../src/tune/train.ts';
 import { writeHead } from '../src/tune/export.ts';
 import { loadHead } from '../src/models/head.ts';

@@ -24,7 +24,7 @@ export interface EvalFlags extends AnnFlags {
 }
 
 /** Run an evaluation from flags: parse them, call the library's evaluate, print its warnings. */
-export async function runEval(index: string | undefined, o: EvalFlags): Promise<EvalRun> {
+export async function runEvalFlags(index: string | undefined, o: EvalFlags): Promise<EvalRun> {
   const api = await import('../api.ts');
   let bar: Progress | undefined;
   let lastDone = 0;
@@ -109,7 +109,7 @@ Example:
       process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
       return;
     }
-    const run = await runEval(index, o);
+    const run = await runEvalFlags(index, o);
     process.stdout.write(o.json ? JSON.stringify(run.json, null, 2) + '\n' : run.table);
   });
   return cmd;

@@ -56,11 +56,6 @@ export function parseCsvLines(text: string, file = '<csv>'): CsvRow[] {
   return rows;
 }
 
-/** Parse CSV text into rows of fields (see parseCsvLines). */
-export function parseCsvRows(text: string, file = '<csv>'): string[][] {
-  return parseCsvLines(text, file).map((r) => r.cells);
-}
-
 /** Parse CSV text with a header into header-keyed records; errors name the file and line. */
 export function parseCsv(text: string, file = '<csv>'): Record<string, string>[] {
   return parseCsvRecords(text, file).map((r) => r.record);

@@ -33,7 +33,7 @@ export interface EmbedResult {
   skipped: Skipped[];
 }
 
-/** Options for embedImages. */
+/** Options for embedWithBackbone. */
 export interface EmbedOptions {
   batchSize?: number;
   head?: Head;
@@ -105,7 +105,7 @@ async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Deco
 }
 
 /** Embed items through a backbone (and head), batch by batch, skipping undecodable files. */
-export async function embedImages(backbone: Backbone, items: EmbedItem[], opts: EmbedOptions = {}): Promise<EmbedResult> {
+export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], opts: EmbedOptions = {}): Promise<EmbedResult> {
   const bs = Math.max(1, opts.batchSize ?? config.batchSize);
   const batches: EmbedItem[][] = [];
   for (let i = 0; i < items.length; i += bs) batches.push(items.slice(i, i + bs));

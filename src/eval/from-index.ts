@@ -9,7 +9,7 @@ import type { LabelRow } from '../data/labels.ts';
 import { searchExact } from '../store/exact.ts';
 import { onStore, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
 import type { VectorStore } from '../store/types.ts';
-import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
+import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryEval } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './depth.ts';
 import { OptionError } from '../util/options.ts';
 
@@ -118,7 +118,7 @@ async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], op
   for (const c of gLabel) perLabel.set(c, (perLabel.get(c) ?? 0) + 1);
   const gPos = new Map(gallery.map((r, i) => [ids[r], i]));
   const gVectors = full ? undefined : await store.getVectors(gallery.map((r) => ids[r]));
-  const results: QueryResult[] = [];
+  const results: QueryEval[] = [];
   // Bound memory: about 4M ranked entries per exact-kernel call, 1M candidates per store.search call.
   const step = Math.max(1, Math.floor((full ? LOO_CANDIDATES : 1 << 22) / depth));
   for await (const block of queryBlocks(store, ids, queries, step)) {

@@ -4,7 +4,7 @@ import { gatherRows } from '../util/matrix.ts';
 import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
-import { withStore } from '../store/open.ts';
+import { withStore } from '../store/open-store.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {

@@ -5,12 +5,12 @@
  */
 import { readLabels } from '../data/labels.ts';
 import { isStore, onStore, type Searchable, type SearchMode } from '../index/search.ts';
-import { withStore } from '../store/open.ts';
+import { withStore } from '../store/open-store.ts';
 import type { VectorStore } from '../store/types.ts';
 import { readSubmission, readTruth } from '../metrics/competition.ts';
 import { evaluateLabelled, evaluateSubmission, readCases, type EmptyPolicy, type EvalResult } from '../metrics/evaluate.ts';
 import { evaluateIndex } from './from-index.ts';
-import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/report.ts';
+import { formatTable, jsonReport, writePerQueryCsv } from '../metrics/eval-report.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError } from '../util/options.ts';
 

@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { presetRows } from '../models/catalog.ts';
-import { checkConfig, type ExperimentConfig } from './config.ts';
+import { checkConfig, type ExperimentConfig } from './experiment-config.ts';
 import { runExperiment } from './runner.ts';
 import type { RunRecord } from './run-records.ts';
 import { OptionError } from '../util/options.ts';

@@ -10,10 +10,10 @@ import { readLabels, type LabelRow } from '../data/labels.ts';
 import { listFolder } from '../data/images.ts';
 import { readTruth, type Submission } from '../metrics/competition.ts';
 import { readOxfordTruth, type OxfordTruth } from '../metrics/oxford-truth.ts';
-import { readCaptions, type Caption } from '../data/captions.ts';
+import { readCaptions, type Caption } from '../data/captions-csv.ts';
 import { folderLabels, type SplitRule } from '../tune/data.ts';
 import { Rng } from '../util/random.ts';
-import type { DatasetEntry } from './config.ts';
+import type { DatasetEntry } from './experiment-config.ts';
 
 /** One image of a dataset. */
 export interface DatasetItem {

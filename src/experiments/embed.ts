@@ -1,5 +1,5 @@
 /** Embeddings of a dataset's items through one backbone, via the embedding cache: only images whose content is not cached are embedded. */
-import { embedImages } from '../embed/pipeline.ts';
+import { embedWithBackbone } from '../embed/pipeline.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { EmbeddingCache, hashFiles } from './cache.ts';
 import type { DatasetData } from './datasets.ts';
@@ -25,7 +25,7 @@ export async function embedDataset(d: DatasetData, backbone: Backbone, cache: Em
   if (todo.length) {
     const t0 = performance.now();
     let done = 0;
-    const r = await embedImages(backbone, todo.map((i) => ({ id: String(i), source: d.items[i].file })), { onProgress: (n) => onProgress?.((done += n), todo.length) });
+    const r = await embedWithBackbone(backbone, todo.map((i) => ({ id: String(i), source: d.items[i].file })), { onProgress: (n) => onProgress?.((done += n), todo.length) });
     seconds = (performance.now() - t0) / 1000;
     const skipped: Record<string, string> = {};
     for (const s of r.skipped) skipped[hashes[Number(s.id)]] = s.reason;

@@ -8,25 +8,25 @@ import fs from 'node:fs';
 import { decodeNpy } from '../util/npy.ts';
 import { l2normalize } from '../models/pool.ts';
 import { classificationReport } from '../metrics/classification.ts';
-import { perQueryCsv } from '../metrics/report.ts';
+import { perQueryCsv } from '../metrics/eval-report.ts';
 import { HeadEngine } from '../tune/engine.ts';
 import { headModel } from '../tune/export.ts';
 import { fitHead, type Fit } from '../tune/fit.ts';
-import { createHead, param, type Head } from '../tune/heads.ts';
+import { createHead, param, type TrainableHead } from '../tune/heads.ts';
 import { Rng } from '../util/random.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/hyper-search.ts';
 import { agreement, applyDistilled, distill, distillOptionsFrom } from '../tune/distill.ts';
 import type { Labelled } from '../tune/data.ts';
 import { gatherRows } from '../util/matrix.ts';
-import type { ModeEntry } from './config.ts';
+import type { ModeEntry } from './experiment-config.ts';
 import type { DatasetData } from './datasets.ts';
 import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
-import type { TextEncoder } from '../models/text.ts';
+import type { TextEncoder } from '../models/text-encoder.ts';
 
 /** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
 export class NotApplicable extends Error {}
 import { toCsv, type EpochRecord } from './run-records.ts';
-import { DISTILL_DEFAULTS } from '../tune/options.ts';
+import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
 
 /** What a mode produced for the run record. */
 export interface ModeOutput {
@@ -56,7 +56,7 @@ export function poolOf(d: DatasetData, v: ItemVectors): Labelled {
 }
 
 /** Apply a trained head to every row (then L2-normalise). */
-export async function applyHead(head: Head, v: ItemVectors): Promise<ItemVectors> {
+export async function applyHead(head: TrainableHead, v: ItemVectors): Promise<ItemVectors> {
   const engine = await HeadEngine.create(head);
   try {
     const n = v.vectors.length / v.dim;

@@ -4,11 +4,11 @@
  * protocol. Rankings come from the one exact search (src/index/exact.ts); metrics from src/metrics.
  */
 import { searchExact } from '../store/exact.ts';
-import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryResult } from '../metrics/evaluate.ts';
+import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryEval } from '../metrics/evaluate.ts';
 import { evaluateOxford } from '../eval/oxford-index.ts';
 import { gatherRows } from '../util/matrix.ts';
-import { captionRecall } from '../embed/captions.ts';
-import type { TextEncoder } from '../models/text.ts';
+import { captionRecall } from '../embed/text-queries.ts';
+import type { TextEncoder } from '../models/text-encoder.ts';
 import type { DatasetData } from './datasets.ts';
 
 /** Rows of embeddings: `row[i]` is item i's row in `vectors`, or -1 when it could not be embedded. */
@@ -44,7 +44,7 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
   if (t.protocol === 'oxford') {
     const g = t.gallery.filter(ok);
     const ox = await evaluateOxford(g.map((i) => d.items[i].id), gatherRows(v.vectors, v.dim, g.map((i) => v.row[i])), v.dim, t.oxford!, d.entry.oxford);
-    const results: QueryResult[] = Object.entries(ox.per_query).map(([id, m]) => ({ id, R: 1, skipped: false, metrics: { oxford_map: m.ap } }));
+    const results: QueryEval[] = Object.entries(ox.per_query).map(([id, m]) => ({ id, R: 1, skipped: false, metrics: { oxford_map: m.ap } }));
     const result: EvalResult = { ks: [...ks], metrics: ['oxford_map'], mean: { oxford_map: ox.mean.oxford_map }, queries_scored: results.length, queries_skipped_no_relevant: [], queries_zero_no_relevant: [], per_query: Object.fromEntries(results.map((r) => [r.id, r.metrics])), queries: results };
     return { result, rankings: [], missing };
   }
@@ -87,7 +87,7 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
     return { result, rankings, missing, submission };
   }
   // By label: per-label gallery counts (per domain when cross-domain).
-  const results: QueryResult[] = [];
+  const results: QueryEval[] = [];
   queries.forEach((qi, q) => {
     const qItem = d.items[qi];
     const counts = (g: number) => g !== qi && d.items[g].label === qItem.label && (!t.crossDomain || d.items[g].domain !== qItem.domain);

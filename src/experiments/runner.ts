@@ -11,17 +11,17 @@ import { config as runtime } from '../util/config.ts';
 import { crashPoint } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
 import { formatSeconds, Progress } from '../util/progress.ts';
-import { resolveTuneValues } from '../tune/options.ts';
+import { resolveTuneValues } from '../tune/tune-options.ts';
 import { EmbeddingCache } from './cache.ts';
-import { planRuns, type ExperimentConfig, type ModelEntry, type RunPlan } from './config.ts';
+import { planRuns, type ExperimentConfig, type ModelEntry, type RunPlan } from './experiment-config.ts';
 import { loadDataset, type DatasetData } from './datasets.ts';
 import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
 import { NotApplicable, runMode } from './modes.ts';
-import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text.ts';
+import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text-encoder.ts';
 import { readProjection } from '../models/projection.ts';
 import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './run-records.ts';
-import { DISTILL_DEFAULTS } from '../tune/options.ts';
+import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
 
 /** Options of runExperiment. */
 export interface RunOptions {

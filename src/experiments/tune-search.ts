@@ -12,7 +12,7 @@ import { writeRun, type RunRecord } from './run-records.ts';
 import { headModel } from '../tune/export.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type SearchSpace } from '../tune/hyper-search.ts';
 import { prepareTuneData, type TuneHeadOptions } from '../tune/run.ts';
-import { resolveTuneValues, type TuneValues } from '../tune/options.ts';
+import { resolveTuneValues, type TuneValues } from '../tune/tune-options.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';

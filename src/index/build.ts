@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listFolder, listingSkips, type Listing } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { decodeError, embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import { decodeError, embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Head } from '../models/head.ts';
 import { hashFile } from '../util/hash.ts';
 import { crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
 import { assertSameEmbedding } from '../models/compat.ts';
 import { checkIndexOut, isInside, isOwnIndex } from './guard.ts';
-import { openStore } from '../store/open.ts';
+import { openStore } from '../store/open-store.ts';
 import { FolderStore } from '../store/folder/store.ts';
 import { backupSibling, rebuildSibling } from '../store/folder/names.ts';
 import type { EmbeddingSource } from '../models/compat.ts';
@@ -275,7 +275,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   };
   for (let i = 0; i < todo.length; i += group) {
     const part = todo.slice(i, i + group);
-    const res = await embedImages(backbone, part, {
+    const res = await embedWithBackbone(backbone, part, {
       batchSize: opts.batchSize,
       head,
       onSkip: (s) => {

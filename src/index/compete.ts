@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { listFolder, listingSkips } from '../data/images.ts';
-import { embedImages, type Skipped } from '../embed/pipeline.ts';
+import { embedWithBackbone, type Skipped } from '../embed/pipeline.ts';
 import { writeSubmission, type Submission } from '../metrics/competition.ts';
-import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from '../models/open.ts';
-import { openStore } from '../store/open.ts';
+import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from '../models/open-model.ts';
+import { openStore } from '../store/open-store.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError } from '../util/options.ts';
 import { searchExact } from '../store/exact.ts';
@@ -63,7 +63,7 @@ export async function competeWithStore(dir: string, store: VectorStore, model: O
   if (!q.images.length) throw new Error(`${qDir}: no query images`);
   for (const s of listingSkips(q, 'query/')) opts.onSkip?.(s);
   opts.onPart?.('query', q.images.length);
-  const queries = await embedImages(backbone, q.images.map((id) => ({ id, source: path.join(qDir, id) })), {
+  const queries = await embedWithBackbone(backbone, q.images.map((id) => ({ id, source: path.join(qDir, id) })), {
     head,
     batchSize: opts.batchSize,
     onSkip: (s) => opts.onSkip?.({ ...s, id: `query/${s.id}` }),
@@ -87,7 +87,7 @@ export async function competeSubmission(dir: string, model: OpenedModel, k: numb
   for (const s of [...listingSkips(q, 'query/'), ...listingSkips(g, 'gallery/')]) opts.onSkip?.(s);
   const embed = async (folder: string, ids: string[], part: 'gallery' | 'query') => {
     opts.onPart?.(part, ids.length);
-    return embedImages(model.backbone, ids.map((id) => ({ id, source: path.join(folder, id) })), {
+    return embedWithBackbone(model.backbone, ids.map((id) => ({ id, source: path.join(folder, id) })), {
       head: model.head,
       batchSize: opts.batchSize,
       onSkip: (s) => opts.onSkip?.({ ...s, id: `${part}/${s.id}` }),

@@ -7,7 +7,7 @@
 import type { FileRecord, VectorStore } from '../store/types.ts';
 import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import { searchStore } from './search.ts';
-import { withStore } from '../store/open.ts';
+import { withStore } from '../store/open-store.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { checkEf, OptionError, toInteger, toNumber } from '../util/options.ts';

@@ -1,7 +1,7 @@
 /** Index maintenance: compaction of an index folder's segments and checksum verification. */
 import { FolderStore } from '../store/folder/store.ts';
 import { verifyFolder, type VerifyReport } from '../store/folder/verify.ts';
-import { openStore } from '../store/open.ts';
+import { openStore } from '../store/open-store.ts';
 import { isPgLocation } from '../store/pg/location.ts';
 
 /** What compactIndex did. */

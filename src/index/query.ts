@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { listFolder, listingSkips, type ListingSkip } from '../data/images.ts';
-import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
-import type { OpenedModel } from '../models/open.ts';
+import { embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import type { OpenedModel } from '../models/open-model.ts';
 import type { VectorStore } from '../store/types.ts';
 import { onStore, searchByEmbeddings, type QueryResult, type Searchable, type SearchMode } from './search.ts';
 
@@ -69,7 +69,7 @@ async function searchStoreFiles(index: VectorStore, files: QueryFile[], model: O
   const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
   // A query that cannot be decoded is reported under the path it was given as.
   const fileOf = new Map(files.map((f, i) => [items[i].id, f.file]));
-  const emb = await embedImages(model.backbone, items, { head: model.head, batchSize: o.batchSize, onSkip: (s) => o.onSkip?.({ ...s, id: fileOf.get(s.id) ?? s.id }), onProgress: o.onProgress });
+  const emb = await embedWithBackbone(model.backbone, items, { head: model.head, batchSize: o.batchSize, onSkip: (s) => o.onSkip?.({ ...s, id: fileOf.get(s.id) ?? s.id }), onProgress: o.onProgress });
   const res = await searchByEmbeddings(index, emb, o.k, o.excludeSelf, o.search);
   return res.map((r) => ({ ...r, query: keyOf.get(r.query) ?? r.query }));
 }

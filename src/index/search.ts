@@ -9,7 +9,7 @@ import type { TopK } from '../store/exact.ts';
 import type { IndexData } from './whole-index.ts';
 import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
 import type { Hit, VectorStore } from '../store/types.ts';
-import { withStore } from '../store/open.ts';
+import { withStore } from '../store/open-store.ts';
 import { checkEf, checkK, checkMinScore, OptionError } from '../util/options.ts';
 
 export type { Hit } from '../store/types.ts';

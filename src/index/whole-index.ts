@@ -5,7 +5,7 @@
  * and the embedding-fingerprint rules. The on-disk format is the folder store's
  * (docs/index-format.md); other locations (postgres://, pglite:) work through openStore.
  */
-import { openStore, readAll } from '../store/open.ts';
+import { openStore, readAll } from '../store/open-store.ts';
 import type { FileRecord, StoreMeta } from '../store/types.ts';
 
 export type { FileRecord } from '../store/types.ts';

@@ -22,7 +22,7 @@ import { loadBackbone } from '../models/load.ts';
 import { findPackageDir } from '../models/npm.ts';
 import { findOnSearchPath } from '../models/search-path.ts';
 import { tinyCnn } from '../models/tiny.ts';
-import { openStore } from '../store/open.ts';
+import { openStore } from '../store/open-store.ts';
 import { config } from '../util/config.ts';
 import { checkK } from '../util/options.ts';
 

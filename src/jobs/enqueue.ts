@@ -4,14 +4,14 @@
  * records; workers embed with that model and refuse any other.
  */
 import path from 'node:path';
-import { embedImages, type Skipped } from '../embed/pipeline.ts';
+import { embedWithBackbone, type Skipped } from '../embed/pipeline.ts';
 import { describeEmbedding, sameEmbedding, type EmbeddingSource } from '../models/compat.ts';
-import { openModel } from '../models/open.ts';
+import { openModel } from '../models/open-model.ts';
 import { modelChoice, type ModelSettings } from '../models/settings.ts';
 import { openPgStore } from '../store/pg/store.ts';
 import { redact } from '../store/pg/location.ts';
 import { OptionError } from '../util/options.ts';
-import { enqueue, listSource, type EnqueueReport } from './queue.ts';
+import { enqueue, listSource, type EnqueueReport } from './job-queue.ts';
 
 /** Options of enqueueFolder. */
 export interface EnqueueFolderOptions {
@@ -45,7 +45,7 @@ export async function enqueueFolder(source: string, location: string, o: Enqueue
   let dim = 0;
   try {
     for (const it of listSource(source)) {
-      const r = await embedImages(backbone, [{ id: it.id, source: it.path }], { head });
+      const r = await embedWithBackbone(backbone, [{ id: it.id, source: it.path }], { head });
       if (r.ids.length) {
         dim = r.dim;
         break;

@@ -1,9 +1,9 @@
 /** A worker over a Postgres store's queue (`lookalike worker`) and the queue's status (`lookalike status`). */
-import { openModelForIndex } from '../models/open.ts';
+import { openModelForIndex } from '../models/open-model.ts';
 import { modelChoice, type ModelSettings } from '../models/settings.ts';
 import { openPgStore } from '../store/pg/store.ts';
 import { toInteger, toNumber } from '../util/options.ts';
-import { queueStatus, runWorker, workerName, type QueueStatus, type WorkerOptions } from './queue.ts';
+import { queueStatus, runWorker, workerName, type QueueStatus, type WorkerOptions } from './job-queue.ts';
 
 /** Options of work. */
 export interface WorkOptions extends Pick<WorkerOptions, 'untilEmpty' | 'onJob' | 'onClaim' | 'stop'> {

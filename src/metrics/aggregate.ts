@@ -56,14 +56,3 @@ export function aggregate(scores: readonly QueryScore[], names: readonly string[
   return out;
 }
 
-/** Per-domain plain means of one metric (for reports), in first-seen order. */
-export function perDomain(scores: readonly QueryScore[], metric: string): Record<string, number> {
-  const groups = new Map<string, number[]>();
-  for (const s of scores) {
-    const key = s.domain ?? '';
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = []));
-    g.push(s.metrics[metric]);
-  }
-  return Object.fromEntries([...groups].map(([d, v]) => [d, mean(v)]));
-}

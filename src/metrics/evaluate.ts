@@ -36,7 +36,7 @@ export interface Judgement {
 }
 
 /** One query's outcome. `metrics` is empty for a skipped query. */
-export interface QueryResult {
+export interface QueryEval {
   id: string;
   domain?: string;
   label?: string;
@@ -58,7 +58,7 @@ export interface EvalResult {
   /** Queries without a relevant item that were scored 0 (empty: 'zero'). */
   queries_zero_no_relevant: string[];
   per_query: Record<string, Record<string, number>>;
-  queries: QueryResult[];
+  queries: QueryEval[];
 }
 
 /** Check, de-duplicate-check and return the cut-offs (default 1,5,10). */
@@ -90,7 +90,7 @@ export function scoreQuery(rel: Relevance, R: number, ks: readonly number[] = DE
 }
 
 /** Score one judgement under the empty-query policy; R smaller than the listed relevant items is an error. */
-export function judgeQuery(j: Judgement, ks: readonly number[], empty: EmptyPolicy = 'skip'): QueryResult {
+export function judgeQuery(j: Judgement, ks: readonly number[], empty: EmptyPolicy = 'skip'): QueryEval {
   if (!Number.isInteger(j.R) || j.R < 0) throw new Error(`query ${j.id}: R must be a non-negative integer, got ${j.R}`);
   const listed = countRelevant(j.rel);
   if (listed > j.R) throw new Error(`query ${j.id}: ${listed} relevant items ranked but R = ${j.R}`);
@@ -103,7 +103,7 @@ export function judgeQuery(j: Judgement, ks: readonly number[], empty: EmptyPoli
 }
 
 /** Means and counts over already-scored queries (from judgeQuery); a repeated query id is an error. */
-export function summarize(results: readonly QueryResult[], ks: readonly number[]): EvalResult {
+export function summarize(results: readonly QueryEval[], ks: readonly number[]): EvalResult {
   const names = metricNames(ks);
   const seen = new Set<string>();
   for (const r of results) {
@@ -127,7 +127,7 @@ export function summarize(results: readonly QueryResult[], ks: readonly number[]
 /** Score every judgement and aggregate. */
 export function evaluateJudgements(judgements: Iterable<Judgement>, opts: EvalOptions = {}): EvalResult {
   const ks = normaliseKs(opts.ks);
-  const results: QueryResult[] = [];
+  const results: QueryEval[] = [];
   for (const j of judgements) results.push(judgeQuery(j, ks, opts.empty));
   return summarize(results, ks);
 }

@@ -10,7 +10,7 @@ import { inputSize, type ModelSpec } from './spec.ts';
 import { resolvePooling } from './pool.ts';
 import { familyOf, readConfig, hfOnnxCandidates } from './hf.ts';
 import { hubCacheDir, hubTarget, missingFiles } from './hub.ts';
-import { loadTextEncoder } from './text.ts';
+import { loadTextEncoder } from './text-encoder.ts';
 import { findPreset, type Preset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { TfjsBackbone } from './tfjs.ts';

@@ -16,7 +16,7 @@ import { explicitHubTarget, hubCacheDir, hubTarget, missingFiles, resolveHubMode
 import { findPreset } from './presets.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath } from './tfjs.ts';
-import { loadTfjsModel } from './tfjs-onnx/load.ts';
+import { loadTfjsModel } from './tfjs-onnx/tfjs-load.ts';
 import { findOnSearchPath, notOnSearchPathMessage } from './search-path.ts';
 import type { Runtime } from './runtime.ts';
 

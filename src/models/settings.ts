@@ -6,7 +6,7 @@
 import { OptionError, toInteger, toNumber } from '../util/options.ts';
 import type { Feature } from './hf.ts';
 import type { SpecOverrides } from './load.ts';
-import type { ModelChoice } from './open.ts';
+import type { ModelChoice } from './open-model.ts';
 import type { Runtime } from './runtime.ts';
 import type { Pooling } from './spec.ts';
 

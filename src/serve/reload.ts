@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Index, loadModelForIndex, Model, openIndex, type AnnDtype, type Runtime, type StoreMeta } from '../api.ts';
-import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './queue.ts';
+import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './batching.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {

@@ -161,11 +161,6 @@ export function clearAnnCache(): void {
   cache.clear();
 }
 
-/** True when a graph is saved in dir (whatever state it covers). */
-export function hasAnn(dir: string): boolean {
-  return readAnnManifest(dir) !== undefined;
-}
-
 function canWrite(dir: string): boolean {
   try {
     fs.accessSync(dir, fs.constants.W_OK);

@@ -22,7 +22,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import usearch, { type Index as UIndex, type MetricKind, type ScalarKind } from 'usearch';
+import { createRequire } from 'node:module';
+import type { Index as UIndex, MetricKind, ScalarKind } from 'usearch';
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
@@ -89,10 +90,17 @@ export function vectorHash(v: Float32Array): number {
   return h;
 }
 
+/** usearch, loaded on the first graph: a process that never uses ANN never loads the native module. */
+let usearchModule: typeof import('usearch') | undefined;
+function usearchLib(): typeof import('usearch') {
+  usearchModule ??= createRequire(import.meta.url)('usearch') as typeof import('usearch');
+  return usearchModule;
+}
+
 function newIndex(dim: number, p: AnnParams): UIndex {
   // expansion_search = 1: the search depth is set per call by how many candidates are asked for
   // (usearch searches with max(expansion_search, wanted)).
-  return new usearch.Index({
+  return new (usearchLib().Index)({
     dimensions: dim,
     metric: 'cos' as MetricKind,
     quantization: p.dtype as ScalarKind,

@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { listFolder } from '../data/images.ts';
-import { embedImages, type EmbedResult, type Skipped } from '../embed/pipeline.ts';
+import { embedWithBackbone, type EmbedResult, type Skipped } from '../embed/pipeline.ts';
 import { loadBackbone } from '../models/load.ts';
 import { modelChoice, type ModelSettings } from '../models/settings.ts';
-import { modelRef, openModel } from '../models/open.ts';
+import { modelRef, openModel } from '../models/open-model.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -65,7 +65,7 @@ export async function distillHead(o: DistillHeadOptions): Promise<DistillHeadRes
     const backbone = await open();
     let done = 0;
     try {
-      const r = await embedImages(backbone, items, { onProgress: (k) => o.onProgress?.(which, (done += k), items.length), onSkip: o.onSkip });
+      const r = await embedWithBackbone(backbone, items, { onProgress: (k) => o.onProgress?.(which, (done += k), items.length), onSkip: o.onSkip });
       return { ...r, name: backbone.name, fingerprint: backbone.fingerprint };
     } finally {
       await backbone.dispose();

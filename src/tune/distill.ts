@@ -9,9 +9,9 @@ import { searchExact } from '../store/exact.ts';
 import { l2normalize } from '../models/pool.ts';
 import { Rng } from '../util/random.ts';
 import { OptionError } from '../util/options.ts';
-import { DISTILL_DEFAULTS } from './options.ts';
+import { DISTILL_DEFAULTS } from './tune-options.ts';
 import { HeadEngine } from './engine.ts';
-import { createHead, type Head, type HeadSpec } from './heads.ts';
+import { createHead, type TrainableHead, type HeadSpec } from './heads.ts';
 import { normalizeRows } from './losses/base.ts';
 import { Optimizer } from './optim.ts';
 import { randomBatches } from './samplers.ts';
@@ -84,7 +84,7 @@ export function distillOptionsFrom(values: Record<string, unknown>, seed: number
 }
 
 /** Train the student -> teacher head on paired rows (same images, same order). */
-export async function distill(student: Float32Array, sDim: number, teacher: Float32Array, tDim: number, o: DistillOptions): Promise<{ head: Head; epochs: { epoch: number; loss: number; seconds: number }[] }> {
+export async function distill(student: Float32Array, sDim: number, teacher: Float32Array, tDim: number, o: DistillOptions): Promise<{ head: TrainableHead; epochs: { epoch: number; loss: number; seconds: number }[] }> {
   const n = student.length / sDim;
   if (n !== teacher.length / tDim) throw new Error(`distill: ${n} student rows but ${teacher.length / tDim} teacher rows`);
   if (n < 2) throw new Error('distill: need at least 2 images');
@@ -132,7 +132,7 @@ export async function distill(student: Float32Array, sDim: number, teacher: Floa
 }
 
 /** Map rows through a trained head (then L2-normalise). */
-export async function applyDistilled(head: Head, rows: Float32Array): Promise<Float32Array> {
+export async function applyDistilled(head: TrainableHead, rows: Float32Array): Promise<Float32Array> {
   const engine = await HeadEngine.create(head);
   try {
     const n = rows.length / head.spec.inputDim;

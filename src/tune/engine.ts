@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
-import { BN_MOMENTUM, backwardGraph, cacheNames, foldedLayers, inferenceGraph, trainForwardGraph, type Head } from './heads.ts';
+import { BN_MOMENTUM, backwardGraph, cacheNames, foldedLayers, inferenceGraph, trainForwardGraph, type TrainableHead } from './heads.ts';
 
 /** Results of a training forward pass. */
 export interface ForwardResult {
@@ -25,14 +25,14 @@ export class HeadEngine {
   gradsZero = true;
 
   private constructor(
-    readonly head: Head,
+    readonly head: TrainableHead,
     private fwd: ort.InferenceSession,
     private bwd: ort.InferenceSession,
     private inf: ort.InferenceSession,
   ) {}
 
   /** Build the three graphs and open sessions. */
-  static async create(head: Head): Promise<HeadEngine> {
+  static async create(head: TrainableHead): Promise<HeadEngine> {
     const [fwd, bwd, inf] = await Promise.all([
       createSession(buildModel(trainForwardGraph(head)), 'head training graph'),
       createSession(buildModel(backwardGraph(head)), 'head backward graph'),

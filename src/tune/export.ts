@@ -1,16 +1,16 @@
-/** Write a tuned head as an ONNX file that `loadHead` (src/embed/head.ts) loads: input [N, D] -> `embedding` [N, D'] (not normalised). */
+/** Write a tuned head as an ONNX file that `loadHead` (src/models/head.ts) loads: input [N, D] -> `embedding` [N, D'] (not normalised). */
 import { buildModel } from '../models/onnx-build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { inferenceGraph, type Head } from './heads.ts';
+import { inferenceGraph, type TrainableHead } from './heads.ts';
 
 /** Serialise a head to ONNX bytes; metadata (loss, dims, metrics...) goes into the model's metadata_props. */
-export function headModel(head: Head, metadata: Record<string, string> = {}): Uint8Array {
+export function headModel(head: TrainableHead, metadata: Record<string, string> = {}): Uint8Array {
   const meta = { 'lookalike.kind': 'head', 'lookalike.head': JSON.stringify(head.spec), ...metadata };
   return buildModel(inferenceGraph(head, true, meta));
 }
 
 /** Write the head atomically (temp file + fsync + rename). */
-export function writeHead(file: string, head: Head, metadata: Record<string, string> = {}): void {
+export function writeHead(file: string, head: TrainableHead, metadata: Record<string, string> = {}): void {
   try {
     writeFileAtomic(file, headModel(head, metadata));
   } catch (e) {

@@ -5,7 +5,7 @@
  */
 import { Rng } from '../util/random.ts';
 import { encodeLabels, splitRows, subset, type Labelled, type SplitRule } from './data.ts';
-import { resolveTuneValues, trainOptionsFrom, type TuneValues } from './options.ts';
+import { resolveTuneValues, trainOptionsFrom, type TuneValues } from './tune-options.ts';
 import { train, type EpochLog, type TrainOptions, type TrainResult } from './train.ts';
 
 /** A fitted head with what it was trained on. */

@@ -10,7 +10,7 @@ import { makeParam, type Param } from './params.ts';
 import type { Rng } from '../util/random.ts';
 import { OptionError } from '../util/options.ts';
 
-/** Head shape and regularisation. */
+/** TrainableHead shape and regularisation. */
 export interface HeadSpec {
   kind: 'linear' | 'mlp';
   inputDim: number;
@@ -32,7 +32,7 @@ export interface BnStats {
 }
 
 /** A head: spec, trainable parameters (classifier last), and batch-norm running statistics. */
-export interface Head {
+export interface TrainableHead {
   spec: HeadSpec;
   params: Param[];
   bn: BnStats[];
@@ -61,7 +61,7 @@ export function widths(spec: HeadSpec): number[] {
  * classifier, zero biases. A linear head starts from `init` (inputDim x outputDim) when given, else from
  * the identity when inputDim = outputDim (tuning starts at the frozen embeddings).
  */
-export function createHead(spec: HeadSpec, rng: Rng, init?: { weight: Float32Array; bias?: Float32Array }): Head {
+export function createHead(spec: HeadSpec, rng: Rng, init?: { weight: Float32Array; bias?: Float32Array }): TrainableHead {
   checkSpec(spec);
   const w = widths(spec);
   const params: Param[] = [];
@@ -99,14 +99,14 @@ export function createHead(spec: HeadSpec, rng: Rng, init?: { weight: Float32Arr
 }
 
 /** The parameter named `name`. */
-export function param(head: Head, name: string): Param {
+export function param(head: TrainableHead, name: string): Param {
   const p = head.params.find((q) => q.name === name);
   if (!p) throw new Error(`head has no parameter ${name}`);
   return p;
 }
 
 /** Trainable parameters of the embedding part (classifier excluded) plus the classifier. */
-export function trainableCount(head: Head): { embedding: number; classifier: number } {
+export function trainableCount(head: TrainableHead): { embedding: number; classifier: number } {
   let embedding = 0, classifier = 0;
   for (const p of head.params) (p.name === 'wc' || p.name === 'bc' ? (classifier += p.data.length) : (embedding += p.data.length));
   return { embedding, classifier };
@@ -129,7 +129,7 @@ export function cacheNames(spec: HeadSpec): string[] {
 const layerIn = (spec: HeadSpec, i: number) => (i === 0 ? 'x' : spec.dropout > 0 ? `h${i - 1}` : `a${i - 1}`);
 
 /** Training forward graph: inputs x, parameters, dropout masks; outputs emb, logits (with a classifier), caches. */
-export function trainForwardGraph(head: Head): GraphDef {
+export function trainForwardGraph(head: TrainableHead): GraphDef {
   const { spec } = head;
   const w = widths(spec);
   const L = w.length - 1;
@@ -176,7 +176,7 @@ export function trainForwardGraph(head: Head): GraphDef {
 }
 
 /** Backward graph: inputs x, emb, caches, masks, weights, dEmb (and dLogits); outputs d_<param> for every parameter. */
-export function backwardGraph(head: Head): GraphDef {
+export function backwardGraph(head: TrainableHead): GraphDef {
   const { spec } = head;
   const w = widths(spec);
   const L = w.length - 1;
@@ -241,7 +241,7 @@ export function backwardGraph(head: Head): GraphDef {
  * The inference chain as weights per layer: batch norm folded into the preceding Gemm
  * (W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps)); no dropout, no classifier.
  */
-export function foldedLayers(head: Head): { weight: Float32Array; bias: Float32Array; fin: number; fout: number }[] {
+export function foldedLayers(head: TrainableHead): { weight: Float32Array; bias: Float32Array; fin: number; fout: number }[] {
   const { spec } = head;
   const w = widths(spec);
   const L = w.length - 1;
@@ -264,7 +264,7 @@ export function foldedLayers(head: Head): { weight: Float32Array; bias: Float32A
 }
 
 /** Inference graph `input` [N, inputDim] -> L2-normalise -> layers -> `embedding` [N, outputDim] (not normalised); weights as inputs (evaluation) or initializers (export). */
-export function inferenceGraph(head: Head, asInitializers: boolean, metadata?: Record<string, string>): GraphDef {
+export function inferenceGraph(head: TrainableHead, asInitializers: boolean, metadata?: Record<string, string>): GraphDef {
   const layers = foldedLayers(head);
   const nodes: NodeDef[] = [];
   const inputs: ValueDef[] = [fv('input', ['N', head.spec.inputDim])];

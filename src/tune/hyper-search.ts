@@ -8,7 +8,7 @@
 import { Rng } from '../util/random.ts';
 import type { Labelled, SplitRule } from './data.ts';
 import { fitHead, type Fit } from './fit.ts';
-import { TUNE_OPTION_NAMES, type TuneValues } from './options.ts';
+import { TUNE_OPTION_NAMES, type TuneValues } from './tune-options.ts';
 
 /** One dimension of a search space: a list of choices, or a numeric range (log scale for learning rates). */
 export type SpaceDim = (string | number | boolean)[] | { min: number; max: number; log?: boolean; integer?: boolean };
@@ -77,7 +77,7 @@ export interface Trial {
 }
 
 /** Options for searchHeads. */
-export interface SearchOptions {
+export interface HeadSearchOptions {
   space: SearchSpace;
   trials: number;
   strategy?: 'random' | 'grid';
@@ -89,7 +89,7 @@ export interface SearchOptions {
 }
 
 /** Run the trials on the pool, pick the best validation score, train it again on the whole pool; returns every trial and the final fit. */
-export async function searchHeads(pool: Labelled, rule: SplitRule, o: SearchOptions): Promise<{ trials: Trial[]; best: Trial; final: Fit }> {
+export async function searchHeads(pool: Labelled, rule: SplitRule, o: HeadSearchOptions): Promise<{ trials: Trial[]; best: Trial; final: Fit }> {
   if (rule.kind === 'none') throw new Error('search: needs validation rows to compare trials (a validation split)');
   const draws = sampleTrials(o.space, o.trials, o.strategy ?? 'random', o.seed);
   const trials: Trial[] = [];

@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readLabels } from '../data/labels.ts';
 import { listFolder, listingSkips } from '../data/images.ts';
-import { embedImages, type Skipped } from '../embed/pipeline.ts';
+import { embedWithBackbone, type Skipped } from '../embed/pipeline.ts';
 import { loadIndex, type IndexData } from '../index/whole-index.ts';
 import { decodeNpy } from '../util/npy.ts';
-import { openModel, type ModelChoice } from '../models/open.ts';
+import { openModel, type ModelChoice } from '../models/open-model.ts';
 import { Rng } from '../util/random.ts';
 import { writeHead } from './export.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from './data.ts';
 import { train, type TrainOptions, type TrainResult } from './train.ts';
-import { headAndTraining, resolveTuneValues, type TuneValues } from './options.ts';
+import { headAndTraining, resolveTuneValues, type TuneValues } from './tune-options.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError } from '../util/options.ts';
 
@@ -89,7 +89,7 @@ async function loadInputs(o: TuneHeadOptions, log: (s: string) => void): Promise
   try {
     for (const s of listingSkips(listing)) o.onSkip?.(s);
     o.onEmbedStart?.(items.length);
-    const emb = await embedImages(backbone, items, { batchSize: o.model?.runtime?.batchSize, onProgress: o.onEmbedProgress, onSkip: o.onSkip });
+    const emb = await embedWithBackbone(backbone, items, { batchSize: o.model?.runtime?.batchSize, onProgress: o.onEmbedProgress, onSkip: o.onSkip });
     const { data } = joinLabels(emb.ids, emb.vectors, emb.dim, rows, o.trainDir);
     return { data, source: o.trainDir, model: backbone.name };
   } finally {
@@ -125,7 +125,11 @@ export async function prepareTuneData(o: Omit<TuneHeadOptions, 'out' | 'head' | 
   return { pool, rule, source, model, dim: data.dim };
 }
 
-/** Train a head on frozen embeddings and write it to `o.out` as ONNX (usable with --head). */
+/**
+ * Train a head (linear or MLP) on frozen embeddings and write it to `o.out` as ONNX (for a
+ * model's `head`). Every option has a default (TUNE_OPTIONS): give the inputs and `out`.
+ * @example await tuneHead({ index: 'g.lkx', labels: 'labels.csv', out: 'head.onnx', options: { loss: 'triplet', epochs: 10 } });
+ */
 export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise<TuneHeadResult> {
   const log = o.log ?? (() => undefined);
   const values = resolveTuneValues(o.options ?? {}, '');

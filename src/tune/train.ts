@@ -6,7 +6,7 @@
  * the first optimiser step fails loudly (the competition paper's silent failure).
  */
 import { HeadEngine } from './engine.ts';
-import { createHead, trainableCount, type Head, type HeadSpec } from './heads.ts';
+import { createHead, trainableCount, type TrainableHead, type HeadSpec } from './heads.ts';
 import { makeLoss, type LossOptions } from './losses/index.ts';
 import { normalizeRows } from './losses/base.ts';
 import { makeMiner, type MinerKind, type MinerOptions } from './miners.ts';
@@ -15,7 +15,7 @@ import { countParams, type Param } from './params.ts';
 import { Rng } from '../util/random.ts';
 import { mPerClassBatches, randomBatches, type SamplerKind } from './samplers.ts';
 import { learningRate } from './schedule.ts';
-import { retrievalMetrics, type EvalSet, type TuneMetrics } from './evaluate.ts';
+import { retrievalMetrics, type EvalSet, type TuneMetrics } from './validation.ts';
 import { OptionError } from '../util/options.ts';
 
 /** Labelled training rows (row-major n x dim; normalised by train()). */
@@ -72,7 +72,7 @@ export interface EpochLog {
 
 /** A finished run: the head (best weights restored), the metrics before and after, and the epochs. */
 export interface TrainResult {
-  head: Head;
+  head: TrainableHead;
   frozen?: TuneMetrics;
   tuned?: TuneMetrics;
   bestEpoch: number;
@@ -81,11 +81,11 @@ export interface TrainResult {
   secondsPerEpoch: number;
 }
 
-function snapshot(head: Head): { params: Float32Array[]; bn: { mean: Float32Array; variance: Float32Array }[] } {
+function snapshot(head: TrainableHead): { params: Float32Array[]; bn: { mean: Float32Array; variance: Float32Array }[] } {
   return { params: head.params.map((p) => Float32Array.from(p.data)), bn: head.bn.map((b) => ({ mean: Float32Array.from(b.mean), variance: Float32Array.from(b.variance) })) };
 }
 
-function restore(head: Head, s: ReturnType<typeof snapshot>): void {
+function restore(head: TrainableHead, s: ReturnType<typeof snapshot>): void {
   head.params.forEach((p, i) => p.data.set(s.params[i]));
   head.bn.forEach((b, i) => {
     b.mean.set(s.bn[i].mean);

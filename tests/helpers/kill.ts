@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { rng } from '../../src/util/random.ts';
-import { openStore } from '../../src/store/open.ts';
+import { openStore } from '../../src/store/open-store.ts';
 
 /** Write n distinct tiny PNGs (8x8 random pixels) under dir in folders of 100; returns their ids. */
 export async function writeTinyGallery(dir: string, n: number, seed = 1, size = 8): Promise<string[]> {

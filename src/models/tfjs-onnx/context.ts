@@ -63,8 +63,3 @@ export function attrFloat(n: TfNode, name: string, fallback = 0): number {
   return n.attr?.[name]?.f ?? fallback;
 }
 
-/** An int attribute. */
-export function attrInt(n: TfNode, name: string, fallback = 0): number {
-  const v = n.attr?.[name]?.i;
-  return v === undefined ? fallback : Number(v);
-}

@@ -91,11 +91,6 @@ export function acquireLock(dir: string): () => void {
   throw new Error(`${dir}: could not take the writer lock (${file})`);
 }
 
-/** The current holder of a folder's lock, if any. */
-export function lockHolder(dir: string): LockInfo | undefined {
-  return readLock(path.join(dir, LOCK));
-}
-
 /** Throw at once (naming the holder) if another live process on this host holds the lock of `dir`. */
 export function assertUnlocked(dir: string): void {
   const cur = readLock(path.join(dir, LOCK));

@@ -10,7 +10,7 @@ import { sameEmbedding, type EmbeddingSource } from '../../models/compat.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import type { Sql } from './sql.ts';
 import { withIndex } from './location.ts';
-import { DDL_LOCK, itemsTable } from './schema.ts';
+import { DDL_LOCK, itemsTable } from './tables.ts';
 import { openPgStore, type PgStore } from './store.ts';
 
 /** Drop a staging index recorded for `index` (its table, metadata and record), inside tx. */

@@ -13,7 +13,7 @@ import { openDb } from './db.ts';
 import type { Db, Sql } from './sql.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
 import { takeWriterLock, type HeldLock } from './lock.ts';
-import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './schema.ts';
+import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './tables.ts';
 import { dotRows, parseVectorText, toVectorBinary, toVectorText } from './vectors.ts';
 
 /** Extra candidates fetched beyond k before exact re-scoring (absorbs pgvector's float rounding). */

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import { listFolder } from '../data/images.ts';
 import { readCsv } from '../data/csv.ts';
-import { embedImages, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import { embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Backbone } from '../models/backbone.ts';
 import type { Head } from '../models/head.ts';
 import { hashFile } from '../util/hash.ts';
@@ -265,7 +265,7 @@ async function embedJob(job: JobData, backbone: Backbone, head?: Head): Promise<
       skipped.push({ id: it.id, reason: code === 'ENOENT' ? `file not found (${it.path})` : (e as Error).message });
     }
   }
-  const res = await embedImages(backbone, sources, { head, onSkip: (s) => skipped.push(s) });
+  const res = await embedWithBackbone(backbone, sources, { head, onSkip: (s) => skipped.push(s) });
   const items: PgItem[] = res.ids.map((id, i) => {
     const m = meta.get(id)!;
     const item: PgItem = { id, path: m.it.path, vector: res.vectors.slice(i * res.dim, (i + 1) * res.dim), file: { sha256: m.sha256, size: m.size } };

@@ -26,9 +26,6 @@ export interface TuneMetrics {
   queries: number;
 }
 
-/** Metric names usable for early stopping. */
-export const MONITORS = ['precision@1', 'mmp@5', 'map'] as const;
-
 /** Largest set ranked in full (mAP over the whole list); larger sets rank the top `maxRank`. */
 const FULL_RANK_LIMIT = 5000;
 

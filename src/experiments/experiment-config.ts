@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { normaliseKs } from '../metrics/evaluate.ts';
-import { DISTILL_DEFAULTS } from '../tune/options.ts';
+import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
 
 /** A backbone to compare: a preset, folder or file, plus its model flags (pooling, resize...). */
 export interface ModelEntry {

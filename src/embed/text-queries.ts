@@ -9,14 +9,14 @@ import path from 'node:path';
 import type { EmbedResult } from './pipeline.ts';
 import type { VectorStore } from '../store/types.ts';
 import { crossModalRecall, type CrossModalRecall } from '../metrics/crossmodal.ts';
-import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text.ts';
+import { embedTexts, loadTextEncoder, type TextEncoder } from '../models/text-encoder.ts';
 import type { Runtime } from '../models/runtime.ts';
 import type { EmbeddingSource } from '../models/compat.ts';
-import type { Caption } from '../data/captions.ts';
+import type { Caption } from '../data/captions-csv.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { embedImages } from './pipeline.ts';
+import { embedWithBackbone } from './pipeline.ts';
 import { scoreMatrix } from '../store/exact.ts';
-import { readCaptions } from '../data/captions.ts';
+import { readCaptions } from '../data/captions-csv.ts';
 import { loadBackbone } from '../models/load.ts';
 import { ModelProto } from '../util/onnx-proto.ts';
 import { OptionError } from '../util/options.ts';
@@ -124,7 +124,7 @@ export async function runCaptionEval(index: VectorStore | undefined, o: CaptionE
     }
     const backbone = await loadBackbone(model, { dtype: o.dtype, runtime: o.runtime });
     try {
-      const r = await evaluateCaptions(backbone, enc, caps, o.root ?? path.dirname(o.captions), o.ks);
+      const r = await captionEvalOfBackbone(backbone, enc, caps, o.root ?? path.dirname(o.captions), o.ks);
       return { imageToText: r.imageToText, textToImage: r.textToImage, images: r.images, captions: r.captions, model, captionsFile: o.captions, missing: caps.length - r.captions };
     } finally {
       await backbone.dispose();
@@ -169,9 +169,9 @@ export interface CaptionEval extends CrossModalRecall {
  * Embed the images of a captions file (paths relative to `root`) with `backbone` and the captions
  * with `text`, then compute image->text and text->image R@K. Both towers must share an embedding space.
  */
-export async function evaluateCaptions(backbone: Backbone, text: TextEncoder, captions: Caption[], root: string, ks: number[] = [1, 5, 10]): Promise<CaptionEval> {
+export async function captionEvalOfBackbone(backbone: Backbone, text: TextEncoder, captions: Caption[], root: string, ks: number[] = [1, 5, 10]): Promise<CaptionEval> {
   const paths = [...new Set(captions.map((c) => c.path))];
-  const img = await embedImages(backbone, paths.map((p) => ({ id: p, source: path.join(root, p) })));
+  const img = await embedWithBackbone(backbone, paths.map((p) => ({ id: p, source: path.join(root, p) })));
   const row = new Map(img.ids.map((id, i) => [id, i]));
   const kept = captions.filter((c) => row.has(c.path));
   const txt = await embedTexts(text, kept.map((c) => c.caption));
