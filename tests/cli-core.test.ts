@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
+import { runCli } from './helpers/cli.ts';
 import { cli, tmpDir, writeTinyCnn, SHARED, TINY_FLAGS } from './helpers/tmp.ts';
 import { program } from '../src/cli/main.ts';
 
@@ -34,37 +35,37 @@ test('index, then search by file, folder and id, with --json and --submission', 
   fs.writeFileSync(path.join(gallery, 'broken.jpg'), 'nope');
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'g.lkx');
-  const idx = cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out]);
+  const idx = (await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out]));
   assert.equal(idx.status, 0, idx.stderr);
   assert.match(idx.stderr, /skipped broken\.jpg: /);
   assert.match(idx.stdout, /12 images, 16-d; 12 added/);
-  assert.equal(cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out, '--strict']).status, 1);
+  assert.equal((await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out, '--strict'])).status, 1);
 
   const q = path.join(gallery, 'class01/002.jpg');
-  const one = cli(['search', out, q, '-k', '3', '--json']);
+  const one = (await runCli(['search', out, q, '-k', '3', '--json']));
   assert.equal(one.status, 0, one.stderr);
   const res = JSON.parse(one.stdout).results;
   assert.equal(res[0].query, '002.jpg');
   assert.equal(res[0].hits[0].id, 'class01/002.jpg');
   assert.ok(Math.abs(res[0].hits[0].score - 1) < 1e-5);
-  const noSelf = JSON.parse(cli(['search', out, q, '-k', '3', '--json', '--exclude-self']).stdout).results[0].hits;
+  const noSelf = JSON.parse((await runCli(['search', out, q, '-k', '3', '--json', '--exclude-self'])).stdout).results[0].hits;
   assert.ok(noSelf.every((h: { id: string }) => h.id !== 'class01/002.jpg'));
   assert.equal(noSelf.length, 3);
 
-  const byId = JSON.parse(cli(['search', out, '--id', 'class02/000.jpg', '-k', '2', '--exclude-self', '--json']).stdout).results[0];
+  const byId = JSON.parse((await runCli(['search', out, '--id', 'class02/000.jpg', '-k', '2', '--exclude-self', '--json'])).stdout).results[0];
   assert.equal(byId.hits.length, 2);
   assert.ok(byId.hits.every((h: { id: string }) => h.id !== 'class02/000.jpg'));
-  assert.match(cli(['search', out, '--id', 'nope.jpg']).stderr, /no id "nope\.jpg"/);
+  assert.match((await runCli(['search', out, '--id', 'nope.jpg'])).stderr, /no id "nope\.jpg"/);
 
   const sub = path.join(dir, 'sub.json');
-  const folder = cli(['search', out, path.join(gallery, 'class03'), '-k', '5', '--submission', sub]);
+  const folder = (await runCli(['search', out, path.join(gallery, 'class03'), '-k', '5', '--submission', sub]));
   assert.equal(folder.status, 0, folder.stderr);
   const s = JSON.parse(fs.readFileSync(sub, 'utf8'));
   assert.deepEqual(Object.keys(s).sort(), ['000.jpg', '001.jpg', '002.jpg']);
   assert.ok(Object.values(s).every((v) => (v as string[]).length === 5));
 
   // a different model (spec) than the index's is refused
-  const other = cli(['search', out, q, '--model', model, '--resize', '32x32', '--crop', 'none', '--pooling', 'gem']);
+  const other = (await runCli(['search', out, q, '--model', model, '--resize', '32x32', '--crop', 'none', '--pooling', 'gem']));
   assert.equal(other.status, 1);
   assert.match(other.stderr, /not the one the index was built with/);
 });
@@ -75,7 +76,7 @@ test('compete on a generated competition folder writes k gallery names for every
   const truth = await writeCompetition(comp, 6, 2);
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'sub.json');
-  const r = cli(['compete', comp, '--model', model, ...TINY_FLAGS, '-k', '4', '--out', out]);
+  const r = (await runCli(['compete', comp, '--model', model, ...TINY_FLAGS, '-k', '4', '--out', out]));
   assert.equal(r.status, 0, r.stderr);
   const sub = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, string[]>;
   assert.deepEqual(Object.keys(sub).sort(), Object.keys(truth).sort());
@@ -87,11 +88,11 @@ test('compete on a generated competition folder writes k gallery names for every
   }
 });
 
-test('compete on ../shared/datasets/cufs-sketch/test covers every query in truth.json', { skip: !fs.existsSync(path.join(SHARED, 'datasets/cufs-sketch')) && 'no ../shared' }, () => {
+test('compete on ../shared/datasets/cufs-sketch/test covers every query in truth.json', { skip: !fs.existsSync(path.join(SHARED, 'datasets/cufs-sketch')) && 'no ../shared' }, async () => {
   const dir = tmpDir();
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'sub.json');
-  const r = cli(['compete', path.join(SHARED, 'datasets/cufs-sketch/test'), '--model', model, ...TINY_FLAGS, '--out', out, '--json']);
+  const r = (await runCli(['compete', path.join(SHARED, 'datasets/cufs-sketch/test'), '--model', model, ...TINY_FLAGS, '--out', out, '--json']));
   assert.equal(r.status, 0, r.stderr);
   const sub = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, string[]>;
   const truth = JSON.parse(fs.readFileSync(path.join(SHARED, 'datasets/cufs-sketch/truth.json'), 'utf8'));
@@ -99,9 +100,9 @@ test('compete on ../shared/datasets/cufs-sketch/test covers every query in truth
   assert.ok(Object.values(sub).every((v) => v.length === 10 && v.every((g) => /^g\d{4}\.jpg$/.test(g))));
 });
 
-test('demo (the README main job) does real retrieval with the pretrained defaults on ../shared', { skip: !fs.existsSync(path.join(SHARED, 'datasets/ukbench56')) && 'no ../shared' }, () => {
+test('demo (the README main job) does real retrieval with the pretrained defaults on ../shared', { skip: !fs.existsSync(path.join(SHARED, 'datasets/ukbench56')) && 'no ../shared' }, async () => {
   const work = tmpDir();
-  const r = cli(['demo', '--json', '--work', work]);
+  const r = (await runCli(['demo', '--json', '--work', work]));
   assert.equal(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout);
   // The demo adds ../shared/models to the model search path and prefers the ImageNet MobileNetV2.

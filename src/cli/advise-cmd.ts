@@ -1,6 +1,7 @@
 /** `lookalike advise DATASET`: rank the available backbones x a small mode list on your own labelled images and recommend one. */
 import { Command, Option } from 'commander';
 import { printJson } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 /** The `advise` command. */
 export function adviseCommand(): Command {
@@ -35,10 +36,10 @@ Example:
       cache: o.cache,
       store: o.store,
       quiet: o.json,
-      log: o.json ? undefined : (s) => process.stderr.write(`${s}\n`),
+      log: o.json ? undefined : (s) => printErr(`${s}\n`),
     });
     if (o.json) return printJson({ dataset, recommended: { model: a.recommended.model, mode: a.recommended.mode, 'mmp@5': a.recommended['mmp@5'] }, commands: a.commands, rows: a.rows.map(({ run: _run, ...r }) => r), skipped: a.skipped });
-    process.stdout.write(api.formatAdvice(a));
+    printOut(api.formatAdvice(a));
   });
   return cmd;
 }

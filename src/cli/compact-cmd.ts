@@ -1,6 +1,7 @@
 /** `lookalike compact INDEX`: merge an index's segments into one and drop removed rows. */
 import { Command } from 'commander';
 import { addStoreOption, printJson, storeLocation } from './flags.ts';
+import { printOut } from './io.ts';
 
 /** The `compact` command. */
 export function compactCommand(): Command {
@@ -20,7 +21,7 @@ Example:
     const loc = storeLocation(index, o.store);
     const summary = await api.compactIndex(loc);
     if (o.json) printJson(summary);
-    else process.stdout.write(summary.compacted ? `${loc}: ${summary.segments_before} segment(s), ${summary.rows_before} rows -> 1 segment, ${summary.items} items (${summary.seconds.toFixed(1)} s)\n` : `${loc}: already compact (1 segment, no removed rows)\n`);
+    else printOut(summary.compacted ? `${loc}: ${summary.segments_before} segment(s), ${summary.rows_before} rows -> 1 segment, ${summary.items} items (${summary.seconds.toFixed(1)} s)\n` : `${loc}: already compact (1 segment, no removed rows)\n`);
   });
   return cmd;
 }

@@ -1,6 +1,7 @@
 /** `lookalike compete DIR`: rank DIR/gallery for every image in DIR/query and write the top-k submission JSON. */
 import { Command } from 'commander';
 import { addAnnOptions, addModelOptions, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
+import { printOut } from './io.ts';
 
 interface CompeteFlags extends ModelFlags, AnnFlags {
   k: string;
@@ -36,7 +37,7 @@ Example:
     const r = await api.compete(dir, { model: modelSettings(flags), store, k, out, strict: o.strict, search: annMode(o), onSkip: skips.report, ...bars }).finally(() => bars.end());
     const summary = { out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
     if (o.json) printJson(summary);
-    else process.stdout.write(`${out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);
+    else printOut(`${out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);
   });
   return cmd;
 }

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import type { DedupResult } from '../api.ts';
 import { addAnnOptions, addStoreOption, annMode, lazyProgress, printJson, storeLocation, type AnnFlags } from './flags.ts';
+import { printOut } from './io.ts';
 
 interface DedupFlags extends AnnFlags {
   threshold: string;
@@ -43,7 +44,7 @@ function summary(r: DedupResult) {
 }
 
 function printGroups(r: DedupResult, out?: string): void {
-  const w = (s: string) => process.stdout.write(s + '\n');
+  const w = (s: string) => printOut(s + '\n');
   w(`threshold ${r.threshold.toFixed(4)} (${r.rule})`);
   for (const [i, g] of r.groups.slice(0, 50).entries()) {
     w(`group ${i + 1}: ${g.members.length} items, keep ${g.keeper}`);

@@ -1,6 +1,7 @@
 /** `lookalike demo`: the main job end to end on data at hand (the library's runDemo), printed. */
 import { Command } from 'commander';
 import { lazyProgress, partProgress, printJson } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 interface DemoFlags {
   data?: string;
@@ -29,16 +30,16 @@ Example:
       const bar = lazyProgress('embedding', o.json);
       const parts = partProgress(o.json);
       const r = await api
-        .runDemo({ data: o.data, model: o.model, k: api.checkK(o.k), work: o.work, log: (s) => (o.json ? undefined : process.stderr.write(`${s}\n`)), onProgress: bar.update, compete: parts })
+        .runDemo({ data: o.data, model: o.model, k: api.checkK(o.k), work: o.work, log: (s) => (o.json ? undefined : printErr(`${s}\n`)), onProgress: bar.update, compete: parts })
         .finally(() => (bar.end(), parts.end()));
       const { examples, competition, ...summary } = r;
       if (o.json) return printJson({ ...summary, competition });
       for (const e of examples) {
-        process.stdout.write(`${e.query} [${e.label}]\n`);
-        e.hits.forEach((h, i) => process.stdout.write(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${e.hitLabels[i]}]\n`));
+        printOut(`${e.query} [${e.label}]\n`);
+        e.hits.forEach((h, i) => printOut(`  ${h.rank}. ${h.score.toFixed(3)} ${h.id} [${e.hitLabels[i]}]\n`));
       }
       const note = r.model_note ? ` (${r.model_note})` : '';
-      process.stdout.write(`\n${r.data}: ${r.images} images, model ${r.model}${note}\n${r.protocol}, ${r.queries_scored} queries: ` + Object.entries(r.metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${r.index}  (browse it: lookalike serve ${r.index})\n`);
-      if (competition) process.stdout.write(`\n${competition.dir}: ${competition.queries} queries, model ${competition.model}: weighted top-k ${competition.weighted_topk.toFixed(1)} / 1000, hit@1 ${competition.hit1.toFixed(3)}\nsubmission: ${competition.out}\n`);
+      printOut(`\n${r.data}: ${r.images} images, model ${r.model}${note}\n${r.protocol}, ${r.queries_scored} queries: ` + Object.entries(r.metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join('  ') + `\nindex: ${r.index}  (browse it: lookalike serve ${r.index})\n`);
+      if (competition) printOut(`\n${competition.dir}: ${competition.queries} queries, model ${competition.model}: weighted top-k ${competition.weighted_topk.toFixed(1)} / 1000, hit@1 ${competition.hit1.toFixed(3)}\nsubmission: ${competition.out}\n`);
     });
 }

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT, metricsHelp, parseKs, Progress } from '../schema.ts';
 import type { CaptionEvalRun, EvalRun } from '../api.ts';
 import { addAnnOptions, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 /** Flags of `lookalike eval`. */
 export interface EvalFlags extends AnnFlags {
@@ -49,7 +50,7 @@ export async function runEvalFlags(index: string | undefined, o: EvalFlags): Pro
     },
   });
   bar?.end();
-  for (const w of run.warnings) process.stderr.write(`${w}\n`);
+  for (const w of run.warnings) printErr(`${w}\n`);
   return run;
 }
 
@@ -100,17 +101,17 @@ Example:
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
       const api = await import('../api.ts');
       const r = await api.evaluateOxford(index, o.oxford);
-      process.stdout.write(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
+      printOut(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }
     if (o.captions) {
       const api = await import('../api.ts');
       const r = await api.evaluateCaptions({ index, captions: o.captions, model: o.model, dtype: o.dtype, root: o.root, ks: parseKs(o.k) });
-      process.stdout.write(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
+      printOut(o.json ? JSON.stringify({ mode: 'captions', ...r }, null, 2) + '\n' : formatCaptionEval(r));
       return;
     }
     const run = await runEvalFlags(index, o);
-    process.stdout.write(o.json ? JSON.stringify(run.json, null, 2) + '\n' : run.table);
+    printOut(o.json ? JSON.stringify(run.json, null, 2) + '\n' : run.table);
   });
   return cmd;
 }

@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, config, Progress, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
 import type { Skipped } from '../api.ts';
+import { printOut, printErr } from './io.ts';
 
 /** Model settings as flags give them, plus the output switches every command has. */
 export interface ModelFlags extends ModelSettings {
@@ -75,7 +76,7 @@ export function annMode(o: AnnFlags): { ann: AnnMode; ef?: number; annDtype?: An
     ann: o.ann ?? 'auto',
     ef: o.ef === undefined ? undefined : checkEf(o.ef),
     annDtype: o.annDtype,
-    onNote: o.json ? undefined : (msg) => process.stderr.write(`${msg}\n`),
+    onNote: o.json ? undefined : (msg) => printErr(`${msg}\n`),
   };
 }
 
@@ -120,7 +121,7 @@ export function skipReporter(json?: boolean): { list: Skipped[]; report: (s: Ski
     list,
     report: (s) => {
       list.push(s);
-      if (!json) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
+      if (!json) printErr(`skipped ${s.id}: ${s.reason}\n`);
     },
   };
 }
@@ -152,5 +153,5 @@ export function partProgress(json?: boolean): { onPart: (part: 'gallery' | 'quer
 
 /** Print JSON to stdout. */
 export function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  printOut(JSON.stringify(v, null, 2) + '\n');
 }

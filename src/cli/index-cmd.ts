@@ -1,6 +1,7 @@
 /** `lookalike index FOLDER --model M --out X.lkx`: embed a gallery folder into an index (or queue it for workers). */
 import { Command } from 'commander';
 import { addIndexAnnOptions, addModelOptions, annMode, lazyProgress, modelSettings, printJson, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 interface IndexFlags extends ModelFlags, AnnFlags {
   out?: string;
@@ -64,7 +65,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
         onSkip: skips.report,
       });
       if (o.json) return printJson({ store: r.store, queue: r.queue, listed: r.listed, queued: r.queued, jobs: r.jobs, unchanged: r.unchanged, removed: r.removed.length, skipped: r.skipped, removed_ids: r.removed });
-      process.stdout.write(`${r.index}: ${r.listed} listed, ${r.queued} queued in ${r.jobs} jobs on ${r.queue}, ${r.unchanged} unchanged, ${r.removed.length} removed, ${r.skipped.length} skipped; run \`lookalike worker --store ...\` on each machine, \`lookalike status --store ...\` to follow\n`);
+      printOut(`${r.index}: ${r.listed} listed, ${r.queued} queued in ${r.jobs} jobs on ${r.queue}, ${r.unchanged} unchanged, ${r.removed.length} removed, ${r.skipped.length} skipped; run \`lookalike worker --store ...\` on each machine, \`lookalike status --store ...\` to follow\n`);
       return;
     }
     const bar = lazyProgress('embedding', o.json);
@@ -78,7 +79,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       onSkip: skips.report,
       onProgress: bar.update,
       onPlan: (p) => {
-        if (p.indexed || !o.json) process.stderr.write(`${out}: ${p.indexed} items indexed; ${p.unchanged} unchanged, embedding ${p.toEmbed}, removing ${p.toRemove}\n`);
+        if (p.indexed || !o.json) printErr(`${out}: ${p.indexed} items indexed; ${p.unchanged} unchanged, embedding ${p.toEmbed}, removing ${p.toRemove}\n`);
       },
     });
     bar.end();
@@ -95,12 +96,12 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
     };
     if (o.json) printJson({ ...summary, added_ids: report.added, changed_ids: report.changed, removed_ids: report.removed });
     else {
-      for (const id of report.added.slice(0, 20)) process.stdout.write(`+ ${id}\n`);
-      for (const id of report.changed.slice(0, 20)) process.stdout.write(`~ ${id}\n`);
-      for (const id of report.removed.slice(0, 20)) process.stdout.write(`- ${id}\n`);
+      for (const id of report.added.slice(0, 20)) printOut(`+ ${id}\n`);
+      for (const id of report.changed.slice(0, 20)) printOut(`~ ${id}\n`);
+      for (const id of report.removed.slice(0, 20)) printOut(`- ${id}\n`);
       const more = report.added.length + report.changed.length + report.removed.length;
-      if (more > 60) process.stdout.write(`(${more} changes in all)\n`);
-      process.stdout.write(
+      if (more > 60) printOut(`(${more} changes in all)\n`);
+      printOut(
         `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped\n`,
       );
     }

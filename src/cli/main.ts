@@ -22,6 +22,7 @@ import { workerCommand } from './worker-cmd.ts';
 import { statusCommand } from './status-cmd.ts';
 import { reportCommand } from './report-cmd.ts';
 import { adviseCommand } from './advise-cmd.ts';
+import { printErr, printOut, withIo, type CliIo } from './io.ts';
 
 /** Build the program with every subcommand. */
 export function program(): Command {
@@ -62,25 +63,43 @@ export function errorLine(e: unknown, cmd?: Command): string {
   return (e as Error).message;
 }
 
-/** Run the CLI; errors print one line and exit 1 (2 for usage errors). */
-export async function main(argv: string[]): Promise<void> {
-  quietOnClosedPipe();
+/** Run one command line (argv as process.argv: node, script, args...), printing to `io` (default the process's streams); errors print one line. Resolves to the exit code: 0, 1 for errors, 2 for usage errors. */
+export async function run(argv: string[], io?: CliIo): Promise<number> {
+  return withIo(io, () => runCommand(argv));
+}
+
+/** Every command's own output (help, usage errors) through the CLI's sinks. */
+function routeOutput(cmd: Command): void {
+  cmd.configureOutput({ writeOut: printOut, writeErr: printErr });
+  for (const c of cmd.commands) routeOutput(c);
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const p = program();
+  routeOutput(p);
   let running: Command | undefined;
   p.hook('preAction', (_root, action) => {
     running = action;
   });
   p.exitOverride();
   for (const c of p.commands) c.exitOverride();
+  const before = process.exitCode;
+  process.exitCode = undefined;
   try {
     await p.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    process.stderr.write(`error: ${errorLine(e, running)}\n`);
-    if (process.env.LOOKALIKE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    process.exitCode = 1;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    printErr(`error: ${errorLine(e, running)}\n`);
+    if (process.env.LOOKALIKE_DEBUG) printErr(`${(e as Error).stack}\n`);
+    return 1;
+  } finally {
+    process.exitCode = before;
   }
+}
+
+/** The `lookalike` binary: run the command line and set the process's exit code. */
+export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe();
+  process.exitCode = await run(argv);
 }

@@ -1,6 +1,7 @@
 /** `lookalike models list|info|fetch`: named presets, model descriptions, Hub downloads. */
 import { Command } from 'commander';
 import { addModelOptions, printJson, type ModelFlags } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 /** The `models` command with its subcommands. */
 export function modelsCommand(): Command {
@@ -31,7 +32,7 @@ Hub presets in the cache or on the model search path, path: presets on LOOKALIKE
       const table = rows.map((r) => [r.name, r.family, r.input, String(r.dim), r.text ? 'yes' : 'no', r.licence, r.source, r.available ? 'yes' : 'no']);
       const w = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
       const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
-      process.stdout.write([line(head), ...table.map(line)].join('\n') + '\n');
+      printOut([line(head), ...table.map(line)].join('\n') + '\n');
     });
 
   const info = new Command('info')
@@ -47,7 +48,7 @@ Example:
     const api = await import('../api.ts');
     const i = await api.modelInfo(model, { overrides: api.specOverrides(o), dtype: o.dtype, feature: o.feature, runtime: api.runtimeOf(o) });
     if (o.json) printJson(i);
-    else process.stdout.write(api.formatInfo(i) + '\n');
+    else printOut(api.formatInfo(i) + '\n');
   });
   cmd.addCommand(info);
 
@@ -64,8 +65,8 @@ Example:
 Files go to $LOOKALIKE_CACHE/hub/<owner>/<name> (default ~/.cache/lookalike).`)
     .action(async (id: string, o: { dtype: string; text: boolean }) => {
       const api = await import('../api.ts');
-      const dir = await api.fetchModel(id, { dtype: o.dtype, text: o.text, log: (l) => process.stderr.write(`${l}\n`) });
-      process.stdout.write(`${dir}\n`);
+      const dir = await api.fetchModel(id, { dtype: o.dtype, text: o.text, log: (l) => printErr(`${l}\n`) });
+      printOut(`${dir}\n`);
     });
   return cmd;
 }

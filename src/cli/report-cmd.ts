@@ -1,5 +1,6 @@
 /** `lookalike report RUNS`: one self-contained HTML report (and a Markdown summary) from a run store. */
 import { Command } from 'commander';
+import { printOut } from './io.ts';
 
 /** The `report` command. */
 export function reportCommand(): Command {
@@ -20,7 +21,7 @@ Example:
     const api = await import('../api.ts');
     const metrics = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
     const r = await api.reportRuns(runs, { out: o.out, markdown: o.markdown, svgDir: o.svgDir, metrics, samples: api.toInteger(o.samples, 'samples', 0), title: o.title });
-    process.stdout.write(`${o.out}: ${r.runs} runs, ${r.charts} charts${o.markdown ? `; ${o.markdown}` : ''}\n`);
+    printOut(`${o.out}: ${r.runs} runs, ${r.charts} charts${o.markdown ? `; ${o.markdown}` : ''}\n`);
   });
   return cmd;
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { Progress } from '../schema.ts';
 import type { QueryResult } from '../api.ts';
 import { addAnnOptions, addModelOptions, addStoreOption, annMode, modelSettings, printJson, setFlagNames, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
+import { printOut } from './io.ts';
 
 interface SearchFlags extends ModelFlags, AnnFlags {
   k: string;
@@ -16,8 +17,8 @@ interface SearchFlags extends ModelFlags, AnnFlags {
 /** Print results as a readable table. */
 export function printResults(results: QueryResult[]): void {
   for (const r of results) {
-    process.stdout.write(`${r.query}\n`);
-    for (const h of r.hits) process.stdout.write(`  ${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`);
+    printOut(`${r.query}\n`);
+    for (const h of r.hits) printOut(`  ${String(h.rank).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`);
   }
 }
 

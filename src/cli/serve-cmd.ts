@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { LIMITS } from '../serve/defaults.ts';
 import { addAnnOptions, addStoreOption, annMode, storeLocation, type AnnFlags, type ModelFlags } from './flags.ts';
+import { printErr } from './io.ts';
 
 interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'>, AnnFlags {
   host: string;
@@ -68,7 +69,7 @@ Example:
         annDtype: mode.annDtype,
       });
       const g = server.live.current;
-      process.stderr.write(`serving ${index} (${g.count} items, ${g.meta.dim}-d, model ${g.meta.model.name}${g.text ? ', text search on' : ''}) at ${server.url}/\n`);
+      printErr(`serving ${index} (${g.count} items, ${g.meta.dim}-d, model ${g.meta.model.name}${g.text ? ', text search on' : ''}) at ${server.url}/\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

@@ -1,6 +1,7 @@
 /** `lookalike status --store postgres://...`: the embedding queue and throughput per worker. */
 import { Command } from 'commander';
 import { printJson } from './flags.ts';
+import { printOut } from './io.ts';
 
 /** The `status` command. */
 export function statusCommand(): Command {
@@ -28,7 +29,7 @@ Example:
           }
         }
         for (const f of s.failures) out.push(`failed job ${f.id} after ${f.retries} retries: ${f.error}`);
-        process.stdout.write(out.join('\n') + '\n');
+        printOut(out.join('\n') + '\n');
       }
     });
 }

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { Progress, TUNE_OPTIONS, type TuneOption, type TuneValues } from '../schema.ts';
 import type { TuneMetrics } from '../api.ts';
 import { addModelOptions, addStoreOption, modelSettings, printJson, setFlagNames, skipReporter, storeLocation, type ModelFlags } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 interface TuneFlags extends ModelFlags {
   search?: string;
@@ -86,7 +87,7 @@ Examples:
   cmd.action(async (o: TuneFlags) => {
     const api = await import('../api.ts');
     if (o.store !== undefined) o.index = storeLocation(o.index, o.store, '--index');
-    const log = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
+    const log = (s: string) => (o.json ? undefined : printErr(`${s}\n`));
     const skips = skipReporter(o.json);
     const options: TuneValues = Object.fromEntries(TUNE_OPTIONS.flatMap((t) => (o[t.name] === undefined ? [] : [[t.name, o[t.name] as string | boolean]])));
     const settings = modelSettings(Object.fromEntries(Object.entries(o).filter(([k]) => !TUNE_OPTIONS.some((t) => t.name === k))) as ModelFlags);
@@ -111,7 +112,7 @@ Examples:
       });
       if (o.json) return printJson({ head: r.out, student: r.student, teacher: r.teacher, input_dim: r.inputDim, output_dim: r.outputDim, train_images: r.trainImages, held_out: r.heldOut, agreement: r.agreement, epochs: r.epochs });
       const a = r.agreement;
-      process.stdout.write(
+      printOut(
         `held-out agreement with ${r.teacher} (${a.queries} images): top-10 overlap ${a.top10_agreement.toFixed(4)}, R@1 vs the teacher's top-1 ${a.r_at_1.toFixed(4)}, R@10 ${a.r_at_10.toFixed(4)}, mean cosine ${a.mean_cosine.toFixed(4)}\n` +
           `${r.out}: head ${r.inputDim} -> ${r.outputDim}-d (${r.headType}, ${r.loss}); use it with --model ${r.student} --head ${r.out} to query an index built by ${r.teacher}\n`,
       );
@@ -137,7 +138,7 @@ Examples:
     if (o.search) {
       const r = await api.searchHead({ ...inputs, space: o.search, trials: api.toInteger(o.trials, 'trials', 1), strategy: o.strategy, runs: o.runs }).finally(() => bar?.end());
       if (o.json) return printJson({ head: r.head, trials: r.trials, best: { index: r.best.index, values: r.best.values, val: r.best.val }, retrained_epochs: r.retrained_epochs, runs: r.runs });
-      process.stdout.write(`best trial ${r.best.index} of ${r.trials.length}: ${Object.entries(r.best.values).map(([k, v]) => `${k}=${v}`).join(' ')} (val ${r.monitor} ${r.best.score.toFixed(4)})\n${r.head}: retrained on train + validation rows for ${r.retrained_epochs} epochs; trials in ${r.runs}\n`);
+      printOut(`best trial ${r.best.index} of ${r.trials.length}: ${Object.entries(r.best.values).map(([k, v]) => `${k}=${v}`).join(' ')} (val ${r.monitor} ${r.best.score.toFixed(4)})\n${r.head}: retrained on train + validation rows for ${r.retrained_epochs} epochs; trials in ${r.runs}\n`);
       return;
     }
     const r = await api
@@ -156,8 +157,8 @@ Examples:
     }
     const headType = String(options.headType);
     const hidden = headType === 'mlp' ? String(options.hidden).split(',').map((s) => s.trim()) : [];
-    if (r.frozen && r.tuned) process.stdout.write(`validation (${r.tuned.queries} queries, best epoch ${r.bestEpoch}):\n${sideBySide(r.frozen, r.tuned)}\n`);
-    process.stdout.write(`${o.out}: head ${r.inputDim} -> ${r.outputDim}-d (${headType}${hidden.length ? ' ' + hidden.join('-') : ''}, ${options.loss}), ${r.secondsPerEpoch.toFixed(2)}s per epoch\n`);
+    if (r.frozen && r.tuned) printOut(`validation (${r.tuned.queries} queries, best epoch ${r.bestEpoch}):\n${sideBySide(r.frozen, r.tuned)}\n`);
+    printOut(`${o.out}: head ${r.inputDim} -> ${r.outputDim}-d (${headType}${hidden.length ? ' ' + hidden.join('-') : ''}, ${options.loss}), ${r.secondsPerEpoch.toFixed(2)}s per epoch\n`);
   });
   return cmd;
 }

@@ -1,6 +1,7 @@
 /** `lookalike verify INDEX`: check every file of an index against its manifest checksums. */
 import { Command } from 'commander';
 import { addStoreOption, printJson, storeLocation } from './flags.ts';
+import { printOut, printErr } from './io.ts';
 
 /** The `verify` command. */
 export function verifyCommand(): Command {
@@ -19,9 +20,9 @@ Example:
     const r = await api.verifyIndex(loc);
     if (o.json) printJson({ ok: r.problems.length === 0, ...r });
     else {
-      for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
-      for (const p of r.problems) process.stderr.write(`${p}\n`);
-      if (!r.problems.length) process.stdout.write(`${loc}: ok (format v${r.version}, ${r.rows} items, ${r.files} files checked)\n`);
+      for (const n of r.notes) printErr(`note: ${n}\n`);
+      for (const p of r.problems) printErr(`${p}\n`);
+      if (!r.problems.length) printOut(`${loc}: ok (format v${r.version}, ${r.rows} items, ${r.files} files checked)\n`);
     }
     if (r.problems.length) process.exitCode = 1;
   });

@@ -1,6 +1,7 @@
 /** `lookalike worker --store postgres://...`: claim embedding jobs from the queue and write vectors. */
 import { Command } from 'commander';
 import { addModelOptions, modelSettings, printJson, setFlagNames, type ModelFlags } from './flags.ts';
+import { printErr } from './io.ts';
 
 interface WorkerFlags extends ModelFlags {
   store: string;
@@ -31,11 +32,11 @@ Example:
   lookalike status --store postgres://lookalike:secret@db/lookalike`);
   cmd.action(async (o: WorkerFlags) => {
     const api = await import('../api.ts');
-    const log = (s: string) => !o.json && process.stderr.write(`${s}\n`);
+    const log = (s: string) => !o.json && printErr(`${s}\n`);
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
     const onSignal = () => {
-      if (!o.json) process.stderr.write('worker: stopping after the current job\n');
+      if (!o.json) printErr('worker: stopping after the current job\n');
       stop();
     };
     process.once('SIGINT', onSignal);
