@@ -5,7 +5,7 @@
  *  - `single`: one ORT Gemm+TopK call over everything, all Q x N scores in memory at once. The
  *    fastest thing ORT can do with this data and the baseline of the ratios: it is the ceiling for
  *    lookalike's chunked search, which runs the same kernel.
- *  - `chunked`: lookalike's searchExact (src/index/exact.ts), the same kernel over gallery and
+ *  - `chunked`: lookalike's searchExact (src/store/exact.ts), the same kernel over gallery and
  *    query chunks merged on the host, so memory stays bounded (see the peak RSS column, measured
  *    per path in its own process). Goal: >= 0.8x `single`.
  *  - `ts-blocked`: the strongest simple baseline without a BLAS, a TypeScript loop blocked over 4

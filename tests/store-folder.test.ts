@@ -162,7 +162,7 @@ test('writer lock across processes: the second writer fails at once naming the h
   await s.write({ upsert: itemsOf(unitVectors(3, dim, 5), dim) });
   await s.close();
   const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `
-    const { openStore } = await import(${JSON.stringify(path.join(ROOT, 'src/store/open.ts'))});
+    const { openStore } = await import(${JSON.stringify(path.join(ROOT, 'src/store/open-store.ts'))});
     await openStore(${JSON.stringify(loc)}, { write: true });
     process.stdout.write('locked\\n');
     setInterval(() => {}, 1000);

@@ -1,7 +1,7 @@
 /**
  * Caption retrieval in one module (text-image models: CLIP, SigLIP): text queries against an
  * index, and image<->caption R@K on a captions CSV, from an index or from images embedded now.
- * The recall metric is src/metrics/crossmodal.ts; scores come from the ORT Gemm in src/index/exact.ts.
+ * The recall metric is src/metrics/crossmodal.ts; scores come from the ORT Gemm in src/store/exact.ts.
  */
 import { gatherRows } from '../util/matrix.ts';
 import fs from 'node:fs';

@@ -57,7 +57,7 @@ export interface ModeEntry {
   train?: string;
   /** distill: the teacher backbone (a model entry of the config, or a model path/preset). */
   teacher?: ModelEntry;
-  /** search: trials and the space (see src/experiments/search.ts). */
+  /** search: trials and the space (see src/tune/hyper-search.ts). */
   trials?: number;
   space?: Record<string, unknown>;
   options: Record<string, string | number | boolean>;

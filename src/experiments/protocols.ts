@@ -1,7 +1,7 @@
 /**
  * Score embeddings of a dataset's test part under its protocol: leave-one-out or query/gallery by
  * label (optionally other domains only), a competition submission against its truth, or the Oxford
- * protocol. Rankings come from the one exact search (src/index/exact.ts); metrics from src/metrics.
+ * protocol. Rankings come from the one exact search (src/store/exact.ts); metrics from src/metrics.
  */
 import { searchExact } from '../store/exact.ts';
 import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryEval } from '../metrics/evaluate.ts';
@@ -112,7 +112,7 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
 
 /**
  * Score a captions dataset: image->text and text->image R@K (metrics i2t_r@k, t2i_r@k) through
- * src/embed/captions.ts captionRecall, the function `eval --captions` uses, on the cached image rows.
+ * src/embed/text-queries.ts captionRecall, the function `eval --captions` uses, on the cached image rows.
  */
 export async function evaluateCaptionsTest(d: DatasetData, v: ItemVectors, text: TextEncoder, ks: readonly number[]): Promise<ProtocolResult> {
   const t = d.test;

@@ -134,7 +134,7 @@ export async function preprocess(input: string | Buffer, spec: ModelSpec): Promi
   return out;
 }
 
-/** decodeRgb with Pillow's resize (src/data/resample.ts), for exact parity with Hugging Face processors. */
+/** decodeRgb with Pillow's resize (src/models/resample.ts), for exact parity with Hugging Face processors. */
 export async function decodeRgbPil(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
   const { data, info } = await sharp(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);

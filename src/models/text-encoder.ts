@@ -2,7 +2,7 @@
  * Text towers of text-image models (CLIP, SigLIP, MobileCLIP): tokenize with
  * @huggingface/tokenizers, pad and truncate as the model expects, run text_model.onnx,
  * read the text embedding and L2-normalise it. Caption retrieval (text queries, image<->caption
- * evaluation) is in src/embed/captions.ts.
+ * evaluation) is in src/embed/text-queries.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

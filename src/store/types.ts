@@ -2,7 +2,7 @@
  * The one store interface. Every place that reads or writes embeddings (index, search,
  * compete, eval, tune, dedup, serve, workers) goes through a VectorStore, whatever keeps the
  * vectors: a folder of append-only segments (src/store/folder), PGlite or a Postgres server
- * with pgvector (src/store/pg). `openStore` (src/store/open.ts) picks the implementation from
+ * with pgvector (src/store/pg). `openStore` (src/store/open-store.ts) picks the implementation from
  * the location: `postgres://...`, `pglite:DIR`, or a plain folder path.
  *
  * Contract (every implementation, tested by tests/store-contract.test.ts):

@@ -1,6 +1,6 @@
 /**
  * Validation retrieval metrics for tuning: every validation item queries all the other
- * validation items (leave-one-out; with crossDomain, only those of other domains), ranked by exact cosine search (src/index/exact.ts) and scored
+ * validation items (leave-one-out; with crossDomain, only those of other domains), ranked by exact cosine search (src/store/exact.ts) and scored
  * by src/metrics (precision@1, mmp@5 with UnED domain means, mAP over the full ranking).
  */
 import { searchExact } from '../store/exact.ts';

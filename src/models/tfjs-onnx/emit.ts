@@ -1,6 +1,6 @@
 /**
  * The converter's graph under construction: ONNX nodes and initializers (built with
- * src/models/onnx/build.ts), and values that remember their layout. Convolutions run in NCHW;
+ * src/models/onnx-build.ts), and values that remember their layout. Convolutions run in NCHW;
  * a 4-D value stays NCHW through element-wise ops and channel constants, and is transposed back
  * to NHWC only where an op needs TensorFlow's layout (reshape, matmul, the graph output).
  */
