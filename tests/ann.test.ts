@@ -8,7 +8,8 @@ import { annSearch, candidateCount } from '../src/store/ann-search.ts';
 import { searchBrute } from '../src/store/exact.ts';
 import { writeClassFolders, writeCompetition } from '../src/data/synthetic.ts';
 import { Rng } from '../src/util/random.ts';
-import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { contractMeta } from './helpers/store-contract.ts';
 import { clearAnnCache } from '../src/store/ann-search.ts';
@@ -153,16 +154,16 @@ test('CLI: search, eval and compete give the same results with --ann on and off;
   await writeClassFolders(gallery, 5, 8, 0);
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'g.lkx');
-  assert.equal(cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out]).status, 0);
+  assert.equal((await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out])).status, 0);
   const ids = ['class00/000.jpg', 'class02/003.jpg', 'class04/007.jpg'];
-  const run = (...extra: string[]) => {
-    const r = cli(['search', out, '--id', ...ids, '-k', '7', '--exclude-self', '--json', ...extra]);
+  const run = async (...extra: string[]) => {
+    const r = (await runCli(['search', out, '--id', ...ids, '-k', '7', '--exclude-self', '--json', ...extra]));
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout).results as { query: string; hits: { id: string; score: number }[] }[];
   };
-  const exact = run('--ann', 'off');
+  const exact = await run('--ann', 'off');
   assert.equal(readAnnManifest(out), undefined, 'exact search writes no graph');
-  const approx = run('--ann', 'on', '--ef', '16');
+  const approx = await run('--ann', 'on', '--ef', '16');
   const m = readAnnManifest(out)!;
   assert.equal(m.count, 40);
   for (let i = 0; i < exact.length; i++) {
@@ -172,40 +173,40 @@ test('CLI: search, eval and compete give the same results with --ann on and off;
   // folder queries and submissions
   const subOff = path.join(dir, 'off.json');
   const subOn = path.join(dir, 'on.json');
-  assert.equal(cli(['search', out, path.join(gallery, 'class01'), '-k', '5', '--submission', subOff, '--ann', 'off']).status, 0);
-  assert.equal(cli(['search', out, path.join(gallery, 'class01'), '-k', '5', '--submission', subOn, '--ann', 'on']).status, 0);
+  assert.equal((await runCli(['search', out, path.join(gallery, 'class01'), '-k', '5', '--submission', subOff, '--ann', 'off'])).status, 0);
+  assert.equal((await runCli(['search', out, path.join(gallery, 'class01'), '-k', '5', '--submission', subOn, '--ann', 'on'])).status, 0);
   assert.equal(fs.readFileSync(subOn, 'utf8'), fs.readFileSync(subOff, 'utf8'));
   // eval (leave-one-out over the whole index)
   const labels = path.join(dir, 'labels.csv');
   fs.writeFileSync(labels, 'path,label\n' + fs.readdirSync(gallery).filter((c) => c.startsWith('class')).flatMap((c) => fs.readdirSync(path.join(gallery, c)).map((f) => `${c}/${f},${c}`)).join('\n') + '\n');
-  const ev = (mode: string) => {
-    const r = cli(['eval', out, '--labels', labels, '--json', '--ann', mode]);
+  const ev = async (mode: string) => {
+    const r = (await runCli(['eval', out, '--labels', labels, '--json', '--ann', mode]));
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout).mean;
   };
-  assert.deepEqual(ev('on'), ev('off'));
+  assert.deepEqual(await ev('on'), await ev('off'));
   // compete
   const comp = path.join(dir, 'comp');
   await writeCompetition(comp, 4, 3);
-  const c = (mode: string) => {
+  const c = async (mode: string) => {
     const f = path.join(dir, `c-${mode}.json`);
-    const r = cli(['compete', comp, '--model', model, ...TINY_FLAGS, '-k', '5', '--out', f, '--ann', mode]);
+    const r = (await runCli(['compete', comp, '--model', model, ...TINY_FLAGS, '-k', '5', '--out', f, '--ann', mode]));
     assert.equal(r.status, 0, r.stderr);
     return fs.readFileSync(f, 'utf8');
   };
-  assert.equal(c('on'), c('off'));
+  assert.equal(await c('on'), await c('off'));
 
   // re-indexing changes the index: the saved graph no longer covers it; search (through store.search) uses it
   // with the one-item lag filtered out and merged exactly (within the allowed lag, docs/index-format.md)
   fs.rmSync(path.join(gallery, 'class03/004.jpg'));
-  assert.equal(cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out]).status, 0);
-  const again = cli(['search', out, '--id', 'class03/001.jpg', '-k', '40', '--json', '--ann', 'on']);
+  assert.equal((await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', out])).status, 0);
+  const again = (await runCli(['search', out, '--id', 'class03/001.jpg', '-k', '40', '--json', '--ann', 'on']));
   assert.equal(again.status, 0, again.stderr);
   const hits = JSON.parse(again.stdout).results[0].hits as { id: string }[];
   assert.equal(hits.length, 39);
   assert.ok(!hits.some((h) => h.id === 'class03/004.jpg'));
   assert.equal(readAnnManifest(out)!.count, 40, 'a small lag does not rewrite the saved graph');
-  assert.match(cli(['search', out, '--id', 'class03/001.jpg', '--ef', '0']).stderr, /--ef 0: expected an integer from 1 to 1000/);
+  assert.match((await runCli(['search', out, '--id', 'class03/001.jpg', '--ef', '0'])).stderr, /--ef 0: expected an integer from 1 to 1000/);
 });
 
 test('a crash while saving the graph leaves the previous graph or the new one, never a mix', async () => {

@@ -8,7 +8,8 @@ import { classImage } from '../src/data/synthetic.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { contractMeta } from './helpers/store-contract.ts';
 import { Rng } from '../src/util/random.ts';
-import { cli, tmpDir, writeTinyCnn, SHARED, TINY_FLAGS } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { tmpDir, writeTinyCnn, SHARED, TINY_FLAGS } from './helpers/tmp.ts';
 
 function unit(v: number[]): Float32Array {
   const n = Math.hypot(...v);
@@ -87,10 +88,10 @@ test('lookalike dedup on generated near-duplicates (JPEG q30, resized, cropped 5
   else t.diagnostic(`${mobilenet} absent: only the tiny model runs`);
   for (const [name, model, flags, minP, minR] of models) {
     const index = path.join(dir, `${name}.lkx`);
-    const ix = cli(['index', gallery, '--model', model, ...flags, '--out', index]);
+    const ix = (await runCli(['index', gallery, '--model', model, ...flags, '--out', index]));
     assert.equal(ix.status, 0, ix.stderr);
     const jsonOut = path.join(dir, `${name}-groups.json`);
-    const r = cli(['dedup', index, '--threshold', 'auto', '--out', jsonOut]);
+    const r = (await runCli(['dedup', index, '--threshold', 'auto', '--out', jsonOut]));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /groups of near-duplicates/);
     const res = JSON.parse(fs.readFileSync(jsonOut, 'utf8'));
@@ -105,21 +106,21 @@ test('lookalike dedup on generated near-duplicates (JPEG q30, resized, cropped 5
     }
     // CSV output, ANN self-join gives the same groups
     const csvOut = path.join(dir, `${name}-groups.csv`);
-    const c = cli(['dedup', index, '--threshold', String(res.threshold), '--out', csvOut, '--ann', 'on', '--json']);
+    const c = (await runCli(['dedup', index, '--threshold', String(res.threshold), '--out', csvOut, '--ann', 'on', '--json']));
     assert.equal(c.status, 0, c.stderr);
     assert.equal(JSON.parse(c.stdout).groups, res.groups.length);
     const rows = fs.readFileSync(csvOut, 'utf8').trim().split('\n');
     assert.equal(rows.length - 1, res.groups.reduce((s: number, g: { members: unknown[] }) => s + g.members.length, 0));
   }
-  const bad = cli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', 'high']);
+  const bad = (await runCli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', 'high']));
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--threshold high: not a number/);
-  const inside = cli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', path.join(dir, 'tiny.lkx', 'g.json')]);
+  const inside = (await runCli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', path.join(dir, 'tiny.lkx', 'g.json')]));
   assert.match(inside.stderr, /lies inside the input folder/);
   // an existing file that is not a dedup output is never replaced
   const foreign = path.join(dir, 'notes.csv');
   fs.writeFileSync(foreign, 'my,own,data\n');
-  const refused = cli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', foreign]);
+  const refused = (await runCli(['dedup', path.join(dir, 'tiny.lkx'), '--threshold', '0.9', '--out', foreign]));
   assert.equal(refused.status, 1);
   assert.equal(fs.readFileSync(foreign, 'utf8'), 'my,own,data\n');
 });

@@ -10,7 +10,8 @@ import { parseCsv } from '../src/data/csv.ts';
 import { evaluateIndex } from '../src/eval/from-index.ts';
 import { evaluateLabelled, rankByScores } from '../src/metrics/evaluate.ts';
 import type { ModelSpec } from '../src/models/spec.ts';
-import { cli, SHARED, tmpDir } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { SHARED, tmpDir } from './helpers/tmp.ts';
 
 const golden = path.join(SHARED, 'metrics-golden');
 const expected = JSON.parse(fs.readFileSync(path.join(golden, 'expected.json'), 'utf8'));
@@ -19,8 +20,8 @@ const flags = (o: Partial<EvalFlags>): EvalFlags => ({ k: '1,5,10', empty: 'skip
 const close = (a: number, b: number, what = '') => assert.ok(Math.abs(a - b) < 1e-9, `${what} ${a} != ${b}`);
 const dir = tmpDir('lookalike-eval-');
 
-test('CLI: --rankings --json reproduces expected.json; --submission --truth reproduces submission_expected.json', () => {
-  const r = cli(['eval', '--rankings', path.join(golden, 'cases.json'), '--json']);
+test('CLI: --rankings --json reproduces expected.json; --submission --truth reproduces submission_expected.json', async () => {
+  const r = (await runCli(['eval', '--rankings', path.join(golden, 'cases.json'), '--json']));
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(out.mean), Object.keys(expected.mean));
@@ -28,26 +29,26 @@ test('CLI: --rankings --json reproduces expected.json; --submission --truth repr
   assert.equal(out.queries_scored, expected.queries_scored);
   assert.deepEqual(out.queries_skipped_no_relevant, expected.queries_skipped_no_relevant);
 
-  const s = cli(['eval', '--submission', path.join(golden, 'submission.json'), '--truth', path.join(golden, 'truth.json'), '--json']);
+  const s = (await runCli(['eval', '--submission', path.join(golden, 'submission.json'), '--truth', path.join(golden, 'truth.json'), '--json']));
   assert.equal(s.status, 0, s.stderr);
   const sj = JSON.parse(s.stdout);
   for (const [key, v] of Object.entries(subExpected)) close(sj[key], v as number, key);
   close(sj.mean.weighted_topk, subExpected.weighted_topk);
 });
 
-test('CLI: --help shows an example; bad input exits 1 with a clear message', () => {
-  const h = cli(['eval', '--help']);
+test('CLI: --help shows an example; bad input exits 1 with a clear message', async () => {
+  const h = (await runCli(['eval', '--help']));
   assert.equal(h.status, 0);
   assert.match(h.stdout, /Example:\n {2}lookalike eval/);
   const bad = path.join(dir, 'bad-sub.json');
   fs.writeFileSync(bad, JSON.stringify({ 'q000.jpg': ['g001.jpg'], 'nope.jpg': [] }));
-  const e = cli(['eval', '--submission', bad, '--truth', path.join(golden, 'truth.json')]);
+  const e = (await runCli(['eval', '--submission', bad, '--truth', path.join(golden, 'truth.json')]));
   assert.equal(e.status, 1);
   assert.match(e.stderr, /bad-sub\.json: query nope\.jpg is not in .*truth\.json \(unknown query id\)/);
-  const both = cli(['eval', '--rankings', path.join(golden, 'cases.json'), '--submission', bad]);
+  const both = (await runCli(['eval', '--rankings', path.join(golden, 'cases.json'), '--submission', bad]));
   assert.equal(both.status, 1);
   assert.match(both.stderr, /give exactly one input/);
-  const empty = cli(['eval', '--rankings', path.join(golden, 'cases.json'), '--empty', 'maybe']);
+  const empty = (await runCli(['eval', '--rankings', path.join(golden, 'cases.json'), '--empty', 'maybe']));
   assert.equal(empty.status, 2);
 });
 

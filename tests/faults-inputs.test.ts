@@ -16,7 +16,8 @@ import { readSubmission } from '../src/metrics/competition.ts';
 import { readCases, evaluateLabelled } from '../src/metrics/evaluate.ts';
 import { readJson } from '../src/util/json.ts';
 import { readTfjsArtifacts } from '../src/models/tfjs.ts';
-import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from './helpers/tmp.ts';
 
 const LATIN1_E = 0xe9; // "é" in Latin-1: not valid UTF-8 on its own
 
@@ -115,24 +116,24 @@ test('CLI: a bad labels CSV fails eval with one line; an empty query folder is a
   await writeClassFolders(gallery, 2, 2, 0);
   const model = writeTinyCnn(dir);
   const index = path.join(dir, 'g.lkx');
-  assert.equal(cli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', index]).status, 0);
+  assert.equal((await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--out', index])).status, 0);
   const labels = path.join(dir, 'labels.csv');
   fs.writeFileSync(labels, 'path,label\nclass00/000.jpg,a\n"class00/001.jpg,a\nclass01/000.jpg,b\nclass01/001.jpg,b\n');
-  const e = cli(['eval', index, '--labels', labels]);
+  const e = (await runCli(['eval', index, '--labels', labels]));
   assert.equal(e.status, 1);
   assert.match(e.stderr, /^error: .*labels\.csv:3: unterminated quoted field/);
   assert.equal(e.stderr.trim().split('\n').length, 1);
   const empty = path.join(dir, 'empty');
   fs.mkdirSync(empty);
   fs.writeFileSync(path.join(empty, 'notes.txt'), 'not an image');
-  const s = cli(['search', index, empty, '--submission', path.join(dir, 'sub.json')]);
+  const s = (await runCli(['search', index, empty, '--submission', path.join(dir, 'sub.json')]));
   assert.equal(s.status, 1);
   assert.match(s.stderr, /^error: .*empty: no query images in this folder/);
   assert.ok(!fs.existsSync(path.join(dir, 'sub.json')));
   const comp = path.join(dir, 'comp');
   await writeCompetition(comp, 2, 1);
   for (const f of fs.readdirSync(path.join(comp, 'query'))) fs.rmSync(path.join(comp, 'query', f));
-  const c = cli(['compete', comp, '--model', model, ...TINY_FLAGS, '--out', path.join(dir, 'c.json')]);
+  const c = (await runCli(['compete', comp, '--model', model, ...TINY_FLAGS, '--out', path.join(dir, 'c.json')]));
   assert.equal(c.status, 1);
   assert.match(c.stderr, /query: no query images/);
   assert.ok(!fs.existsSync(path.join(dir, 'c.json')));
@@ -145,23 +146,23 @@ test('--strict decides before writing: no index, submission or search output is 
   fs.writeFileSync(path.join(comp, 'gallery', 'broken.jpg'), 'not a jpeg');
   const model = writeTinyCnn(dir);
   const out = path.join(dir, 'sub.json');
-  const c = cli(['compete', comp, '--model', model, ...TINY_FLAGS, '--out', out, '--strict']);
+  const c = (await runCli(['compete', comp, '--model', model, ...TINY_FLAGS, '--out', out, '--strict']));
   assert.equal(c.status, 1);
   assert.match(c.stderr, /--strict: 1 file\(s\) skipped; .*sub\.json was not written/);
   assert.ok(!fs.existsSync(out));
   // index: a first build writes nothing; an existing index stays byte for byte
   const index = path.join(dir, 'g.lkx');
-  const first = cli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index, '--strict']);
+  const first = (await runCli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index, '--strict']));
   assert.equal(first.status, 1);
   assert.ok(!fs.existsSync(index));
-  assert.equal(cli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index]).status, 0);
+  assert.equal((await runCli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index])).status, 0);
   const before = fs.readFileSync(path.join(index, 'manifest.json'));
   fs.writeFileSync(path.join(comp, 'gallery', 'also-broken.png'), 'nope');
-  const again = cli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index, '--strict']);
+  const again = (await runCli(['index', path.join(comp, 'gallery'), '--model', model, ...TINY_FLAGS, '--out', index, '--strict']));
   assert.equal(again.status, 1);
   assert.ok(fs.readFileSync(path.join(index, 'manifest.json')).equals(before));
   // search --submission with a broken query file
-  const s = cli(['search', index, path.join(comp, 'gallery', 'broken.jpg'), path.join(comp, 'query'), '--submission', out, '--strict']);
+  const s = (await runCli(['search', index, path.join(comp, 'gallery', 'broken.jpg'), path.join(comp, 'query'), '--submission', out, '--strict']));
   assert.equal(s.status, 1);
   assert.match(s.stderr, /--strict: 1 query file\(s\) skipped; .*sub\.json was not written/);
   assert.ok(!fs.existsSync(out));

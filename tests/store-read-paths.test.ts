@@ -16,7 +16,8 @@ import { searchByEmbeddings, searchByIds, type QueryResult } from '../src/index/
 import { evaluateIndex } from '../src/eval/from-index.ts';
 import { readLabels } from '../src/data/labels.ts';
 import { contractMeta, itemsOf, unitVectors } from './helpers/store-contract.ts';
-import { cli, tmpDir } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
 const dim = 16;
 const dir = tmpDir('lookalike-read-paths-');
@@ -114,16 +115,16 @@ test('search and eval give the same results from a segmented folder store, a fre
   assert.equal(evals[0].loo.gallery_size, 100);
 
   // The CLI through --store pglite:DIR (no matrix anywhere): the segmented folder store's rankings and eval numbers.
-  const search = (loc: string) => {
-    const r = cli(['search', '--store', loc, '--id', ...qIds, '-k', '12', '--exclude-self', '--json']);
+  const search = async (loc: string) => {
+    const r = (await runCli(['search', '--store', loc, '--id', ...qIds, '-k', '12', '--exclude-self', '--json']));
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout).results as QueryResult[];
   };
-  const ev = (loc: string) => {
-    const r = cli(['eval', '--store', loc, '--labels', loo, '--json']);
+  const ev = async (loc: string) => {
+    const r = (await runCli(['eval', '--store', loc, '--labels', loo, '--json']));
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout).mean;
   };
-  sameResults(search(pg), byIds[0], 1e-6, 'CLI --store pglite');
-  assert.deepEqual(ev(pg), evals[0].loo.mean);
+  sameResults(await search(pg), byIds[0], 1e-6, 'CLI --store pglite');
+  assert.deepEqual(await ev(pg), evals[0].loo.mean);
 });

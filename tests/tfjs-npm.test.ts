@@ -6,7 +6,8 @@ import { findPackageDir, resolveNpmFile, resolveNpmPreset } from '../src/models/
 import { PRESETS, findPreset } from '../src/models/presets.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import { embedWithBackbone } from '../src/embed/pipeline.ts';
-import { cli, tmpDir, SHARED } from './helpers/tmp.ts';
+import { runCli } from './helpers/cli.ts';
+import { tmpDir, SHARED } from './helpers/tmp.ts';
 
 test('npm presets: present package resolves to the file inside it, nested roots walk up', () => {
   const root = tmpDir('lookalike-npm-');
@@ -61,8 +62,8 @@ test('face-mobileface preset: same person ranks closer than a different person (
   assert.ok(dot(0, 1) > dot(0, 2) && dot(0, 1) > dot(0, 3), `same ${dot(0, 1)} vs others ${dot(0, 2)}, ${dot(0, 3)}`);
 });
 
-test('models info describes an npm TF.js preset: file inside the package, NHWC spec, pooled candidates', () => {
-  const r = cli(['models', 'info', 'mobilenet-v2', '--json']);
+test('models info describes an npm TF.js preset: file inside the package, NHWC spec, pooled candidates', async () => {
+  const r = (await runCli(['models', 'info', 'mobilenet-v2', '--json']));
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   assert.match(info.location, /node_modules\/nsfwjs\//);
