@@ -12,7 +12,7 @@
  *
  * README.md quotes performance figures only from docs/benchmarks.md: its performance paragraph,
  * between two `<!-- perf -->` markers, is rewritten from the benches' headlines (Bench.headline)
- * found in the file (--no-readme leaves README.md alone); tests/readme-figures.test.ts checks
+ * found in the file (--no-readme leaves README.md alone); tests/fast/readme-figures.test.ts checks
  * that every number in that paragraph appears in docs/benchmarks.md.
  *
  *   npm run bench:all [-- --only search,embed] [--full] [--rounds 5] [--timeout 900] [--no-readme]

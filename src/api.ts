@@ -1,7 +1,7 @@
 /**
  * lookalike as a library: one function per job, typed options and results. The CLI
  * (src/cli/*) and the server (src/serve/*) are shells over this file and src/schema.ts: they
- * parse, call these functions and print (tests/layers.test.ts checks that they import nothing
+ * parse, call these functions and print (tests/fast/layers.test.ts checks that they import nothing
  * else of src/).
  *
  *   import { indexFolder, openIndex } from 'lookalike-retrieval';

@@ -5,7 +5,7 @@
  * with pgvector (src/store/pg). `openStore` (src/store/open-store.ts) picks the implementation from
  * the location: `postgres://...`, `pglite:DIR`, or a plain folder path.
  *
- * Contract (every implementation, tested by tests/store-contract.test.ts):
+ * Contract (every implementation, tested by tests/fast/store-contract.test.ts):
  * - Vectors are float32, L2-normalised, `dim` wide; ids are unique non-empty strings.
  * - `write` is atomic and durable: after it resolves, a crash or kill -9 leaves the new state;
  *   a crash before it resolves leaves the previous state. Never a mix.

@@ -3,7 +3,7 @@
  * the published package (and devDependencies of this repository, so `npm ci` here has them): the
  * core (embed, index, search, eval, tune, the CLI) installs and runs without them, and each is
  * loaded on first use through `optionalImport`, which names the `npm install` that adds it.
- * The versions are the ones package.json pins (tests/package.test.ts checks they match).
+ * The versions are the ones package.json pins (tests/fast/package.test.ts checks they match).
  */
 
 /** Each optional feature: what it is, and the exact packages (name -> version) it needs. */

@@ -1,0 +1,134 @@
+/**
+ * The layer rule (docs/architecture.md), checked from the imports of every file in src/:
+ * util -> data -> models -> store -> core (metrics, embed, index, eval, tune, jobs,
+ * experiments) -> the library (api.ts, schema.ts) -> shells (cli, serve). No import runs up a
+ * layer, no two files or folders import each other in a cycle, and the shells import only the
+ * library and their own folder.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Each top-level folder (or root file) of src/ and its layer; a folder may import only folders of a lower or equal layer, and never in a cycle. */
+export const LAYERS: Record<string, number> = {
+  util: 0,
+  data: 1,
+  models: 2,
+  store: 3,
+  metrics: 4,
+  embed: 5,
+  index: 6,
+  eval: 7,
+  tune: 8,
+  jobs: 8,
+  experiments: 9,
+  'api.ts': 10,
+  'schema.ts': 10,
+  cli: 11,
+  serve: 11,
+};
+
+/** The one import a shell may make outside the library: the CLI's `serve` command starts the server shell. */
+const SHELL_EXCEPTIONS = new Set(['cli/serve-cmd.ts -> serve/app.ts', 'cli/serve-cmd.ts -> serve/defaults.ts']);
+
+function sourceFiles(dir = SRC): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? sourceFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative imports of every file (static, re-exports, dynamic and type-only), as src-relative paths. */
+function importGraph(): Map<string, string[]> {
+  const re = /(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|import\s+['"](\.[^'"]+)['"]/g;
+  const g = new Map<string, string[]>();
+  for (const f of sourceFiles()) {
+    const from = path.relative(SRC, f).split(path.sep).join('/');
+    const out: string[] = [];
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(re)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      const target = path.resolve(path.dirname(f), spec).replace(/\.js$/, '.ts');
+      assert.ok(fs.existsSync(target), `${from}: import ${spec} does not exist`);
+      out.push(path.relative(SRC, target).split(path.sep).join('/'));
+    }
+    g.set(from, out);
+  }
+  return g;
+}
+
+const top = (file: string) => file.split('/')[0];
+
+/** Strongly connected components with more than one node (Tarjan). */
+function cycles(nodes: string[], edges: (n: string) => string[]): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>(), low = new Map<string, number>(), on = new Set<string>(), stack: string[] = [], out: string[][] = [];
+  const visit = (v: string) => {
+    idx.set(v, index), low.set(v, index++), stack.push(v), on.add(v);
+    for (const w of edges(v)) {
+      if (!idx.has(w)) visit(w), low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do (w = stack.pop()!), on.delete(w), comp.push(w);
+      while (w !== v);
+      if (comp.length > 1) out.push(comp.sort());
+    }
+  };
+  for (const n of nodes) if (!idx.has(n)) visit(n);
+  return out;
+}
+
+test('every folder of src/ has a layer', () => {
+  const folders = fs.readdirSync(SRC);
+  for (const f of folders) assert.ok(f in LAYERS, `src/${f} has no layer in tests/fast/layers.test.ts (and docs/architecture.md)`);
+});
+
+test('no import runs up a layer', () => {
+  const bad: string[] = [];
+  for (const [from, tos] of importGraph()) for (const to of tos) if (LAYERS[top(to)] > LAYERS[top(from)]) bad.push(`${from} -> ${to}`);
+  assert.deepEqual(bad, []);
+});
+
+test('no import cycle between files', () => {
+  const g = importGraph();
+  assert.deepEqual(cycles([...g.keys()], (n) => g.get(n) ?? []), []);
+});
+
+test('no import cycle between sibling folders (src/*, then src/*/*)', () => {
+  const g = importGraph();
+  // At depth d a file belongs to its folder cut to d parts; files of shallower folders sit in
+  // the parent, which may import its own subfolders and be imported by them.
+  const folderOf = (f: string, depth: number) => {
+    const parts = path.posix.dirname(f).split('/');
+    return parts[0] === '.' || parts.length < depth ? undefined : parts.slice(0, depth).join('/');
+  };
+  for (const depth of [1, 2]) {
+    const edges = new Map<string, Set<string>>();
+    for (const [from, tos] of g) {
+      const a = folderOf(from, depth);
+      for (const to of tos) {
+        const b = folderOf(to, depth);
+        if (a && b && a !== b) (edges.get(a) ?? edges.set(a, new Set()).get(a)!).add(b);
+      }
+    }
+    assert.deepEqual(cycles([...edges.keys()], (n) => [...(edges.get(n) ?? [])]), [], `folder cycle at depth ${depth}`);
+  }
+});
+
+test('the shells (cli, serve) import only the library and their own folder', () => {
+  const bad: string[] = [];
+  for (const [from, tos] of importGraph()) {
+    if (top(from) !== 'cli' && top(from) !== 'serve') continue;
+    for (const to of tos) {
+      if (top(to) === top(from) || to === 'api.ts' || to === 'schema.ts' || SHELL_EXCEPTIONS.has(`${from} -> ${to}`)) continue;
+      bad.push(`${from} -> ${to}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
