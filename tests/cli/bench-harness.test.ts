@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { median, markdownTable, table, toMarkdown, type BenchDoc } from '../../bench/harness.ts';
 
-const FIXTURE = path.join(import.meta.dirname, 'fixtures/bench-tiny.ts');
+const FIXTURE = path.join(import.meta.dirname, '../fixtures/bench-tiny.ts');
 
 test('median of odd and even lists', () => {
   assert.equal(median([3, 1, 2]), 2);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { readSubmission, readTruth } from '../../src/metrics/competition.ts';
 import { evaluateLabelled, evaluateSubmission, readCases } from '../../src/metrics/evaluate.ts';
 
-const dir = path.resolve(import.meta.dirname, '../../shared/metrics-golden');
+const dir = path.resolve(import.meta.dirname, '../../../shared/metrics-golden');
 const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as {
   mean: Record<string, number>;
   per_query: Record<string, Record<string, number>>;
