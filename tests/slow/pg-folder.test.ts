@@ -14,7 +14,8 @@ import { openStore, withStore } from '../../src/store/open-store.ts';
 import { findDuplicates } from '../../src/index/dedup.ts';
 import type { StoreItem } from '../../src/store/types.ts';
 import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
-import { runCli, startCli, startPgServer } from '../helpers/pg.ts';
+import { startCli, startPgServer } from '../helpers/pg.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const dir = tmpDir('lookalike-pg-folder-');
 const db = path.join(dir, 'db');

@@ -10,7 +10,8 @@ import path from 'node:path';
 import PgBoss from 'pg-boss';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { listFolder } from '../../src/data/images.ts';
-import { startPgServer, runCli, startCli } from '../helpers/pg.ts';
+import { startPgServer, startCli } from '../helpers/pg.ts';
+import { runCli } from '../helpers/cli.ts';
 import { TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
 let server: Awaited<ReturnType<typeof startPgServer>> | undefined;

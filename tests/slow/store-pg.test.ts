@@ -129,7 +129,7 @@ async function contract(kind: 'pglite' | 'socket') {
 test('pglite:DIR store keeps the store contract; another process is refused naming the holder', async () => {
   await contract('pglite');
   const s = await openPgStore(locations.pglite);
-  const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('../src/store/pg/store.ts').then((m) => m.openPgStore(${JSON.stringify(locations.pglite)})).catch((e) => { console.error(e.message); process.exit(3); })`], { encoding: 'utf8', cwd: ROOT });
+  const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('./src/store/pg/store.ts').then((m) => m.openPgStore(${JSON.stringify(locations.pglite)})).catch((e) => { console.error(e.message); process.exit(3); })`], { encoding: 'utf8', cwd: ROOT });
   await s.close();
   assert.equal(other.status, 3, other.stderr);
   assert.match(other.stderr, /in use by .*pid \d+ on .*PGlite allows one process at a time/);
