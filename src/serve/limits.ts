@@ -80,13 +80,6 @@ export function intParam(v: unknown, name: string, def: number, max: number): nu
   return Math.min(n, max);
 }
 
-/** An optional finite number parameter (min_score). */
-export function numParam(v: unknown, name: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new HttpError(400, `${name} ${JSON.stringify(v)}: expected a number`);
-  return n;
-}
 
 /** A boolean parameter: true, 1, yes or on. */
 export function boolParam(v: unknown): boolean {

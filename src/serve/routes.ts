@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { openIndex, type Hit, type Index } from '../api.ts';
-import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam, numParam } from './limits.ts';
+import { checkEf, checkK, checkMinScore, isOptionError, openIndex, type Hit, type Index } from '../api.ts';
+import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
 import type { Generation, LiveIndex } from './reload.ts';
 
 /** What the routes need from the server. */
@@ -198,6 +198,16 @@ async function withWriter<T>(location: string, fn: (w: Index) => Promise<T>): Pr
   }
 }
 
+/** A query parameter checked by the library: its OptionError becomes a 400 naming the parameter. */
+function queryParam<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (isOptionError(e)) throw new HttpError(400, e.render((option) => (option === 'minScore' ? 'min_score' : option)));
+    throw e;
+  }
+}
+
 /** Small LRU of rendered thumbnails. */
 const thumbs = new Map<string, Buffer>();
 const THUMBS_MAX = 512;
@@ -230,10 +240,13 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const search = async (req: FastifyRequest, reply: FastifyReply) => {
     const t0 = performance.now();
     const { q, p } = await parseSearch(req, ctx);
-    const k = intParam(p.k, 'k', 10, ctx.maxK);
-    const minScore = numParam(p.min_score, 'min_score');
+    // The library's checks and limits (the same as the CLI's); the server then caps k at its
+    // per-request bound (max_k in /info), which keeps each response's memory small.
+    const given = (v: unknown) => v !== undefined && v !== '';
+    const k = given(p.k) ? Math.min(queryParam(() => checkK(String(p.k))), ctx.maxK) : 10;
+    const minScore = given(p.min_score) ? queryParam(() => checkMinScore(String(p.min_score))) : undefined;
     const excludeSelf = boolParam(p.exclude_self);
-    const ef = p.ef === undefined || p.ef === '' ? undefined : intParam(p.ef, 'ef', 1, 1000);
+    const ef = given(p.ef) ? queryParam(() => checkEf(String(p.ef))) : undefined;
     return live.use(async (g) => {
       const { vector, self } = await queryVector(g, q, ctx);
       let hits = await g.searches.search(vector, k, excludeSelf ? self : undefined, ef);
