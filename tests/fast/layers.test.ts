@@ -132,3 +132,36 @@ test('the shells (cli, serve) import only the library and their own folder', () 
   }
   assert.deepEqual(bad, []);
 });
+
+/** Packages whose loading costs a fast start (native code, large bundles). */
+const HEAVY = ['onnxruntime-node', 'sharp', 'usearch', 'pg', 'pg-boss', 'fastify', '@electric-sql/pglite', '@tensorflow/tfjs', 'vega', 'vega-lite', 'protobufjs', '@huggingface/tokenizers'];
+
+/** Files loaded when `from` is imported: static value imports only (type-only and dynamic imports load nothing up front). */
+function staticClosure(from: string): { files: Set<string>; heavy: string[] } {
+  const files = new Set<string>();
+  const heavy: string[] = [];
+  const visit = (rel: string) => {
+    if (files.has(rel)) return;
+    files.add(rel);
+    const text = fs.readFileSync(path.join(SRC, rel), 'utf8');
+    for (const m of text.matchAll(/^import\s+(?!type\s)([^'"]*?)\s*from\s*['"]([^'"]+)['"]|^export\s+(?!type\s)[^'"]*?from\s*['"]([^'"]+)['"]|^import\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[2] ?? m[3] ?? m[4];
+      if (m[1] !== undefined && /^\{\s*(type\s+\w+\s*,?\s*)+\}$/.test(m[1].trim())) continue;
+      if (spec.startsWith('.')) visit(path.relative(SRC, path.resolve(path.dirname(path.join(SRC, rel)), spec)).split(path.sep).join('/'));
+      else if (HEAVY.some((h) => spec === h || spec.startsWith(`${h}/`))) heavy.push(`${rel} -> ${spec}`);
+    }
+  };
+  visit(from);
+  return { files, heavy };
+}
+
+test('a lazy CLI: building every command (lookalike --help) loads no model, store or server code', () => {
+  const { files, heavy } = staticClosure('cli/main.ts');
+  assert.deepEqual(heavy, []);
+  assert.ok(!files.has('api.ts'), 'cli/main.ts loads api.ts up front');
+  assert.ok(files.has('schema.ts'));
+});
+
+test('lookalike-retrieval/schema (src/schema.ts) loads nothing heavy', () => {
+  assert.deepEqual(staticClosure('schema.ts').heavy, []);
+});
