@@ -20,6 +20,7 @@ import { readCaptions } from '../data/captions-csv.ts';
 import { loadBackbone } from '../models/load.ts';
 import { ModelProto } from '../util/onnx-proto.ts';
 import { OptionError } from '../util/options.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** The text tower to use with an index: --model, else the model the index was built with. */
 function textModelFor(source: EmbeddingSource | undefined, model: string | undefined): string {
@@ -39,7 +40,7 @@ export interface TextTarget {
 export function distilledTeacher(headFile: string): string | undefined {
   try {
     const m = ModelProto.decode(fs.readFileSync(headFile)) as unknown as { metadata_props?: { key?: string; value?: string }[] };
-    return (m.metadata_props ?? []).find((p) => p.key === 'lookalike.distilled_from')?.value || undefined;
+    return (m.metadata_props ?? []).find((p) => p.key === HEAD_META.distilledFrom)?.value || undefined;
   } catch {
     return undefined;
   }

@@ -27,6 +27,7 @@ import type { TextEncoder } from '../models/text-encoder.ts';
 export class NotApplicable extends Error {}
 import { toCsv, type EpochRecord } from './run-records.ts';
 import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** What a mode produced for the run record. */
 export interface ModeOutput {
@@ -114,7 +115,7 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
   const test = await evaluateTest(d, tuned, ks);
   const cls = await classifierMetrics(fit, d, v);
   const epochs: EpochRecord[] = fit.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: e.lr, seconds: e.seconds, val: e.val as unknown as Record<string, number> | undefined }));
-  const onnx = headModel(fit.result.head, { 'lookalike.loss': String(fit.values.loss), 'lookalike.classes': String(fit.classes.length), 'lookalike.best_epoch': String(fit.result.bestEpoch), ...meta });
+  const onnx = headModel(fit.result.head, { [HEAD_META.loss]: String(fit.values.loss), [HEAD_META.classes]: String(fit.classes.length), [HEAD_META.bestEpoch]: String(fit.result.bestEpoch), ...meta });
   return {
     test,
     files: { ...testFiles(test), 'head.onnx': onnx, 'epochs.csv': epochsCsv(epochs) },
@@ -152,7 +153,7 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
   if (src.data.test.protocol === 'oxford') throw new NotApplicable(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
   const pool = poolOf(src.data, src.v);
   const where = `mode ${mode.name}`;
-  const meta = { 'lookalike.model': o.model, 'lookalike.source': src.data.entry.name, 'lookalike.mode': mode.name };
+  const meta = { [HEAD_META.model]: o.model, [HEAD_META.source]: src.data.entry.name, [HEAD_META.mode]: mode.name };
   if (mode.kind === 'search') {
     const space = mode.space ? checkSpace(mode.space, `${where}: space`) : DEFAULT_SPACE;
     const { strategy, ...base } = mode.options;
@@ -236,7 +237,7 @@ async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o
   const agree = testItems.length >= 2 ? await agreement(gatherRows(mapped.vectors, mapped.dim, testItems.map((i) => mapped.row[i])), gatherRows(t.v.vectors, t.v.dim, testItems.map((i) => t.v.row[i])), t.v.dim) : undefined;
   // lr: the peak rate (distill() warms up and decays it within the run).
   const epochs: EpochRecord[] = r.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: Number(opt.lr), seconds: e.seconds }));
-  const onnx = headModel(r.head, { 'lookalike.distilled_from': t.ref, 'lookalike.model': o.model, 'lookalike.loss': String(opt.loss), 'lookalike.mode': mode.name, ...(agree ? { 'lookalike.agreement': JSON.stringify(agree) } : {}) });
+  const onnx = headModel(r.head, { [HEAD_META.distilledFrom]: t.ref, [HEAD_META.model]: o.model, [HEAD_META.loss]: String(opt.loss), [HEAD_META.mode]: mode.name, ...(agree ? { [HEAD_META.agreement]: JSON.stringify(agree) } : {}) });
   return {
     test,
     files: { ...testFiles(test), 'head.onnx': onnx, 'epochs.csv': epochsCsv(epochs) },

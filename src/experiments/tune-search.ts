@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError, toInteger } from '../util/options.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** Options of searchHead: tuneHead's inputs and fixed options, plus the space and the trials. */
 export interface SearchHeadOptions extends Omit<TuneHeadOptions, 'head' | 'training' | 'init'> {
@@ -114,11 +115,11 @@ export async function searchHead(o: SearchHeadOptions): Promise<SearchHeadResult
     },
   });
   const meta: Record<string, string> = {
-    'lookalike.loss': String(r.final.values.loss),
-    'lookalike.source': source,
-    'lookalike.classes': String(r.final.classes.length),
-    'lookalike.search': JSON.stringify({ best_trial: r.best.index, values: r.best.values, val: r.best.val }),
-    ...(model ? { 'lookalike.model': model } : {}),
+    [HEAD_META.loss]: String(r.final.values.loss),
+    [HEAD_META.source]: source,
+    [HEAD_META.classes]: String(r.final.classes.length),
+    [HEAD_META.search]: JSON.stringify({ best_trial: r.best.index, values: r.best.values, val: r.best.val }),
+    ...(model ? { [HEAD_META.model]: model } : {}),
   };
   writeFileAtomic(o.out, headModel(r.final.result.head, meta));
   return { head: o.out, trials: r.trials.map((t) => ({ index: t.index, values: t.values, val: t.val as Record<string, number> | undefined, best_epoch: t.bestEpoch })), best: { index: r.best.index, values: r.best.values, val: r.best.val as Record<string, number> | undefined, score: r.best.score }, retrained_epochs: r.final.result.epochs.length, runs: path.join(store, experiment), monitor: String(v.monitor) };

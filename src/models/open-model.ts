@@ -65,9 +65,10 @@ export async function openModelForIndex(source: EmbeddingSource, c: Omit<ModelCh
   const ref = c.model ? modelRef(c.model) : source.model.name;
   // A model named only by the index's metadata is never downloaded (network use needs an explicit request).
   const backbone = await loadBackbone(ref, { overrides: spec, dtype: c.dtype, feature: c.feature, runtime: c.runtime, download: c.model !== undefined });
-  if (backbone.fingerprint !== source.model.fingerprint) {
+  // The backbone first (its error names the model), then the head (below): the one rule of compat.ts.
+  if (!sameEmbedding({ model: backbone.fingerprint, head: source.head?.fingerprint ?? null }, source)) {
     await backbone.dispose();
-    throw new OptionError(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${source.model.name}, ${source.model.fingerprint.slice(0, 12)}); pass the same {{model}} and spec flags, or rebuild the index`);
+    throw new OptionError(`${what}: model ${ref} (fingerprint ${backbone.fingerprint.slice(0, 12)}) is not the one the index was built with (${source.model.name}, ${source.model.fingerprint.slice(0, 12)}); pass the same {{model}} and spec options, or rebuild the index`);
   }
   const headFile = c.head ?? source.head?.file;
   const head = headFile ? await loadHead(headFile, c.runtime) : undefined;

@@ -17,6 +17,7 @@ import { OptionError } from '../util/options.ts';
 import { Rng } from '../util/random.ts';
 import { agreement, applyDistilled, distill, distillOptionsFrom, type Agreement } from './distill.ts';
 import { headModel } from './export.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** Options of distillHead. */
 export interface DistillHeadOptions {
@@ -89,6 +90,6 @@ export async function distillHead(o: DistillHeadOptions): Promise<DistillHeadRes
   });
   const mapped = await applyDistilled(r.head, gatherRows(s.vectors, s.dim, rows(val, 0)));
   const agree = await agreement(mapped, gatherRows(t.vectors, t.dim, rows(val, 1)), t.dim);
-  writeFileAtomic(o.out, headModel(r.head, { 'lookalike.distilled_from': t.name, 'lookalike.teacher_fingerprint': t.fingerprint, 'lookalike.model': s.name, 'lookalike.loss': settings.loss, 'lookalike.agreement': JSON.stringify(agree) }));
+  writeFileAtomic(o.out, headModel(r.head, { [HEAD_META.distilledFrom]: t.name, [HEAD_META.teacherFingerprint]: t.fingerprint, [HEAD_META.model]: s.name, [HEAD_META.loss]: settings.loss, [HEAD_META.agreement]: JSON.stringify(agree) }));
   return { out: o.out, student: s.name, teacher: t.name, inputDim: s.dim, outputDim: t.dim, trainImages: tr.length, heldOut: val.length, agreement: agree, epochs: r.epochs, loss: settings.loss, headType: settings.head.kind };
 }

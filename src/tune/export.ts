@@ -2,10 +2,11 @@
 import { buildModel } from '../models/onnx-build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { inferenceGraph, type TrainableHead } from './heads.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** Serialise a head to ONNX bytes; metadata (loss, dims, metrics...) goes into the model's metadata_props. */
 export function headModel(head: TrainableHead, metadata: Record<string, string> = {}): Uint8Array {
-  const meta = { 'lookalike.kind': 'head', 'lookalike.head': JSON.stringify(head.spec), ...metadata };
+  const meta = { [HEAD_META.kind]: 'head', [HEAD_META.spec]: JSON.stringify(head.spec), ...metadata };
   return buildModel(inferenceGraph(head, true, meta));
 }
 

@@ -18,6 +18,7 @@ import { train, type TrainOptions, type TrainResult } from './train.ts';
 import { headAndTraining, resolveTuneValues, type TuneValues } from './tune-options.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError } from '../util/options.ts';
+import { HEAD_META } from '../util/head-metadata.ts';
 
 /** Inputs and settings of a tuning run. */
 export interface TuneHeadOptions {
@@ -169,12 +170,12 @@ export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise
   }
   const r = await train({ vectors: tr.vectors, dim: tr.dim, labels: index, numClasses: names.length }, va ? { vectors: va.vectors, dim: va.dim, labels: va.labels, domains: va.domains, ids: va.ids, crossDomain: o.valCrossDomain } : undefined, opts);
   const meta: Record<string, string> = {
-    'lookalike.loss': training.loss,
-    'lookalike.source': source,
-    'lookalike.classes': String(names.length),
-    'lookalike.best_epoch': String(r.bestEpoch),
-    ...(model ? { 'lookalike.model': model } : {}),
-    ...(r.frozen && r.tuned ? { 'lookalike.val': JSON.stringify({ frozen: r.frozen, tuned: r.tuned }) } : {}),
+    [HEAD_META.loss]: training.loss,
+    [HEAD_META.source]: source,
+    [HEAD_META.classes]: String(names.length),
+    [HEAD_META.bestEpoch]: String(r.bestEpoch),
+    ...(model ? { [HEAD_META.model]: model } : {}),
+    ...(r.frozen && r.tuned ? { [HEAD_META.val]: JSON.stringify({ frozen: r.frozen, tuned: r.tuned }) } : {}),
   };
   writeHead(o.out, r.head, meta);
   return { ...r, out: o.out, source, model, inputDim: data.dim, outputDim, classes: names.length, trainRows: tr.labels.length, valRows: va?.labels.length ?? 0 };

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ModelProto } from './onnx-proto.ts';
 import { OptionError } from './options.ts';
 import { cleanStaleTemps } from './temp.ts';
+import { HEAD_META } from './head-metadata.ts';
 
 /** A kind of file lookalike writes: what to call it and how to recognise one it wrote. */
 export interface OutputKind {
@@ -52,7 +53,7 @@ export const OUTPUT_KINDS = {
     recognise(bytes: Buffer): boolean {
       try {
         const m = ModelProto.decode(bytes) as unknown as { metadata_props?: { key?: string; value?: string }[] };
-        return (m.metadata_props ?? []).some((p) => p.key === 'lookalike.kind' && p.value === 'head');
+        return (m.metadata_props ?? []).some((p) => p.key === HEAD_META.kind && p.value === 'head');
       } catch {
         return false;
       }
