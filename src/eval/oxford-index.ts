@@ -5,6 +5,7 @@ import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
 import { withStore } from '../store/open-store.ts';
+import { searchStore } from '../index/search.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {
@@ -38,7 +39,8 @@ export async function evaluateOxford(ids: readonly string[], vectors: Float32Arr
 export async function evaluateOxfordStore(store: VectorStore, truth: readonly OxfordTruth[], source = 'ground truth'): Promise<OxfordEvalResult> {
   const ids = await store.ids();
   const qids = queryIds(ids, truth, source);
-  const hits = await store.search(await store.getVectors(qids), { k: Math.max(1, ids.length), ann: 'off' });
+  // Exact and complete: Oxford mAP needs every item ranked.
+  const hits = await searchStore(store, await store.getVectors(qids), Math.max(1, ids.length), undefined, { ann: 'off' });
   const rankings = new Map(truth.map((t, q) => [t.id, (hits[q] ?? []).map((h) => h.id)]));
   return result(truth, rankings, ids.length);
 }

@@ -99,20 +99,3 @@ test('compete on ../shared/datasets/cufs-sketch/test covers every query in truth
   assert.deepEqual(Object.keys(sub).sort(), Object.keys(truth).sort());
   assert.ok(Object.values(sub).every((v) => v.length === 10 && v.every((g) => /^g\d{4}\.jpg$/.test(g))));
 });
-
-test('demo (the README main job) does real retrieval with the pretrained defaults on ../shared', { skip: !fs.existsSync(path.join(SHARED, 'datasets/ukbench56')) && 'no ../shared' }, async () => {
-  const work = tmpDir();
-  const r = (await runCli(['demo', '--json', '--work', work]));
-  assert.equal(r.status, 0, r.stderr);
-  const d = JSON.parse(r.stdout);
-  // The demo adds ../shared/models to the model search path and prefers the ImageNet MobileNetV2.
-  const imagenet = fs.existsSync(path.join(SHARED, 'models/mobilenet-v2-imagenet'));
-  assert.equal(d.model, imagenet ? 'mobilenet-v2-imagenet' : 'mobilenet-v2');
-  if (imagenet) assert.match(d.model_note, /shared\/models\/mobilenet-v2-imagenet/);
-  assert.equal(d.images, 56);
-  assert.ok(d.metrics['precision@1'] > 0.8, `ukbench56 precision@1 ${d.metrics['precision@1']}`);
-  assert.equal(d.competition.model, 'face-mobileface');
-  assert.equal(d.competition.queries, 88);
-  assert.ok(d.competition.weighted_topk > 600, `cufs weighted top-k ${d.competition.weighted_topk}`);
-  assert.ok(fs.existsSync(path.join(work, 'cufs-submission.json')));
-});

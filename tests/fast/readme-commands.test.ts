@@ -13,7 +13,7 @@ import * as api from '../../src/api.ts';
 import { writeClassFolders, writeCompetition } from '../../src/data/synthetic.ts';
 import { writeClipFolder } from '../fixtures/hf.ts';
 import { runCli } from '../helpers/cli.ts';
-import { ROOT, tmpDir } from '../helpers/tmp.ts';
+import { ROOT, SHARED, tmpDir } from '../helpers/tmp.ts';
 
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
@@ -217,6 +217,19 @@ test('README commands: the CLI as written and the library give identical results
   // demo, as written (the data and models at hand), against the library's runDemo
   const demo = find((a) => a[0] === 'demo');
   const d = JSON.parse((await ok([...demo, '--json', '--work', at('demo-cli')])).stdout);
+  if (fs.existsSync(path.join(SHARED, 'datasets/ukbench56'))) {
+    // The README's main job does real retrieval with the pretrained defaults on ../shared: it adds
+    // ../shared/models to the model search path and prefers the ImageNet MobileNetV2.
+    const imagenet = fs.existsSync(path.join(SHARED, 'models/mobilenet-v2-imagenet'));
+    assert.equal(d.model, imagenet ? 'mobilenet-v2-imagenet' : 'mobilenet-v2');
+    if (imagenet) assert.match(d.model_note, /shared\/models\/mobilenet-v2-imagenet/);
+    assert.equal(d.images, 56);
+    assert.ok(d.metrics['precision@1'] > 0.8, `ukbench56 precision@1 ${d.metrics['precision@1']}`);
+    assert.equal(d.competition.model, 'face-mobileface');
+    assert.equal(d.competition.queries, 88);
+    assert.ok(d.competition.weighted_topk > 600, `cufs weighted top-k ${d.competition.weighted_topk}`);
+    assert.ok(fs.existsSync(at('demo-cli/cufs-submission.json')));
+  }
   const l = await api.runDemo({ work: at('demo-lib') });
   // Paths under each run's own work folder differ; what was measured may not.
   const measured = (r: typeof l) => ({ images: r.images, dim: r.dim, skipped: r.skipped, protocol: r.protocol, queries_scored: r.queries_scored, metrics: r.metrics, competition: r.competition && { queries: r.competition.queries, weighted_topk: r.competition.weighted_topk, hit1: r.competition.hit1 } });

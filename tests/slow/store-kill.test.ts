@@ -13,6 +13,14 @@ import { spawn } from 'node:child_process';
 import { cli, ROOT, tmpDir, writeTinyCnn, TINY_FLAGS } from '../helpers/tmp.ts';
 import { indexState, maxDiff, writeTinyGallery } from '../helpers/kill.ts';
 import { rng } from '../../src/util/random.ts';
+import { config } from '../../src/util/config.ts';
+import { runCli } from '../helpers/cli.ts';
+
+/** The runs that are not killed go in-process, with the commit size their env would give (LOOKALIKE_COMMIT_ITEMS): only the killed runs need a process. */
+async function indexHere(args: string[], commitItems: number) {
+  config.indexCommitItems = commitItems;
+  return runCli(args);
+}
 
 const BIN = path.join(ROOT, 'bin/lookalike.js');
 
@@ -34,7 +42,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
   const model = writeTinyCnn(dir);
   const env = { LOOKALIKE_COMMIT_ITEMS: '12' };
   const ref = path.join(dir, 'ref.lkx');
-  assert.equal(cli(indexArgs(gallery, model, ref), env).status, 0);
+  assert.equal((await indexHere(indexArgs(gallery, model, ref), 12)).status, 0);
   const full = (await indexState(ref))!;
   assert.equal(full.size, 120);
   // A first build killed at the n-th commit's crash point keeps the commits before it (or after it, past the rename).
@@ -52,7 +60,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
     const st = await indexState(out);
     assert.equal(st?.size ?? 0, kept(0), point);
     if (st) assert.equal(maxDiff(st, full), 0, point);
-    const again = cli(indexArgs(gallery, model, out), env);
+    const again = await indexHere(indexArgs(gallery, model, out), 12);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).embedded, 120 - kept(0), `${point}: the re-run embeds only what was missing`);
     assertSame(await indexState(out), full, point);
@@ -60,7 +68,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
   }
   // An incremental update (5 removed, 2 changed) killed when its tombstone is written: the previous index stays.
   const out = path.join(dir, 'upd.lkx');
-  assert.equal(cli(indexArgs(gallery, model, out), env).status, 0);
+  assert.equal((await indexHere(indexArgs(gallery, model, out), 12)).status, 0);
   const ids = [...full.keys()].sort();
   for (const id of ids.slice(0, 5)) fs.rmSync(path.join(gallery, id));
   fs.copyFileSync(path.join(gallery, ids[10]), path.join(gallery, ids[11]));
@@ -70,7 +78,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
     assert.equal(r.signal, 'SIGKILL', `${point}: ${r.stderr}`);
     assertSame(await indexState(out), full, `update killed at ${point}`);
   }
-  const upd = cli(indexArgs(gallery, model, out), env);
+  const upd = await indexHere(indexArgs(gallery, model, out), 12);
   assert.equal(upd.status, 0, upd.stderr);
   const u = JSON.parse(upd.stdout);
   assert.deepEqual([u.removed, u.changed, u.embedded], [5, 2, 2]);
@@ -82,10 +90,11 @@ test('kill -9 at every crash point: the index is the previous state or the new o
   assert.equal(rb.signal, 'SIGKILL', rb.stderr);
   assert.ok(!fs.existsSync(out));
   assertSame(await indexState(path.join(dir, '.upd.lkx.lookalike-old')), after, 'backup after a killed swap');
+  // (a process: the store's warning goes to the process's stderr)
   const s = cli(['search', out, '--id', ids[20], '-k', '1', '--json']);
   assert.equal(s.status, 0, s.stderr);
   assert.match(s.stderr, /interrupted --rebuild/);
-  const fin = cli(indexArgs(gallery, model, out, ['--rebuild']), env);
+  const fin = await indexHere(indexArgs(gallery, model, out, ['--rebuild']), 12);
   assert.equal(fin.status, 0, fin.stderr);
   assertSame(await indexState(out), after, 'rebuilt');
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.')), []);
@@ -147,7 +156,7 @@ test('kill -9 at 20 random moments of a 2,000-image build: always absent or load
       break; // finished before the kill landed
     }
   }
-  const last = cli(indexArgs(gallery, model, out), env as Record<string, string>);
+  const last = await indexHere(indexArgs(gallery, model, out), 100);
   assert.equal(last.status, 0, last.stderr);
   assert.equal(JSON.parse(last.stdout).embedded, N - have);
   assertSame(await indexState(out), full, 'after the kills');
