@@ -18,12 +18,12 @@ import { competeSubmission, type CompeteOptions } from '../index/compete.ts';
 import { searchByIds, type QueryResult } from '../index/search.ts';
 import { readTruth, writeSubmission } from '../metrics/competition.ts';
 import { evaluateSubmission } from '../metrics/evaluate.ts';
-import { loadBackbone } from '../models/load.ts';
+import { loadBackbone, loadResolved } from '../models/load.ts';
+import { findPreset } from '../models/presets.ts';
 import { findPackageDir } from '../models/npm.ts';
 import { findOnSearchPath } from '../models/search-path.ts';
 import { tinyCnn } from '../models/tiny.ts';
 import { openStore } from '../store/open-store.ts';
-import { config } from '../util/config.ts';
 import { checkK } from '../util/options.ts';
 
 /** Shared datasets folder beside the checkout, if present. */
@@ -38,13 +38,12 @@ export function sharedModels(): string | undefined {
   return fs.existsSync(d) ? d : undefined;
 }
 
-/** The demo's default model for class-level data and a note on why: the best one present. */
-export function demoModel(): { model?: string; note: string } {
+/** The demo's default model for class-level data, where its folder is (when on a search path), and a note on why: the best one present. */
+export function demoModel(): { model?: string; dir?: string; note: string } {
   const shared = sharedModels();
-  // The demo looks in ../shared/models too (after LOOKALIKE_MODELS and the cache).
-  if (shared && !config.modelsPath.includes(shared)) config.modelsPath.push(shared);
-  const found = findOnSearchPath('mobilenet-v2-imagenet');
-  if (found) return { model: 'mobilenet-v2-imagenet', note: ` (ImageNet MobileNetV2 from ${found})` };
+  // The demo looks in ../shared/models too (after LOOKALIKE_MODELS and the cache), without changing the search path of the process.
+  const found = findOnSearchPath('mobilenet-v2-imagenet', shared ? [shared] : []);
+  if (found) return { model: 'mobilenet-v2-imagenet', dir: found, note: ` (ImageNet MobileNetV2 from ${found})` };
   if (findPackageDir('nsfwjs')) return { model: 'mobilenet-v2', note: ' (nsfwjs MobileNetV2: mobilenet-v2-imagenet is not on LOOKALIKE_MODELS; see docs/models.md)' };
   return { note: '' };
 }
@@ -98,14 +97,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   }
   let model = o.model;
   let modelNote = '';
-  if (!model) ({ model, note: modelNote } = demoModel());
+  let modelDir: string | undefined;
+  if (!model) ({ model, dir: modelDir, note: modelNote } = demoModel());
   if (!model) {
     model = path.join(work, 'tiny-cnn.onnx');
     fs.writeFileSync(model, tinyCnn({ size: 32, channels: 32, dim: 32 }));
     modelNote = ' (random weights: no pretrained model found; put mobilenet-v2-imagenet on LOOKALIKE_MODELS or run `npm install nsfwjs`)';
   }
   const tiny = model.endsWith('tiny-cnn.onnx');
-  const backbone = await loadBackbone(model, tiny ? { overrides: { resize: { mode: 'fixed', height: 32, width: 32 }, crop: null } } : {});
+  const backbone = modelDir
+    ? await loadResolved({ kind: 'hf-folder', dir: modelDir, name: model, presetSpec: findPreset(model)?.spec })
+    : await loadBackbone(model, tiny ? { overrides: { resize: { mode: 'fixed', height: 32, width: 32 }, crop: null } } : {});
   const out = path.join(work, 'gallery.lkx');
   const report = await buildIndex({ folder: data, out, backbone, rebuild: true, onProgress: o.onProgress }).finally(() => backbone.dispose());
   // Searched and evaluated through the store: the index is never loaded whole.

@@ -20,10 +20,10 @@ export function isModelName(model: string): boolean {
   return model !== '' && !model.includes('/') && !model.includes('\\') && model !== '.' && model !== '..' && !model.endsWith('.onnx') && !model.endsWith('.json');
 }
 
-/** The first `<folder>/<name>` on the search path that is a model folder (HF layout), or undefined. */
-export function findOnSearchPath(name: string): string | undefined {
+/** The first `<folder>/<name>` on the search path (then in `extra`) that is a model folder (HF layout), or undefined. */
+export function findOnSearchPath(name: string, extra: readonly string[] = []): string | undefined {
   if (!isModelName(name)) return undefined;
-  for (const dir of modelSearchPath()) {
+  for (const dir of [...modelSearchPath(), ...extra]) {
     const candidate = path.join(dir, name);
     try {
       if (fs.statSync(candidate).isDirectory() && isHfFolder(candidate)) return candidate;

@@ -173,12 +173,14 @@ function itemFile(g: Generation, id: string, ctx: RouteContext): string | undefi
   return f && fs.existsSync(f) ? f : undefined;
 }
 
-/** Serialises writes from this server (the store's lock also guards against other processes). */
-let writing: Promise<unknown> = Promise.resolve();
-function serially<T>(fn: () => Promise<T>): Promise<T> {
-  const run = writing.then(fn);
-  writing = run.catch(() => undefined);
-  return run;
+/** A queue that runs its functions one after another (one per server: its writes). */
+function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>) => {
+    const run = tail.then(fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }
 
 /** Open the index for one write, mapping a held lock to 409. */
@@ -208,13 +210,15 @@ function queryParam<T>(check: () => T): T {
   }
 }
 
-/** Small LRU of rendered thumbnails. */
-const thumbs = new Map<string, Buffer>();
 const THUMBS_MAX = 512;
 
-/** Register every API route. */
+/** Register every API route. Each server has its own write queue and thumbnail cache (nothing shared between servers in one process). */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { live } = ctx;
+  // Writes from this server run one at a time (the store's lock also guards against other processes).
+  const serially = serialQueue();
+  // A small LRU of rendered thumbnails.
+  const thumbs = new Map<string, Buffer>();
 
   app.get('/healthz', async () => ({ ok: true }));
 
