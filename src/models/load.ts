@@ -13,11 +13,12 @@ import { canonicalSpec, defaultSpec, type ModelSpec } from './spec.ts';
 import { hashFile, hashParts } from '../util/hash.ts';
 import { loadHfFolder, type Feature } from './hf.ts';
 import { explicitHubTarget, hubCacheDir, hubTarget, missingFiles, resolveHubModel } from './hub.ts';
-import { findPreset } from './presets.ts';
+import { findPreset, PRESETS } from './presets.ts';
+import { didYouMean } from '../util/text.ts';
 import { resolveNpmPreset } from './npm.ts';
 import { isTfjsPath } from './tfjs.ts';
 import { loadTfjsModel } from './tfjs-onnx/tfjs-load.ts';
-import { findOnSearchPath, notOnSearchPathMessage } from './search-path.ts';
+import { findOnSearchPath, modelSearchPath, notOnSearchPathMessage } from './search-path.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Spec fields set explicitly (CLI flags); they win over files and defaults. */
@@ -67,7 +68,19 @@ export async function resolveModel(model: string, opts: Pick<LoadOptions, 'dtype
   // A bare owner/name already fetched (`lookalike models fetch owner/name`) loads from the cache, never the network.
   const cached = hubTarget(model);
   if (cached && missingFiles(hubCacheDir(cached.repo), { dtype: opts.dtype }).length === 0) return { kind: 'hf-folder', dir: hubCacheDir(cached.repo), name: model };
-  throw new Error(`${model}: no such file or folder (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id as hf:owner/name)`);
+  throw new Error(`${model}: no such file or folder${didYouMean(model, knownModelNames())} (give an .onnx file, a model folder, a TF.js model.json, a preset from "lookalike models list", or a Hub id as hf:owner/name)`);
+}
+
+/** Names a MODEL argument may take without a path: the presets and the folders on the model search path. */
+function knownModelNames(): string[] {
+  const onPath = modelSearchPath().flatMap((dir) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  });
+  return [...PRESETS.map((p) => p.name), ...onPath];
 }
 
 /** Load a resolved model with the caller's spec overrides, weight variant, feature and runtime. */

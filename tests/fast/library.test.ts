@@ -142,3 +142,8 @@ test('the tune schema: defaults once, every loss and miner parameter declared by
   assert.doesNotMatch(TUNE_OPTIONS.find((o) => o.name === 'margin')!.help, /semi-hard/);
   assert.match(TUNE_OPTIONS.find((o) => o.name === 'minerMargin')!.help, /semi-hard 0\.2/);
 });
+
+test('a mistyped model name suggests the preset or search-path folder it was probably meant to be, and downloads nothing', async () => {
+  await assert.rejects(api.loadModel('clip-vit-b23'), /clip-vit-b23: no such file or folder \(did you mean "clip-vit-b32"\?\)/);
+  await assert.rejects(api.loadModel('no-such-model-anywhere'), (e) => !/did you mean/.test((e as Error).message));
+});
