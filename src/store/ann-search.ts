@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { config } from '../util/config.ts';
 import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnMode } from './ann-mode.ts';
-import { AnnGraph, ANN_DEFAULTS, readAnnManifest, refreshAnn, type AnnParams, type AnnSource } from './ann.ts';
+import { AnnGraph, ANN_DEFAULTS, refreshAnn, type AnnParams, type AnnSource } from './ann.ts';
 import type { Hit, SearchOptions, StoreItem, VectorStore } from './types.ts';
 
 /** Options for annSearch. */

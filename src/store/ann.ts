@@ -27,7 +27,7 @@ import type { Index as UIndex, MetricKind, ScalarKind } from 'usearch';
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
-import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnDtype, type AnnMode } from './ann-mode.ts';
+import type { AnnDtype } from './ann-mode.ts';
 import type { VectorBlock } from './types.ts';
 import { processAlive } from '../util/temp.ts';
 

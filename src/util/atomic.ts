@@ -24,10 +24,6 @@ export function crashPoint(step: string): void {
   }
 }
 
-function tmpName(target: string): string {
-  return `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
 /** Write a file atomically: the target holds either its old or its new content, never a partial one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });

@@ -15,7 +15,6 @@ import { writeClipFolder } from '../fixtures/hf.ts';
 import { openModelForIndex } from '../../src/models/open-model.ts';
 import { loadIndex } from '../../src/index/whole-index.ts';
 import { searchByIds } from '../../src/index/search.ts';
-import { openStore } from '../../src/store/open-store.ts';
 import { spawnSync } from 'node:child_process';
 import { cli, tmpDir, writeTinyCnn, ROOT, TINY_FLAGS } from '../helpers/tmp.ts';
 

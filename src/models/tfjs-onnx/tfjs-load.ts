@@ -4,7 +4,6 @@
  * >= 0.9999). Models the conversion does not cover run on TF.js, with a note naming the ops.
  * LOOKALIKE_TFJS_ENGINE=tfjs (config.tfjsEngine) forces the TF.js path.
  */
-import { config } from '../../util/config.ts';
 import { canonicalSpec, type ModelSpec } from '../spec.ts';
 import { hashParts } from '../../util/hash.ts';
 import type { Backbone } from '../backbone.ts';
