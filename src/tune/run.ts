@@ -38,7 +38,7 @@ export interface TuneHeadOptions {
   valClasses?: number | string[];
   /** Validation queries rank only items of other domains. */
   valCrossDomain?: boolean;
-  /** Tune options by name (TUNE_OPTIONS in tune/options.ts: headType, hidden, loss, lr, epochs, ...), as values or text; unset ones take their defaults. */
+  /** Tune options by name (TUNE_OPTIONS in tune/tune-options.ts: headType, hidden, loss, lr, epochs, ...), as values or text; unset ones take their defaults. */
   options?: TuneValues;
   /** Head shape, instead of the head options; outputDim defaults to the input size (or the init matrix's columns). */
   head?: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
