@@ -15,9 +15,7 @@
  * (threads, device, batch size) are passed per call; unset fields fall back to the process-wide
  * `config` (environment variables).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { embedWithBackbone, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
 import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/text-queries.ts';
 import { buildIndex, type BuildOptions, type BuildReport } from './index/build.ts';
@@ -25,7 +23,7 @@ import { competeFolder, type CompeteFolderOptions, type CompeteResult } from './
 export type { CompeteFolderOptions };
 import { checkIndexOut } from './index/guard.ts';
 import { expandQueries, idInIndex, toSubmission } from './index/query.ts';
-import { checkSearchOptions, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
+import { checkSearchOptions, prepareAnn, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
 import { searchExact } from './store/exact.ts';
 import { openStore, withStore } from './store/open-store.ts';
 import type { Hit, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
@@ -41,6 +39,7 @@ import type { Feature } from './models/hf.ts';
 export { tuneHead, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
 import { guardOutput, OUTPUT_KINDS } from './util/outputs.ts';
 import { OptionError } from './util/options.ts';
+import { hashFile, hashParts } from './util/hash.ts';
 
 export { config } from './util/config.ts';
 export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinScore, toInteger, toNumber } from './util/options.ts';
@@ -290,13 +289,8 @@ export class Index {
 
   private settings(): { model?: string; choice: Omit<ModelChoice, 'model'> & { model?: string }; runtime?: Runtime } {
     const m = this.opts.model;
-    const l = this.opts.load ?? {};
     if (m instanceof Model) return { model: m.name, choice: {}, runtime: m.runtime };
-    if (m === undefined || typeof m === 'string') {
-      const runtime = l.runtime ?? this.opts.runtime;
-      return { model: m, choice: { model: m, overrides: l.overrides, dtype: l.dtype, feature: l.feature, head: l.head, runtime }, runtime };
-    }
-    const c = choiceOf(m, l);
+    const c = choiceOf(m ?? {}, this.opts.load);
     const runtime = { ...this.opts.runtime, ...c.runtime };
     return { model: c.model, choice: { ...c, runtime }, runtime };
   }
@@ -448,8 +442,8 @@ export class Index {
   }
 
   /** Load (or build and save) the ANN graph now when searches in `ann` mode would use it, so the first query does not pay for it. */
-  async prepareAnn(opts: { ann?: 'auto' | 'on' | 'off'; annDtype?: 'f32' | 'f16' | 'i8'; onNote?: (msg: string) => void } = {}): Promise<void> {
-    if (opts.ann !== 'off') await this.store.prepareAnn?.({ ann: opts.ann, dtype: opts.annDtype, onNote: opts.onNote });
+  prepareAnn(opts: Pick<SearchMode, 'ann' | 'annDtype' | 'onNote'> = {}): Promise<void> {
+    return prepareAnn(this.store, opts);
   }
 
   /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */
@@ -468,11 +462,9 @@ export class Index {
     const model = await this.imageModel();
     const e = await embedImages(model, items, opts);
     const byId = new Map(items.map((it) => [it.id, it.source]));
-    const upsert: StoreItem[] = e.ids.map((id, j) => {
-      const src = byId.get(id)!;
-      const bytes = typeof src === 'string' ? fs.readFileSync(src) : src;
-      return { id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: { sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.length } };
-    });
+    // The same content record as an index build's (util/hash.ts), for incremental updates.
+    const record = async (src: string | Buffer) => (typeof src === 'string' ? { sha256: await hashFile(src), size: fs.statSync(src).size } : { sha256: hashParts(src), size: src.length });
+    const upsert: StoreItem[] = await Promise.all(e.ids.map(async (id, j) => ({ id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: await record(byId.get(id)!) })));
     if (upsert.length) await this.store.write({ upsert });
     return { added: e.ids, skipped: e.skipped };
   }
@@ -499,7 +491,7 @@ export class Index {
  * must then give the same embeddings (fingerprint and head); `what` names the index in errors.
  */
 export async function loadModelForIndex(source: EmbeddingSource, model: string | ModelSettings | undefined, load: LoadModelOptions = {}, what = 'index'): Promise<Model> {
-  const c = model === undefined ? { ...choiceOf({}, load), model: undefined } : choiceOf(model, load);
+  const c = choiceOf(model ?? {}, load);
   return new Model(await openModelForIndex(source, c, what), c.runtime);
 }
 
@@ -579,7 +571,7 @@ export interface CompeteApiOptions extends Omit<CompeteFolderOptions, 'model' | 
 export function compete(dir: string, opts: CompeteApiOptions): Promise<CompeteResult> {
   const m = opts.model;
   if (m instanceof Model) return competeFolder(dir, { ...opts, model: undefined, opened: m.opened, batchSize: opts.batchSize ?? m.runtime.batchSize });
-  const model = m === undefined ? (opts.load ? { ...choiceOf({}, opts.load), model: undefined } : undefined) : choiceOf(m, opts.load);
+  const model = m === undefined && !opts.load ? undefined : choiceOf(m ?? {}, opts.load);
   return competeFolder(dir, { ...opts, model, batchSize: opts.batchSize ?? model?.runtime?.batchSize });
 }
 
@@ -608,9 +600,4 @@ export async function searchVectors(gallery: { ids: string[]; vectors: Float32Ar
   checkSearchOptions(k);
   const top = await searchExact(gallery.vectors, queries, gallery.dim, k);
   return toResults(Array.from({ length: queries.length / gallery.dim }, (_, i) => String(i)), top, gallery.ids).map((r) => r.hits);
-}
-
-/** The relative id a file under `root` has in an index of `root` (POSIX), or `query:FILE` outside it. */
-export function itemId(root: string, file: string): string {
-  return idInIndex(path.resolve(root), file);
 }

@@ -33,8 +33,8 @@ Example:
     if (!o.model && !o.store) throw new Error("required option '-m, --model <model>' not specified (or give --store LOCATION, an index of DIR/gallery)");
     const skips = skipReporter(o.json);
     const bars = partProgress(o.json);
-    const { k: _k, out, store, ann: _a, ef: _e, annDtype: _d, ...flags } = o;
-    const r = await api.compete(dir, { model: modelSettings(flags), store, k, out, strict: o.strict, search: annMode(o), onSkip: skips.report, ...bars }).finally(() => bars.end());
+    const { out, store } = o;
+    const r = await api.compete(dir, { model: modelSettings(o), store, k, out, strict: o.strict, search: annMode(o), onSkip: skips.report, ...bars }).finally(() => bars.end());
     const summary = { out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
     if (o.json) printJson(summary);
     else printOut(`${out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);

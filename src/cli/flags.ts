@@ -41,7 +41,7 @@ export function addModelOptions(cmd: Command, required = false): Command {
     .option('--batch <n>', `images per batch (default ${config.batchSize})`);
 }
 
-/** The model settings in parsed flags (everything but the output switches). */
+/** The model settings in parsed flags (the library reads the model, spec, head and runtime fields and ignores the command's other flags). */
 export function modelSettings(o: ModelFlags): ModelSettings {
   const { json: _json, strict: _strict, ...s } = o;
   return s;
@@ -93,12 +93,9 @@ export function storeLocation(positional: string | undefined, store: string | un
   return loc;
 }
 
-/** Flags whose name is not the kebab-case form of the library's option name. */
-const FLAG_NAMES: Record<string, string> = { k: '-k', trainDir: '--train', ids: '--id', texts: '--text', pollSeconds: '--poll', batchSize: '--batch-size' };
-
-/** How the CLI spells a library option in errors: --kebab-case, with the exceptions above and per command. */
+/** How the CLI spells a library option: --kebab-case (`-k` for k), unless the running command names it otherwise (setFlagNames). */
 export function flagOf(option: string, overrides: Record<string, string> = {}): string {
-  return overrides[option] ?? FLAG_NAMES[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return overrides[option] ?? (option === 'k' ? '-k' : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 const commandFlags = new WeakMap<Command, Record<string, string>>();

@@ -52,11 +52,11 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
     const out = o.out ?? o.store;
     if (!out) throw new Error("required option '-o, --out <index>' (or --store) not specified");
     const skips = skipReporter(o.json);
-    const { enqueue, jobSize, jobTimeout, retries, retryDelay, out: _o, store: _s, rebuild, allowEmpty, ann, ef: _ef, annDtype, ...flags } = o;
+    const { enqueue, jobSize, jobTimeout, retries, retryDelay, rebuild, allowEmpty, ann, annDtype } = o;
     if (enqueue) {
       const num = (v: string | undefined, option: string, min: number) => (v === undefined ? undefined : api.toInteger(v, option, min));
       const r = await api.enqueueFolder(folder, out, {
-        model: modelSettings(flags),
+        model: modelSettings(o),
         jobSize: num(jobSize, 'jobSize', 1),
         jobTimeout: num(jobTimeout, 'jobTimeout', 1),
         retries: num(retries, 'retries', 0),
@@ -70,7 +70,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
     }
     const bar = lazyProgress('embedding', o.json);
     const report = await api.indexFolder(folder, out, {
-      model: modelSettings(flags),
+      model: modelSettings(o),
       rebuild,
       strict: o.strict,
       allowEmpty,

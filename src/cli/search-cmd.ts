@@ -54,7 +54,7 @@ Example:
     if (!location) throw new Error('give the index: INDEX or --store LOCATION');
     const k = api.checkK(o.k);
     const skips = skipReporter(o.json);
-    const { k: _k, id, excludeSelf, submission, text, store: _s, ann: _a, ef: _e, annDtype: _d, ...flags } = o;
+    const { id, excludeSelf, submission, text } = o;
     let bar: Progress | undefined;
     const { results } = await api.search(location, { files, ids: id, texts: text }, {
       ...annMode(o),
@@ -62,7 +62,7 @@ Example:
       excludeSelf,
       submission,
       strict: o.strict,
-      model: modelSettings(flags),
+      model: modelSettings(o),
       onSkip: skips.report,
       onProgress: (done, total) => {
         bar ??= new Progress('queries', total, { quiet: o.json });

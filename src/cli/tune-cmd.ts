@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { Progress, TUNE_OPTIONS, type TuneOption, type TuneValues } from '../schema.ts';
 import type { TuneMetrics } from '../api.ts';
-import { addModelOptions, addStoreOption, modelSettings, printJson, setFlagNames, skipReporter, storeLocation, type ModelFlags } from './flags.ts';
+import { addModelOptions, addStoreOption, flagOf, modelSettings, printJson, setFlagNames, skipReporter, storeLocation, type ModelFlags } from './flags.ts';
 import { printOut, printErr } from './io.ts';
 
 interface TuneFlags extends ModelFlags {
@@ -26,9 +26,9 @@ interface TuneFlags extends ModelFlags {
   [option: string]: unknown;
 }
 
-/** The flag of a schema option: --kebab-case, with its choices and default. */
-function flagOf(t: TuneOption): Option {
-  const flag = `--${t.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+/** The flag of a schema option: its name as a flag, with its choices and default. */
+function optionOf(t: TuneOption): Option {
+  const flag = flagOf(t.name);
   const o = new Option(t.kind === 'boolean' ? flag : `${flag} <${t.arg ?? t.kind}>`, t.help);
   // Distillation (--teacher) trains with its own two losses.
   if (t.choices) o.choices(t.name === 'loss' ? [...t.choices, 'cosine', 'mse'] : [...t.choices]);
@@ -61,7 +61,7 @@ export function tuneCommand(): Command {
     .option('--val-classes <f|names>', 'class-disjoint validation: a share of the classes (e.g. 0.2) or comma-separated class names')
     .option('--val-cross-domain', 'validation queries rank only items of other domains (domain column), as in photo -> sketch retrieval')
     .option('--teacher <model>', 'distillation: map --model\'s embeddings into this model\'s space on the unlabelled images of --train (loss cosine or mse)');
-  for (const t of TUNE_OPTIONS) cmd.addOption(flagOf(t));
+  for (const t of TUNE_OPTIONS) cmd.addOption(optionOf(t));
   cmd
     .option('--search <space>', 'hyperparameter search: a YAML/JSON space file, inline JSON, or "default" (lr log-scale, hidden, dropout, loss); scored on the validation split only')
     .option('--trials <n>', '--search: number of trials', '10')
@@ -90,7 +90,7 @@ Examples:
     const log = (s: string) => (o.json ? undefined : printErr(`${s}\n`));
     const skips = skipReporter(o.json);
     const options: TuneValues = Object.fromEntries(TUNE_OPTIONS.flatMap((t) => (o[t.name] === undefined ? [] : [[t.name, o[t.name] as string | boolean]])));
-    const settings = modelSettings(Object.fromEntries(Object.entries(o).filter(([k]) => !TUNE_OPTIONS.some((t) => t.name === k))) as ModelFlags);
+    const settings = modelSettings(o);
     const valFrac = o.valFrac === undefined ? undefined : api.toNumber(o.valFrac, 'valFrac');
     if (o.teacher) {
       if (!o.train) throw new Error('--teacher needs --train DIR (unlabelled images) and --model (the student backbone)');

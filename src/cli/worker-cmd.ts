@@ -41,9 +41,9 @@ Example:
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const { store, concurrency, untilEmpty, poll, ...flags } = o;
+    const { store, concurrency, untilEmpty, poll } = o;
     const r = await api.work(store, {
-      model: modelSettings(flags),
+      model: modelSettings(o),
       concurrency: concurrency === undefined ? undefined : api.toInteger(concurrency, 'concurrency', 1),
       pollSeconds: poll === undefined ? undefined : api.toNumber(poll, 'pollSeconds'),
       untilEmpty,

@@ -67,22 +67,6 @@ export async function embedTextsFor(target: TextTarget, enc: TextEncoder, texts:
   return { ids: texts, vectors, dim, skipped: [] };
 }
 
-/** The TextTarget of an opened store (its location, width and model). */
-export async function textTargetOf(store: VectorStore): Promise<TextTarget> {
-  const meta = await store.meta();
-  return { name: store.location, dim: meta.dim, source: meta };
-}
-
-/** Embed text queries with the text tower matching an index; ids are the texts themselves. */
-export async function embedTextQueries(target: TextTarget, texts: string[], o: { model?: string; dtype?: string; runtime?: Runtime }): Promise<EmbedResult> {
-  const enc = await textEncoderFor(target, o);
-  try {
-    return await embedTextsFor(target, enc, texts, o.runtime?.batchSize);
-  } finally {
-    await enc.dispose();
-  }
-}
-
 /** Options of a caption evaluation. */
 export interface CaptionEvalOptions {
   captions: string;

@@ -5,10 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { listFolder, listingSkips, type ListingSkip } from '../data/images.ts';
-import { embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
-import type { OpenedModel } from '../models/open-model.ts';
-import type { VectorStore } from '../store/types.ts';
-import { onStore, searchByEmbeddings, type QueryResult, type Searchable, type SearchMode } from './search.ts';
+import type { QueryResult } from './search.ts';
 
 /** A query image: the key it is reported under and its file. */
 export interface QueryFile {
@@ -44,32 +41,4 @@ export function toSubmission(results: QueryResult[]): Record<string, string[]> {
 export function idInIndex(root: string, file: string): string {
   const rel = path.relative(root, path.resolve(file));
   return rel.startsWith('..') || path.isAbsolute(rel) ? `query:${file}` : rel.split(path.sep).join('/');
-}
-
-/** Options for searchFiles. */
-export interface SearchFilesOptions {
-  k: number;
-  /** Leave a query's own item out (a query file under the indexed folder has that item's id). */
-  excludeSelf?: boolean;
-  batchSize?: number;
-  onSkip?: (s: Skipped) => void;
-  onProgress?: (n: number) => void;
-  /** Exact (default) or approximate search. */
-  search?: SearchMode;
-}
-
-/** Embed query files with the index's model and rank the index for each; results keyed by QueryFile.key. */
-export async function searchFiles(index: Searchable, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
-  return onStore(index, (store) => searchStoreFiles(store, files, model, o));
-}
-
-async function searchStoreFiles(index: VectorStore, files: QueryFile[], model: OpenedModel, o: SearchFilesOptions): Promise<QueryResult[]> {
-  const root = (await index.meta()).root ?? '';
-  const items: EmbedItem[] = files.map((f) => ({ id: idInIndex(root, f.file), source: f.file }));
-  const keyOf = new Map(files.map((f, i) => [items[i].id, f.key]));
-  // A query that cannot be decoded is reported under the path it was given as.
-  const fileOf = new Map(files.map((f, i) => [items[i].id, f.file]));
-  const emb = await embedWithBackbone(model.backbone, items, { head: model.head, batchSize: o.batchSize, onSkip: (s) => o.onSkip?.({ ...s, id: fileOf.get(s.id) ?? s.id }), onProgress: o.onProgress });
-  const res = await searchByEmbeddings(index, emb, o.k, o.excludeSelf, o.search);
-  return res.map((r) => ({ ...r, query: keyOf.get(r.query) ?? r.query }));
 }

@@ -66,6 +66,11 @@ export function checkSearchOptions(k: number, mode: SearchMode = {}): void {
   if (mode.ann !== undefined && !['auto', 'on', 'off'].includes(mode.ann)) throw new OptionError(`{{ann}} ${mode.ann}: expected auto, on or off`);
 }
 
+/** Load, build or bring up to date the store's ANN graph now when a search in this mode would use it (a no-op with ann 'off'). */
+export async function prepareAnn(store: VectorStore, mode: Pick<SearchMode, 'ann' | 'annDtype' | 'onNote'>): Promise<void> {
+  if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote });
+}
+
 /**
  * The one search path: rank the store for query rows (n x dim). Options are checked, the ANN
  * graph is prepared first when the mode uses it (so its build note and annDtype apply), then
@@ -74,7 +79,7 @@ export function checkSearchOptions(k: number, mode: SearchMode = {}): void {
  */
 export async function searchStore(store: VectorStore, queries: Float32Array, k: number, exclude: (string | undefined)[] | undefined, mode: SearchMode = {}): Promise<Hit[][]> {
   checkSearchOptions(k, mode);
-  if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote });
+  await prepareAnn(store, mode);
   return store.search(queries, { k, exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore });
 }
 

@@ -23,11 +23,6 @@ export function embeddingKey(s: EmbeddingSource): EmbeddingKey {
   return { model: s.model.fingerprint, head: s.head?.fingerprint ?? null };
 }
 
-/** The embedding fingerprint as one string: model fingerprint plus head fingerprint when a head is used. */
-export function embeddingFingerprint(s: EmbeddingSource): string {
-  return s.head ? `${s.model.fingerprint}+head:${s.head.fingerprint}` : s.model.fingerprint;
-}
-
 /** True when vectors from `a` and `b` can be compared or mixed. */
 export function sameEmbedding(a: EmbeddingSource | EmbeddingKey, b: EmbeddingSource | EmbeddingKey): boolean {
   const ka = typeof a.model === 'string' ? (a as EmbeddingKey) : embeddingKey(a as EmbeddingSource);
