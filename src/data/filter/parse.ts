@@ -99,7 +99,7 @@ export function parseFilter(text: string, schema: FieldSchema): FilterNode {
   const fieldType = (t: Tok): { name: string; type: FieldType } => {
     if (t.kind !== 'word' || FILTER_KEYWORDS.has(t.text.toLowerCase())) throw new FilterError(`expected a field name, got ${describe(t)}`, t.pos);
     if (t.text === ID_FIELD) return { name: t.text, type: 'string' };
-    const type = schema[t.text];
+    const type = Object.hasOwn(schema, t.text) ? schema[t.text] : undefined;
     if (type === undefined) throw new FilterError(`unknown field "${t.text}"`, t.pos, didYouMean(t.text, [ID_FIELD, ...Object.keys(schema)]));
     return { name: t.text, type };
   };
