@@ -1,6 +1,12 @@
 /** Label manifests: CSV files with a header `path,label[,domain][,split]` (extra columns are kept). */
 import { readCsvRecords } from './csv.ts';
 
+/** The class label a relative path gets from its class folder (its first folder), or undefined for a file at the root. */
+export function folderLabel(relPath: string): string | undefined {
+  const i = relPath.indexOf('/');
+  return i > 0 ? relPath.slice(0, i) : undefined;
+}
+
 /** One labelled image. */
 export interface LabelRow {
   path: string;

@@ -4,7 +4,7 @@
  */
 import { gatherRows } from '../util/matrix.ts';
 import path from 'node:path';
-import type { LabelRow } from '../data/labels.ts';
+import { folderLabel, type LabelRow } from '../data/labels.ts';
 import type { Rng } from '../util/random.ts';
 import { OptionError } from '../util/options.ts';
 
@@ -41,7 +41,10 @@ export function joinLabels(ids: string[], vectors: Float32Array, dim: number, ro
 
 /** Labels from class folders: the first path segment of each relative path. */
 export function folderLabels(relPaths: string[], dir: string): LabelRow[] {
-  const rows = relPaths.filter((p) => p.includes('/')).map((p) => ({ path: p, label: p.split('/')[0], extra: {} }));
+  const rows = relPaths.flatMap((p) => {
+    const label = folderLabel(p);
+    return label === undefined ? [] : [{ path: p, label, extra: {} }];
+  });
   if (rows.length === 0) throw new OptionError(`${dir}: no class folders (expected ${path.join(dir, '<class>', '<image>')}); or pass {{labels}}`);
   return rows;
 }

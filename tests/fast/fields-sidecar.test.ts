@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkFields, itemPath, MAX_FIELDS, MAX_FIELDS_BYTES, readFieldsFile } from '../../src/data/fields/sidecar.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import type { FieldSchema } from '../../src/data/field-types.ts';
 
 const dir = tmpDir('lookalike-fields-');
 function write(name: string, text: string): string {
@@ -87,7 +88,7 @@ test('checkFields: types against the schema, new fields added, dates canonical, 
   assert.throws(() => checkFields({ x: 'a\0b' }, {}, w), /NUL or an unpaired surrogate/);
   assert.throws(() => checkFields({ x: '\ud800' }, {}, w), /NUL or an unpaired surrogate/);
   assert.throws(() => checkFields([1], {}, w), /fields must be a JSON object/);
-  assert.throws(() => checkFields({ toString: 1, constructor: 'x' }, { toString: 'string' }, w), /field "toString" is a string, got 1/);
+  assert.throws(() => checkFields({ toString: 1, constructor: 'x' }, { toString: 'string' } as FieldSchema, w), /field "toString" is a string, got 1/);
   assert.deepEqual(checkFields({ constructor: 'x' }, {}, w).schema, { constructor: 'string' });
   const many = Object.fromEntries(Array.from({ length: MAX_FIELDS + 1 }, (_, i) => [`f${i}`, i]));
   assert.throws(() => checkFields(many, {}, w), new RegExp(`${MAX_FIELDS + 1} fields, at most ${MAX_FIELDS}`));
