@@ -50,6 +50,13 @@ test('in, not in, between, ^=, contains, exists, id, dates and quoting', () => {
       { op: 'cmp', field: 'taken', cmp: '<=', type: 'date', value: '2024-06-30T10:00:00.000Z' },
     ],
   });
+  assert.deepEqual(parseFilter('price == 2 or price <> 3', schema), {
+    op: 'or',
+    args: [
+      { op: 'cmp', field: 'price', cmp: '=', type: 'number', value: 2 },
+      { op: 'cmp', field: 'price', cmp: '!=', type: 'number', value: 3 },
+    ],
+  });
   assert.deepEqual(parseFilter('folder ^= "shoes/"', schema), { op: 'prefix', field: 'folder', value: 'shoes/' });
   assert.deepEqual(parseFilter('id ^= shoes/red', schema), { op: 'prefix', field: 'id', value: 'shoes/red' });
   assert.deepEqual(parseFilter('tags contains "red"', schema), { op: 'contains', field: 'tags', value: 'red' });
