@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkFields, itemPath, MAX_FIELDS, MAX_FIELDS_BYTES, readFieldsFile } from '../../src/data/fields/sidecar.ts';
+import { canonicalDate, parseDate } from '../../src/data/fields/dates.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import type { FieldSchema } from '../../src/data/field-types.ts';
 
@@ -94,4 +95,16 @@ test('checkFields: types against the schema, new fields added, dates canonical, 
   assert.throws(() => checkFields(many, {}, w), new RegExp(`${MAX_FIELDS + 1} fields, at most ${MAX_FIELDS}`));
   assert.throws(() => checkFields({ x: 'y'.repeat(MAX_FIELDS_BYTES) }, {}, w), new RegExp(`at most ${MAX_FIELDS_BYTES} per item`));
   assert.throws(() => checkFields({ n: Infinity }, {}, w), /field "n" must be/);
+});
+
+test('dates: accepted forms, instants, UTC without a zone, invalid days and years', () => {
+  assert.equal(parseDate('2024-01-01'), Date.UTC(2024, 0, 1));
+  assert.equal(parseDate('2024-01-01T01:30+01:30'), Date.UTC(2024, 0, 1));
+  assert.equal(parseDate('2024-01-01 00:00:00.0009'), Date.UTC(2024, 0, 1)); // fractions cut to milliseconds
+  assert.equal(canonicalDate('0050-03-01T10:00'), '0050-03-01T10:00:00.000Z'); // not 1950
+  assert.equal(canonicalDate('2024-02-29'), '2024-02-29');
+  for (const bad of ['2023-02-29', '1900-02-29', '2024-04-31', '2024-13-01', '0000-01-01', '2024-01-01T24:00', '2024-01-01T10:60', '2024-01-01T10:00:60', '9999-12-31T23:00-05:00', '2024-1-1', '2024-01-01T10:00+0200', '20240101', ' 2024-01-01']) {
+    assert.equal(parseDate(bad), undefined, bad);
+  }
+  assert.equal(canonicalDate('2000-02-29T23:59:59.999-00:30'), '2000-03-01T00:29:59.999Z');
 });

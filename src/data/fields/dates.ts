@@ -16,21 +16,32 @@ export const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(
 export function parseDate(s: string): number | undefined {
   const m = DATE_PATTERN.exec(s);
   if (!m) return undefined;
-  const [y, mo, d, h = 0, mi = 0, sec = 0] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  const y = +m[1];
+  const mo = +m[2];
+  const d = +m[3];
+  const h = m[4] === undefined ? 0 : +m[4];
+  const mi = m[5] === undefined ? 0 : +m[5];
+  const sec = m[6] === undefined ? 0 : +m[6];
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59) return undefined;
-  const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const ms = m[7] ? +m[7].slice(0, 3).padEnd(3, '0') : 0;
   let offset = 0;
-  if (m[8] && m[8] !== 'Z') {
-    const oh = Number(m[8].slice(1, 3));
-    const om = Number(m[8].slice(4, 6));
+  const z = m[8];
+  if (z && z !== 'Z') {
+    const oh = +z.slice(1, 3);
+    const om = +z.slice(4, 6);
     if (oh > 23 || om > 59) return undefined;
-    offset = (m[8][0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+    offset = (z[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
-  // setUTCFullYear: Date.UTC would read years 0-99 as 1900-1999.
-  const t = new Date(0);
-  t.setUTCFullYear(y, mo - 1, d);
-  t.setUTCHours(h, mi, sec, ms);
-  const out = t.getTime() - offset;
+  let t: number;
+  if (y >= 100) t = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  else {
+    // Date.UTC reads years 0-99 as 1900-1999.
+    const dt = new Date(0);
+    dt.setUTCFullYear(y, mo - 1, d);
+    dt.setUTCHours(h, mi, sec, ms);
+    t = dt.getTime();
+  }
+  const out = t - offset;
   // A zone offset can push 0001-01-01 or 9999-12-31 out of the four-digit years both JS and SQL print.
   return out < MIN_DATE || out > MAX_DATE ? undefined : out;
 }
@@ -38,8 +49,10 @@ export function parseDate(s: string): number | undefined {
 const MIN_DATE = -62_135_596_800_000; // 0001-01-01T00:00:00.000Z
 const MAX_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysIn(y: number, mo: number): number {
-  return mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
+  return mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS[mo - 1];
 }
 
 /**
