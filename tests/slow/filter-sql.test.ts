@@ -83,3 +83,34 @@ test('injection attempts stay plain data', async () => {
   assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0].n, items.length);
   assert.throws(() => filterSql({ op: 'exists', field: 'x' }, { fields: 'fields; drop table t', id: 'id', firstParam: 1 }), /not a column name/);
 });
+
+test('equality, list membership, in and exists can use a GIN index on the fields column', async () => {
+  await db.exec('SET enable_seqscan = off');
+  try {
+    for (const where of ['color = "red"', 'tags contains "a"', 'sale = true and price = 1', 'color in ("red", "green") or tags = b', 'exists(taken)']) {
+      const c = filterSql(parseFilter(where, RANDOM_SCHEMA), { fields: 'fields', id: 'id', firstParam: 1 });
+      const plan = (await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM t WHERE ${c.sql}`, c.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(plan, /Bitmap Index Scan on t_fields/, `${where}\n${plan}`);
+    }
+  } finally {
+    await db.exec('RESET enable_seqscan');
+  }
+});
+
+test('a NULL fields column is an item without fields: comparisons false, their negations true', async () => {
+  await db.exec(`CREATE TABLE n (id text, fields jsonb); INSERT INTO n VALUES ('a.jpg', NULL)`);
+  for (const [where, want] of [
+    ['color = "red"', false],
+    ['not color = "red"', true],
+    ['not exists(color)', true],
+    ['not tags contains "a"', true],
+    ['not price < 1', true],
+    ['not taken < 2024-01-01', true],
+    ['not name ^= "x"', true],
+    ['exists(id)', true],
+  ] as const) {
+    const c = filterSql(parseFilter(where, RANDOM_SCHEMA), { fields: 'fields', id: 'id', firstParam: 1 });
+    const rows = (await db.query<{ m: boolean }>(`SELECT (${c.sql}) AS m FROM n`, c.params)).rows;
+    assert.equal(rows[0].m, want, where);
+  }
+});

@@ -1,7 +1,7 @@
 /**
  * A parsed filter (src/data/filter/parse.ts) as a parameterised SQL boolean expression over a
  * jsonb fields column and the text id column. Field names and values travel only as $n
- * parameters; column names come from code. Every leaf is two-valued (COALESCE(..., false)), so
+ * parameters; column names come from code. Every leaf is two-valued (never NULL, even for a NULL fields column), so
  * `not` and missing fields behave exactly as in src/data/filter/match.ts (docs/filters.md#semantics):
  * equality and list membership use jsonb containment (`@>`, served by a GIN index), order on
  * strings uses COLLATE "C" (code points), numbers compare as jsonb numerics, dates as timestamptz.
@@ -29,11 +29,13 @@ export function filterSql(node: FilterNode, o: { fields: string; id: string; fir
     return `$${o.firstParam + params.length - 1}::${cast}`;
   };
   const safe = (expr: string) => `COALESCE(${expr}, false)`;
-  const contains = (field: string, v: unknown) => safe(`${F} @> ${p(JSON.stringify({ [field]: v }), 'jsonb')}`);
+  // Not COALESCE: that would hide `@>` and `?` from the GIN index; `F IS NOT NULL AND` is two-valued and keeps them indexable.
+  const contains = (field: string, v: unknown) => `(${F} IS NOT NULL AND ${F} @> ${p(JSON.stringify({ [field]: v }), 'jsonb')})`;
 
   /** `field <cmp> value` for one value, without the != negation. */
   const leaf = (field: string, type: FieldType, cmp: Exclude<Cmp, '!='>, value: string | number | boolean): string => {
-    if (field === ID_FIELD) return `(${ID} COLLATE "C" ${cmp} ${p(String(value), 'text')})`;
+    // Equality is byte equality under any deterministic collation; plain `=` keeps the id index usable.
+    if (field === ID_FIELD) return cmp === '=' ? `(${ID} = ${p(String(value), 'text')})` : `(${ID} COLLATE "C" ${cmp} ${p(String(value), 'text')})`;
     if (type === 'list') {
       if (cmp !== '=') throw new Error(`filter: "${cmp}" is not defined for list field "${field}"`);
       return contains(field, [value]);
@@ -65,7 +67,7 @@ export function filterSql(node: FilterNode, o: { fields: string; id: string; fir
       case 'not':
         return `(NOT ${compile(n.arg)})`;
       case 'exists':
-        return n.field === ID_FIELD ? 'true' : safe(`${F} ? ${p(n.field, 'text')}`);
+        return n.field === ID_FIELD ? 'true' : `(${F} IS NOT NULL AND ${F} ? ${p(n.field, 'text')})`;
       case 'contains':
         return contains(n.field, [n.value]);
       case 'prefix':
