@@ -25,3 +25,9 @@ export type FilterNode =
   | { op: 'in'; field: string; type: FieldType; values: (string | number | boolean)[] }
   | { op: 'prefix'; field: string; value: string }
   | { op: 'contains'; field: string; value: string };
+
+/** The built-in field every item has: its id (the path relative to the indexed folder), a string; no user field may take the name. */
+export const ID_FIELD = 'id';
+
+/** Words of the filter language (docs/filters.md), any case: not usable as field names or unquoted string values. */
+export const FILTER_KEYWORDS: ReadonlySet<string> = new Set(['and', 'or', 'not', 'in', 'between', 'contains', 'exists', 'true', 'false']);

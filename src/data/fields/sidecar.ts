@@ -6,10 +6,11 @@
  * enforce the same limits.
  */
 import path from 'node:path';
-import type { FieldSchema, FieldType, FieldValue, Fields } from '../field-types.ts';
+import { FILTER_KEYWORDS, ID_FIELD, type FieldSchema, type FieldType, type FieldValue, type Fields } from '../field-types.ts';
 import { parseCsvLines } from '../csv.ts';
 import { didYouMean, readText } from '../../util/text.ts';
 import { canonicalDate } from './dates.ts';
+import { parseNumber } from './number.ts';
 
 /** Field names: a letter or _, then letters, digits, _ . -; at most 64 characters. */
 export const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
@@ -19,16 +20,16 @@ export const MAX_FIELDS = 64;
 export const MAX_FIELDS_BYTES = 4096;
 /** Separator of list items in a CSV cell (`red|new`); items are trimmed, empty items dropped. */
 export const CSV_LIST_SEPARATOR = '|';
-/** Names a field cannot have: the built-in id, and the words of the filter language. */
-const RESERVED = new Set(['id', 'and', 'or', 'not', 'in', 'between', 'contains', 'exists', 'true', 'false', '__proto__']);
 const TYPES: FieldType[] = ['string', 'number', 'boolean', 'date', 'list'];
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** The problem with a field name, or '' when it is a valid name. */
 export function fieldNameProblem(name: string): string {
   if (!FIELD_NAME.test(name)) return `field name ${JSON.stringify(name)} is not valid (a letter or _, then letters, digits, _ . -; at most 64 characters)`;
-  if (RESERVED.has(name.toLowerCase())) return `field name "${name}" is reserved (${name === 'id' ? 'every item has the built-in id' : 'a word of the filter language'}); rename it`;
+  if (name === ID_FIELD) return `field name "${name}" is reserved (every item has the built-in id); rename it`;
+  if (FILTER_KEYWORDS.has(name.toLowerCase())) return `field name "${name}" is reserved (a word of the filter language); rename it`;
+  // JSON objects in JS would turn this name into a prototype.
+  if (name === '__proto__') return `field name "${name}" is reserved; rename it`;
   return '';
 }
 
@@ -178,7 +179,7 @@ function readCsvRows(text: string, file: string, root?: string): { rows: Row[]; 
     const cells = body.map((r) => r.cells[j].trim()).filter((x) => x !== '');
     if (c.type) schema[c.name] = c.type;
     else if (cells.length === 0) continue;
-    else if (cells.every((x) => NUMBER.test(x) && Number.isFinite(Number(x)))) schema[c.name] = 'number';
+    else if (cells.every((x) => parseNumber(x) !== undefined)) schema[c.name] = 'number';
     else if (cells.every((x) => /^(true|false)$/i.test(x))) schema[c.name] = 'boolean';
     else if (cells.every((x) => canonicalDate(x) !== undefined)) schema[c.name] = 'date';
     else schema[c.name] = 'string';
@@ -197,8 +198,9 @@ function readCsvRows(text: string, file: string, root?: string): { rows: Row[]; 
       if (j === pathCol || cell === '' || !type) continue;
       const fail = () => new Error(`${file}:${line}: column "${c.name}": ${JSON.stringify(cell)} is not ${WANT[type]}`);
       if (type === 'number') {
-        if (!NUMBER.test(cell) || !Number.isFinite(Number(cell))) throw fail();
-        values[c.name] = Number(cell);
+        const n = parseNumber(cell);
+        if (n === undefined) throw fail();
+        values[c.name] = n;
       } else if (type === 'boolean') {
         if (!/^(true|false)$/i.test(cell)) throw fail();
         values[c.name] = cell.toLowerCase() === 'true';

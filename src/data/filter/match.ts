@@ -9,9 +9,8 @@
  * - dates compare as instants (parseDate), numbers as doubles;
  * - a list field matches `=`/`contains`/`in` when any of its elements equals a value.
  */
-import type { FieldType, FieldValue, Fields, FilterNode } from '../field-types.ts';
+import { ID_FIELD, type FieldType, type FieldValue, type Fields, type FilterNode } from '../field-types.ts';
 import { parseDate } from '../fields/dates.ts';
-import { ID_FIELD } from './parse.ts';
 
 type Pred = (fields: Fields, id: string) => boolean;
 type Cmp = '=' | '!=' | '<' | '<=' | '>' | '>=';

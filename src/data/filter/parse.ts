@@ -4,18 +4,15 @@
  * evaluated as code; the tree is matched in memory (match.ts) or compiled to parameterised SQL
  * (src/store/pg/filter-sql.ts).
  */
-import type { FieldSchema, FieldType, FilterNode } from '../field-types.ts';
+import { FILTER_KEYWORDS, ID_FIELD, type FieldSchema, type FieldType, type FilterNode } from '../field-types.ts';
 import { didYouMean } from '../../util/text.ts';
 import { isoOf, parseDate } from '../fields/dates.ts';
+import { parseNumber } from '../fields/number.ts';
 
 /** Longest filter text accepted, in characters. */
 export const MAX_FILTER_LENGTH = 4096;
 /** Deepest nesting accepted (parentheses and `not`), so a hostile filter cannot exhaust the stack. */
 export const MAX_FILTER_DEPTH = 64;
-/** The built-in field: the item's id (its path relative to the indexed folder), a string every item has. */
-export const ID_FIELD = 'id';
-/** Words of the language; they cannot be field names or unquoted string values. */
-export const FILTER_KEYWORDS = new Set(['and', 'or', 'not', 'in', 'between', 'contains', 'exists', 'true', 'false']);
 
 /** A bad filter: the message names the problem and `position`, the 0-based character offset where it is. */
 export class FilterError extends Error {
@@ -76,8 +73,6 @@ function tokenize(text: string): Tok[] {
   return toks;
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
 /**
  * Parse a filter against the index's field schema (plus the built-in `id`). Every field must be
  * known and every literal must fit the field's type; errors are FilterErrors naming the position.
@@ -112,8 +107,9 @@ export function parseFilter(text: string, schema: FieldSchema): FilterNode {
     const wrong = (want: string) => new FilterError(`field "${field}" is ${want}, got ${shown}`, t.pos);
     switch (type) {
       case 'number': {
-        if (t.kind !== 'word' || !NUMBER.test(t.text) || !Number.isFinite(Number(t.text))) throw wrong('a number');
-        return Number(t.text);
+        const n = t.kind === 'word' ? parseNumber(t.text) : undefined;
+        if (n === undefined) throw wrong('a number');
+        return n;
       }
       case 'boolean': {
         const w = t.text.toLowerCase();

@@ -6,8 +6,7 @@
  * equality and list membership use jsonb containment (`@>`, served by a GIN index), order on
  * strings uses COLLATE "C" (code points), numbers compare as jsonb numerics, dates as timestamptz.
  */
-import type { FieldType, FilterNode } from '../../data/field-types.ts';
-import { ID_FIELD } from '../../data/filter/parse.ts';
+import { ID_FIELD, type FieldType, type FilterNode } from '../../data/field-types.ts';
 
 /** The shape of a stored date (src/data/fields/dates.ts DATE_PATTERN) in POSIX regex syntax. */
 const DATE_SHAPE = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$'`;
