@@ -135,6 +135,7 @@ test('200 random filters on 300 random items agree with a naive evaluator', () =
   for (let i = 0; i < 200; i++) {
     const text = randomFilter(r);
     const node = parseFilter(text, RANDOM_SCHEMA);
+    assert.deepEqual(JSON.parse(JSON.stringify(node)), node, `${text}: the tree is plain JSON`);
     const m = compileFilter(node);
     const got = items.filter((t) => m(t.fields, t.id)).map((t) => t.id);
     const want = items.filter((t) => naive(node, t.fields, t.id)).map((t) => t.id);

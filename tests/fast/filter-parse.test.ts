@@ -125,3 +125,19 @@ test('limits: length and nesting depth', () => {
   const ok = '('.repeat(MAX_FILTER_DEPTH) + 'price > 1' + ')'.repeat(MAX_FILTER_DEPTH);
   assert.deepEqual(parseFilter(ok, schema), { op: 'cmp', field: 'price', cmp: '>', type: 'number', value: 1 });
 });
+
+test('any text either parses to a plain-JSON tree or is a FilterError with a position inside it', () => {
+  const pieces = ['price', 'color', 'tags', 'taken', 'id', 'nope', ' ', '(', ')', '"', "'", '\\', '=', '!=', '<', '>=', '^=', ',', 'and', 'or', 'not', 'in', 'between', 'exists', 'contains', '1', '-2.5e3', '2024-01-01', 'red', '"x y"', ';', '$1', 'é', '\u0000'];
+  let s = 7;
+  const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 3000; i++) {
+    const text = Array.from({ length: 1 + Math.floor(r() * 9) }, () => pieces[Math.floor(r() * pieces.length)]).join(r() < 0.5 ? ' ' : '');
+    try {
+      const tree = parseFilter(text, schema);
+      assert.deepEqual(JSON.parse(JSON.stringify(tree)), tree, text);
+    } catch (e) {
+      assert.ok(e instanceof FilterError, `${JSON.stringify(text)}: ${e}`);
+      assert.ok(e.position >= 0 && e.position <= text.length, `${JSON.stringify(text)}: position ${e.position}`);
+    }
+  }
+});
