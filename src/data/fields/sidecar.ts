@@ -6,11 +6,11 @@
  * enforce the same limits.
  */
 import path from 'node:path';
+import { parseNumber } from './number.ts';
 import { FILTER_KEYWORDS, ID_FIELD, type FieldSchema, type FieldType, type FieldValue, type Fields } from '../field-types.ts';
 import { parseCsvLines } from '../csv.ts';
 import { didYouMean, readText } from '../../util/text.ts';
 import { canonicalDate } from './dates.ts';
-import { parseNumber } from './number.ts';
 
 /** Field names: a letter or _, then letters, digits, _ . -; at most 64 characters. */
 export const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
