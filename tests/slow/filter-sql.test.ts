@@ -17,7 +17,7 @@ let db: PGlite;
 before(async () => {
   db = await PGlite.create();
   await db.exec(`CREATE TABLE t (id text PRIMARY KEY, fields jsonb NOT NULL DEFAULT '{}'); CREATE INDEX t_fields ON t USING gin (fields); SET TimeZone = 'America/New_York';`);
-  for (const it of items) await db.query('INSERT INTO t (id, fields) VALUES ($1, $2::jsonb)', [it.id, JSON.stringify(it.fields)]);
+  await db.query('INSERT INTO t (id, fields) SELECT id, fields FROM jsonb_to_recordset($1::jsonb) AS x(id text, fields jsonb)', [JSON.stringify(items)]);
 });
 after(async () => {
   await db?.close();
