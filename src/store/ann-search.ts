@@ -34,6 +34,14 @@ export interface VectorMatrix {
   rowOf: (id: string) => number;
 }
 
+/**
+ * A filtered search uses the graph only when the filter keeps at least this share of the items
+ * (and ANN_AUTO_MIN of them): below it the graph's candidates must be over-fetched by more than
+ * 1/share, and an exact pass over the matching rows alone is cheaper (`npm run bench:filters`,
+ * docs/filters.md).
+ */
+export const ANN_FILTER_MIN_SHARE = 0.1;
+
 /** Candidates per query for k results at depth ef. */
 export function candidateCount(k: number, ef = ANN_DEFAULT_EF): number {
   return Math.max(4 * k, ef);
@@ -183,13 +191,13 @@ export async function annSearchMatrix(ids: string[], vectors: Float32Array, dim:
  * search() when useAnn says so): the graph is loaded, built or refreshed as needed, and saved
  * when `persist` (the store holds the writer lock, or no writer is running).
  */
-export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions, persist: boolean, covers: string): Promise<Hit[][]> {
+export async function annStoreSearch(store: VectorStore, dir: string, queries: Float32Array, opts: SearchOptions & Pick<AnnSearchOptions, 'accept'>, persist: boolean, covers: string): Promise<Hit[][]> {
   const meta = await store.meta();
   const graph = await annStoreGraph(store, dir, persist, {}, covers);
   const k = Math.min(opts.k, await store.count());
   const nq = meta.dim ? queries.length / meta.dim : 0;
   if (k < 1) return Array.from({ length: nq }, () => []);
-  return annSearch(graph, queries, (ids) => store.getVectors(ids), { k, ef: opts.ef, exclude: opts.exclude, minScore: opts.minScore });
+  return annSearch(graph, queries, (ids) => store.getVectors(ids), { k, ef: opts.ef, exclude: opts.exclude, minScore: opts.minScore, accept: opts.accept });
 }
 
 /**

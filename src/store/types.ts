@@ -12,12 +12,17 @@
  * - `scan` yields every live item exactly once, ordered by id (stable, so rankings and
  *   submissions do not depend on the store).
  * - `search` returns exact cosine scores, ties broken by id order; approximate candidates
- *   (HNSW) are re-scored exactly before they are returned.
+ *   (HNSW) are re-scored exactly before they are returned. With a `filter` it ranks only the
+ *   matching items and returns min(k, matches) results, the same ranking as exact search over
+ *   the matches (up to ANN recall).
+ * - Fields are typed per store (`fieldSchema`): a value of another type than the field's is an
+ *   error at `write`.
  * - A store opened with `{ write: true }` holds the writer lock until `close`; a second writer
  *   fails at once naming the holder; a lock left by a dead process is taken over.
  */
 import type { EmbeddingSource } from '../models/compat.ts';
 import type { AnnDtype, AnnMode } from './ann-mode.ts';
+import type { FieldSchema, Fields, FilterNode } from '../data/field-types.ts';
 
 /** Store-wide metadata, fixed when the store is created (except counts and dates). */
 export interface StoreMeta extends EmbeddingSource {
@@ -42,6 +47,17 @@ export interface StoreItem {
   file?: FileRecord;
   label?: string;
   domain?: string;
+  /** What is known about the item (docs/filters.md); never changes scores. */
+  fields?: Fields;
+}
+
+/** Everything a store keeps about one item except its vector. */
+export interface ItemRecord {
+  id: string;
+  file?: FileRecord;
+  label?: string;
+  domain?: string;
+  fields: Fields;
 }
 
 /** One atomic change: upsert these items, remove these ids. */
@@ -62,6 +78,8 @@ export interface Hit {
   rank: number;
   id: string;
   score: number;
+  /** The item's fields, when the search asked for them (withFields). */
+  fields?: Fields;
 }
 
 /** Options for VectorStore.search. */
@@ -76,6 +94,8 @@ export interface SearchOptions {
   ef?: number;
   /** Drop hits scoring below this cosine. */
   minScore?: number;
+  /** Rank only the items this filter matches (parsed by src/data/filter/parse.ts). */
+  filter?: FilterNode;
 }
 
 /** Options for VectorStore.prepareAnn. */
@@ -110,6 +130,12 @@ export interface VectorStore {
   ids(): Promise<string[]>;
   /** Content records by id, for incremental updates. */
   files(): Promise<Map<string, FileRecord>>;
+  /** Field name -> type of every field written so far (empty when none). */
+  fieldSchema(): Promise<FieldSchema>;
+  /** Records (file, label, domain, fields) of these ids, in the order given; an unknown id is an error naming it. */
+  items(ids: string[]): Promise<ItemRecord[]>;
+  /** Live ids matching `filter` (all when undefined), sorted. */
+  select(filter?: FilterNode): Promise<string[]>;
   /** Vectors of these ids, in the order given; an unknown id is an error naming it. */
   getVectors(ids: string[]): Promise<Float32Array>;
   /** Every live item, in id order, in blocks of at most `blockRows` rows. */

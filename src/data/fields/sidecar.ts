@@ -12,6 +12,11 @@ import { parseCsvLines } from '../csv.ts';
 import { didYouMean, readText } from '../../util/text.ts';
 import { canonicalDate } from './dates.ts';
 
+/** A field value or name that does not fit (bad input, not a fault: the server answers 400). */
+export class FieldError extends Error {
+  override name = 'FieldError';
+}
+
 /** Field names: a letter or _, then letters, digits, _ . -; at most 64 characters. */
 export const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** Most fields one item may have. */
@@ -80,22 +85,22 @@ function fit(v: unknown, type: FieldType): FieldValue | undefined {
  * (a copy). Dates come back canonicalised. Errors are one line starting with `where`.
  */
 export function checkFields(fields: unknown, schema: FieldSchema, where: string): { fields: Fields; schema: FieldSchema } {
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new Error(`${where}: fields must be a JSON object like {"color": "red"}, got ${describe(fields)}`);
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new FieldError(`${where}: fields must be a JSON object like {"color": "red"}, got ${describe(fields)}`);
   const entries = Object.entries(fields);
-  if (entries.length > MAX_FIELDS) throw new Error(`${where}: ${entries.length} fields, at most ${MAX_FIELDS} per item`);
+  if (entries.length > MAX_FIELDS) throw new FieldError(`${where}: ${entries.length} fields, at most ${MAX_FIELDS} per item`);
   const bytes = Buffer.byteLength(JSON.stringify(fields) ?? '');
-  if (bytes > MAX_FIELDS_BYTES) throw new Error(`${where}: fields take ${bytes} bytes of JSON, at most ${MAX_FIELDS_BYTES} per item`);
+  if (bytes > MAX_FIELDS_BYTES) throw new FieldError(`${where}: fields take ${bytes} bytes of JSON, at most ${MAX_FIELDS_BYTES} per item`);
   const out: Fields = {};
   const next: FieldSchema = { ...schema };
   for (const [name, v] of entries) {
     const bad = fieldNameProblem(name);
-    if (bad) throw new Error(`${where}: ${bad}`);
+    if (bad) throw new FieldError(`${where}: ${bad}`);
     const type = Object.hasOwn(next, name) ? next[name] : typeOf(v);
-    if (type === undefined) throw new Error(`${where}: field "${name}" must be a string, number, boolean or list of strings, got ${describe(v)}`);
+    if (type === undefined) throw new FieldError(`${where}: field "${name}" must be a string, number, boolean or list of strings, got ${describe(v)}`);
     const value = fit(v, type);
     if (value === undefined) {
       const extra = (typeof v === 'string' || Array.isArray(v)) && typeOf(v) === type ? ' (it holds a NUL or an unpaired surrogate)' : '';
-      throw new Error(`${where}: field "${name}" is ${WANT[type]}, got ${describe(v)}${extra}`);
+      throw new FieldError(`${where}: field "${name}" is ${WANT[type]}, got ${describe(v)}${extra}`);
     }
     next[name] = type;
     Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });

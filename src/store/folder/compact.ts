@@ -48,8 +48,10 @@ export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: nu
   const side: Sidecar = { ids: [], files: [] };
   const hasLabels = segs.some((s) => s.labels);
   const hasDomains = segs.some((s) => s.domains);
+  const hasFields = segs.some((s) => s.fields);
   if (hasLabels) side.labels = [];
   if (hasDomains) side.domains = [];
+  if (hasFields) side.fields = [];
   const block = 4096;
   const buf = new Float32Array(block * dim);
   try {
@@ -68,6 +70,7 @@ export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: nu
           side.files.push((seg.files[o.r] as FileRecord | null) ?? null);
           if (hasLabels) side.labels!.push(seg.labels?.[o.r] ?? null);
           if (hasDomains) side.domains!.push(seg.domains?.[o.r] ?? null);
+          if (hasFields) side.fields!.push(seg.fields?.[o.r] ?? null);
         }
         filled += n;
         i += n;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EmbeddingSource } from '../../models/compat.ts';
 import type { StoreMeta } from '../types.ts';
+import type { FieldSchema } from '../../data/field-types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { FORMAT, MANIFEST, VERSION } from './names.ts';
@@ -46,6 +47,8 @@ export interface ManifestV2 extends EmbeddingSource {
   generation: number;
   segments: SegmentRef[];
   tombstones: TombRef[];
+  /** Field name -> type of every field written so far (docs/filters.md). */
+  fieldTypes?: FieldSchema;
   /** Set while an `index` run is still adding to this store (a resumable, unfinished build). */
   building?: { folder: string; started: string };
 }

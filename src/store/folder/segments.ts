@@ -1,12 +1,13 @@
 /**
  * Segments: `seg-NNNNNN.npy` (float32 rows x dim, plain NumPy) plus `seg-NNNNNN.json`
- * ({ids, files, labels?, domains?}, row order). Written once (new names, fsync), never changed;
+ * ({ids, files, labels?, domains?, fields?}, row order). Written once (new names, fsync), never changed;
  * read in row ranges into caller buffers, so nothing loads a whole matrix.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { FileRecord } from '../types.ts';
+import type { Fields } from '../../data/field-types.ts';
 import { npyHeader, parseNpyHeader } from '../../util/npy.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import { segJson, segNpy } from './names.ts';
@@ -24,6 +25,7 @@ export interface Segment {
   files: (FileRecord | null)[];
   labels?: (string | null)[];
   domains?: (string | null)[];
+  fields?: (Fields | null)[];
   /** 1 = live row, 0 = removed by a tombstone or replaced by a newer segment. */
   live: Uint8Array;
 }
@@ -34,6 +36,8 @@ export interface Sidecar {
   files: (FileRecord | null)[];
   labels?: (string | null)[];
   domains?: (string | null)[];
+  /** Item fields (docs/filters.md), covered by the sidecar's checksum like everything else in it. */
+  fields?: (Fields | null)[];
 }
 
 /** Streams one new segment to disk, hashing as it goes. */
@@ -163,9 +167,10 @@ export function openSegment(dir: string, ref: SegmentRef, dim: number): Segment 
   if (!side || typeof side !== 'object') throw new Error(`${sideFile}: expected an object {ids, files}`);
   const ids = checkIds(side.ids, ref.rows, sideFile);
   const files = Array.isArray(side.files) && side.files.length === ref.rows ? side.files : ids.map(() => null);
+  if (side.fields !== undefined && (!Array.isArray(side.fields) || side.fields.length !== ref.rows)) throw new Error(`${sideFile}: "fields" is not an array of ${ref.rows} entries`);
   const file = path.join(dir, ref.npy.file);
   const { fd, offset } = openNpy(file, ref.rows, dim, ref.npy.bytes);
-  return { gen: ref.gen, rows: ref.rows, file, fd, offset, ids, files, labels: side.labels, domains: side.domains, live: new Uint8Array(ref.rows).fill(1) };
+  return { gen: ref.gen, rows: ref.rows, file, fd, offset, ids, files, labels: side.labels, domains: side.domains, fields: side.fields, live: new Uint8Array(ref.rows).fill(1) };
 }
 
 /** Read rows [row0, row0 + n) of a segment into `out` (at least n x dim floats). */

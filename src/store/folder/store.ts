@@ -5,7 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FileRecord, Hit, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import type { FieldSchema, Fields, FilterNode } from '../../data/field-types.ts';
+import { compileFilter } from '../../data/filter/match.ts';
+import { checkFields } from '../../data/fields/sidecar.ts';
+import type { FileRecord, Hit, ItemRecord, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
@@ -14,7 +17,7 @@ import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, o
 import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
 import { searchSegments } from './chunked-search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
-import { annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, peekAnn, useAnn } from '../ann-search.ts';
+import { ANN_FILTER_MIN_SHARE, annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, candidateCount, peekAnn, useAnn } from '../ann-search.ts';
 import { liveRows } from './compact.ts';
 import { ANN_DEFAULTS, type AnnGraph } from '../ann.ts';
 
@@ -45,6 +48,8 @@ export class FolderStore implements VectorStore {
   private release?: () => void;
   /** True when this writer created the folder (removed again on close if nothing was committed). */
   private createdDir = false;
+  /** Field types after the change being written (typedFields), committed with it. */
+  private fieldTypes?: FieldSchema;
   /** Set by an `index` run while it adds to this store; written with the next commit. */
   building?: { folder: string; started: string };
 
@@ -216,6 +221,49 @@ export class FolderStore implements VectorStore {
     return out;
   }
 
+  /** Field name -> type of every field written so far. */
+  async fieldSchema(): Promise<FieldSchema> {
+    return { ...((this.manifest as ManifestV2 | undefined)?.fieldTypes ?? {}) };
+  }
+
+  /** Records (file, label, domain, fields) of these ids, in the order given. */
+  async items(ids: string[]): Promise<ItemRecord[]> {
+    return ids.map((id) => {
+      const l = this.loc.get(id);
+      if (l === undefined) throw new Error(`${this.location}: no id "${id}" in the index`);
+      const seg = this.segs[Math.floor(l / PACK)];
+      const r = l % PACK;
+      const rec: ItemRecord = { id, fields: { ...(seg.fields?.[r] ?? {}) } };
+      if (seg.files[r]) rec.file = seg.files[r]!;
+      if (seg.labels?.[r] != null) rec.label = seg.labels[r]!;
+      if (seg.domains?.[r] != null) rec.domain = seg.domains[r]!;
+      return rec;
+    });
+  }
+
+  /** Live ids matching `filter` (all when undefined), sorted. */
+  async select(filter?: FilterNode): Promise<string[]> {
+    if (!filter) return this.ids();
+    const masks = this.masks(filter);
+    const out: string[] = [];
+    this.segs.forEach((seg, si) => seg.ids.forEach((id, r) => masks[si][r] && out.push(id)));
+    return out.sort(compareIds);
+  }
+
+  /**
+   * Per segment, 1 for the live rows `filter` matches: the pre-filter bitmap a filtered search
+   * scores (one pass over the fields held in memory; rows without fields match as an empty object).
+   */
+  private masks(filter: FilterNode): Uint8Array[] {
+    const test = compileFilter(filter);
+    const none: Fields = {};
+    return this.segs.map((seg) => {
+      const m = new Uint8Array(seg.rows);
+      for (let r = 0; r < seg.rows; r++) m[r] = seg.live[r] && test(seg.fields?.[r] ?? none, seg.ids[r]) ? 1 : 0;
+      return m;
+    });
+  }
+
   /** Vectors of these ids, in the order given. */
   async getVectors(ids: string[]): Promise<Float32Array> {
     const dim = this.dim;
@@ -243,12 +291,52 @@ export class FolderStore implements VectorStore {
     const dim = this.dim;
     if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k must be a positive integer, got ${opts.k}`);
     if (dim && queries.length % dim !== 0) throw new Error(`${this.location}: queries are not ${dim}-d`);
-    const k = Math.min(opts.k, this.loc.size);
     const nq = dim ? queries.length / dim : 0;
+    if (opts.filter) return this.searchFiltered(queries, opts, opts.filter, nq);
+    const k = Math.min(opts.k, this.loc.size);
     if (k === 0) return Array.from({ length: nq }, () => []);
     // Approximate search (src/store/ann.ts): saved beside the segments by a writer, or by a reader when no writer runs.
     if (useAnn(opts.ann, this.loc.size)) return this.searchAnn(queries, { ...opts, k });
-    let hits = await searchSegments(this.segs, dim, queries, k, opts.exclude);
+    return this.checked(await searchSegments(this.segs, dim, queries, k, opts.exclude), opts.minScore);
+  }
+
+  /**
+   * Search restricted to the items `filter` matches. The graph is used (ANN mode, at least
+   * ANN_AUTO_MIN matches, and a share of at least ANN_FILTER_MIN_SHARE) with candidates
+   * over-fetched by 1/share and non-matching ones dropped; a query that comes back with fewer
+   * than min(k, matches) hits is searched again exactly. Otherwise the exact kernel scores only
+   * the matching rows (the pre-filter bitmap as the segments' live masks). Either way the result
+   * is min(k, matches) hits (fewer only through minScore or the query's own item).
+   */
+  private async searchFiltered(queries: Float32Array, opts: SearchOptions, filter: FilterNode, nq: number): Promise<Hit[][]> {
+    const masks = this.masks(filter);
+    let matches = 0;
+    for (const m of masks) for (let r = 0; r < m.length; r++) matches += m[r];
+    const k = Math.min(opts.k, matches);
+    if (k === 0) return Array.from({ length: nq }, () => []);
+    const segs = this.segs.map((sg, i) => ({ ...sg, live: masks[i] }));
+    const exact = async (rows: Float32Array, exclude?: (string | undefined)[]) => this.checked(await searchSegments(segs, this.dim, rows, k, exclude), opts.minScore);
+    const share = matches / this.loc.size;
+    if (!useAnn(opts.ann, matches) || share < ANN_FILTER_MIN_SHARE) return exact(queries, opts.exclude);
+    const accept = (id: string) => {
+      const l = this.loc.get(id);
+      return l !== undefined && masks[Math.floor(l / PACK)][l % PACK] === 1;
+    };
+    const ef = Math.ceil(candidateCount(k, opts.ef) / share);
+    const hits = await this.searchAnn(queries, { ...opts, k, ef }, accept);
+    const dim = this.dim;
+    for (let q = 0; q < nq; q++) {
+      const self = opts.exclude?.[q];
+      const want = Math.min(k, matches - (self !== undefined && accept(self) ? 1 : 0));
+      if (hits[q].length < want && !(opts.minScore !== undefined && hits[q].length && hits[q][hits[q].length - 1].score < opts.minScore)) {
+        hits[q] = (await exact(queries.subarray(q * dim, (q + 1) * dim), [self]))[0];
+      }
+    }
+    return hits;
+  }
+
+  /** Apply minScore, and refuse rows that are not unit length (a corrupt segment scores above 1). */
+  private checked(hits: Hit[][], minScore?: number): Hit[][] {
     for (const list of hits) {
       const top = list[0];
       if (top && top.score > 1.001) {
@@ -256,8 +344,7 @@ export class FolderStore implements VectorStore {
         throw new Error(`${this.segs[Math.floor(l / PACK)].file}: row ${l % PACK} (id "${top.id}") is not unit length (cosine ${top.score.toFixed(3)}): the file is corrupt; run lookalike verify`);
       }
     }
-    if (opts.minScore !== undefined) hits = hits.map((l) => l.filter((h) => h.score >= opts.minScore!));
-    return hits;
+    return minScore === undefined ? hits : hits.map((l) => l.filter((h) => h.score >= minScore));
   }
 
   /**
@@ -290,21 +377,21 @@ export class FolderStore implements VectorStore {
    * the rows of newer segments are searched exactly, and the two lists are merged. A graph that
    * lags more (or none) is brought up to date first and saved (getAnn).
    */
-  private async searchAnn(queries: Float32Array, opts: SearchOptions): Promise<Hit[][]> {
+  private async searchAnn(queries: Float32Array, opts: SearchOptions, keep?: (id: string) => boolean): Promise<Hit[][]> {
     const g = peekAnn(this.dir);
     const lag = g && this.annLag(g);
     if (g && lag) {
       const { covered, newer } = lag;
       const accept = (id: string) => {
         const l = this.loc.get(id);
-        return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered;
+        return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered && (!keep || keep(id));
       };
       const a = await annSearch(g, queries, (ids) => this.getVectors(ids), { ...opts, accept });
       if (!newer.length) return a;
-      const b = await searchSegments(newer, this.dim, queries, opts.k, opts.exclude);
+      const b = await searchSegments(keep ? newer.map((sg) => ({ ...sg, live: sg.live.map((v, r) => (v && keep(sg.ids[r]) ? 1 : 0)) })) : newer, this.dim, queries, opts.k, opts.exclude);
       return a.map((hits, q) => mergeHits(hits, b[q], opts.k, opts.minScore));
     }
-    return annStoreSearch(this, this.dir, queries, opts, this.persistAnn(), this.annCovers());
+    return annStoreSearch(this, this.dir, queries, { ...opts, accept: keep }, this.persistAnn(), this.annCovers());
   }
 
   /**
@@ -330,11 +417,13 @@ export class FolderStore implements VectorStore {
   /** Apply one change atomically: new segment + tombstone files, then the manifest. */
   async write(change: StoreChange): Promise<void> {
     if (!this.writable || !this.release) throw new Error(`${this.location}: opened read-only (open with { write: true })`);
-    const upsert = [...(change.upsert ?? [])].sort((a, b) => compareIds(a.id, b.id));
+    // Copies: typedFields stores the checked fields on the items, not on the caller's objects.
+    const upsert = (change.upsert ?? []).map((it) => ({ ...it })).sort((a, b) => compareIds(a.id, b.id));
     const remove = change.remove ?? [];
     let dim = this.dim;
     if (!dim && upsert.length) dim = upsert[0].vector.length;
     checkChange(upsert, remove, dim, this.location, (id) => this.loc.has(id));
+    this.fieldTypes = typedFields(upsert, await this.fieldSchema(), this.location);
     if (this.manifest?.version === 1) await this.compact(true);
     const before = this.annCovers();
     if (!upsert.length && !remove.length) {
@@ -385,6 +474,8 @@ export class FolderStore implements VectorStore {
     const killed = new Set(dead.filter((id) => this.loc.has(id))).size;
     const count = replaceFrom === undefined ? this.loc.size - killed + opened.reduce((a, sg) => a + sg.rows, 0) : this.loc.size;
     const meta = old ? metaOf(old) : this.newMeta!;
+    const fieldTypes = this.fieldTypes ?? (old as ManifestV2 | undefined)?.fieldTypes;
+    this.fieldTypes = undefined;
     const next: ManifestV2 = {
       format: FORMAT,
       version: VERSION,
@@ -398,6 +489,7 @@ export class FolderStore implements VectorStore {
       generation: gen ?? this.generation(),
       segments,
       tombstones,
+      ...(fieldTypes && Object.keys(fieldTypes).length ? { fieldTypes } : {}),
       ...(this.building ? { building: this.building } : {}),
     };
     try {
@@ -482,9 +574,21 @@ export class FolderStore implements VectorStore {
 
 function sidecarOf(items: StoreItem[]): Sidecar {
   const side: Sidecar = { ids: items.map((i) => i.id), files: items.map((i) => i.file ?? null) };
+  if (items.some((i) => i.fields && Object.keys(i.fields).length)) side.fields = items.map((i) => (i.fields && Object.keys(i.fields).length ? i.fields : null));
   if (items.some((i) => i.label !== undefined)) side.labels = items.map((i) => i.label ?? null);
   if (items.some((i) => i.domain !== undefined)) side.domains = items.map((i) => i.domain ?? null);
   return side;
+}
+
+/** Check each item's fields against the store's field types (checkFields); returns the types after the change. */
+function typedFields(upsert: StoreItem[], schema: FieldSchema, where: string): FieldSchema {
+  for (const it of upsert) {
+    if (it.fields === undefined) continue;
+    const r = checkFields(it.fields, schema, `${where}: id "${it.id}"`);
+    it.fields = r.fields;
+    schema = r.schema;
+  }
+  return schema;
 }
 
 /** Validate a change: ids, sizes, finite unit vectors, removals of known ids. */

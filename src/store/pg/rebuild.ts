@@ -68,9 +68,10 @@ export async function swapRebuild(old: PgStore, staging: PgStore): Promise<void>
     if (s.dim > 0) {
       await tx.query(`ALTER TABLE ${staging.table} RENAME TO "items_${old.index}"`);
       await tx.query(`ALTER INDEX IF EXISTS lookalike."items_${staging.index}_hnsw" RENAME TO "items_${old.index}_hnsw"`);
+      await tx.query(`ALTER INDEX IF EXISTS lookalike."items_${staging.index}_fields" RENAME TO "items_${old.index}_fields"`);
     }
     await tx.query(
-      `UPDATE lookalike.indexes AS o SET dim = s.dim, model = s.model, head = s.head, root = s.root, updated = now()
+      `UPDATE lookalike.indexes AS o SET dim = s.dim, model = s.model, head = s.head, root = s.root, field_types = s.field_types, updated = now()
          FROM lookalike.indexes AS s WHERE o.name = $1 AND s.name = $2`,
       [old.index, staging.index],
     );

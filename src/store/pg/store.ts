@@ -6,7 +6,10 @@
  * are exact cosines and ties go by id, as in the folder store.
  */
 import fs from 'node:fs';
-import type { FileRecord, Hit, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import type { FieldSchema, FilterNode } from '../../data/field-types.ts';
+import { checkFields } from '../../data/fields/sidecar.ts';
+import { filterSql } from './filter-sql.ts';
+import type { FileRecord, Hit, ItemRecord, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { ANN_AUTO_MIN } from '../ann-mode.ts';
 import { checkEf } from '../../util/options.ts';
 import { openDb } from './db.ts';
@@ -99,6 +102,45 @@ export class PgStore implements VectorStore {
     return new Map(rows.map((r) => [r.id, { sha256: r.sha256, size: Number(r.size) }]));
   }
 
+  /** Field name -> type of every field written so far. */
+  async fieldSchema(): Promise<FieldSchema> {
+    const [r] = await this.db.query<{ t: FieldSchema | string }>('SELECT field_types AS t FROM lookalike.indexes WHERE name = $1', [this.index]);
+    return typeof r?.t === 'string' ? JSON.parse(r.t) : { ...(r?.t ?? {}) };
+  }
+
+  /** Records (file, label, domain, fields) of these ids, in the order given. */
+  async items(ids: string[]): Promise<ItemRecord[]> {
+    const found = new Map<string, ItemRecord>();
+    if (await this.ready()) {
+      for (let i = 0; i < ids.length; i += 10_000) {
+        const rows = await this.db.query<{ id: string; sha256: string | null; size: string | number | null; label: string | null; domain: string | null; fields: unknown }>(
+          `SELECT id, sha256, size, label, domain, fields FROM ${this.table} WHERE id = ANY($1::text[])`,
+          [ids.slice(i, i + 10_000)],
+        );
+        for (const r of rows) {
+          const rec: ItemRecord = { id: r.id, fields: (typeof r.fields === 'string' ? JSON.parse(r.fields) : r.fields) ?? {} };
+          if (r.sha256) rec.file = { sha256: r.sha256, size: Number(r.size) };
+          if (r.label !== null) rec.label = r.label;
+          if (r.domain !== null) rec.domain = r.domain;
+          found.set(r.id, rec);
+        }
+      }
+    }
+    return ids.map((id) => {
+      const rec = found.get(id);
+      if (!rec) throw new Error(`${this.where()}: no id "${id}" in index "${this.index}"`);
+      return rec;
+    });
+  }
+
+  /** Live ids matching `filter` (all when undefined), sorted. */
+  async select(filter?: FilterNode): Promise<string[]> {
+    if (!filter) return this.ids();
+    if (!(await this.ready())) return [];
+    const f = filterSql(filter, { fields: 'fields', id: 'id', firstParam: 1 });
+    return (await this.db.query<{ id: string }>(`SELECT id FROM ${this.table} WHERE ${f.sql} ORDER BY id`, f.params)).map((r) => r.id);
+  }
+
   /** Vectors of these ids in the order given; an unknown id is an error naming it. */
   async getVectors(ids: string[]): Promise<Float32Array> {
     if (!(await this.ready())) {
@@ -153,7 +195,9 @@ export class PgStore implements VectorStore {
     if (queries.length % dim !== 0) throw new Error(`${this.where()}: queries are not ${dim}-d rows`);
     const nq = queries.length / dim;
     const count = await this.count();
-    const k = Math.min(opts.k, count);
+    const f = opts.filter && filterSql(opts.filter, { fields: 'fields', id: 'id', firstParam: 4 });
+    const matches = f ? (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table} WHERE ${filterSql(opts.filter!, { fields: 'fields', id: 'id', firstParam: 1 }).sql}`, f.params))[0].n : count;
+    const k = Math.min(opts.k, matches);
     const out: Hit[][] = [];
     if (!nq) return out;
     if (k === 0) return Array.from({ length: nq }, () => []);
@@ -172,14 +216,16 @@ export class PgStore implements VectorStore {
       const rows = await this.db.transaction(async (tx: Sql) => {
         if (ann) await tx.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [String(Math.min(ef, 1000))]);
         else await tx.query(`SELECT set_config('enable_indexscan', 'off', true)`);
+        // A filtered HNSW scan keeps going until LIMIT rows match (pgvector >= 0.8 iterative scans).
+        if (ann && f) await tx.query(`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
         return tx.query<{ i: number; id: string; e: string }>(
           // The queries are cast to vector once (a materialised CTE), not once per scanned row.
           `WITH q AS MATERIALIZED (SELECT i, v::vector(${dim}) AS v FROM unnest($1::int[], $2::text[]) AS u(i, v))
            SELECT q.i, c.id, c.embedding::text AS e
              FROM q CROSS JOIN LATERAL (
-               SELECT id, embedding FROM ${this.table}
+               SELECT id, embedding FROM ${this.table}${f ? ` WHERE ${f.sql}` : ''}
                 ORDER BY embedding <=> q.v LIMIT $3) AS c`,
-          [idx, texts, limit],
+          [idx, texts, limit, ...(f?.params ?? [])],
         );
       });
       const byQuery = new Map<number, { id: string; e: string }[]>();
@@ -203,6 +249,14 @@ export class PgStore implements VectorStore {
         out.push(scored.slice(0, k).map((s, j) => ({ rank: j + 1, id: s.id, score: s.score })));
       }
     }
+    if (ann && f) {
+      // An iterative scan stops at hnsw.max_scan_tuples: a query it left short is ranked exactly over the matches.
+      for (let q = 0; q < nq; q++) {
+        const self = opts.exclude?.[q];
+        if (out[q].length >= k - (self !== undefined ? 1 : 0) || (opts.minScore !== undefined && out[q].length)) continue;
+        [out[q]] = await this.search(queries.subarray(q * dim, (q + 1) * dim), { ...opts, ann: 'off', exclude: [self] });
+      }
+    }
     return out;
   }
 
@@ -221,7 +275,20 @@ export class PgStore implements VectorStore {
 
   /** Upsert and delete inside the caller's transaction (used by write and by workers). */
   async applyIn(tx: Sql, change: StoreChange): Promise<void> {
-    const items = (change.upsert ?? []) as PgItem[];
+    let items = (change.upsert ?? []) as PgItem[];
+    // Field types are checked and extended under a row lock, so concurrent writers agree on them.
+    let types: FieldSchema | undefined;
+    if (items.some((it) => it.fields !== undefined)) {
+      const [r] = await tx.query<{ t: FieldSchema | string }>('SELECT field_types AS t FROM lookalike.indexes WHERE name = $1 FOR UPDATE', [this.index]);
+      let schema: FieldSchema = typeof r?.t === 'string' ? JSON.parse(r.t) : { ...(r?.t ?? {}) };
+      items = items.map((it) => {
+        if (it.fields === undefined) return it;
+        const c = checkFields(it.fields, schema, `${this.where()}: id "${it.id}"`);
+        schema = c.schema;
+        return { ...it, fields: c.fields };
+      });
+      types = schema;
+    }
     if (this.dim === 0) {
       // Created without a width: the first vectors fix it and make the table (in this transaction).
       const [r] = await tx.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1 FOR UPDATE', [this.index]);
@@ -252,16 +319,18 @@ export class PgStore implements VectorStore {
       const params: unknown[] = [];
       const values = part.map((it) => {
         const b = params.length;
-        params.push(it.id, it.path ?? null, it.file?.sha256 ?? null, it.file?.size ?? null, it.label ?? null, it.domain ?? null, encode(it.vector));
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::vector)`;
+        const fields = it.fields && Object.keys(it.fields).length ? JSON.stringify(it.fields) : null;
+        params.push(it.id, it.path ?? null, it.file?.sha256 ?? null, it.file?.size ?? null, it.label ?? null, it.domain ?? null, fields, encode(it.vector));
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::jsonb, $${b + 8}::vector)`;
       });
       await tx.query(
-        `INSERT INTO ${this.table} (id, path, sha256, size, label, domain, embedding) VALUES ${values.join(', ')}
+        `INSERT INTO ${this.table} (id, path, sha256, size, label, domain, fields, embedding) VALUES ${values.join(', ')}
          ON CONFLICT (id) DO UPDATE SET path = EXCLUDED.path, sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
-           label = EXCLUDED.label, domain = EXCLUDED.domain, embedding = EXCLUDED.embedding`,
+           label = EXCLUDED.label, domain = EXCLUDED.domain, fields = EXCLUDED.fields, embedding = EXCLUDED.embedding`,
         params,
       );
     }
+    if (types) await tx.query('UPDATE lookalike.indexes SET field_types = $2::jsonb WHERE name = $1', [this.index, JSON.stringify(types)]);
     await tx.query('UPDATE lookalike.indexes SET updated = now() WHERE name = $1', [this.index]);
   }
 

@@ -67,6 +67,20 @@ export const MIGRATIONS: Migration[] = [
          started timestamptz NOT NULL DEFAULT now())`,
     ],
   },
+  {
+    version: 4,
+    name: 'item fields',
+    up: [
+      // Field types per index (docs/filters.md); each items table gains a jsonb column with a GIN index.
+      `ALTER TABLE lookalike.indexes ADD COLUMN field_types jsonb NOT NULL DEFAULT '{}'`,
+      `DO $$ DECLARE r record; BEGIN
+         FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = 'lookalike' AND c.relkind = 'r' AND c.relname LIKE 'items\_%' LOOP
+           EXECUTE format('ALTER TABLE lookalike.%I ADD COLUMN IF NOT EXISTS fields jsonb', r.relname);
+           EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON lookalike.%I USING gin (fields)', r.relname || '_fields', r.relname);
+         END LOOP; END $$`,
+    ],
+  },
 ];
 
 /** Arbitrary constant key for pg_advisory_xact_lock around migrations and DDL. */
@@ -112,6 +126,8 @@ export async function createItemsTable(tx: Sql, index: string, dim: number): Pro
     size bigint,
     label text,
     domain text,
+    fields jsonb,
     embedding vector(${dim}) NOT NULL)`);
+  await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_fields" ON ${t} USING gin (fields)`);
   if (dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_hnsw" ON ${t} USING hnsw (embedding vector_cosine_ops)`);
 }
