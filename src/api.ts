@@ -23,10 +23,16 @@ import { competeFolder, type CompeteFolderOptions, type CompeteResult } from './
 export type { CompeteFolderOptions };
 import { checkIndexOut } from './index/guard.ts';
 import { expandQueries, idInIndex, toSubmission } from './index/query.ts';
-import { checkSearchOptions, prepareAnn, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
+import { checkSearchOptions, prepareAnn, resolveFilter, searchStore, toResults, type QueryResult, type SearchMode } from './index/search.ts';
+import { combineExamples, excludingIds, UNLIKE_WEIGHT } from './index/like.ts';
+import { browseItems, facetCounts, parseAssignments, setItemFields, type BrowseOptions, type Facet, type FieldUpdate } from './index/fields.ts';
+import { readFieldsFile } from './data/fields/sidecar.ts';
+import { autoFields } from './data/fields/auto.ts';
+import type { FieldSchema, FieldType, FieldValue, Fields, FilterNode } from './data/field-types.ts';
+
 import { searchExact } from './store/exact.ts';
 import { openStore, withStore } from './store/open-store.ts';
-import type { Hit, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
+import type { Hit, ItemRecord, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text-encoder.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
@@ -49,7 +55,11 @@ export { optionalImport } from './util/optional.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';
-export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord } from './store/types.ts';
+export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord, ItemRecord } from './store/types.ts';
+export type { FieldSchema, FieldType, FieldValue, Fields, FilterNode, BrowseOptions, Facet, FieldUpdate };
+export { UNLIKE_WEIGHT };
+export { parseFilter, FilterError } from './data/filter/parse.ts';
+export { FieldError } from './data/fields/sidecar.ts';
 export { modelChoice, specOverrides, runtimeOf } from './models/settings.ts';
 export { sameEmbedding, embeddingKey } from './models/compat.ts';
 
@@ -149,7 +159,7 @@ async function withModel<T>(m: ModelInput, load: LoadModelOptions | undefined, f
 }
 
 /** An image to embed: a file path, bytes, or an explicit id with a path or bytes. */
-export type ImageInput = string | Buffer | { id: string; source: string | Buffer };
+export type ImageInput = string | Buffer | { id: string; source: string | Buffer; fields?: Fields };
 
 /** Options of embedImages. */
 export interface EmbedImagesOptions {
@@ -181,7 +191,7 @@ export async function embedImages(model: Model, images: ImageInput[], opts: Embe
 }
 
 /** Options of indexFolder. */
-export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allowEmpty' | 'strict' | 'onPlan' | 'onSkip' | 'signal'> {
+export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allowEmpty' | 'strict' | 'onPlan' | 'onSkip' | 'signal' | 'fields'> {
   /** The model: a loaded Model, a model name/path, or model settings (loaded and closed for this call). */
   model: ModelInput;
   /** With a model name: head, spec overrides, dtype, feature, runtime. */
@@ -215,8 +225,11 @@ export async function indexFolder(folder: string, out: string, opts: IndexFolder
   );
 }
 
-/** One query: a vector (dim floats), an image (path or bytes), an indexed id, or a text (text-image models). */
-export type Query = { vector: Float32Array } | { image: string | Buffer } | { id: string } | { text: string };
+/** One example: a vector (dim floats), an image (path or bytes), an indexed id, or a text (text-image models). */
+export type Example = { vector: Float32Array } | { image: string | Buffer } | { id: string } | { text: string };
+
+/** One query: an example, or several positive (`like`) and negative (`unlike`) examples combined (index/like.ts). */
+export type Query = Example | { like: Example[]; unlike?: Example[] };
 
 /** Options of Index.search (the same names and limits as every other search: util/options.ts). */
 export interface IndexSearchOptions extends SearchMode {
@@ -224,6 +237,8 @@ export interface IndexSearchOptions extends SearchMode {
   k?: number;
   /** Leave each query's own item out (queries by id, or image paths under the indexed folder). */
   excludeSelf?: boolean;
+  /** Weight of the negatives' mean in like/unlike queries (default UNLIKE_WEIGHT = 0.5). */
+  unlikeWeight?: number;
   /** Images embedded per batch. */
   batchSize?: number;
   /** An image query that cannot be decoded (in a batch; a single query throws instead). */
@@ -407,15 +422,82 @@ export class Index {
     const k = opts.k ?? 10;
     checkSearchOptions(k, opts);
     opts.signal?.throwIfAborted();
-    const e = await this.embedQueries(queries, opts, single);
+    // like/unlike queries: their examples are embedded with the plain queries, in one batch.
+    const flat: Example[] = [];
+    const spans = queries.map((query) => {
+      const start = flat.length;
+      if (!('like' in query)) return flat.push(query), undefined;
+      const ex = [...(query.like ?? []), ...(query.unlike ?? [])];
+      if (ex.some((x) => 'like' in x)) throw new OptionError('{{like}}: examples are ids, images, vectors or texts, not like/unlike queries');
+      flat.push(...ex);
+      return { start, like: query.like?.length ?? 0, unlike: query.unlike?.length ?? 0 };
+    });
+    const e = await this.embedQueries(flat, opts, single);
     opts.signal?.throwIfAborted();
-    const at = queries.map((_, i) => i).filter((i) => e.rows[i] !== undefined);
-    const matrix = new Float32Array(at.length * this.dim);
-    at.forEach((i, j) => matrix.set(e.rows[i]!, j * this.dim));
-    const hits = at.length ? await searchStore(this.store, matrix, k, opts.excludeSelf ? at.map((i) => e.self[i]) : undefined, opts) : [];
-    const out: SearchResult[] = queries.map((_, i) => (e.skipped[i] !== undefined ? { hits: [], skipped: e.skipped[i] } : { hits: [] }));
-    at.forEach((i, j) => (out[i] = { hits: hits[j] ?? [] }));
+    const out: SearchResult[] = [];
+    const rows: { i: number; row: Float32Array; self?: string }[] = [];
+    const combined: { i: number; row: Float32Array; examples: string[] }[] = [];
+    let at = 0;
+    queries.forEach((_, i) => {
+      const sp = spans[i];
+      if (!sp) {
+        const j = at++;
+        out[i] = e.skipped[j] !== undefined ? { hits: [], skipped: e.skipped[j] } : { hits: [] };
+        if (e.rows[j]) rows.push({ i, row: e.rows[j]!, self: e.self[j] });
+        return;
+      }
+      const idx = Array.from({ length: sp.like + sp.unlike }, (_, n) => sp.start + n);
+      at = sp.start + idx.length;
+      const bad = idx.find((j) => e.skipped[j] !== undefined);
+      out[i] = bad !== undefined ? { hits: [], skipped: e.skipped[bad] } : { hits: [] };
+      if (bad !== undefined) return;
+      const vec = (j: number) => e.rows[j]!;
+      const row = combineExamples(idx.slice(0, sp.like).map(vec), idx.slice(sp.like).map(vec), this.dim, opts.unlikeWeight);
+      combined.push({ i, row, examples: idx.flatMap((j) => (e.self[j] !== undefined ? [e.self[j]!] : [])) });
+    });
+    if (rows.length) {
+      const matrix = new Float32Array(rows.length * this.dim);
+      rows.forEach((r, j) => matrix.set(r.row, j * this.dim));
+      const hits = await searchStore(this.store, matrix, k, opts.excludeSelf ? rows.map((r) => r.self) : undefined, opts);
+      rows.forEach((r, j) => (out[r.i].hits = hits[j] ?? []));
+    }
+    if (combined.length) {
+      const filter = await resolveFilter(this.store, opts.filter);
+      for (const c of combined) [out[c.i].hits] = await searchStore(this.store, c.row, k, undefined, { ...opts, filter: excludingIds(filter, c.examples) });
+    }
     return single ? out[0] : out;
+  }
+
+  /** Field name -> type of the index's fields. */
+  fieldSchema(): Promise<FieldSchema> {
+    return this.store.fieldSchema();
+  }
+
+  /** Records (file, label, fields) of indexed items (an unknown id is an error naming it). */
+  items(ids: string[]): Promise<ItemRecord[]> {
+    return this.store.items(ids);
+  }
+
+  /**
+   * Change items' fields without re-embedding (merged into the present ones; a null value removes
+   * a field; `replace` drops the others). One atomic write. Needs `write: true`.
+   * @example await index.setFields([{ id: 'shoes/1.jpg', fields: { price: 49.5, tags: ['red'] } }]);
+   */
+  setFields(updates: FieldUpdate[], opts: { replace?: boolean } = {}): Promise<number> {
+    return setItemFields(this.store, updates, opts.replace);
+  }
+
+  /**
+   * A page of the items a filter matches, sorted by id or a field, with the total.
+   * @example const { total, items } = await index.browse({ filter: 'label = "Shoes"', offset: 60, limit: 60 });
+   */
+  browse(opts: BrowseOptions = {}): Promise<{ total: number; items: ItemRecord[] }> {
+    return browseItems(this.store, opts);
+  }
+
+  /** Per field: the most common values with counts, or the range, among the items a filter matches. */
+  facets(opts: { filter?: string; top?: number } = {}): Promise<Facet[]> {
+    return facetCounts(this.store, opts);
   }
 
   /**
@@ -462,9 +544,13 @@ export class Index {
     const model = await this.imageModel();
     const e = await embedImages(model, items, opts);
     const byId = new Map(items.map((it) => [it.id, it.source]));
-    // The same content record as an index build's (util/hash.ts), for incremental updates.
+    const given = new Map(images.flatMap((x) => (typeof x === 'object' && !Buffer.isBuffer(x) && x.fields ? [[x.id, x.fields] as const] : [])));
+    // The same content record and automatic fields as an index build's (util/hash.ts, data/fields/auto.ts).
     const record = async (src: string | Buffer) => (typeof src === 'string' ? { sha256: await hashFile(src), size: fs.statSync(src).size } : { sha256: hashParts(src), size: src.length });
-    const upsert: StoreItem[] = await Promise.all(e.ids.map(async (id, j) => ({ id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: await record(byId.get(id)!) })));
+    const fieldsOf = async (id: string, src: string | Buffer) => ({ ...(typeof src === 'string' ? await autoFields(src, id) : {}), ...given.get(id) });
+    const upsert: StoreItem[] = await Promise.all(
+      e.ids.map(async (id, j) => ({ id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: await record(byId.get(id)!), fields: await fieldsOf(id, byId.get(id)!) })),
+    );
     if (upsert.length) await this.store.write({ upsert });
     return { added: e.ids, skipped: e.skipped };
   }
@@ -514,6 +600,10 @@ export interface SearchInputs {
   files?: string[];
   ids?: string[];
   texts?: string[];
+  /** One combined query from these examples (an indexed id, else an image file). */
+  like?: string[];
+  /** Negative examples of the `like` query. */
+  unlike?: string[];
 }
 
 /** Options of search: Index.search's, the model for the queries, a submission file, strictness. */
@@ -535,7 +625,10 @@ export async function search(location: string, inputs: SearchInputs, opts: Searc
   const files = inputs.files ?? [];
   const ids = inputs.ids ?? [];
   const texts = inputs.texts ?? [];
-  if (!files.length && !ids.length && !texts.length) throw new OptionError('give query images or folders, {{ids}} or {{texts}}');
+  const like = inputs.like ?? [];
+  const unlike = inputs.unlike ?? [];
+  if (unlike.length && !like.length) throw new OptionError('{{unlike}} needs {{like}}: give at least one positive example');
+  if (!files.length && !ids.length && !texts.length && !like.length) throw new OptionError('give query images or folders, {{ids}}, {{texts}} or {{like}}');
   checkSearchOptions(opts.k ?? 10, opts);
   const modelFile = opts.model && !(opts.model instanceof Model) ? (typeof opts.model === 'string' ? undefined : opts.model.head) : undefined;
   if (opts.submission) guardOutput(opts.submission, { option: 'submission', kind: OUTPUT_KINDS.submission, inputs: [location, ...files, modelFile] });
@@ -547,6 +640,13 @@ export async function search(location: string, inputs: SearchInputs, opts: Searc
     if (ids.length) (await index.search(ids.map((id) => ({ id })), o)).forEach((r, i) => results.push({ query: ids[i], hits: r.hits }));
     if (files.length) results.push(...(await index.searchFiles(files, o)));
     if (texts.length) (await index.search(texts.map((text) => ({ text })), { ...o, excludeSelf: false })).forEach((r, i) => results.push({ query: texts[i], hits: r.hits }));
+    if (like.length) {
+      const known = new Set(await index.ids());
+      const example = (x: string): Example => (known.has(x) ? { id: x } : { image: x });
+      const r = await index.search({ like: like.map(example), unlike: unlike.map(example) }, o);
+      if (r.skipped) throw new Error(`like/unlike query: ${r.skipped}`);
+      results.push({ query: `like ${like.join(', ')}${unlike.length ? `; unlike ${unlike.join(', ')}` : ''}`, hits: r.hits });
+    }
   } finally {
     await index.close();
   }
@@ -554,6 +654,43 @@ export async function search(location: string, inputs: SearchInputs, opts: Searc
   if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} query file(s) skipped${opts.submission ? `; ${opts.submission} was not written` : ''}`);
   if (opts.submission) writeSubmission(opts.submission, toSubmission(results));
   return { results, skipped };
+}
+
+/** What `updateFields` changes: `name=value` assignments on some ids, and/or the rows of a sidecar file (items.csv|jsonl). */
+export interface FieldsChange {
+  ids?: string[];
+  /** `name=value` (typed by the index's field types; `name=` removes the field). */
+  set?: string[];
+  /** A sidecar joined on `path` (docs/filters.md); rows naming no item are counted, not applied. */
+  file?: string;
+  /** Replace each item's fields instead of merging. */
+  replace?: boolean;
+}
+
+/**
+ * Change item fields without re-embedding, in one atomic write (`lookalike fields set`).
+ * @example await updateFields('shop.lkx', { ids: ['shoes/1.jpg'], set: ['price=49.5', 'tags=red|sale'] });
+ */
+export async function updateFields(location: string, change: FieldsChange): Promise<{ updated: number; unmatched: number }> {
+  const ids = change.ids ?? [];
+  if (!change.file && !(ids.length && change.set?.length)) throw new OptionError('give {{ids}} with name=value assignments, or {{file}}');
+  const sidecar = change.file ? readFieldsFile(change.file).byPath : undefined;
+  const index = await openIndex(location, { write: true });
+  try {
+    const updates: FieldUpdate[] = [];
+    let unmatched = 0;
+    if (sidecar) {
+      const known = new Set(await index.ids());
+      for (const [id, fields] of sidecar) known.has(id) ? updates.push({ id, fields }) : unmatched++;
+    }
+    if (ids.length && change.set?.length) {
+      const values = parseAssignments(change.set, await index.fieldSchema());
+      for (const id of ids) updates.push({ id, fields: values });
+    }
+    return { updated: await index.setFields(updates, { replace: change.replace }), unmatched };
+  } finally {
+    await index.close();
+  }
 }
 
 /** Options of compete: competeFolder's, with the model as a Model, a name/path or settings. */

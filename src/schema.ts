@@ -10,7 +10,7 @@ export { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnMode, type AnnDtype } from './sto
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
 export { metricsHelp, checkMetricNames } from './metrics/registry.ts';
 export { parseKs } from './metrics/evaluate.ts';
-export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, toInteger, toNumber } from './util/options.ts';
+export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinScore, toInteger, toNumber } from './util/options.ts';
 export { didYouMean } from './util/text.ts';
 export { config } from './util/config.ts';
 export { Progress, formatSeconds } from './util/progress.ts';

@@ -7,7 +7,7 @@
  */
 import type { LabelRow } from '../data/labels.ts';
 import { searchExact } from '../store/exact.ts';
-import { onStore, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
+import { onStore, resolveFilter, searchStore, type Searchable, type SearchMode } from '../index/search.ts';
 import type { VectorStore } from '../store/types.ts';
 import { judgeQuery, normaliseKs, summarize, type EvalOptions, type EvalResult, type QueryEval } from '../metrics/evaluate.ts';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './depth.ts';
@@ -98,7 +98,9 @@ export async function evaluateIndex(index: Searchable, labels: readonly LabelRow
 
 async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], opts: IndexEvalOptions): Promise<IndexEvalResult> {
   const ks = normaliseKs(opts.ks);
-  const ids = await store.ids();
+  // Within a filter (e.g. one domain), the matching items are the whole collection evaluated.
+  const filter = await resolveFilter(store, opts.search?.filter);
+  const ids = await store.select(filter);
   const { protocol, queries, gallery, rowLabel, notIndexed, unlabelled } = chooseSplits(ids, labels, opts);
   const { dim } = await store.meta();
   const ng = gallery.length;
@@ -121,7 +123,7 @@ async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], op
   const results: QueryEval[] = [];
   // Bound memory: about 4M ranked entries per exact-kernel call, 1M candidates per store.search call.
   const step = Math.max(1, Math.floor((full ? LOO_CANDIDATES : 1 << 22) / depth));
-  for await (const block of queryBlocks(store, ids, queries, step)) {
+  for await (const block of queryBlocks(store, ids, queries, step, !filter)) {
     const { rows } = block;
     const exclude = Int32Array.from(rows, (r) => gPos.get(ids[r]) ?? -1);
     // Ranked gallery positions per query (row-major, `depth` wide, -1 = fewer).
@@ -129,7 +131,7 @@ async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], op
     if (gVectors) ranked = (await searchExact(gVectors, block.vectors, dim, depth, { exclude })).indices;
     else {
       const qids = rows.map((r) => ids[r]);
-      const hits = await searchStore(store, block.vectors, depth, qids, opts.search);
+      const hits = await searchStore(store, block.vectors, depth, qids, { ...opts.search, filter });
       ranked = new Int32Array(rows.length * depth).fill(-1);
       hits.forEach((list, qi) => list.forEach((h, j) => (ranked[qi * depth + j] = gPos.get(h.id) ?? -1)));
     }
@@ -155,8 +157,8 @@ async function evaluateStore(store: VectorStore, labels: readonly LabelRow[], op
  * The query rows with their vectors, `step` at a time: streamed in id order by store.scan when
  * every item is a query, else read by id.
  */
-async function* queryBlocks(store: VectorStore, ids: readonly string[], queries: number[], step: number): AsyncIterable<{ rows: number[]; vectors: Float32Array }> {
-  if (queries.length === ids.length) {
+async function* queryBlocks(store: VectorStore, ids: readonly string[], queries: number[], step: number, whole: boolean): AsyncIterable<{ rows: number[]; vectors: Float32Array }> {
+  if (whole && queries.length === ids.length) {
     let r0 = 0;
     for await (const b of store.scan(step)) {
       const rows = b.ids.map((id, i) => {

@@ -23,6 +23,10 @@ import type { FileRecord, StoreItem, VectorStore } from '../store/types.ts';
 import { isPgLocation } from '../store/pg/location.ts';
 import { ANN_AUTO_MIN, type AnnDtype, type AnnMode } from '../store/ann-mode.ts';
 import { OptionError } from '../util/options.ts';
+import type { Fields } from '../data/field-types.ts';
+import { autoFields } from '../data/fields/auto.ts';
+import { readFieldsFile } from '../data/fields/sidecar.ts';
+import { setItemFields } from './fields.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
@@ -53,6 +57,11 @@ export interface BuildOptions {
    * next search that uses it.
    */
   ann?: { mode?: AnnMode; dtype?: AnnDtype; onNote?: (msg: string) => void };
+  /**
+   * A sidecar of item fields (`--fields items.csv|items.jsonl`, joined on the relative path),
+   * merged over the fields found automatically (class folder, size, dates, dimensions, EXIF).
+   */
+  fields?: string;
   /** Told once what the run will do, before embedding (a resumed build shows here). */
   onPlan?: (p: { indexed: number; unchanged: number; toEmbed: number; toRemove: number }) => void;
 }
@@ -69,6 +78,25 @@ export interface BuildReport {
   dim: number;
   /** Images embedded by this run. */
   embedded: number;
+  /** Items whose fields changed without re-embedding (a new sidecar, or an index from before fields). */
+  fieldsUpdated: number;
+  /** Sidecar rows whose path is not an image of the gallery (ignored). */
+  fieldsUnmatched: number;
+}
+
+/** The fields of each item: found automatically, overlaid with the sidecar's row for its path. */
+type FieldsOf = (id: string) => Promise<Fields>;
+
+function fieldSource(folder: string, sidecar?: string): { fieldsOf: FieldsOf; unmatched: (ids: string[]) => number } {
+  const rows = sidecar ? readFieldsFile(sidecar).byPath : undefined;
+  return {
+    fieldsOf: async (id) => ({ ...(await autoFields(path.join(folder, id), id)), ...(rows?.get(id) ?? {}) }),
+    unmatched: (ids) => {
+      if (!rows) return 0;
+      const have = new Set(ids);
+      return [...rows.keys()].filter((p) => !have.has(p)).length;
+    },
+  };
 }
 
 async function hashAll(folder: string, ids: string[], onError: (s: Skipped) => void): Promise<Map<string, FileRecord>> {
@@ -114,6 +142,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
     model: { name: backbone.name, fingerprint: backbone.fingerprint, spec: backbone.spec },
     ...(head ? { head: { file: path.resolve(head.file), fingerprint: head.fingerprint } } : {}),
   };
+  // A bad sidecar is reported before any listing or embedding.
+  const fields = fieldSource(folder, opts.fields);
   const listing = listFolder(folder);
   const inIndex = isInside(out, folder) || listing.images.some((id) => id.includes('/')) ? insideIndexes(folder, [...listing.images, ...listing.others], out) : () => false;
   const images = listing.images.filter((id) => !inIndex(id));
@@ -122,19 +152,19 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   if (images.length === 0 && !opts.allowEmpty) {
     throw new OptionError(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass {{allowEmpty}})`);
   }
-  if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept);
+  if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept, fields);
   // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
-  if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept);
+  if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept, fields);
   const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
   try {
-    return await update(store, opts, source, images, kept);
+    return await update(store, opts, source, images, kept, fields);
   } finally {
     await store.close();
   }
 }
 
 /** --rebuild over an existing index: build a new store in a hidden sibling, then swap folders. */
-async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing, fields: ReturnType<typeof fieldSource>): Promise<BuildReport> {
   const { out, folder } = opts;
   // Hold the old index's lock for the whole rebuild: no other writer may change it meanwhile.
   const old = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
@@ -159,7 +189,7 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
     const store = await openStore(sibling, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
     let report: BuildReport;
     try {
-      report = await update(store, opts, source, images, listing);
+      report = await update(store, opts, source, images, listing, fields);
     } finally {
       await store.close();
     }
@@ -189,7 +219,7 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
 }
 
 /** --rebuild on Postgres: fill a staging index (src/store/pg/rebuild.ts), then swap it in within one transaction. */
-async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing, fields: ReturnType<typeof fieldSource>): Promise<BuildReport> {
   const { openPgStore } = await import('../store/pg/store.ts');
   const { openRebuildStaging, swapRebuild } = await import('../store/pg/rebuild.ts');
   const root = path.resolve(opts.folder);
@@ -198,7 +228,7 @@ async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: st
   try {
     const { staging } = await openRebuildStaging(old, source, root);
     try {
-      const report = await update(staging, opts, source, images, listing);
+      const report = await update(staging, opts, source, images, listing, fields);
       const newIds = new Set(await staging.ids());
       const removed = (await old.ids()).filter((id) => !newIds.has(id));
       await swapRebuild(old, staging);
@@ -220,7 +250,7 @@ function removeOwnFolder(dir: string): void {
 }
 
 /** Bring `store` up to date with the listing, committing as it goes. */
-async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing): Promise<BuildReport> {
+async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingSource, images: string[], listing: Listing, fields: ReturnType<typeof fieldSource>): Promise<BuildReport> {
   const { folder, backbone, head } = opts;
   const skipped: Skipped[] = [];
   const skip = (s: Skipped) => {
@@ -290,12 +320,15 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
       if (dim && res.dim !== dim) throw new Error(`${opts.out}: index has ${dim}-d embeddings, model gives ${res.dim}-d`);
       dim = res.dim;
     }
-    res.ids.forEach((id, r) => pending.push({ id, vector: res.vectors.slice(r * dim, (r + 1) * dim), file: records.get(id)! }));
+    const found = await Promise.all(res.ids.map((id) => fields.fieldsOf(id)));
+    res.ids.forEach((id, r) => pending.push({ id, vector: res.vectors.slice(r * dim, (r + 1) * dim), file: records.get(id)!, fields: found[r] }));
     // --strict decides at the end, so it commits nothing before then.
     if (!opts.strict && (pending.length >= commitItems || Date.now() - lastCommit >= COMMIT_SECONDS * 1000)) await flush(false);
   }
   if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
   await flush(true);
+  const embeddedNow = new Set(todo.map((t) => t.id));
+  const fieldsUpdated = await refreshFields(store, ids.filter((id) => !embeddedNow.has(id)), fields.fieldsOf, !!opts.fields);
   const total = await store.count();
   // Built now if it was not held (a new index); saved with the index (a held graph on close).
   if (wantAnn && total) await prepareAnn();
@@ -309,5 +342,31 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     skipped,
     dim,
     embedded,
+    fieldsUpdated,
+    fieldsUnmatched: fields.unmatched(ids),
   };
+}
+
+/**
+ * Bring the fields of items that were not re-embedded up to date: all of them when a sidecar is
+ * given, else only items with no fields yet (an index built before fields existed). One write.
+ */
+async function refreshFields(store: VectorStore, ids: string[], fieldsOf: FieldsOf, all: boolean): Promise<number> {
+  const live = new Set(await store.ids());
+  ids = ids.filter((id) => live.has(id));
+  if (!ids.length) return 0;
+  const updates: { id: string; fields: Fields }[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const recs = await store.items(ids.slice(i, i + 1000));
+    for (const r of recs) {
+      if (!all && Object.keys(r.fields).length) continue;
+      const f = await fieldsOf(r.id);
+      if (JSON.stringify(sortKeys(f)) !== JSON.stringify(sortKeys(r.fields))) updates.push({ id: r.id, fields: f });
+    }
+  }
+  return setItemFields(store, updates, true);
+}
+
+function sortKeys(f: Fields): [string, unknown][] {
+  return Object.entries(f).sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }

@@ -78,6 +78,7 @@ export async function competeWithStore(dir: string, store: VectorStore, model: O
 /** Rank DIR/gallery for every image in DIR/query with `model`; k results per query. */
 export async function competeSubmission(dir: string, model: OpenedModel, k: number, opts: CompeteOptions = {}): Promise<CompeteResult> {
   checkSearchOptions(k, opts.search);
+  if (opts.search?.filter !== undefined || opts.search?.groupBy !== undefined) throw new OptionError('{{filter}} and {{groupBy}} need item fields: index DIR/gallery and rank it with {{store}}');
   const qDir = path.join(dir, 'query');
   const gDir = path.join(dir, 'gallery');
   const q = listFolder(qDir);

@@ -6,7 +6,8 @@
  */
 import type { FileRecord, VectorStore } from '../store/types.ts';
 import type { AnnDtype, AnnMode } from '../store/ann-mode.ts';
-import { searchStore } from './search.ts';
+import { resolveFilter, searchStore } from './search.ts';
+import type { FilterNode } from '../data/field-types.ts';
 import { withStore } from '../store/open-store.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
@@ -24,6 +25,8 @@ export interface DedupOptions {
   annDtype?: AnnDtype;
   /** Told when the graph is built or brought up to date. */
   onNote?: (msg: string) => void;
+  /** Look for duplicates among the items this filter matches only (docs/filters.md). */
+  filter?: string | FilterNode;
   /** Items searched per store.search call (default 2048). */
   block?: number;
   onProgress?: (done: number, total: number) => void;
@@ -155,12 +158,22 @@ function pickKeeper(ids: string[], files: Map<string, FileRecord>): string {
   return best;
 }
 
+/** The vectors of `ids` in blocks: the store's own scan for all items, else reads of the selected ones. */
+async function* blocksOf(store: VectorStore, ids: string[], rows: number, all: boolean): AsyncIterable<{ ids: string[]; vectors: Float32Array }> {
+  if (all) return yield* store.scan(rows);
+  for (let i = 0; i < ids.length; i += rows) {
+    const part = ids.slice(i, i + rows);
+    yield { ids: part, vectors: await store.getVectors(part) };
+  }
+}
+
 /** Find groups of near-duplicates in a store. */
 export async function findDuplicates(store: VectorStore, opts: DedupOptions): Promise<DedupResult> {
   const t = opts.threshold;
   if (t !== 'auto' && !(t > -1 && t < 1)) throw new OptionError(`{{threshold}} ${t}: expected a cosine in (-1, 1) or "auto"`);
   const K = opts.neighbours ?? 10;
-  const ids = await store.ids();
+  const filter = await resolveFilter(store, opts.filter);
+  const ids = await store.select(filter);
   const n = ids.length;
   const index = new Map(ids.map((id, i) => [id, i]));
   const floor = t === 'auto' ? DEDUP_FLOOR : t;
@@ -169,8 +182,8 @@ export async function findDuplicates(store: VectorStore, opts: DedupOptions): Pr
   const pb: number[] = [];
   const ps: number[] = [];
   let done = 0;
-  for await (const b of store.scan(opts.block ?? 2048)) {
-    const hits = await searchStore(store, b.vectors, K, b.ids, { ann: opts.ann, ef: opts.ef, annDtype: opts.annDtype, onNote: opts.onNote });
+  for await (const b of blocksOf(store, ids, opts.block ?? 2048, !filter)) {
+    const hits = await searchStore(store, b.vectors, K, b.ids, { ann: opts.ann, ef: opts.ef, annDtype: opts.annDtype, onNote: opts.onNote, filter });
     hits.forEach((list, qi) => {
       const a = index.get(b.ids[qi])!;
       if (list.length) nn[a] = list[0].score;
