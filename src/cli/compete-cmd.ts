@@ -1,9 +1,9 @@
 /** `lookalike compete DIR`: rank DIR/gallery for every image in DIR/query and write the top-k submission JSON. */
 import { Command } from 'commander';
-import { addAnnOptions, addModelOptions, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
+import { addAnnOptions, addFilterOptions, filterMode, addModelOptions, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
 import { printOut } from './io.ts';
 
-interface CompeteFlags extends ModelFlags, AnnFlags {
+interface CompeteFlags extends ModelFlags, AnnFlags, FilterFlags {
   k: string;
   out: string;
   store?: string;
@@ -21,6 +21,7 @@ export function competeCommand(): Command {
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd);
   addAnnOptions(cmd);
+  addFilterOptions(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike compete ../shared/datasets/cufs-sketch/test --model face-mobileface -k 10 --out sub.json
@@ -34,7 +35,7 @@ Example:
     const skips = skipReporter(o.json);
     const bars = partProgress(o.json);
     const { out, store } = o;
-    const r = await api.compete(dir, { model: modelSettings(o), store, k, out, strict: o.strict, search: annMode(o), onSkip: skips.report, ...bars }).finally(() => bars.end());
+    const r = await api.compete(dir, { model: modelSettings(o), store, k, out, strict: o.strict, search: { ...annMode(o), ...filterMode(o) }, onSkip: skips.report, ...bars }).finally(() => bars.end());
     const summary = { out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
     if (o.json) printJson(summary);
     else printOut(`${out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);

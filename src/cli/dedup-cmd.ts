@@ -1,10 +1,10 @@
 /** `lookalike dedup INDEX --threshold T|auto`: groups of near-duplicate items, with a keeper per group. */
 import { Command } from 'commander';
 import type { DedupResult } from '../api.ts';
-import { addAnnOptions, addStoreOption, annMode, lazyProgress, printJson, storeLocation, type AnnFlags } from './flags.ts';
+import { addAnnOptions, addFilterOptions, addStoreOption, annMode, lazyProgress, printJson, storeLocation, type AnnFlags, type FilterFlags } from './flags.ts';
 import { printOut } from './io.ts';
 
-interface DedupFlags extends AnnFlags {
+interface DedupFlags extends AnnFlags, FilterFlags {
   threshold: string;
   out?: string;
   neighbours: string;
@@ -22,6 +22,7 @@ export function dedupCommand(): Command {
     .option('--neighbours <n>', 'neighbours examined per item (groups also grow through chains of pairs)', '10')
     .option('--json', 'print the result as JSON, no progress');
   addAnnOptions(cmd);
+  addFilterOptions(cmd, false);
   addStoreOption(cmd);
   cmd.addHelpText('after', `
 Example:
@@ -32,7 +33,7 @@ Example:
     const api = await import('../api.ts');
     const index = storeLocation(indexArg, o.store);
     const bar = lazyProgress('dedup', o.json);
-    const r = await api.dedup(index, { threshold: o.threshold, neighbours: api.toInteger(o.neighbours, 'neighbours', 1), out: o.out, ...annMode(o), onProgress: bar.update }).finally(() => bar.end());
+    const r = await api.dedup(index, { threshold: o.threshold, neighbours: api.toInteger(o.neighbours, 'neighbours', 1), out: o.out, ...annMode(o), filter: o.where, onProgress: bar.update }).finally(() => bar.end());
     if (o.json) printJson(o.out ? { ...summary(r), out: o.out } : r);
     else printGroups(r, o.out);
   });

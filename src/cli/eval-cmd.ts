@@ -5,11 +5,11 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT, metricsHelp, parseKs, Progress } from '../schema.ts';
 import type { CaptionEvalRun, EvalRun } from '../api.ts';
-import { addAnnOptions, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags } from './flags.ts';
+import { addAnnOptions, addFilterOptions, filterMode, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags, type FilterFlags } from './flags.ts';
 import { printOut, printErr } from './io.ts';
 
 /** Flags of `lookalike eval`. */
-export interface EvalFlags extends AnnFlags {
+export interface EvalFlags extends AnnFlags, FilterFlags {
   labels?: string;
   rankings?: string;
   submission?: string;
@@ -41,7 +41,7 @@ export async function runEvalFlags(index: string | undefined, o: EvalFlags): Pro
     empty: o.empty,
     excludeSelf: o.excludeSelf,
     depth: o.depth === undefined || o.depth === 'all' ? o.depth : api.toInteger(o.depth, 'depth', 1),
-    search: annMode(o),
+    search: { ...annMode(o), ...filterMode(o) },
     perQuery: o.perQuery,
     onProgress: (done, total) => {
       bar ??= new Progress('searching', total, { quiet: o.json });
@@ -77,6 +77,7 @@ export function evalCommand(): Command {
     .option('--dtype <dtype>', '--captions: weight variant in the model folder')
     .option('--json', 'print {"mean": {...}, "queries_scored": n, "queries_skipped_no_relevant": [...]} instead of a table');
   addAnnOptions(cmd);
+  addFilterOptions(cmd);
   cmd.addHelpText(
     'after',
     `

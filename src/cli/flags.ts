@@ -5,7 +5,7 @@
  * OptionErrors are shown with the flag names (flagOf).
  */
 import { Command, Option } from 'commander';
-import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, config, Progress, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
+import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, checkMinScore, config, Progress, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
 import type { Skipped } from '../api.ts';
 import { printOut, printErr } from './io.ts';
 
@@ -80,6 +80,23 @@ export function annMode(o: AnnFlags): { ann: AnnMode; ef?: number; annDtype?: An
   };
 }
 
+/** Parsed-flag fields the filter options add. */
+export interface FilterFlags {
+  where?: string;
+  minScore?: string;
+}
+
+/** Add --where and --min-score: the search restrictions every ranking command shares (docs/filters.md). */
+export function addFilterOptions(cmd: Command, minScore = true): Command {
+  cmd.option('--where <expr>', 'rank only items whose fields match, e.g. \'label = "Shoes" and size < 50000\' (docs/filters.md)');
+  return minScore ? cmd.option('--min-score <s>', 'drop results scoring below this cosine (-1..1)') : cmd;
+}
+
+/** The filter and score floor the flags ask for (checked by the library). */
+export function filterMode(o: FilterFlags): { filter?: string; minScore?: number } {
+  return { filter: o.where, minScore: o.minScore === undefined ? undefined : checkMinScore(o.minScore) };
+}
+
 /** Add `--store <location>` to a command that takes an index. */
 export function addStoreOption(cmd: Command): Command {
   return cmd.option('--store <location>', 'the index to use, same as the INDEX argument: a folder, or a store URL (postgres://..., pglite:DIR)');
@@ -95,8 +112,11 @@ export function storeLocation(positional: string | undefined, store: string | un
 
 /** How the CLI spells a library option: --kebab-case (`-k` for k), unless the running command names it otherwise (setFlagNames). */
 export function flagOf(option: string, overrides: Record<string, string> = {}): string {
-  return overrides[option] ?? (option === 'k' ? '-k' : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return overrides[option] ?? SPELLINGS[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
+
+/** Library options every command spells otherwise. */
+const SPELLINGS: Record<string, string> = { k: '-k', filter: '--where', withFields: '--fields' };
 
 const commandFlags = new WeakMap<Command, Record<string, string>>();
 

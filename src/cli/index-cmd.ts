@@ -13,6 +13,7 @@ interface IndexFlags extends ModelFlags, AnnFlags {
   jobTimeout?: string;
   retries?: string;
   retryDelay?: string;
+  fields?: string;
 }
 
 /** The `index` command. */
@@ -24,6 +25,7 @@ export function indexCommand(): Command {
     .option('--store <location>', 'same as --out (a folder, or a store URL)')
     .option('--rebuild', 'embed everything again into a new index built beside the old one, then swap it in')
     .option('--allow-empty', 'let a folder with no images empty an existing index (otherwise an error that leaves it untouched)')
+    .option('--fields <file>', 'item fields from items.csv or items.jsonl, joined on a `path` column (docs/filters.md); label, folder, size, dates, width, height and EXIF are found automatically')
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
@@ -39,6 +41,7 @@ Example:
   lookalike index ./gallery --model ./clip/ --out gallery.lkx
   lookalike index ./gallery --model resnet50.onnx --pooling gem --out gallery.lkx   # re-run: only new/changed files are embedded
   lookalike index ./photos --model clip-vit-b32 --out big.lkx --ann on --ann-dtype f16   # ANN graph built now, not by the first search
+  lookalike index ./shop --model mobilenet-v2-imagenet --out shop.lkx --fields items.csv   # price, brand... for --where
 
 Progress is committed every 1,000 images or 30 s: after a crash or kill, run the same command
 again and only the images not yet indexed are embedded.
@@ -74,6 +77,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       rebuild,
       strict: o.strict,
       allowEmpty,
+      fields: o.fields,
       ann: { mode: ann, dtype: annDtype },
       onNote: annMode(o).onNote,
       onSkip: skips.report,
@@ -92,6 +96,8 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       removed: report.removed.length,
       unchanged: report.unchanged,
       embedded: report.embedded,
+      fields_updated: report.fieldsUpdated,
+      fields_unmatched: report.fieldsUnmatched,
       skipped: report.skipped,
     };
     if (o.json) printJson({ ...summary, added_ids: report.added, changed_ids: report.changed, removed_ids: report.removed });
@@ -102,8 +108,9 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       const more = report.added.length + report.changed.length + report.removed.length;
       if (more > 60) printOut(`(${more} changes in all)\n`);
       printOut(
-        `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped\n`,
+        `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped${report.fieldsUpdated ? `; fields updated on ${report.fieldsUpdated}` : ''}\n`,
       );
+      if (report.fieldsUnmatched) printErr(`${o.fields}: ${report.fieldsUnmatched} row(s) name no image of ${folder} (ignored)\n`);
     }
     if (o.strict && report.skipped.length) throw new Error(`--strict: ${report.skipped.length} file(s) skipped`);
   });

@@ -10,6 +10,7 @@ import { indexCommand } from './index-cmd.ts';
 import { compactCommand } from './compact-cmd.ts';
 import { verifyCommand } from './verify-cmd.ts';
 import { searchCommand } from './search-cmd.ts';
+import { fieldsCommand } from './fields-cmd.ts';
 import { competeCommand } from './compete-cmd.ts';
 import { demoCommand } from './demo-cmd.ts';
 import { evalCommand } from './eval-cmd.ts';
@@ -30,12 +31,14 @@ export function program(): Command {
     .description('top-k image retrieval: embed, index, search, evaluate, tune')
     .version('0.1.0')
     .showHelpAfterError()
+    // Lets a command with subcommands keep its own options apart from theirs (`fields` / `fields set`).
+    .enablePositionalOptions()
     .addHelpText('after', `
 Example:
   lookalike index ./gallery --model model.onnx --out gallery.lkx
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
-  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand]) {
+  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, fieldsCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand]) {
     program.addCommand(make());
   }
   return program;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { checkEf, checkK, checkMinScore, isOptionError, openIndex, type Hit, type Index } from '../api.ts';
+import { checkEf, checkK, checkMinScore, FieldError, FilterError, isOptionError, openIndex, toInteger, toNumber, type Example, type Fields, type Hit, type Index, type ItemRecord } from '../api.ts';
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
 import type { Generation, LiveIndex } from './reload.ts';
 
@@ -30,6 +30,7 @@ export interface ResultJson {
   id: string;
   score: number;
   thumbnail: string;
+  fields?: Fields;
 }
 
 /** The thumbnail URL of an item. */
@@ -37,7 +38,12 @@ export function thumbnailUrl(id: string): string {
   return `/items/${encodeURIComponent(id)}/thumbnail`;
 }
 
-type Query = { kind: 'image'; bytes: Buffer } | { kind: 'id'; id: string } | { kind: 'text'; text: string } | { kind: 'vector'; vector: Float32Array };
+type Query =
+  | { kind: 'image'; bytes: Buffer }
+  | { kind: 'id'; id: string }
+  | { kind: 'text'; text: string }
+  | { kind: 'vector'; vector: Float32Array }
+  | { kind: 'like'; like: Example[]; unlike: Example[] };
 
 interface Params {
   k?: unknown;
@@ -45,6 +51,26 @@ interface Params {
   exclude_self?: unknown;
   /** ANN search depth for this query (default: the server's --ef). */
   ef?: unknown;
+  /** A filter expression (docs/filters.md). */
+  filter?: unknown;
+  offset?: unknown;
+  group_by?: unknown;
+  per_group?: unknown;
+  unlike_weight?: unknown;
+}
+
+/** like/unlike examples in JSON: an id string, or {"id"}, {"vector": [...]}, {"text"}. */
+function examples(v: unknown, name: string): Example[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > 64) throw new HttpError(400, `${name}: expected an array of at most 64 examples (ids, {"id"}, {"vector"} or {"text"})`);
+  return v.map((x, i): Example => {
+    if (typeof x === 'string') return { id: x };
+    const o = (x ?? {}) as Record<string, unknown>;
+    if (typeof o.id === 'string') return { id: o.id };
+    if (typeof o.text === 'string') return { text: o.text };
+    if (Array.isArray(o.vector) && o.vector.every((n) => typeof n === 'number' && Number.isFinite(n))) return { vector: normalise(Float32Array.from(o.vector as number[])) };
+    throw new HttpError(400, `${name}[${i}]: expected an id, {"id"}, {"vector": [numbers]} or {"text"}`);
+  });
 }
 
 /** Read the single uploaded file (and any fields) of a multipart request. */
@@ -83,8 +109,9 @@ async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q:
     const p = { ...qs, ...b } as Params;
     if (typeof b.id === 'string') return { q: { kind: 'id', id: b.id }, p };
     if (typeof b.text === 'string') return { q: { kind: 'text', text: b.text }, p };
+    if (b.like !== undefined) return { q: { kind: 'like', like: examples(b.like, 'like'), unlike: examples(b.unlike, 'unlike') }, p };
     if (Array.isArray(b.vector) && b.vector.every((x) => typeof x === 'number')) return { q: { kind: 'vector', vector: Float32Array.from(b.vector as number[]) }, p };
-    throw new HttpError(400, 'JSON search needs "id", "text" or "vector"');
+    throw new HttpError(400, 'JSON search needs "id", "text", "vector" or "like" (with optional "unlike")');
   }
   throw new HttpError(400, 'send an image (multipart field or raw image body), or JSON {"id"|"text"|"vector"}');
 }
@@ -106,6 +133,8 @@ async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<
     case 'image':
       await checkImage(q.bytes, ctx.maxPixels);
       return { vector: await g.queue.embed(q.bytes) };
+    case 'like':
+      throw new HttpError(400, 'like/unlike is a query of its own');
   }
 }
 
@@ -118,11 +147,16 @@ function normalise(v: Float32Array): Float32Array {
 }
 
 function toJson(hits: Hit[]): ResultJson[] {
-  return hits.map((h) => ({ rank: h.rank, id: h.id, score: h.score, thumbnail: thumbnailUrl(h.id) }));
+  return hits.map((h) => ({ rank: h.rank, id: h.id, score: h.score, thumbnail: thumbnailUrl(h.id), ...(h.fields ? { fields: h.fields } : {}) }));
+}
+
+/** An item record as sent (no file path: ids are relative to the gallery). */
+function itemJson(r: ItemRecord) {
+  return { id: r.id, fields: r.fields, thumbnail: thumbnailUrl(r.id) };
 }
 
 /** Read an upload for POST /items: multipart (file + optional id field) or raw image body (?id=). */
-async function readUpload(req: FastifyRequest, ctx: RouteContext): Promise<{ bytes: Buffer; id?: string; name?: string }> {
+async function readUpload(req: FastifyRequest, ctx: RouteContext): Promise<{ bytes: Buffer; id?: string; name?: string; fields?: Fields }> {
   const qs = (req.query ?? {}) as Record<string, string>;
   if (req.isMultipart()) {
     let name: string | undefined;
@@ -136,10 +170,23 @@ async function readUpload(req: FastifyRequest, ctx: RouteContext): Promise<{ byt
       } else fields[part.fieldname] = String(part.value);
     }
     if (!bytes) throw new HttpError(400, 'POST /items needs a file field with the image');
-    return { bytes, id: fields.id ?? qs.id, name };
+    return { bytes, id: fields.id ?? qs.id, name, fields: fieldsParam(fields.fields ?? qs.fields) };
   }
-  if (Buffer.isBuffer(req.body)) return { bytes: req.body, id: qs.id };
+  if (Buffer.isBuffer(req.body)) return { bytes: req.body, id: qs.id, fields: fieldsParam(qs.fields) };
   throw new HttpError(415, 'POST /items takes multipart/form-data (file + optional id) or a raw image body with ?id=');
+}
+
+/** The `fields` of an upload: a JSON object (checked by the store against the index's field types). */
+function fieldsParam(v: string | undefined): Fields | undefined {
+  if (v === undefined || v === '') return undefined;
+  let f: unknown;
+  try {
+    f = JSON.parse(v);
+  } catch {
+    throw new HttpError(400, 'fields: not valid JSON (expected an object such as {"price": 49.5})');
+  }
+  if (!f || typeof f !== 'object' || Array.isArray(f)) throw new HttpError(400, 'fields: expected a JSON object such as {"price": 49.5}');
+  return f as Fields;
 }
 
 const FORMAT_EXT: Record<string, string> = { jpeg: '.jpg', png: '.png', webp: '.webp', gif: '.gif', tiff: '.tif', avif: '.avif', heif: '.heic' };
@@ -200,13 +247,18 @@ async function withWriter<T>(location: string, fn: (w: Index) => Promise<T>): Pr
   }
 }
 
-/** A query parameter checked by the library: its OptionError becomes a 400 naming the parameter. */
+/** A parameter checked by the library (a value, or a promise of one): its OptionError or FilterError becomes a 400 naming the parameter. */
 function queryParam<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (e) {
-    if (isOptionError(e)) throw new HttpError(400, e.render((option) => (option === 'minScore' ? 'min_score' : option)));
+  const fail = (e: unknown): never => {
+    if (isOptionError(e)) throw new HttpError(400, e.render((option) => option.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
+    if (e instanceof FilterError || e instanceof FieldError) throw new HttpError(400, e.message);
     throw e;
+  };
+  try {
+    const r = check();
+    return (r instanceof Promise ? r.catch(fail) : r) as T;
+  } catch (e) {
+    return fail(e);
   }
 }
 
@@ -251,16 +303,82 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const minScore = given(p.min_score) ? queryParam(() => checkMinScore(String(p.min_score))) : undefined;
     const excludeSelf = boolParam(p.exclude_self);
     const ef = given(p.ef) ? queryParam(() => checkEf(String(p.ef))) : undefined;
+    const refine = {
+      filter: given(p.filter) ? String(p.filter) : undefined,
+      offset: given(p.offset) ? queryParam(() => toInteger(String(p.offset), 'offset')) : undefined,
+      groupBy: given(p.group_by) ? String(p.group_by) : undefined,
+      perGroup: given(p.per_group) ? queryParam(() => toInteger(String(p.per_group), 'perGroup', 1)) : undefined,
+      unlikeWeight: given(p.unlike_weight) ? queryParam(() => toNumber(String(p.unlike_weight), 'unlikeWeight')) : undefined,
+    };
     return live.use(async (g) => {
-      const { vector, self } = await queryVector(g, q, ctx);
-      let hits = await g.searches.search(vector, k, excludeSelf ? self : undefined, ef);
-      if (minScore !== undefined) hits = hits.filter((h) => h.score >= minScore);
+      const mode = { ...refine, minScore, ann: g.searches.mode.ann, ef: ef ?? g.searches.mode.ef, withFields: true };
+      let hits: Hit[];
+      if (q.kind === 'like') {
+        for (const x of [...q.like, ...q.unlike]) if ('id' in x && !g.ids.has(x.id)) throw new HttpError(404, `no item ${JSON.stringify(x.id)} in the index`);
+        if ([...q.like, ...q.unlike].some((x) => 'text' in x) && !g.text) throw new HttpError(400, `text examples need a text-image model; ${g.meta.model.name} has no text tower here`);
+        hits = (await queryParam(() => g.index.search({ like: q.like, unlike: q.unlike }, { ...mode, k }))).hits;
+      } else {
+        const { vector, self } = await queryVector(g, q, ctx);
+        const exclude = excludeSelf ? self : undefined;
+        // Plain searches that arrive together share one pass (SearchBatcher); refined ones run alone.
+        if (refine.filter === undefined && !refine.offset && refine.groupBy === undefined) {
+          hits = (await g.searches.search(vector, k, exclude, ef)).filter((h) => minScore === undefined || h.score >= minScore);
+          const recs = hits.length ? await g.index.items(hits.map((h) => h.id)) : [];
+          hits.forEach((h, i) => (h.fields = recs[i].fields));
+        } else [hits] = await queryParam(() => g.index.searchVectors(vector, { ...mode, k, exclude: [exclude] }));
+      }
       reply.header('x-generation', String(g.number));
-      return { query: q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : { text: q.text }, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
+      const query = q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : q.kind === 'text' ? { text: q.text } : { like: q.like.length, unlike: q.unlike.length };
+      return { query, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
     });
   };
   app.get('/search', search);
   app.post('/search', search);
+
+  // Browsing: a page of the items a filter matches (sorted by id or a field), and value counts per field.
+  app.get('/items', async (req) => {
+    const qs = (req.query ?? {}) as Record<string, string>;
+    const opts = {
+      filter: qs.filter || undefined,
+      offset: qs.offset ? queryParam(() => toInteger(qs.offset, 'offset')) : 0,
+      limit: qs.limit ? queryParam(() => toInteger(qs.limit, 'limit', 1, 1000)) : 60,
+      sortBy: qs.sort || undefined,
+      descending: boolParam(qs.desc),
+    };
+    return live.use(async (g) => {
+      const page = await queryParam(() => g.index.browse(opts));
+      return { total: page.total, offset: opts.offset, items: page.items.map(itemJson) };
+    });
+  });
+
+  app.get('/facets', async (req) => {
+    const qs = (req.query ?? {}) as Record<string, string>;
+    const top = qs.top ? queryParam(() => toInteger(qs.top, 'top', 1, 200)) : 20;
+    return live.use(async (g) => ({ types: await g.index.fieldSchema(), facets: await queryParam(() => g.index.facets({ filter: qs.filter || undefined, top })) }));
+  });
+
+  app.get('/items/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    return live.use(async (g) => {
+      if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      return itemJson((await g.index.items([id]))[0]);
+    });
+  });
+
+  app.patch('/items/:id', async (req) => {
+    checkToken(req.headers.authorization, ctx.token);
+    const { id } = req.params as { id: string };
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const fields = body.fields;
+    if (!fields || typeof fields !== 'object' || Array.isArray(fields)) throw new HttpError(400, 'PATCH /items/:id takes JSON {"fields": {"name": value, ...}} (null removes a field; "replace": true drops the others)');
+    const gen = await serially(async () => {
+      if (!live.current.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      await withWriter(live.location, (w) => queryParam(() => w.setFields([{ id, fields: fields as Record<string, Fields[string] | null> }], { replace: body.replace === true })));
+      return live.reload(`PATCH /items ${id}`);
+    });
+    const rec = await live.use(async (g) => (await g.index.items([id]))[0]);
+    return { ...itemJson(rec), generation: gen };
+  });
 
   app.get('/items/:id/thumbnail', async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -288,7 +406,9 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/items', async (req, reply) => {
     checkToken(req.headers.authorization, ctx.token);
     const up = await readUpload(req, ctx);
-    const info = await checkImage(up.bytes, ctx.maxPixels);
+    const checked = await checkImage(up.bytes, ctx.maxPixels);
+    // What is known about an upload without the user: its size, dimensions and format (like an indexed file's).
+    const info = { ...checked, fields: { source: 'upload', size: up.bytes.length, width: checked.width, height: checked.height, format: checked.format } };
     const rawId = up.id ?? (up.name ? path.basename(up.name) : `upload-${Date.now()}${FORMAT_EXT[info.format] ?? ''}`);
     const id = checkItemId(rawId);
     const result = await serially(async () => {
@@ -303,7 +423,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
         writeFileAtomic(kept, up.bytes);
       }
       try {
-        await withWriter(live.location, (w) => w.addVectors([{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length } }]));
+        await withWriter(live.location, (w) => queryParam(() => w.addVectors([{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length }, fields: { ...info.fields, ...up.fields } }])));
       } catch (e) {
         if (kept) fs.rmSync(kept, { force: true });
         throw e;
