@@ -41,12 +41,28 @@ process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 const location = path.join(dir, 'f.lkx');
 const model = { name: 'random', fingerprint: 'sha256:bench-filters', spec: {} as never };
 
+// Clustered data, as real embeddings are (uniform random 512-d vectors are all equidistant, a set
+// no one searches and HNSW's worst case): 1,000 centres, each point its centre plus noise along 16
+// directions of its cluster, normalised. The field is drawn independently of the cluster.
+const CLUSTERS = 1000;
+const LATENT = 16;
+const centres = Float32Array.from({ length: CLUSTERS * D }, () => r() - 0.5);
+const basis = Float32Array.from({ length: CLUSTERS * LATENT * D }, () => (r() - 0.5) * 0.35);
+
 function unit(n: number): Float32Array {
   const v = new Float32Array(n * D);
   for (let i = 0; i < n; i++) {
+    const c = Math.floor(r() * CLUSTERS);
+    const o = i * D;
+    v.set(centres.subarray(c * D, (c + 1) * D), o);
+    for (let l = 0; l < LATENT; l++) {
+      const z = r() - 0.5;
+      const b = (c * LATENT + l) * D;
+      for (let d = 0; d < D; d++) v[o + d] += z * basis[b + d];
+    }
     let s = 0;
-    for (let d = 0; d < D; d++) s += (v[i * D + d] = r() - 0.5) ** 2;
-    for (let d = 0; d < D; d++) v[i * D + d] /= Math.sqrt(s);
+    for (let d = 0; d < D; d++) s += v[o + d] ** 2;
+    for (let d = 0; d < D; d++) v[o + d] /= Math.sqrt(s);
   }
   return v;
 }

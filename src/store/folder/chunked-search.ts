@@ -1,6 +1,7 @@
 /**
- * Bounded-memory exact search over segments: rows are read in fixed-size chunks into one
- * reused buffer and scored by the existing ORT Gemm+TopK kernel (searchExact); each chunk's
+ * Bounded-memory exact search over segments: live rows are read in fixed-size chunks into one
+ * reused buffer (removed and filtered-out rows are skipped, never scored) and scored by the
+ * existing ORT Gemm+TopK kernel (searchExact); each chunk's
  * sorted candidates are merged into per-query top-k typed arrays by (score descending, id
  * ascending). Peak memory is the chunk buffer, queryChunk x chunk scores and queries x k
  * slots, whatever the gallery size.
@@ -26,7 +27,7 @@ export async function searchSegments(
 ): Promise<Hit[][]> {
   const nq = dim ? queries.length / dim : 0;
   if (nq === 0 || k < 1) return Array.from({ length: nq }, () => []);
-  const maxRows = Math.max(1, Math.min(chunkRows, Math.max(0, ...segs.map((s) => s.rows))));
+  const maxRows = Math.max(1, Math.min(chunkRows, segs.reduce((a, s) => a + s.rows, 0)));
   const buf = new Float32Array(maxRows * dim);
   const extra = exclude?.some((e) => e !== undefined) ? 1 : 0;
   const idOf = (l: number) => segs[Math.floor(l / PACK)].ids[l % PACK];
@@ -39,43 +40,35 @@ export async function searchSegments(
   const mergedL = new Float64Array(k);
   let candS = new Float32Array(0);
   let candL = new Float64Array(0);
-  for (let si = 0; si < segs.length; si++) {
-    const seg = segs[si];
-    for (let r0 = 0; r0 < seg.rows; r0 += maxRows) {
-      const n = Math.min(maxRows, seg.rows - r0);
-      let dead = 0;
-      for (let i = r0; i < r0 + n; i++) dead += seg.live[i] ? 0 : 1;
-      if (dead === n) continue;
-      readRows(seg, dim, r0, n, buf);
-      const kk = Math.min(n, k + dead + extra);
-      if (candS.length < kk) {
-        candS = new Float32Array(kk);
-        candL = new Float64Array(kk);
-      }
-      const top = await searchExact(buf.subarray(0, n * dim), queries, dim, kk, { chunk: n });
-      for (let q = 0; q < nq; q++) {
-        const skip = exclude?.[q];
-        // This chunk's candidates for q, in the kernel's order (score descending).
-        let m = 0;
-        for (let j = 0; j < kk; j++) {
-          const li = top.indices[q * kk + j];
-          if (li < 0) break;
-          const row = r0 + li;
-          if (!seg.live[row] || (skip !== undefined && seg.ids[row] === skip)) continue;
-          const score = top.scores[q * kk + j];
-          const l = si * PACK + row;
-          // Equal scores are put in id order (the kernel orders them by row).
-          let p = m++;
-          while (p > 0 && candS[p - 1] === score && idOf(candL[p - 1]) > seg.ids[row]) {
-            candS[p] = candS[p - 1];
-            candL[p] = candL[p - 1];
-            p--;
-          }
-          candS[p] = score;
-          candL[p] = l;
+  for (const { n, locs } of liveChunks(segs, dim, buf, maxRows)) {
+    const kk = Math.min(n, k + extra);
+    if (candS.length < kk) {
+      candS = new Float32Array(kk);
+      candL = new Float64Array(kk);
+    }
+    const top = await searchExact(buf.subarray(0, n * dim), queries, dim, kk, { chunk: n });
+    for (let q = 0; q < nq; q++) {
+      const skip = exclude?.[q];
+      // This chunk's candidates for q, in the kernel's order (score descending).
+      let m = 0;
+      for (let j = 0; j < kk; j++) {
+        const li = top.indices[q * kk + j];
+        if (li < 0) break;
+        const l = locs[li];
+        const id = idOf(l);
+        if (skip !== undefined && id === skip) continue;
+        const score = top.scores[q * kk + j];
+        // Equal scores are put in id order (the kernel orders them by row).
+        let p = m++;
+        while (p > 0 && candS[p - 1] === score && idOf(candL[p - 1]) > id) {
+          candS[p] = candS[p - 1];
+          candL[p] = candL[p - 1];
+          p--;
         }
-        mergeTop(topS, topL, q * k, filled, q, k, candS, candL, m, mergedS, mergedL, idOf);
+        candS[p] = score;
+        candL[p] = l;
       }
+      mergeTop(topS, topL, q * k, filled, q, k, candS, candL, m, mergedS, mergedL, idOf);
     }
   }
   return Array.from({ length: nq }, (_, q) => {
@@ -83,6 +76,38 @@ export async function searchSegments(
     for (let j = 0; j < filled[q]; j++) hits[j] = { rank: j + 1, id: idOf(topL[q * k + j]), score: topS[q * k + j] };
     return hits;
   });
+}
+
+/**
+ * Fill `buf` with live rows only, up to `maxRows` at a time, across segments: runs of
+ * consecutive live rows are read with one read each, so tombstoned or filtered-out rows (a
+ * filter's bitmap is the segments' live mask) are never scored. Yields the row count and each
+ * buffer row's packed location (segment * 2^32 + row).
+ */
+function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: number): Generator<{ n: number; locs: Float64Array }> {
+  const locs = new Float64Array(maxRows);
+  let n = 0;
+  for (let si = 0; si < segs.length; si++) {
+    const seg = segs[si];
+    const live = seg.live;
+    let r = 0;
+    while (r < seg.rows) {
+      if (!live[r]) {
+        r++;
+        continue;
+      }
+      let e = r + 1;
+      while (e < seg.rows && live[e] && e - r < maxRows - n) e++;
+      readRows(seg, dim, r, e - r, buf.subarray(n * dim));
+      for (let i = r; i < e; i++) locs[n++] = si * PACK + i;
+      r = e;
+      if (n === maxRows) {
+        yield { n, locs };
+        n = 0;
+      }
+    }
+  }
+  if (n) yield { n, locs };
 }
 
 /** Merge m sorted candidates into query q's sorted top-k (slots base..base+k) through the scratch arrays. */
