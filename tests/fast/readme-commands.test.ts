@@ -153,6 +153,30 @@ test('README commands: the CLI as written and the library give identical results
     await ix.close();
   }
 
+  // filtered, grouped search; then a field set without re-embedding (same as the library's)
+  const where = find((a) => a[0] === 'search' && has(a, '--where'));
+  const whereJson = JSON.parse((await ok([...where, '--json'])).stdout).results[0].hits;
+  const wx = await api.openIndex(at('gallery.lkx'));
+  try {
+    const r = await wx.search({ id: 'class00/001.jpg' }, { k: 10, filter: 'size < 50000', groupBy: 'label' });
+    assert.deepEqual(whereJson, r.hits);
+    assert.equal(new Set(r.hits.map((h) => h.id.split('/')[0])).size, r.hits.length);
+  } finally {
+    await wx.close();
+  }
+  const setFields = find((a) => a[0] === 'fields' && a[1] === 'set');
+  fs.cpSync(at('gallery.lkx'), at('lib-fields.lkx'), { recursive: true });
+  await ok(setFields);
+  await api.updateFields(at('lib-fields.lkx'), { ids: ['class00/001.jpg'], set: ['price=49.5'] });
+  const [fa, fb] = [await api.openIndex(at('gallery.lkx')), await api.openIndex(at('lib-fields.lkx'))];
+  try {
+    assert.deepEqual(await fa.items(['class00/001.jpg']), await fb.items(['class00/001.jpg']));
+    assert.equal((await fa.items(['class00/001.jpg']))[0].fields.price, 49.5);
+  } finally {
+    await fa.close();
+    await fb.close();
+  }
+
   // approximate search with the graph forced on: same as the library with ann on
   const ann = find((a) => a[0] === 'search' && has(a, '--ann'));
   const annJson = JSON.parse((await ok([...ann, '--json'])).stdout).results;
