@@ -131,3 +131,23 @@ test('like/unlike: the normalised mean of positives minus half the negatives, ex
     await index.close();
   }
 });
+
+test('eval and dedup within a filter see only the matching items', async () => {
+  await built;
+  const labels = path.join(dir, 'labels.csv');
+  const rows = fs.readFileSync(path.join(gallery, 'labels.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 2).join(','));
+  fs.writeFileSync(labels, rows.join('\n') + '\n');
+  const all = JSON.parse((await runCli(['eval', out, '--labels', labels, '--json'])).stdout);
+  const one = await runCli(['eval', out, '--labels', labels, '--where', 'label = "class01"', '--json']);
+  assert.equal(one.status, 0, one.stderr);
+  const j = JSON.parse(one.stdout);
+  assert.equal(all.queries_scored, 15);
+  assert.equal(j.queries_scored, 5);
+  // Within one class every neighbour is relevant.
+  assert.equal(j.mean['precision@1'], 1);
+  const d = await runCli(['dedup', out, '--threshold', '0.5', '--where', 'label = "class02"', '--json']);
+  assert.equal(d.status, 0, d.stderr);
+  const groups = JSON.parse(d.stdout);
+  assert.equal(groups.items, 5);
+  for (const g of groups.groups) for (const m of g.members) assert.match(m.id, /^class02\//);
+});
