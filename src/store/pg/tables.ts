@@ -75,7 +75,7 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE lookalike.indexes ADD COLUMN field_types jsonb NOT NULL DEFAULT '{}'`,
       `DO $$ DECLARE r record; BEGIN
          FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE n.nspname = 'lookalike' AND c.relkind = 'r' AND c.relname LIKE 'items\_%' LOOP
+                   WHERE n.nspname = 'lookalike' AND c.relkind = 'r' AND c.relname LIKE 'items!_%' ESCAPE '!' LOOP
            EXECUTE format('ALTER TABLE lookalike.%I ADD COLUMN IF NOT EXISTS fields jsonb', r.relname);
            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON lookalike.%I USING gin (fields)', r.relname || '_fields', r.relname);
          END LOOP; END $$`,
