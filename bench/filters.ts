@@ -8,7 +8,7 @@
  * Per path: latency per query, mean results per query (k = 10 wanted) and, for ANN and
  * Postgres, recall@10 against the exact filtered ranking.
  *
- * Usage: npm run bench:filters [-- --size 100000] [--dim 512] [--queries 50] [--pg pglite:/tmp/db] [--quick]
+ * Usage: npm run bench:filters [-- --size 100000] [--dim 512] [--queries 50] [--shares 0.001,0.01,0.1,0.5] [--pg pglite:/tmp/db] [--quick]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +24,7 @@ const { values } = benchArgs({
   dim: { type: 'string', default: '512' },
   queries: { type: 'string', default: '50' },
   pg: { type: 'string' },
+  shares: { type: 'string', default: '0.001,0.01,0.1,0.5' },
 });
 const quick = Boolean(values.quick);
 const N = quick ? 20000 : Number(values.size);
@@ -31,7 +32,7 @@ const D = Number(values.dim);
 const NQ = Number(values.queries);
 const K = 10;
 const OVERFETCH = 10;
-const SHARES = [0.001, 0.01, 0.1, 0.5];
+const SHARES = String(values.shares).split(',').map(Number);
 
 const bench = new Bench('filters', 'Filtered search (pre-filter bitmap + exact kernel; graph with over-fetch by 1/share, exact fallback) vs unfiltered and over-fetch-then-filter', { size: N, dim: D, queries: NQ, k: K, pg: values.pg ?? 'none' });
 

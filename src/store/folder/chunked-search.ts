@@ -79,28 +79,49 @@ export async function searchSegments(
 }
 
 /**
- * Fill `buf` with live rows only, up to `maxRows` at a time, across segments: runs of
- * consecutive live rows are read with one read each, so tombstoned or filtered-out rows (a
- * filter's bitmap is the segments' live mask) are never scored. Yields the row count and each
- * buffer row's packed location (segment * 2^32 + row).
+ * Fill `buf` with live rows only, up to `maxRows` at a time, across segments, so tombstoned or
+ * filtered-out rows (a filter's bitmap is the segments' live mask) are never scored. A span
+ * that is mostly live is read at once and its live rows copied together; a sparse one is read
+ * run by run (few reads of consecutive live rows). Yields the row count and each buffer row's
+ * packed location (segment * 2^32 + row).
  */
 function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: number): Generator<{ n: number; locs: Float64Array }> {
   const locs = new Float64Array(maxRows);
+  let scratch: Float32Array | undefined;
   let n = 0;
   for (let si = 0; si < segs.length; si++) {
     const seg = segs[si];
     const live = seg.live;
-    let r = 0;
-    while (r < seg.rows) {
-      if (!live[r]) {
-        r++;
-        continue;
+    for (let r = 0; r < seg.rows; ) {
+      const span = Math.min(maxRows - n, seg.rows - r);
+      let count = 0;
+      for (let i = r; i < r + span; i++) count += live[i];
+      if (count === span) {
+        readRows(seg, dim, r, span, buf.subarray(n * dim));
+        for (let i = r; i < r + span; i++) locs[n++] = si * PACK + i;
+      } else if (count * 4 >= span) {
+        // Dense: one read, then the live rows moved together in memory.
+        scratch ??= new Float32Array(maxRows * dim);
+        readRows(seg, dim, r, span, scratch);
+        for (let i = r; i < r + span; i++) {
+          if (!live[i]) continue;
+          buf.set(scratch.subarray((i - r) * dim, (i - r + 1) * dim), n * dim);
+          locs[n++] = si * PACK + i;
+        }
+      } else if (count) {
+        for (let i = r; i < r + span; ) {
+          if (!live[i]) {
+            i++;
+            continue;
+          }
+          let e = i + 1;
+          while (e < r + span && live[e]) e++;
+          readRows(seg, dim, i, e - i, buf.subarray(n * dim));
+          for (let j = i; j < e; j++) locs[n++] = si * PACK + j;
+          i = e;
+        }
       }
-      let e = r + 1;
-      while (e < seg.rows && live[e] && e - r < maxRows - n) e++;
-      readRows(seg, dim, r, e - r, buf.subarray(n * dim));
-      for (let i = r; i < e; i++) locs[n++] = si * PACK + i;
-      r = e;
+      r += span;
       if (n === maxRows) {
         yield { n, locs };
         n = 0;
