@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { config } from '../util/config.ts';
-import { decodeRgb, normalizeInto } from '../models/preprocess.ts';
+import { assertInputFits, decodeRgb, normalizeInto, variableSize } from '../models/preprocess.ts';
 import { fsReason } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
@@ -45,9 +45,17 @@ export interface EmbedOptions {
   signal?: AbortSignal;
 }
 
+/** Images of one tensor size, ready for one backbone call; `rows` are their positions in `ok`. */
+interface SizeGroup {
+  size: { height: number; width: number };
+  pixels: Float32Array;
+  rows: number[];
+}
+
 interface Decoded {
   items: EmbedItem[];
-  pixels: Float32Array;
+  /** One group for fixed-size specs; one per distinct size when each image keeps its aspect ratio. */
+  groups: SizeGroup[];
   ok: EmbedItem[];
   skipped: Skipped[];
 }
@@ -80,8 +88,7 @@ async function decodeAlone(item: EmbedItem, spec: ModelSpec): ReturnType<typeof 
 }
 
 async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Decoded> {
-  const { height, width } = inputSize(backbone.spec);
-  const size = inputChannels(backbone.spec) * height * width;
+  const channels = inputChannels(backbone.spec);
   const results = await Promise.allSettled(items.map((it) => decodeRgb(it.source, backbone.spec)));
   // libvips keeps one error buffer for all threads, so concurrent failures can swap messages:
   // decode each failed item again on its own to get its true reason.
@@ -94,14 +101,45 @@ async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Deco
   }
   const ok: EmbedItem[] = [];
   const skipped: Skipped[] = [];
-  const pixels = new Float32Array(items.length * size);
+  const decoded: { data: Buffer; width: number; height: number }[] = [];
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') {
-      normalizeInto(r.value.data, backbone.spec, pixels, ok.length);
+      decoded.push(r.value);
       ok.push(items[i]);
     } else skipped.push({ id: items[i].id, reason: decodeError(r.reason) });
   });
-  return { items, pixels: pixels.subarray(0, ok.length * size), ok, skipped };
+  // Fixed-size specs: one group. Variable-size specs (aspect ratio kept): one group per size.
+  const bySize = new Map<string, number[]>();
+  decoded.forEach((d, i) => {
+    const key = variableSize(backbone.spec) ? `${d.height}x${d.width}` : '';
+    bySize.set(key, [...(bySize.get(key) ?? []), i]);
+  });
+  const groups = [...bySize.values()].map((rows) => {
+    const size = variableSize(backbone.spec) ? { height: decoded[rows[0]].height, width: decoded[rows[0]].width } : inputSize(backbone.spec);
+    const pixels = new Float32Array(rows.length * channels * size.height * size.width);
+    rows.forEach((r, slot) => normalizeInto(decoded[r].data, backbone.spec, pixels, slot, size));
+    return { size, pixels, rows };
+  });
+  return { items, groups, ok, skipped };
+}
+
+/** Run each size group through the backbone (and head) and return the pooled rows in `ok` order. */
+async function runGroups(backbone: Backbone, cur: Decoded, head: Head | undefined): Promise<{ data: Float32Array; dim: number }> {
+  if (cur.groups.length === 1) {
+    const g = cur.groups[0];
+    const pooled = pool(await backbone.run(g.pixels, g.rows.length, g.size), backbone.spec);
+    return head ? head.apply(pooled.data, g.rows.length, pooled.dim) : pooled;
+  }
+  let out: Float32Array | undefined;
+  let dim = 0;
+  for (const g of cur.groups) {
+    let pooled = pool(await backbone.run(g.pixels, g.rows.length, g.size), backbone.spec);
+    if (head) pooled = await head.apply(pooled.data, g.rows.length, pooled.dim);
+    dim = pooled.dim;
+    out ??= new Float32Array(cur.ok.length * dim);
+    g.rows.forEach((r, j) => out!.set(pooled.data.subarray(j * dim, (j + 1) * dim), r * dim));
+  }
+  return { data: out!, dim };
 }
 
 /** Embed items through a backbone (and head), batch by batch, skipping undecodable files. */
@@ -113,6 +151,7 @@ export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], 
   const chunks: Float32Array[] = [];
   const skipped: Skipped[] = [];
   let dim = 0;
+  assertInputFits(backbone.spec, backbone.inputs, backbone.name);
   let next: Promise<Decoded> | undefined = batches.length ? decodeBatch(batches[0], backbone) : undefined;
   for (let b = 0; b < batches.length; b++) {
     const cur = await next!;
@@ -122,9 +161,7 @@ export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], 
     for (const s of cur.skipped) opts.onSkip?.(s);
     skipped.push(...cur.skipped);
     if (cur.ok.length) {
-      const raw = await backbone.run(cur.pixels, cur.ok.length);
-      let pooled = pool(raw, backbone.spec);
-      if (opts.head) pooled = await opts.head.apply(pooled.data, cur.ok.length, pooled.dim);
+      const pooled = await runGroups(backbone, cur, opts.head);
       if (dim && pooled.dim !== dim) throw new Error(`embedding size changed from ${dim} to ${pooled.dim}`);
       dim = pooled.dim;
       chunks.push(l2normalize(Float32Array.from(pooled.data), dim));

@@ -5,6 +5,8 @@ import type { ModelSpec } from './spec.ts';
 export interface RawOutput {
   data: Float32Array;
   dims: number[];
+  /** The output's name in the graph, for errors. */
+  name?: string;
 }
 
 /** Description of a graph input or output for `models info`. */
@@ -29,8 +31,8 @@ export interface Backbone {
   /** Graph inputs and outputs. */
   inputs: TensorInfo[];
   outputs: TensorInfo[];
-  /** Run one preprocessed batch (n images, spec.layout) and return the chosen output. */
-  run(pixels: Float32Array, n: number): Promise<RawOutput>;
+  /** Run one preprocessed batch (n images, spec.layout, all of `size`; default the spec's input size) and return the chosen output. */
+  run(pixels: Float32Array, n: number, size?: { height: number; width: number }): Promise<RawOutput>;
   /** Free native resources. */
   dispose(): Promise<void>;
 }

@@ -100,14 +100,14 @@ export class OrtBackbone implements Backbone {
   }
 
   /** Run one preprocessed batch. */
-  async run(pixels: Float32Array, n: number): Promise<RawOutput> {
-    const { height, width } = inputSize(this.spec);
+  async run(pixels: Float32Array, n: number, size = inputSize(this.spec)): Promise<RawOutput> {
+    const { height, width } = size;
     const c = inputChannels(this.spec);
     const dims = this.spec.layout === 'nchw' ? [n, c, height, width] : [n, height, width, c];
     const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', pixels, dims) }, [this.outputName]);
     const t = out[this.outputName];
     if (t.type !== 'float32') throw new Error(`${this.name}: output ${this.outputName} is ${t.type}, expected float32`);
-    return { data: t.data as Float32Array, dims: [...t.dims] };
+    return { data: t.data as Float32Array, dims: [...t.dims], name: this.outputName };
   }
 
   /** Release the session. */

@@ -16,12 +16,14 @@ export function resolvePooling(p: Pooling, rank: number): Exclude<Pooling, 'auto
  * Reduce a batch output to n x D floats. Token outputs are [N, T, D]; spatial maps are
  * [N, C, H, W] for NCHW models and [N, H, W, C] for NHWC ones.
  */
-export function pool(out: RawOutput, spec: Pick<ModelSpec, 'pooling' | 'gemP' | 'prefixTokens' | 'layout'>): { data: Float32Array; dim: number } {
+export function pool(out: RawOutput, spec: Pick<ModelSpec, 'pooling' | 'gemP' | 'prefixTokens' | 'layout'> & { output?: string }): { data: Float32Array; dim: number } {
   const { data, dims } = out;
   const n = dims[0];
   const mode = resolvePooling(spec.pooling, dims.length);
+  const named = out.name ?? spec.output;
+  const what = `output ${named ? `${named} ` : ''}of shape [${dims}]`;
   if (mode === 'none') {
-    if (dims.length !== 2) throw new Error(`pooling 'none' needs a 2-D output, got [${dims}]`);
+    if (dims.length !== 2) throw new OptionError(`{{pooling}} none needs a 2-D output, got the ${what}; choose {{pooling}} auto`);
     return { data, dim: dims[1] };
   }
   if (dims.length === 3 && (mode === 'cls' || mode === 'mean')) {
@@ -41,6 +43,10 @@ export function pool(out: RawOutput, spec: Pick<ModelSpec, 'pooling' | 'gemP' | 
     const nhwc = spec.layout === 'nhwc';
     const c = nhwc ? dims[3] : dims[1];
     const hw = nhwc ? dims[1] * dims[2] : dims[2] * dims[3];
+    // A 1x1 map is already pooled: an explicit pooling would change nothing but be recorded as if it had.
+    if (hw === 1 && spec.pooling !== 'auto') {
+      throw new OptionError(`{{pooling}} ${mode} cannot apply to the ${what}: it is already pooled (a 1x1 map); read a spatial map with {{output}} (e.g. last_hidden_state) or use {{pooling}} auto`);
+    }
     const res = new Float32Array(n * c);
     const p = spec.gemP;
     for (let i = 0; i < n; i++) {
@@ -55,7 +61,8 @@ export function pool(out: RawOutput, spec: Pick<ModelSpec, 'pooling' | 'gemP' | 
     }
     return { data: res, dim: c };
   }
-  throw new Error(`pooling '${mode}' does not apply to an output of shape [${dims}]`);
+  const hint = dims.length === 2 ? 'it is already pooled; use {{pooling}} auto or none' : 'choose {{pooling}} auto';
+  throw new OptionError(`{{pooling}} ${mode} does not apply to the ${what}: ${hint}`);
 }
 
 /** L2-normalise n rows of length dim in place (a zero row stays zero). */

@@ -1,7 +1,10 @@
 /** Decoding and preprocessing images with sharp into model input tensors. */
 import sharp from 'sharp';
 import type { ModelSpec, Resample } from './spec.ts';
+import type { TensorInfo } from './backbone.ts';
+import { imageInput, readInputShape } from './input-shape.ts';
 import { inputChannels, inputSize } from './spec.ts';
+import { OptionError } from '../util/options.ts';
 import { resamplePil } from './resample.ts';
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
@@ -67,10 +70,39 @@ export function centerCrop(src: Buffer, w: number, h: number, cw: number, ch: nu
   return out;
 }
 
-/** Write normalised RGB pixels into `dst` at image slot `slot` in the spec's layout and channel order (or as grey for 1-channel specs). */
-export function normalizeInto(rgb: Buffer, spec: ModelSpec, dst: Float32Array, slot: number): void {
-  const { height, width } = inputSize(spec);
+/**
+ * True when the tensor size depends on the image: a shortest-edge resize with no crop keeps each
+ * image's aspect ratio, so images are batched by size (src/embed/pipeline.ts) instead of being
+ * forced into one N x N slot.
+ */
+export function variableSize(spec: Pick<ModelSpec, 'resize' | 'crop'>): boolean {
+  return spec.crop === null && spec.resize.mode === 'shortest-edge';
+}
+
+/**
+ * Refuse a variable-size spec (`--crop none` after a shortest-edge `--resize`) for a graph whose
+ * image input has a fixed height and width: such a model cannot take each image at its own aspect ratio.
+ */
+export function assertInputFits(spec: ModelSpec, inputs: readonly TensorInfo[], model: string): void {
+  if (!variableSize(spec)) return;
+  const input = imageInput([...inputs], spec.inputName);
+  const fixed = input ? readInputShape(input.shape)?.size : undefined;
+  if (fixed) {
+    throw new OptionError(
+      `${model}: {{crop}} none keeps each image's aspect ratio, but the model's input ${input!.name} is fixed at ${fixed.height}x${fixed.width}; give a crop ({{crop}} ${fixed.height}x${fixed.width}) or a fixed {{resize}} ${fixed.height}x${fixed.width} (which stretches)`,
+    );
+  }
+}
+
+/**
+ * Write normalised RGB pixels into `dst` at image slot `slot` in the spec's layout and channel order
+ * (or as grey for 1-channel specs). `size` is the decoded image's size (default: the spec's fixed
+ * input size); a buffer of any other size is an error, never cut or sheared into the slot.
+ */
+export function normalizeInto(rgb: Buffer, spec: ModelSpec, dst: Float32Array, slot: number, size: { height: number; width: number } = inputSize(spec)): void {
+  const { height, width } = size;
   const plane = height * width;
+  if (rgb.length !== plane * 3) throw new Error(`decoded image has ${rgb.length / 3} pixels, expected ${height}x${width}; a variable-size spec must be batched by size`);
   if (inputChannels(spec) === 1) {
     // ITU-R 601 luma (Pillow's "L" weights), rounded to 8 bits, then rescale and normalise.
     const scale = spec.rescale / spec.std[0];

@@ -347,10 +347,10 @@ export class TfjsBackbone implements Backbone {
   }
 
   /** Run one preprocessed batch (n images in spec.layout) and return the chosen node's values. */
-  async run(pixels: Float32Array, n: number): Promise<RawOutput> {
+  async run(pixels: Float32Array, n: number, size = inputSize(this.spec)): Promise<RawOutput> {
     if (this.disposed) throw new Error(`${this.name}: backbone disposed`);
     const { tf } = this;
-    const { height, width } = inputSize(this.spec);
+    const { height, width } = size;
     const c = inputChannels(this.spec);
     const shape = this.spec.layout === 'nhwc' ? [n, height, width, c] : [n, c, height, width];
     if (pixels.length !== n * c * height * width) throw new Error(`${this.name}: batch has ${pixels.length} values, expected ${n}x${shape.slice(1).join('x')}`);
@@ -360,7 +360,7 @@ export class TfjsBackbone implements Backbone {
       y = await this.forward(x);
       if (y.dtype !== 'float32') throw new Error(`${this.name}: node ${this.outputName} is ${y.dtype}, expected float32`);
       const data = (await y.data()) as Float32Array;
-      return { data, dims: [...y.shape] };
+      return { data, dims: [...y.shape], name: this.outputName };
     } finally {
       x.dispose();
       y?.dispose();

@@ -24,15 +24,18 @@ export interface TinyOptions {
 /**
  * conv3x3 -> ReLU -> global average pool -> linear: input `pixel_values` [N,3,S,S], output
  * `embedding` [N,dim]; with `spatial: true` the output is the feature map `last_hidden_state` [N,C,S,S].
- * `nhwc: true` takes [N,S,S,inChannels] (transposed inside); `inChannels: 1` takes greyscale.
+ * `nhwc: true` takes [N,S,S,inChannels] (transposed inside); `inChannels: 1` takes greyscale;
+ * `anySize: true` takes any height and width.
  */
-export function tinyCnn(o: TinyOptions & { spatial?: boolean; nhwc?: boolean; inChannels?: 1 | 3 } = {}): Uint8Array {
+export function tinyCnn(o: TinyOptions & { spatial?: boolean; nhwc?: boolean; inChannels?: 1 | 3; anySize?: boolean } = {}): Uint8Array {
   const S = o.size ?? 32;
   const C = o.channels ?? 16;
   const D = o.dim ?? 16;
   const K = o.inChannels ?? 3;
   const seed = o.seed ?? 1;
-  const input = { name: 'pixel_values', shape: o.nhwc ? ['batch', S, S, K] : ['batch', K, S, S] };
+  // anySize: symbolic height and width, so images keep their own size (--crop none).
+  const [H, W]: (number | string)[] = o.anySize ? ['height', 'width'] : [S, S];
+  const input = { name: 'pixel_values', shape: o.nhwc ? ['batch', H, W, K] : ['batch', K, H, W] };
   const nodes: NodeDef[] = [
     ...(o.nhwc ? [{ op: 'Transpose', inputs: ['pixel_values'], outputs: ['nchw'], attrs: { perm: [0, 3, 1, 2] } }] : []),
     { op: 'Conv', inputs: [o.nhwc ? 'nchw' : 'pixel_values', 'conv_w', 'conv_b'], outputs: ['conv'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
@@ -43,7 +46,7 @@ export function tinyCnn(o: TinyOptions & { spatial?: boolean; nhwc?: boolean; in
     { name: 'conv_b', dims: [C], data: weights(C, 0.1, seed + 1) },
   ];
   if (o.spatial) {
-    return buildModel({ name: 'tiny-cnn-spatial', inputs: [input], outputs: [{ name: 'last_hidden_state', shape: ['batch', C, S, S] }], nodes, initializers: inits });
+    return buildModel({ name: 'tiny-cnn-spatial', inputs: [input], outputs: [{ name: 'last_hidden_state', shape: ['batch', C, H, W] }], nodes, initializers: inits });
   }
   nodes.push(
     { op: 'GlobalAveragePool', inputs: ['relu'], outputs: ['gap'] },
