@@ -14,6 +14,7 @@ import { withStore } from '../store/open-store.ts';
 import { checkEf, checkK, checkMinScore, MAX_K, OptionError } from '../util/options.ts';
 import type { FilterNode } from '../data/field-types.ts';
 import { parseFilter } from '../data/filter/parse.ts';
+import { parseRerank, rerankSearch, type RerankOption } from './rerank/index.ts';
 
 export type { Hit } from '../store/types.ts';
 
@@ -56,6 +57,8 @@ export interface SearchMode {
   annDtype?: AnnDtype;
   /** Told when a graph is built or updated (a stderr line in the CLI). */
   onNote?: (msg: string) => void;
+  /** Re-ranking (index/rerank): `aqe`, `dba`, `kr`, joined with +, with parameters (`dba:n=5+aqe:alpha=3`); none by default. */
+  rerank?: RerankOption;
 }
 
 /** An opened store, or an index loaded by loadIndex (searched through its store location, not its in-memory copy). */
@@ -82,6 +85,7 @@ export function checkSearchOptions(k: number, mode: SearchMode = {}): void {
   if (mode.ef !== undefined) checkEf(mode.ef);
   if (mode.minScore !== undefined) checkMinScore(mode.minScore);
   if (mode.ann !== undefined && !['auto', 'on', 'off'].includes(mode.ann)) throw new OptionError(`{{ann}} ${mode.ann}: expected auto, on or off`);
+  if (parseRerank(mode.rerank).length && mode.groupBy !== undefined) throw new OptionError('{{rerank}} and {{groupBy}} do not combine: group a re-ranked list yourself, or search without one of them');
 }
 
 /** Load, build or bring up to date the store's ANN graph now when a search in this mode would use it (a no-op with ann 'off'). */
@@ -102,7 +106,8 @@ export async function searchStore(store: VectorStore, queries: Float32Array, k: 
   await prepareAnn(store, mode);
   const offset = mode.offset ?? 0;
   const opts = { exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore, filter };
-  let hits = mode.groupBy === undefined ? await store.search(queries, { ...opts, k: k + offset }) : await searchGrouped(store, queries, k + offset, mode.groupBy, mode.perGroup ?? 1, opts);
+  const rerank = parseRerank(mode.rerank);
+  let hits = rerank.length ? await rerankSearch(store, queries, k + offset, exclude, rerank, opts) : mode.groupBy === undefined ? await store.search(queries, { ...opts, k: k + offset }) : await searchGrouped(store, queries, k + offset, mode.groupBy, mode.perGroup ?? 1, opts);
   if (offset) hits = hits.map((list) => list.slice(offset).map((h, i) => ({ ...h, rank: offset + i + 1 })));
   if (mode.withFields) await attachFields(store, hits);
   return hits;
