@@ -69,6 +69,7 @@ export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.
 export type { VerifyReport } from './store/folder/verify.ts';
 export { evaluateOxfordIndex as evaluateOxford, type OxfordEvalResult } from './eval/oxford-index.ts';
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
+export { parseRerank, formatRerank, type RerankOption, type RerankStep } from './index/rerank/options.ts';
 export { searchHead, readSpace, type SearchHeadOptions, type SearchHeadResult } from './experiments/tune-search.ts';
 export { distillHead, type DistillHeadOptions, type DistillHeadResult } from './tune/distill-head.ts';
 export type { TuneMetrics } from './tune/validation.ts';

@@ -8,6 +8,7 @@ export { TUNE_OPTIONS, TUNE_DEFAULTS, TUNE_OPTION_NAMES, DISTILL_DEFAULTS, type 
 export { LOSS_NAMES } from './tune/losses/index.ts';
 export { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnMode, type AnnDtype } from './store/ann-mode.ts';
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
+export { RERANK_METHODS, parseRerank, formatRerank, rerankHelp, type RerankOption, type RerankStep } from './index/rerank/options.ts';
 export { metricsHelp, checkMetricNames } from './metrics/registry.ts';
 export { parseKs } from './metrics/evaluate.ts';
 export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinScore, toInteger, toNumber } from './util/options.ts';

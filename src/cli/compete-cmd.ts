@@ -1,6 +1,6 @@
 /** `lookalike compete DIR`: rank DIR/gallery for every image in DIR/query and write the top-k submission JSON. */
 import { Command } from 'commander';
-import { addAnnOptions, addFilterOptions, filterMode, addModelOptions, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
+import { addAnnOptions, addFilterOptions, filterMode, addModelOptions, addRerankOption, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
 import { printOut } from './io.ts';
 
 interface CompeteFlags extends ModelFlags, AnnFlags, FilterFlags {
@@ -22,6 +22,7 @@ export function competeCommand(): Command {
   addModelOptions(cmd);
   addAnnOptions(cmd);
   addFilterOptions(cmd);
+  addRerankOption(cmd);
   cmd.addHelpText('after', `
 Example:
   lookalike compete ../shared/datasets/cufs-sketch/test --model face-mobileface -k 10 --out sub.json

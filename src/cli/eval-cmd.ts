@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_DEPTH, FULL_DEPTH_LIMIT, metricsHelp, parseKs, Progress } from '../schema.ts';
 import type { CaptionEvalRun, EvalRun } from '../api.ts';
-import { addAnnOptions, addFilterOptions, filterMode, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags, type FilterFlags } from './flags.ts';
+import { addAnnOptions, addRerankOption, addFilterOptions, filterMode, addStoreOption, annMode, setFlagNames, storeLocation, type AnnFlags, type FilterFlags } from './flags.ts';
 import { printOut, printErr } from './io.ts';
 
 /** Flags of `lookalike eval`. */
@@ -78,6 +78,7 @@ export function evalCommand(): Command {
     .option('--json', 'print {"mean": {...}, "queries_scored": n, "queries_skipped_no_relevant": [...]} instead of a table');
   addAnnOptions(cmd);
   addFilterOptions(cmd);
+  addRerankOption(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -92,7 +93,8 @@ Example:
   lookalike eval --rankings ../shared/metrics-golden/cases.json --per-query per-query.csv
   lookalike eval --captions ../shared/datasets/coco-mini/captions.csv --model clip-vit-b32
   lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json
-  lookalike eval oxford.lkx --oxford ./oxford5k/gt --json`,
+  lookalike eval oxford.lkx --oxford ./oxford5k/gt --json
+  lookalike eval oxford.lkx --oxford ./oxford5k/gt --rerank kr`,
   );
   addStoreOption(cmd);
   setFlagNames(cmd, { index: 'INDEX', ks: '--k' });
@@ -101,7 +103,7 @@ Example:
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
       const api = await import('../api.ts');
-      const r = await api.evaluateOxford(index, o.oxford);
+      const r = await api.evaluateOxford(index, o.oxford, { search: annMode(o) });
       printOut(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }

@@ -5,7 +5,7 @@
  * OptionErrors are shown with the flag names (flagOf).
  */
 import { Command, Option } from 'commander';
-import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, checkMinScore, config, Progress, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
+import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, checkMinScore, config, Progress, rerankHelp, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
 import type { Skipped } from '../api.ts';
 import { printOut, printErr } from './io.ts';
 
@@ -52,6 +52,7 @@ export interface AnnFlags {
   ann?: AnnMode;
   ef?: string;
   annDtype?: AnnDtype;
+  rerank?: string;
   json?: boolean;
 }
 
@@ -70,12 +71,18 @@ export function addAnnOptions(cmd: Command): Command {
     .addOption(new Option('--ann-dtype <dtype>', 'how the graph stores vectors when it is built (scores are always re-computed from the float vectors)').choices(['f32', 'f16', 'i8']));
 }
 
-/** The search mode the ANN flags ask for; notes about building the graph go to stderr unless --json. */
-export function annMode(o: AnnFlags): { ann: AnnMode; ef?: number; annDtype?: AnnDtype; onNote?: (msg: string) => void } {
+/** Add --rerank to a command that ranks (search, compete, eval, serve): the methods are declared once in the library. */
+export function addRerankOption(cmd: Command): Command {
+  return cmd.option('--rerank <methods>', `re-rank with METHOD[:PARAM=V,...] joined by + (docs/ranking.md): ${rerankHelp()}`);
+}
+
+/** The search mode the ANN (and --rerank) flags ask for; notes about building the graph go to stderr unless --json. */
+export function annMode(o: AnnFlags): { ann: AnnMode; ef?: number; annDtype?: AnnDtype; rerank?: string; onNote?: (msg: string) => void } {
   return {
     ann: o.ann ?? 'auto',
     ef: o.ef === undefined ? undefined : checkEf(o.ef),
     annDtype: o.annDtype,
+    ...(o.rerank === undefined ? {} : { rerank: o.rerank }),
     onNote: o.json ? undefined : (msg) => printErr(`${msg}\n`),
   };
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { Progress } from '../schema.ts';
 import type { QueryResult } from '../api.ts';
-import { addAnnOptions, addFilterOptions, addModelOptions, addStoreOption, annMode, filterMode, modelSettings, printJson, setFlagNames, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
+import { addAnnOptions, addFilterOptions, addModelOptions, addRerankOption, addStoreOption, annMode, filterMode, modelSettings, printJson, setFlagNames, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
 import { printOut } from './io.ts';
 
 interface SearchFlags extends ModelFlags, AnnFlags, FilterFlags {
@@ -58,6 +58,7 @@ export function searchCommand(): Command {
   addModelOptions(cmd);
   addAnnOptions(cmd);
   addFilterOptions(cmd);
+  addRerankOption(cmd);
   addStoreOption(cmd);
   setFlagNames(cmd, { ids: '--id', texts: '--text' });
   cmd.addHelpText('after', `
@@ -65,6 +66,7 @@ Example:
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike search big.lkx ./queries/ -k 10 --ann on --ef 128
   lookalike search gallery.lkx ./queries/ -k 10 --submission sub.json
+  lookalike search gallery.lkx ./queries/ -k 10 --rerank dba+aqe:n=3,alpha=3
   lookalike search gallery.lkx --id shoes/0001.jpg --exclude-self --json
   lookalike search gallery.lkx --text "a red dress" -k 5
   lookalike search gallery.lkx --id shoes/0001.jpg --where 'label = "Shoes" and size < 50000' --fields

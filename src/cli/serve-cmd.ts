@@ -1,7 +1,7 @@
 /** `lookalike serve INDEX`: the HTTP API and web page over an index (src/serve). */
 import { Command } from 'commander';
 import { LIMITS } from '../serve/defaults.ts';
-import { addAnnOptions, addStoreOption, annMode, storeLocation, type AnnFlags, type ModelFlags } from './flags.ts';
+import { addAnnOptions, addRerankOption, addStoreOption, annMode, storeLocation, type AnnFlags, type ModelFlags } from './flags.ts';
 import { printErr } from './io.ts';
 
 interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'device' | 'batch'>, AnnFlags {
@@ -33,6 +33,7 @@ export function serveCommand(): Command {
     .option('--batch <n>', 'largest micro-batch of concurrent image queries');
   addStoreOption(cmd);
   addAnnOptions(cmd);
+  addRerankOption(cmd);
   return cmd
     .addHelpText('after', `
 API (docs/api.md): POST /search (image upload or JSON {"id"|"text"|"vector"}), GET /search?id=|text=,
@@ -67,6 +68,7 @@ Example:
         ann: mode.ann,
         ef: mode.ef,
         annDtype: mode.annDtype,
+        rerank: mode.rerank,
       });
       const g = server.live.current;
       printErr(`serving ${index} (${g.count} items, ${g.meta.dim}-d, model ${g.meta.model.name}${g.text ? ', text search on' : ''}) at ${server.url}/\n`);

@@ -5,7 +5,7 @@ import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
 import { readOxfordTruth } from '../metrics/oxford-truth.ts';
 import { withStore } from '../store/open-store.ts';
-import { searchStore } from '../index/search.ts';
+import { searchStore, type SearchMode } from '../index/search.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {
@@ -36,11 +36,11 @@ export async function evaluateOxford(ids: readonly string[], vectors: Float32Arr
  * read by id and each ranks the whole index with the store's exact search (chunked: the index is
  * never loaded whole). Same rankings as evaluateOxford over the same rows.
  */
-export async function evaluateOxfordStore(store: VectorStore, truth: readonly OxfordTruth[], source = 'ground truth'): Promise<OxfordEvalResult> {
+export async function evaluateOxfordStore(store: VectorStore, truth: readonly OxfordTruth[], source = 'ground truth', search: SearchMode = {}): Promise<OxfordEvalResult> {
   const ids = await store.ids();
   const qids = queryIds(ids, truth, source);
   // Exact and complete: Oxford mAP needs every item ranked.
-  const hits = await searchStore(store, await store.getVectors(qids), Math.max(1, ids.length), undefined, { ann: 'off' });
+  const hits = await searchStore(store, await store.getVectors(qids), Math.max(1, ids.length), undefined, { ...search, ann: 'off' });
   const rankings = new Map(truth.map((t, q) => [t.id, (hits[q] ?? []).map((h) => h.id)]));
   return result(truth, rankings, ids.length);
 }
@@ -61,8 +61,13 @@ function result(truth: readonly OxfordTruth[], rankings: Map<string, string[]>, 
   return { mean: { oxford_map: s.oxford_map }, per_query: Object.fromEntries(Object.entries(s.ap).map(([q, ap]) => [q, { ap }])), queries_scored: truth.length, gallery_size: n };
 }
 
+/** Options of an Oxford evaluation: the search mode (its `rerank`; the search is always exact and complete). */
+export interface OxfordEvalOptions {
+  search?: SearchMode;
+}
+
 /** Oxford mAP of the index at `location` against the ground-truth folder `truthDir` (good+ok positive, junk removed). */
-export async function evaluateOxfordIndex(location: string, truthDir: string): Promise<OxfordEvalResult> {
+export async function evaluateOxfordIndex(location: string, truthDir: string, opts: OxfordEvalOptions = {}): Promise<OxfordEvalResult> {
   const truth = readOxfordTruth(truthDir);
-  return withStore(location, {}, (store) => evaluateOxfordStore(store, truth, truthDir));
+  return withStore(location, {}, (store) => evaluateOxfordStore(store, truth, truthDir, opts.search));
 }

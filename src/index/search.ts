@@ -14,7 +14,8 @@ import { withStore } from '../store/open-store.ts';
 import { checkEf, checkK, checkMinScore, MAX_K, OptionError } from '../util/options.ts';
 import type { FilterNode } from '../data/field-types.ts';
 import { parseFilter } from '../data/filter/parse.ts';
-import { parseRerank, rerankSearch, type RerankOption } from './rerank/index.ts';
+import { parseRerank, type RerankOption } from './rerank/options.ts';
+import { rerankSearch } from './rerank/rerank-search.ts';
 
 export type { Hit } from '../store/types.ts';
 

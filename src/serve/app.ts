@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { optionalImport, type AnnDtype, type AnnMode, type Runtime } from '../api.ts';
+import { optionalImport, parseRerank, type AnnDtype, type AnnMode, type Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
 import { LiveIndex } from './reload.ts';
 import { registerRoutes } from './routes.ts';
@@ -46,6 +46,8 @@ export interface ServeOptions {
   ef?: number;
   /** Graph dtype when the graph is built at start (`--ann-dtype`). */
   annDtype?: AnnDtype;
+  /** Re-ranking for every search (`--rerank`, docs/ranking.md); checked at start. */
+  rerank?: string;
 }
 
 /** A running server. */
@@ -124,7 +126,8 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const host = o.host ?? '127.0.0.1';
   checkBinding(host, o.token);
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const live = await LiveIndex.open(o.index, { model: o.model, head: o.head, runtime: o.runtime, search: { ann: o.ann, ef: o.ef, annDtype: o.annDtype } }, o.queue ?? LIMITS.queue, log);
+  parseRerank(o.rerank);
+  const live = await LiveIndex.open(o.index, { model: o.model, head: o.head, runtime: o.runtime, search: { ann: o.ann, ef: o.ef, annDtype: o.annDtype, rerank: o.rerank } }, o.queue ?? LIMITS.queue, log);
   let app: FastifyInstance;
   try {
     app = await buildApp(o, live);

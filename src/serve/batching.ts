@@ -109,10 +109,11 @@ interface SearchRequest {
   ef?: number;
 }
 
-/** How a server searches: `--ann` and `--ef` (passed to Index.searchVectors). */
+/** How a server searches: `--ann`, `--ef` and `--rerank` (passed to Index.searchVectors). */
 export interface ServeSearchMode {
   ann?: AnnMode;
   ef?: number;
+  rerank?: string;
 }
 
 /**
@@ -148,7 +149,7 @@ export class SearchBatcher {
       const queries = new Float32Array(at.length * dim);
       at.forEach((r, i) => queries.set(reqs[r].vector, i * dim));
       const k = Math.max(...at.map((r) => reqs[r].k));
-      const hits = await this.index.searchVectors(queries, { k, exclude: at.map((r) => reqs[r].exclude), ann: this.mode.ann, ef });
+      const hits = await this.index.searchVectors(queries, { k, exclude: at.map((r) => reqs[r].exclude), ann: this.mode.ann, ef, rerank: this.mode.rerank });
       at.forEach((r, i) => (out[r] = (hits[i] ?? []).slice(0, reqs[r].k)));
     }
     return out;

@@ -156,7 +156,7 @@ export class LiveIndex {
       await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
       const ids = new Set(await index.ids());
       const text = await index.hasText();
-      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef, rerank: mode.rerank }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
       await index?.close().catch(() => undefined);
       await this.releaseModel(model);

@@ -288,7 +288,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       updated: g.meta.updated,
       generation: g.number,
       writable: Boolean(ctx.token),
-      search: { ann: g.searches.mode.ann ?? 'auto', ef: g.searches.mode.ef ?? null },
+      search: { ann: g.searches.mode.ann ?? 'auto', ef: g.searches.mode.ef ?? null, rerank: g.searches.mode.rerank ?? null },
       limits: { upload_bytes: ctx.uploadBytes, pixels: ctx.maxPixels, max_k: ctx.maxK, queue: g.queue.limit },
     };
   });

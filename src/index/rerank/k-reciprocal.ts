@@ -11,7 +11,7 @@ export const KRECIPROCAL: RerankDef = {
   name: 'kr',
   stage: 2,
   help: 'k-reciprocal re-ranking (Zhong et al. 2017): Jaccard distance of k-reciprocal neighbour sets mixed with the original distance',
-  cost: 'all pairwise distances among queries + gallery: three (queries + gallery)^2 float matrices and one sort per row; at most 4,000 items together (about 200 MB)',
+  cost: 'per query, all pairwise distances among the query and the gallery: three (gallery + 1)^2 float matrices and one sort per row; galleries of at most 3,999 items (about 200 MB, seconds per query at that size)',
   params: {
     k1: { default: 20, min: 1, max: 200, integer: true, help: 'k of the k-reciprocal neighbour sets' },
     k2: { default: 6, min: 1, max: 200, integer: true, help: 'neighbours the sets are averaged over (local query expansion); 1 = none' },
@@ -19,7 +19,7 @@ export const KRECIPROCAL: RerankDef = {
   },
 };
 
-/** Largest number of queries + gallery items k-reciprocal re-ranking accepts (its matrices are that size squared). */
+/** Largest number of rows (one query + the gallery) k-reciprocal re-ranking accepts: its matrices are that size squared. */
 export const KR_MAX_ITEMS = 4_000;
 
 /** numpy's around(): round half to even, as the reference code's int(np.around(k1 / 2)). */

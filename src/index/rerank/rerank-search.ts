@@ -1,80 +1,16 @@
 /**
- * Re-ranking for the one search path (index/search.ts#searchStore): the registry of methods (one
- * per file here, each declaring its parameters), the `rerank` option's text form, and the search
- * that applies them. The index itself is never changed.
+ * Re-ranked search for the one search path (index/search.ts#searchStore): αQE through the store,
+ * DBA and k-reciprocal over the loaded gallery. The index itself is never changed.
  */
 import type { Hit, VectorStore } from '../../store/types.ts';
 import { scoreMatrix, searchExact } from '../../store/exact.ts';
 import { OptionError } from '../../util/options.ts';
 import type { AnnMode } from '../../store/ann-mode.ts';
-import type { RerankDef, RerankStep } from './base.ts';
-import { AQE, alphaQueryExpansion } from './aqe.ts';
-import { DBA, DBA_MAX_GALLERY, augmentDatabase } from './dba.ts';
-import { KRECIPROCAL, KR_MAX_ITEMS, kReciprocalDistances } from './k-reciprocal.ts';
-
-export type { RerankStep } from './base.ts';
-export { DBA_MAX_GALLERY } from './dba.ts';
-export { KR_MAX_ITEMS } from './k-reciprocal.ts';
-
-/** Every re-ranking method, in the order they combine (gallery, then query, then final list). */
-export const RERANK_METHODS: readonly RerankDef[] = [DBA, AQE, KRECIPROCAL];
-
-/** The `rerank` option: its text form (`aqe`, `dba:n=5+aqe:n=3,alpha=2`, `kr:k1=20`) or parsed steps. */
-export type RerankOption = string | RerankStep[];
-
-/** One line per method and parameter, for help texts. */
-export function rerankHelp(): string {
-  return RERANK_METHODS.map((m) => `${m.name}: ${m.help} (${Object.entries(m.params).map(([p, d]) => `${p}=${d.default}`).join(', ')})`).join('; ');
-}
-
-/**
- * Parse `METHOD[:PARAM=VALUE,...][+METHOD...]` (or check parsed steps): known methods, each at
- * most once, known parameters within their limits, defaults filled in; sorted into the order
- * they apply (dba, aqe, kr). `none` or '' means no re-ranking.
- */
-export function parseRerank(o: RerankOption | undefined): RerankStep[] {
-  if (o === undefined) return [];
-  const raw: { method: string; params: Record<string, string | number> }[] = typeof o === 'string'
-    ? o.trim() === '' || o.trim() === 'none'
-      ? []
-      : o.split('+').map((part) => {
-          const [method, rest] = part.trim().split(':', 2) as [string, string | undefined];
-          const params: Record<string, string> = {};
-          for (const kv of rest ? rest.split(',') : []) {
-            const m = /^\s*([A-Za-z]\w*)\s*=\s*(\S+)\s*$/.exec(kv);
-            if (!m) throw new OptionError(`{{rerank}} ${o}: "${kv}" is not PARAM=VALUE (e.g. aqe:n=3,alpha=3)`);
-            params[m[1]] = m[2];
-          }
-          return { method, params };
-        })
-    : o.map((s) => ({ method: s.method, params: s.params ?? {} }));
-  const seen = new Set<string>();
-  const steps = raw.map(({ method, params }) => {
-    const def = RERANK_METHODS.find((m) => m.name === method);
-    if (!def) throw new OptionError(`{{rerank}} ${method}: unknown method (expected ${RERANK_METHODS.map((m) => m.name).join(', ')} or none, joined with +)`);
-    if (seen.has(method)) throw new OptionError(`{{rerank}} ${method} is given twice`);
-    seen.add(method);
-    const values: Record<string, number> = {};
-    for (const [p, d] of Object.entries(def.params)) values[p] = d.default;
-    for (const [p, v] of Object.entries(params)) {
-      const d = def.params[p];
-      if (!d) throw new OptionError(`{{rerank}} ${method}: unknown parameter "${p}" (expected ${Object.keys(def.params).join(', ')})`);
-      const x = typeof v === 'number' ? v : Number(v);
-      if (!Number.isFinite(x) || x < d.min || x > d.max || (d.integer && !Number.isInteger(x))) {
-        throw new OptionError(`{{rerank}} ${method}:${p}=${v}: expected ${d.integer ? 'an integer' : 'a number'} from ${d.min} to ${d.max}`);
-      }
-      values[p] = x;
-    }
-    return { method: def.name, params: values, stage: def.stage };
-  });
-  return steps.sort((a, b) => a.stage - b.stage).map(({ method, params }) => ({ method, params }));
-}
-
-/** The canonical text of parsed steps (every parameter written), for records and reproduction. */
-export function formatRerank(steps: readonly RerankStep[]): string {
-  if (!steps.length) return 'none';
-  return steps.map((s) => `${s.method}:${Object.entries(s.params).map(([p, v]) => `${p}=${v}`).join(',')}`).join('+');
-}
+import type { RerankStep } from './base.ts';
+import { alphaQueryExpansion } from './aqe.ts';
+import { DBA_MAX_GALLERY, augmentDatabase } from './dba.ts';
+import { KR_MAX_ITEMS, kReciprocalDistances } from './k-reciprocal.ts';
+import { formatRerank } from './options.ts';
 
 /** The store search a re-ranking builds on (exact or ANN, as the caller's mode says). */
 export interface BaseSearch {
@@ -168,23 +104,28 @@ export async function rerankSearch(store: VectorStore, queries: Float32Array, k:
     const tops = first.map((hits) => ({ idx: hits.map((h) => at.get(h.id)!), score: hits.map((h) => h.score) }));
     return store.search(expand(g, queries, tops, aqe!), { k, exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore });
   }
-  const g = await loadGallery(store, dba, kr ? KR_MAX_ITEMS : DBA_MAX_GALLERY, kr ? 'kr' : 'dba');
+  const g = await loadGallery(store, dba, kr ? KR_MAX_ITEMS - 1 : DBA_MAX_GALLERY, kr ? 'kr' : 'dba');
   if (queries.length % g.dim !== 0) throw new Error(`${store.location}: queries are not ${g.dim}-d`);
   const nq = queries.length / g.dim;
-  if (kr && nq + g.ids.length > KR_MAX_ITEMS) throw new OptionError(`{{rerank}} kr: ${nq} queries + ${g.ids.length} gallery items exceed the ${KR_MAX_ITEMS.toLocaleString('en-US')} it accepts together (its matrices are that size squared); search in smaller query batches or use dba/aqe`);
   const q = aqe ? expand(g, queries, await exactTop(g, queries, Math.min(aqe.params.n, g.ids.length), exclude), aqe) : queries;
   let lists: { idx: number[]; score: number[] }[];
   if (kr) {
-    const all = new Float32Array(q.length + g.vectors.length);
-    all.set(q);
-    all.set(g.vectors, q.length);
-    const dist = kReciprocalDistances(await scoreMatrix(all, all, g.dim), nq, g.ids.length, kr.params as { k1: number; k2: number; lambda: number });
+    // Each query is re-ranked with the gallery alone, never with the other queries of its batch,
+    // so its results do not depend on what it was searched with (the server batches requests).
     const ng = g.ids.length;
+    const all = ng + 1;
+    const gg = await scoreMatrix(g.vectors, g.vectors, g.dim);
+    const qg = await scoreMatrix(q, g.vectors, g.dim);
+    const sims = new Float32Array(all * all);
+    for (let a = 0; a < ng; a++) sims.set(gg.subarray(a * ng, (a + 1) * ng), (a + 1) * all + 1);
     lists = Array.from({ length: nq }, (_, i) => {
+      sims[0] = 1;
+      for (let j = 0; j < ng; j++) sims[j + 1] = sims[(j + 1) * all] = qg[i * ng + j];
+      const dist = kReciprocalDistances(sims, 1, ng, kr.params as { k1: number; k2: number; lambda: number });
       const order = Array.from({ length: ng }, (_, j) => j).filter((j) => exclude?.[i] === undefined || g.ids[j] !== exclude[i]);
-      order.sort((a, b) => dist[i * ng + a] - dist[i * ng + b] || a - b);
+      order.sort((a, b) => dist[a] - dist[b] || a - b);
       const idx = order.slice(0, k);
-      return { idx, score: idx.map((j) => 1 - dist[i * ng + j]) };
+      return { idx, score: idx.map((j) => 1 - dist[j]) };
     });
   } else {
     lists = await exactTop(g, q, Math.min(k, g.ids.length), exclude);
