@@ -43,6 +43,7 @@ import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
 export { tuneHead, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
+export { whitenIndex as whiten, type WhitenIndexOptions, type WhitenReport } from './tune/whiten-index.ts';
 import { guardOutput, OUTPUT_KINDS } from './util/outputs.ts';
 import { OptionError } from './util/options.ts';
 import { hashFile, hashParts } from './util/hash.ts';

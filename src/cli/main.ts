@@ -16,6 +16,7 @@ import { demoCommand } from './demo-cmd.ts';
 import { evalCommand } from './eval-cmd.ts';
 import { modelsCommand } from './models-cmd.ts';
 import { tuneCommand } from './tune-cmd.ts';
+import { whitenCommand } from './whiten-cmd.ts';
 import { dedupCommand } from './dedup-cmd.ts';
 import { serveCommand } from './serve-cmd.ts';
 import { experimentCommand } from './experiment-cmd.ts';
@@ -38,7 +39,7 @@ Example:
   lookalike index ./gallery --model model.onnx --out gallery.lkx
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
-  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, fieldsCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand]) {
+  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, fieldsCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand, whitenCommand]) {
     program.addCommand(make());
   }
   return program;

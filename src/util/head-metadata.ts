@@ -13,4 +13,5 @@ export const HEAD_META = {
   agreement: 'lookalike.agreement',
   mode: 'lookalike.mode',
   search: 'lookalike.search',
+  whiten: 'lookalike.whiten',
 } as const;
