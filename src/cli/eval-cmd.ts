@@ -71,6 +71,7 @@ export function evalCommand(): Command {
     .option('--exclude-self', 'rankings/submission: drop the gallery item whose id equals the query id (index mode always does)')
     .option('--per-query <file.csv>', 'write one CSV row per query')
     .option('--oxford <dir>', 'INDEX under the Oxford/Paris protocol: folder of NAME_query.txt, NAME_good.txt, NAME_ok.txt, NAME_junk.txt (prints oxford_map)')
+    .option('--query-boxes', '--oxford: embed each query from its box in NAME_query.txt (the standard protocol) with the index\'s model; default: whole query images')
     .option('--captions <csv>', 'image<->text retrieval R@K on a captions CSV (path,caption): INDEX vectors, or images embedded with --model')
     .option('--model <model>', '--captions: text-image model folder or preset (default: the index\'s model)')
     .option('--root <dir>', '--captions without INDEX: folder the caption paths are relative to (default: the CSV\'s folder)')
@@ -94,16 +95,16 @@ Example:
   lookalike eval --captions ../shared/datasets/coco-mini/captions.csv --model clip-vit-b32
   lookalike eval coco.lkx --captions ../shared/datasets/coco-mini/captions.csv --json
   lookalike eval oxford.lkx --oxford ./oxford5k/gt --json
-  lookalike eval oxford.lkx --oxford ./oxford5k/gt --rerank kr`,
+  lookalike eval oxford.lkx --oxford ./oxford5k/gt --query-boxes --rerank kr`,
   );
   addStoreOption(cmd);
   setFlagNames(cmd, { index: 'INDEX', ks: '--k' });
-  cmd.action(async (indexArg: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; model?: string; root?: string; dtype?: string; store?: string }) => {
+  cmd.action(async (indexArg: string | undefined, o: EvalFlags & { captions?: string; oxford?: string; queryBoxes?: boolean; model?: string; root?: string; dtype?: string; store?: string }) => {
     const index = indexArg === undefined && o.store === undefined ? undefined : storeLocation(indexArg, o.store);
     if (o.oxford) {
       if (!index) throw new Error('--oxford needs an INDEX argument (built over the Oxford images)');
       const api = await import('../api.ts');
-      const r = await api.evaluateOxford(index, o.oxford, { search: annMode(o) });
+      const r = await api.evaluateOxford(index, o.oxford, { search: annMode(o), queryBoxes: o.queryBoxes });
       printOut(o.json ? JSON.stringify({ mode: 'oxford', index, truth: o.oxford, ...r }, null, 2) + '\n' : `index ${index}, Oxford truth ${o.oxford}: ${r.queries_scored} queries, gallery of ${r.gallery_size}\noxford_map ${r.mean.oxford_map.toFixed(4)}\n`);
       return;
     }
