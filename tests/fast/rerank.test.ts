@@ -40,7 +40,7 @@ const rank = (v: number[], rows: number[][]) => byScore(v, rows).map((j) => ({ i
 async function store(): Promise<VectorStore> {
   const loc = path.join(tmpDir(), 'idx');
   const w = await openStore(loc, { write: true, create: contractMeta(DIM) });
-  await w.write({ upsert: GALLERY.map((v, i) => ({ id: IDS[i], vector: Float32Array.from(v) })) });
+  await w.write({ upsert: GALLERY.map((v, i) => ({ id: IDS[i], vector: Float32Array.from(v), fields: { half: i < 7 ? 'a' : 'b' } })) });
   await w.close();
   return openStore(loc);
 }
@@ -174,6 +174,30 @@ test('k-reciprocal re-ranking equals a dense reference written from the authors\
     const [ex] = await searchStore(s, f32(QUERIES.slice(0, 1)), 14, ['g03'], { rerank: 'kr:k1=4,k2=2' });
     const [full] = await searchStore(s, f32(QUERIES.slice(0, 1)), 14, undefined, { rerank: 'kr:k1=4,k2=2' });
     assert.deepEqual(ex.map((h) => h.id), full.map((h) => h.id).filter((id) => id !== 'g03'));
+  } finally {
+    await s.close();
+  }
+});
+
+test('a filter restricts re-ranked results (and αQE neighbours) to matching items; DBA and kr neighbourhoods keep the whole gallery', async () => {
+  const s = await store();
+  try {
+    const inA = (id: string) => Number(id.slice(1)) < 7;
+    const keptA = GALLERY.filter((_, j) => j < 7);
+    for (const rerank of ['aqe:n=2', 'dba:n=3', 'kr:k1=4,k2=2', 'dba+aqe']) {
+      const all = await searchStore(s, f32(QUERIES), 14, undefined, { rerank });
+      const only = await searchStore(s, f32(QUERIES), 14, undefined, { rerank, filter: 'half = "a"' });
+      if (rerank === 'aqe:n=2') {
+        QUERIES.forEach((q, i) => {
+          const e = weighted(q, keptA, 2, 3, q);
+          same(only[i], byScore(e, keptA).map((j) => ({ id: IDS[j], score: dot(e, keptA[j]) })), `aqe within the filter, query ${i}`);
+        });
+      } else if (rerank !== 'dba+aqe') {
+        only.forEach((hits, i) => same(hits, all[i].filter((h) => inA(h.id)).map((h, r) => ({ ...h, rank: r + 1 })), `${rerank} filtered, query ${i}`));
+      }
+      assert.ok(only.every((hits) => hits.length === 7 && hits.every((h) => inA(h.id))), rerank);
+    }
+    await assert.rejects(searchStore(s, f32(QUERIES), 3, undefined, { rerank: 'aqe', groupBy: 'half' }), /rerank and groupBy do not combine/);
   } finally {
     await s.close();
   }

@@ -6,6 +6,7 @@ import type { Hit, VectorStore } from '../../store/types.ts';
 import { scoreMatrix, searchExact } from '../../store/exact.ts';
 import { OptionError } from '../../util/options.ts';
 import type { AnnMode } from '../../store/ann-mode.ts';
+import type { FilterNode } from '../../data/field-types.ts';
 import type { RerankStep } from './base.ts';
 import { alphaQueryExpansion } from './aqe.ts';
 import { DBA_MAX_GALLERY, augmentDatabase } from './dba.ts';
@@ -17,6 +18,8 @@ export interface BaseSearch {
   ann?: AnnMode;
   ef?: number;
   minScore?: number;
+  /** Rank (and expand queries with) only the items it matches; DBA and k-reciprocal neighbourhoods still span the whole gallery. */
+  filter?: FilterNode;
 }
 
 interface Gallery {
@@ -54,16 +57,16 @@ async function loadGallery(store: VectorStore, dba: RerankStep | undefined, limi
   return g;
 }
 
-/** Top lists (indices into the gallery, scores) of each query, without its excluded id, at most `n` long. */
-async function exactTop(g: Gallery, queries: Float32Array, n: number, exclude: (string | undefined)[] | undefined): Promise<{ idx: number[]; score: number[] }[]> {
+/** Top lists (indices into the gallery, scores) of each query, without its excluded id and only `allowed` rows (all when absent), at most `n` long. */
+async function exactTop(g: Gallery, queries: Float32Array, n: number, exclude: (string | undefined)[] | undefined, allowed: Set<number> | undefined): Promise<{ idx: number[]; score: number[] }[]> {
   const nq = queries.length / g.dim;
-  const top = await searchExact(g.vectors, queries, g.dim, n + (exclude ? 1 : 0));
+  const top = await searchExact(g.vectors, queries, g.dim, allowed ? g.ids.length : n + (exclude ? 1 : 0));
   return Array.from({ length: nq }, (_, i) => {
     const idx: number[] = [];
     const score: number[] = [];
     for (let j = 0; j < top.k && idx.length < n; j++) {
       const gi = top.indices[i * top.k + j];
-      if (gi < 0 || (exclude?.[i] !== undefined && g.ids[gi] === exclude[i])) continue;
+      if (gi < 0 || (exclude?.[i] !== undefined && g.ids[gi] === exclude[i]) || (allowed && !allowed.has(gi))) continue;
       idx.push(gi);
       score.push(top.scores[i * top.k + j]);
     }
@@ -95,19 +98,24 @@ export async function rerankSearch(store: VectorStore, queries: Float32Array, k:
   const kr = step('kr');
   if (!dba && !kr) {
     const n = aqe!.params.n;
-    const first = await store.search(queries, { k: n, exclude, ann: mode.ann, ef: mode.ef });
+    const first = await store.search(queries, { k: n, exclude, ann: mode.ann, ef: mode.ef, filter: mode.filter });
     const wanted = [...new Set(first.flat().map((h) => h.id))];
     const rows = await store.getVectors(wanted);
     const { dim } = await store.meta();
     const g: Gallery = { ids: wanted, vectors: rows, dim };
     const at = new Map(wanted.map((id, i) => [id, i]));
     const tops = first.map((hits) => ({ idx: hits.map((h) => at.get(h.id)!), score: hits.map((h) => h.score) }));
-    return store.search(expand(g, queries, tops, aqe!), { k, exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore });
+    return store.search(expand(g, queries, tops, aqe!), { k, exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore, filter: mode.filter });
   }
   const g = await loadGallery(store, dba, kr ? KR_MAX_ITEMS - 1 : DBA_MAX_GALLERY, kr ? 'kr' : 'dba');
   if (queries.length % g.dim !== 0) throw new Error(`${store.location}: queries are not ${g.dim}-d`);
   const nq = queries.length / g.dim;
-  const q = aqe ? expand(g, queries, await exactTop(g, queries, Math.min(aqe.params.n, g.ids.length), exclude), aqe) : queries;
+  let allowed: Set<number> | undefined;
+  if (mode.filter) {
+    const keep = new Set(await store.select(mode.filter));
+    allowed = new Set(g.ids.flatMap((id, i) => (keep.has(id) ? [i] : [])));
+  }
+  const q = aqe ? expand(g, queries, await exactTop(g, queries, Math.min(aqe.params.n, g.ids.length), exclude, allowed), aqe) : queries;
   let lists: { idx: number[]; score: number[] }[];
   if (kr) {
     // Each query is re-ranked with the gallery alone, never with the other queries of its batch,
@@ -122,13 +130,13 @@ export async function rerankSearch(store: VectorStore, queries: Float32Array, k:
       sims[0] = 1;
       for (let j = 0; j < ng; j++) sims[j + 1] = sims[(j + 1) * all] = qg[i * ng + j];
       const dist = kReciprocalDistances(sims, 1, ng, kr.params as { k1: number; k2: number; lambda: number });
-      const order = Array.from({ length: ng }, (_, j) => j).filter((j) => exclude?.[i] === undefined || g.ids[j] !== exclude[i]);
+      const order = Array.from({ length: ng }, (_, j) => j).filter((j) => (exclude?.[i] === undefined || g.ids[j] !== exclude[i]) && (!allowed || allowed.has(j)));
       order.sort((a, b) => dist[a] - dist[b] || a - b);
       const idx = order.slice(0, k);
       return { idx, score: idx.map((j) => 1 - dist[j]) };
     });
   } else {
-    lists = await exactTop(g, q, Math.min(k, g.ids.length), exclude);
+    lists = await exactTop(g, q, Math.min(k, g.ids.length), exclude, allowed);
   }
   return lists.map((t) => {
     const hits: Hit[] = [];
