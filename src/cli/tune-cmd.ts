@@ -22,6 +22,7 @@ interface TuneFlags extends ModelFlags {
   valFrac?: string;
   valCrossDomain?: boolean;
   valClasses?: string;
+  keepWorse?: boolean;
   store?: string;
   [option: string]: unknown;
 }
@@ -60,6 +61,7 @@ export function tuneCommand(): Command {
     .option('--val-frac <f>', 'stratified validation share of each class (0 = no validation; default 0.2, or the split column)')
     .option('--val-classes <f|names>', 'class-disjoint validation: a share of the classes (e.g. 0.2) or comma-separated class names')
     .option('--val-cross-domain', 'validation queries rank only items of other domains (domain column), as in photo -> sketch retrieval')
+    .option('--keep-worse', 'write the head even when it does not beat the frozen embeddings on validation (by --monitor); by default it is not written')
     .option('--teacher <model>', 'distillation: map --model\'s embeddings into this model\'s space on the unlabelled images of --train (loss cosine or mse)');
   for (const t of TUNE_OPTIONS) cmd.addOption(optionOf(t));
   cmd
@@ -130,6 +132,7 @@ Examples:
       valFrac,
       valClasses: valClasses(o.valClasses),
       valCrossDomain: o.valCrossDomain,
+      keepWorse: o.keepWorse,
       log,
       onSkip: skips.report,
       onEmbedStart: (total: number) => (bar = new Progress('embedding', total, { quiet: o.json })),
@@ -152,12 +155,16 @@ Examples:
       })
       .finally(() => bar?.end());
     if (o.json) {
-      printJson({ head: o.out, input_dim: r.inputDim, output_dim: r.outputDim, trainable: r.trainable, best_epoch: r.bestEpoch, seconds_per_epoch: r.secondsPerEpoch, frozen: r.frozen, tuned: r.tuned, epochs: r.epochs });
+      printJson({ head: o.out, written: r.written, ...(r.notWritten ? { not_written: r.notWritten.replace('set keepWorse', 'pass --keep-worse') } : {}), input_dim: r.inputDim, output_dim: r.outputDim, trainable: r.trainable, best_epoch: r.bestEpoch, seconds_per_epoch: r.secondsPerEpoch, frozen: r.frozen, tuned: r.tuned, epochs: r.epochs });
       return;
     }
     const headType = String(options.headType);
     const hidden = headType === 'mlp' ? String(options.hidden).split(',').map((s) => s.trim()) : [];
     if (r.frozen && r.tuned) printOut(`validation (${r.tuned.queries} queries, best epoch ${r.bestEpoch}):\n${sideBySide(r.frozen, r.tuned)}\n`);
+    if (!r.written) {
+      printOut(`not written: ${r.notWritten!.replace('set keepWorse', 'pass --keep-worse')}\n`);
+      return;
+    }
     printOut(`${o.out}: head ${r.inputDim} -> ${r.outputDim}-d (${headType}${hidden.length ? ' ' + hidden.join('-') : ''}, ${options.loss}), ${r.secondsPerEpoch.toFixed(2)}s per epoch\n`);
   });
   return cmd;

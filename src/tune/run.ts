@@ -44,6 +44,11 @@ export interface TuneHeadOptions {
   head?: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
   /** Initial weight matrix for a linear head (.npy float32 [D, D']); also the `init` option. */
   init?: string;
+  /**
+   * Write the head even when it does not beat the frozen embeddings on validation (by the monitored
+   * metric); by default such a head is not written and the result says why (`written: false`).
+   */
+  keepWorse?: boolean;
   /** Training settings that win over the options (and epoch callbacks: onStart, onEpoch). */
   training?: Partial<Omit<TrainOptions, 'head' | 'init'>>;
   /** Notes about the data (left-out rows, batch size changes). */
@@ -57,6 +62,10 @@ export interface TuneHeadOptions {
 /** A finished tuning run: the training result plus what went in and out. */
 export interface TuneHeadResult extends TrainResult {
   out: string;
+  /** Whether the head file was written (false: it did not beat frozen on validation, see `notWritten`). */
+  written: boolean;
+  /** Why the head was not written, in one line (with the validation figures). */
+  notWritten?: string;
   source: string;
   model?: string;
   inputDim: number;
@@ -177,6 +186,11 @@ export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise
     ...(model ? { [HEAD_META.model]: model } : {}),
     ...(r.frozen && r.tuned ? { [HEAD_META.val]: JSON.stringify({ frozen: r.frozen, tuned: r.tuned }) } : {}),
   };
-  writeHead(o.out, r.head, meta);
-  return { ...r, out: o.out, source, model, inputDim: data.dim, outputDim, classes: names.length, trainRows: tr.labels.length, valRows: va?.labels.length ?? 0 };
+  // A head that does not beat the frozen embeddings on its own validation rows is not worth
+  // shipping: say so, and write it only when asked to.
+  const monitor = training.monitor;
+  const worse = r.frozen && r.tuned && !(r.tuned[monitor] > r.frozen[monitor]);
+  const notWritten = worse && !o.keepWorse ? `the head does not beat the frozen embeddings on validation (${monitor} ${r.tuned![monitor].toFixed(4)} vs frozen ${r.frozen![monitor].toFixed(4)}); ${o.out} was not written (set keepWorse to write it anyway)` : undefined;
+  if (!notWritten) writeHead(o.out, r.head, meta);
+  return { ...r, out: o.out, written: !notWritten, ...(notWritten ? { notWritten } : {}), source, model, inputDim: data.dim, outputDim, classes: names.length, trainRows: tr.labels.length, valRows: va?.labels.length ?? 0 };
 }
