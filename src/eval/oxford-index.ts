@@ -95,7 +95,7 @@ export function readOxfordBoxes(dir: string, truth: readonly OxfordTruth[]): Map
 }
 
 /** Embed each query's box of its image file (under the indexed folder) with the index's model: one row per truth query. */
-async function embedQueryBoxes(store: VectorStore, truth: readonly OxfordTruth[], truthDir: string, runtime: Runtime | undefined): Promise<Float32Array> {
+export async function embedQueryBoxes(store: VectorStore, truth: readonly OxfordTruth[], truthDir: string, runtime: Runtime | undefined): Promise<Float32Array> {
   const meta = await store.meta();
   if (!meta.root) throw new Error(`${store.location}: the index does not record its image folder, so query boxes cannot be cropped; evaluate whole images`);
   const boxes = readOxfordBoxes(truthDir, truth);
