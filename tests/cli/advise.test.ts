@@ -25,12 +25,29 @@ test('advise: ranks models x modes by mmp@5, recommends one, prints the reproduc
   for (let i = 1; i < scores.length; i++) assert.ok(scores[i] <= scores[i - 1] + 0.005, `ranked by mmp@5: ${scores}`);
   assert.match(r.stdout, /recommended: [ab] \((frozen|tune)\)/);
   assert.match(r.stdout, /reproduce with:\n  lookalike (index|tune) /);
+  assert.match(r.stdout, /vs frozen/);
   assert.match(r.stderr, /embedded a x data: 80 now/);
   const again = spawnSync(process.execPath, [...args, '--json'], { encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
-  const j = JSON.parse(again.stdout) as { rows: { model: string; 'mmp@5': number }[]; commands: string[]; recommended: { model: string } };
+  const j = JSON.parse(again.stdout) as { seeds: number; rows: { model: string; mode: string; 'mmp@5': number; splits: number[]; margin?: number; noise?: number | null; eligible: boolean }[]; commands: string[]; recommended: { model: string; mode: string } };
   assert.equal(j.rows.length, 4);
-  assert.equal(j.recommended.model, j.rows[0].model);
+  assert.equal(j.seeds, 3);
+  assert.ok(j.rows.every((x) => x.splits.length === 3));
+  // The pick is the best row that is frozen or beats its backbone frozen by more than the spread over the splits,
+  // so it never scores below frozen.
+  const pick = j.rows.find((x) => x.eligible)!;
+  assert.deepEqual([j.recommended.model, j.recommended.mode], [pick.model, pick.mode]);
+  for (const x of j.rows.filter((r) => r.mode !== 'frozen')) {
+    const frozen = j.rows.find((r) => r.model === x.model && r.mode === 'frozen')!;
+    const diffs = x.splits.map((v, i) => v - frozen.splits[i]);
+    const m = diffs.reduce((t, d) => t + d, 0) / 3;
+    const sd = Math.sqrt(diffs.reduce((t, d) => t + (d - m) ** 2, 0) / 2);
+    assert.ok(Math.abs(x.margin! - m) < 1e-9 && Math.abs(x.noise! - sd) < 1e-9, 'margin and noise are the mean and sd of the paired differences');
+    assert.equal(x.eligible, m > 0 && m > sd);
+  }
+  const chosen = j.rows.find((r) => r.model === pick.model && r.mode === pick.mode)!;
+  const itsFrozen = j.rows.find((r) => r.model === pick.model && r.mode === 'frozen')!;
+  assert.ok(chosen['mmp@5'] >= itsFrozen['mmp@5']);
   // Nothing embedded, nothing re-run: the cache and the run store answer.
   assert.equal(fs.readdirSync(path.join(dir, 'cache')).length, 2);
   const shards = fs.readdirSync(path.join(dir, 'cache')).flatMap((d) => fs.readdirSync(path.join(dir, 'cache', d)).filter((f) => f.endsWith('.json')));
@@ -38,4 +55,21 @@ test('advise: ranks models x modes by mmp@5, recommends one, prints the reproduc
   const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'advise', path.join(dir, 'shop'), '--modes', 'frozen,zz'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--modes frozen,zz: "zz"/);
+});
+
+test('advise never samples the test/query/gallery rows of a competition-style labels.csv', async () => {
+  const dir = tmpDir('lookalike-advise-comp-');
+  const data = path.join(dir, 'comp');
+  await writeClassFolders(data, 6, 6, 0, 40);
+  const csv = fs.readFileSync(path.join(data, 'labels.csv'), 'utf8').trim().split('\n');
+  // Held-out rows whose files do not exist: any use of them would show as a skip or a failure.
+  const held = ['query', 'gallery', 'test'].flatMap((split) => [0, 1].map((i) => `held/${split}-${i}.jpg,class00,${split}`));
+  assert.equal(csv[0], 'path,label,split');
+  fs.writeFileSync(path.join(data, 'labels.csv'), [csv[0], ...csv.slice(1).map((l) => l.replace(/,[^,]*$/, ',train')), ...held].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'a.onnx'), tinyCnn({ seed: 1 }));
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'advise', data, '--models', path.join(dir, 'a.onnx'), '--modes', 'frozen', '--seeds', '1', '--cache', path.join(dir, 'cache'), '--store', path.join(dir, 'store')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /6 test\/query\/gallery rows of .*labels\.csv left out/);
+  assert.doesNotMatch(r.stderr + r.stdout, /held\//);
+  assert.match(r.stdout, /recommended: a \(frozen\)/);
 });
