@@ -16,8 +16,9 @@ export type SpaceDim = (string | number | boolean)[] | { min: number; max: numbe
 /** A search space: option name -> dimension. */
 export type SearchSpace = Record<string, SpaceDim>;
 
-/** The default space: lr 1e-4..1e-2 (log), hidden widths, dropout, loss. */
+/** The default space: head type (linear projection or MLP), lr 1e-4..1e-2 (log), hidden widths and dropout (MLP), loss. */
 export const DEFAULT_SPACE: SearchSpace = {
+  headType: ['linear', 'mlp'],
   lr: { min: 1e-4, max: 1e-2, log: true },
   hidden: ['256', '512', '512,256'],
   dropout: [0, 0.1, 0.3],
