@@ -73,3 +73,39 @@ test('advise never samples the test/query/gallery rows of a competition-style la
   assert.doesNotMatch(r.stderr + r.stdout, /held\//);
   assert.match(r.stdout, /recommended: a \(frozen\)/);
 });
+
+test('on a held-out test split, advise\'s pick never scores below frozen (its printed commands, run on the test classes)', async (t) => {
+  const dir = tmpDir('lookalike-advise-test-');
+  const all = path.join(dir, 'all');
+  await writeClassFolders(all, 12, 8, 0, 40);
+  const adviseDir = path.join(dir, 'advise');
+  const testDir = path.join(dir, 'test');
+  const classes = fs.readdirSync(all).filter((c) => c.startsWith('class')).sort();
+  // Class-disjoint: advise sees 8 classes, the test split is the other 4.
+  classes.forEach((c, i) => fs.cpSync(path.join(all, c), path.join(i < 8 ? adviseDir : testDir, c), { recursive: true }));
+  fs.writeFileSync(path.join(testDir, 'labels.csv'), 'path,label\n' + classes.slice(8).flatMap((c) => fs.readdirSync(path.join(testDir, c)).map((f) => `${c}/${f},${c}`)).join('\n') + '\n');
+  const model = path.join(dir, 'a.onnx');
+  fs.writeFileSync(model, tinyCnn({ seed: 3 }));
+  const bin = path.join(ROOT, 'bin/lookalike.js');
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
+    assert.equal(r.status, 0, `${args.join(' ')}\n${r.stderr}`);
+    return r.stdout;
+  };
+  const a = JSON.parse(run(['advise', adviseDir, '--models', model, '--modes', 'tune', '--epochs', '3', '--cache', path.join(dir, 'cache'), '--store', path.join(dir, 'store'), '--json'])) as { recommended: { mode: string }; commands: string[] };
+  const testScore = (head?: string) => {
+    const out = path.join(dir, `t-${head ? 'head' : 'frozen'}.lkx`);
+    run(['index', testDir, '--model', model, ...(head ? ['--head', head] : []), '--out', out]);
+    return JSON.parse(run(['eval', out, '--labels', path.join(testDir, 'labels.csv'), '--json'])).mean['mmp@5'] as number;
+  };
+  const frozen = testScore();
+  t.diagnostic(`advise picked ${a.recommended.mode}; frozen test mmp@5 ${frozen.toFixed(4)}`);
+  if (a.recommended.mode === 'frozen') return assert.match(a.commands[0], /^lookalike index /);
+  // Run the printed tune command as printed (it trains on the advise classes), then apply its head to the test classes.
+  const tune = a.commands[0].split(/\s+/).slice(1);
+  run(tune);
+  const head = path.join(dir, tune[tune.indexOf('--out') + 1]);
+  const tuned = testScore(head);
+  t.diagnostic(`its head's test mmp@5 ${tuned.toFixed(4)}`);
+  assert.ok(tuned >= frozen, `recommended ${a.recommended.mode} scores below frozen on the test split`);
+});
