@@ -32,7 +32,7 @@ import type { FieldSchema, FieldType, FieldValue, Fields, FilterNode } from './d
 
 import { searchExact } from './store/exact.ts';
 import { openStore, withStore } from './store/open-store.ts';
-import type { Hit, ItemRecord, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
+import type { FileRecord, Hit, ItemRecord, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text-encoder.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
@@ -193,7 +193,7 @@ export async function embedImages(model: Model, images: ImageInput[], opts: Embe
 }
 
 /** Options of indexFolder. */
-export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allowEmpty' | 'strict' | 'onPlan' | 'onSkip' | 'signal' | 'fields'> {
+export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allowEmpty' | 'allowShrink' | 'rootChange' | 'followLinks' | 'strict' | 'onPlan' | 'onSkip' | 'signal' | 'fields'> {
   /** The model: a loaded Model, a model name/path, or model settings (loaded and closed for this call). */
   model: ModelInput;
   /** With a model name: head, spec overrides, dtype, feature, runtime. */
@@ -533,7 +533,8 @@ export class Index {
   /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */
   async addVectors(items: StoreItem[]): Promise<void> {
     for (const it of items) if (it.vector.length !== this.dim) throw new Error(`${it.id}: ${it.vector.length} values, the index is ${this.dim}-d`);
-    await this.store.write({ upsert: items });
+    // Marked as added through the API: a re-index of the folder keeps them (index/shrink.ts).
+    await this.store.write({ upsert: items.map((it) => (it.file ? { ...it, file: { ...it.file, origin: 'api' as const } } : it)) });
   }
 
   /**
@@ -547,8 +548,8 @@ export class Index {
     const e = await embedImages(model, items, opts);
     const byId = new Map(items.map((it) => [it.id, it.source]));
     const given = new Map(images.flatMap((x) => (typeof x === 'object' && !Buffer.isBuffer(x) && x.fields ? [[x.id, x.fields] as const] : [])));
-    // The same content record and automatic fields as an index build's (util/hash.ts, data/fields/auto.ts).
-    const record = async (src: string | Buffer) => (typeof src === 'string' ? { sha256: await hashFile(src), size: fs.statSync(src).size } : { sha256: hashParts(src), size: src.length });
+    // The same content record and automatic fields as an index build's (util/hash.ts, data/fields/auto.ts), the record marked as added through the API so a re-index of the folder keeps it.
+    const record = async (src: string | Buffer): Promise<FileRecord> => ({ ...(typeof src === 'string' ? { sha256: await hashFile(src), size: fs.statSync(src).size } : { sha256: hashParts(src), size: src.length }), origin: 'api' });
     const fieldsOf = async (id: string, src: string | Buffer) => ({ ...(typeof src === 'string' ? await autoFields(src, id) : {}), ...given.get(id) });
     const upsert: StoreItem[] = await Promise.all(
       e.ids.map(async (id, j) => ({ id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: await record(byId.get(id)!), fields: await fieldsOf(id, byId.get(id)!) })),

@@ -8,6 +8,9 @@ interface IndexFlags extends ModelFlags, AnnFlags {
   store?: string;
   rebuild?: boolean;
   allowEmpty?: boolean;
+  allowShrink?: boolean;
+  rootChange?: boolean;
+  followLinks?: boolean;
   enqueue?: boolean;
   jobSize?: string;
   jobTimeout?: string;
@@ -26,6 +29,9 @@ export function indexCommand(): Command {
     .option('--rebuild', 'embed everything again into a new index built beside the old one, then swap it in')
     .option('--allow-empty', 'let a folder with no images empty an existing index (otherwise an error that leaves it untouched)')
     .option('--fields <file>', 'item fields from items.csv or items.jsonl, joined on a `path` column (docs/filters.md); label, folder, size, dates, width, height and EXIF are found automatically')
+    .option('--allow-shrink', 'let this run remove more than half of the index, or anything when no image decoded (otherwise an error before anything is removed)')
+    .option('--root-change', "index FOLDER in place of the folder the index was built from (a rebuild); without it another folder is an error")
+    .option('--follow-links', 'follow symbolic links that lead out of FOLDER (skipped with a reason by default)')
     .option('--strict', 'exit with an error if any file was skipped')
     .option('--json', 'print a JSON summary, no progress');
   addModelOptions(cmd, true);
@@ -48,14 +54,18 @@ again and only the images not yet indexed are embedded.
 --out must be a new path, an empty folder or a lookalike index: never a file, another folder,
 the gallery itself or a folder containing it. Files deleted from the gallery are removed from
 the index on the next run; to remove many items on purpose, delete them from the folder (or
-index a smaller folder with --rebuild); to empty an index, index an empty folder with --allow-empty.`);
+index a smaller folder with --rebuild --allow-shrink); to empty an index, index an empty folder with
+--allow-empty. A run that would remove more than half of the index, or anything when no image
+decoded, stops before removing anything unless --allow-shrink. Items added over HTTP (POST /items)
+or with Index.add are kept by a re-index. Another FOLDER than the one the index was built from
+is an error unless --root-change. Links leading out of FOLDER are skipped unless --follow-links.`);
   cmd.action(async (folder: string, o: IndexFlags) => {
     const api = await import('../api.ts');
     if (o.out && o.store) throw new Error('give --out or --store, not both');
     const out = o.out ?? o.store;
     if (!out) throw new Error("required option '-o, --out <index>' (or --store) not specified");
     const skips = skipReporter(o.json);
-    const { enqueue, jobSize, jobTimeout, retries, retryDelay, rebuild, allowEmpty, ann, annDtype } = o;
+    const { enqueue, jobSize, jobTimeout, retries, retryDelay, rebuild, allowEmpty, allowShrink, rootChange, followLinks, ann, annDtype } = o;
     if (enqueue) {
       const num = (v: string | undefined, option: string, min: number) => (v === undefined ? undefined : api.toInteger(v, option, min));
       const r = await api.enqueueFolder(folder, out, {
@@ -78,6 +88,9 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       strict: o.strict,
       allowEmpty,
       fields: o.fields,
+      allowShrink,
+      rootChange,
+      followLinks,
       ann: { mode: ann, dtype: annDtype },
       onNote: annMode(o).onNote,
       onSkip: skips.report,
@@ -108,7 +121,7 @@ index a smaller folder with --rebuild); to empty an index, index an empty folder
       const more = report.added.length + report.changed.length + report.removed.length;
       if (more > 60) printOut(`(${more} changes in all)\n`);
       printOut(
-        `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped${report.fieldsUpdated ? `; fields updated on ${report.fieldsUpdated}` : ''}\n`,
+        `${report.out}: ${report.total} images, ${report.dim}-d; ${summary.added} added, ${summary.changed} changed, ${summary.removed} removed, ${summary.unchanged} unchanged, ${report.skipped.length} skipped${report.fromApi ? `, ${report.fromApi} added through the API kept` : ''}${report.fieldsUpdated ? `; fields updated on ${report.fieldsUpdated}` : ''}\n`,
       );
       if (report.fieldsUnmatched) printErr(`${o.fields}: ${report.fieldsUnmatched} row(s) name no image of ${folder} (ignored)\n`);
     }

@@ -53,6 +53,28 @@ export function fsReason(e: unknown): string {
   }
 }
 
+/** Entries (files and folders) a listing visits before it stops with an error: far more than any gallery, far fewer than a whole filesystem. */
+export const MAX_LISTING_ENTRIES = 2_000_000;
+
+/** Options of listFolder. */
+export interface ListOptions {
+  /** Follow symbolic links that lead outside the folder (default: skipped with a reason). */
+  followLinks?: boolean;
+  /** Stop with an error after this many entries (default MAX_LISTING_ENTRIES). */
+  maxEntries?: number;
+}
+
+/** What a non-regular, non-folder entry is, as a skip reason. */
+export function specialFileReason(st: fs.Stats | fs.Dirent): string {
+  const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'a special file';
+  return `not a regular file (${what}); skipped without opening it`;
+}
+
+/** True if `inner` is `outer` or lies inside it (both real paths). */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+}
+
 /** Every listing problem as a skip: non-image files ("not an image") and unlistable entries. */
 export function listingSkips(l: Listing, prefix = ''): ListingSkip[] {
   return [
@@ -63,12 +85,16 @@ export function listingSkips(l: Listing, prefix = ''): ListingSkip[] {
 
 /**
  * List a folder recursively; hidden files and folders (dot names) and metadata files
- * (.csv .json .md .txt) are ignored. Symbolic links are followed: a linked folder is listed once
- * (by its real path), a link back into a folder being listed is reported as a symlink loop, and
- * an unreadable subfolder is reported and skipped instead of ending the run. The folder itself
- * must exist and be readable.
+ * (.csv .json .md .txt) are ignored. Symbolic links are followed while they stay inside the
+ * folder (links leading out of it are skipped with a reason unless `followLinks`): a linked
+ * folder is listed once (by its real path), a link back into a folder being listed is reported
+ * as a symlink loop, FIFOs, devices and sockets are skipped without being opened, and an
+ * unreadable subfolder is reported and skipped instead of ending the run. The folder itself must
+ * exist and be readable. More than `maxEntries` entries is an error (a link to / or /proc).
  */
-export function listFolder(dir: string): Listing {
+export function listFolder(dir: string, opts: ListOptions = {}): Listing {
+  const maxEntries = opts.maxEntries ?? MAX_LISTING_ENTRIES;
+  let entriesSeen = 0;
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
@@ -81,6 +107,12 @@ export function listFolder(dir: string): Listing {
   const skipped: ListingSkip[] = [];
   // Real paths of the folders listed so far: each is listed once.
   const listed = new Map<string, string>();
+  let rootReal: string;
+  try {
+    rootReal = fs.realpathSync(dir);
+  } catch (e) {
+    throw new Error(`${dir}: ${fsReason(e)}`);
+  }
   const walk = (rel: string, real: string, ancestors: Set<string>) => {
     let entries: fs.Dirent[];
     try {
@@ -94,21 +126,32 @@ export function listFolder(dir: string): Listing {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
+      if (++entriesSeen > maxEntries) {
+        throw new Error(`${dir}: more than ${maxEntries} files and folders; stopped listing at ${rel || '.'} (is a link to a system folder inside it? index a smaller folder)`);
+      }
       const r = rel ? `${rel}/${e.name}` : e.name;
       const full = path.join(dir, r);
       let isDir = e.isDirectory();
       let isFile = e.isFile();
+      let kind: fs.Stats | fs.Dirent = e;
       if (e.isSymbolicLink()) {
         let target: fs.Stats;
+        let targetReal: string;
         try {
           target = fs.statSync(full);
+          targetReal = fs.realpathSync(full);
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           skipped.push({ id: r, reason: code === 'ENOENT' ? 'broken symbolic link (its target does not exist)' : code === 'ELOOP' ? 'symlink loop (the link resolves to itself)' : fsReason(err) });
           continue;
         }
+        if (!opts.followLinks && !within(targetReal, rootReal)) {
+          skipped.push({ id: target.isDirectory() ? `${r}/` : r, reason: `symbolic link leading out of the folder (to ${targetReal}); not followed (--follow-links follows it)` });
+          continue;
+        }
         isDir = target.isDirectory();
         isFile = target.isFile();
+        kind = target;
       }
       if (isDir) {
         let childReal: string;
@@ -129,15 +172,9 @@ export function listFolder(dir: string): Listing {
         walk(r, childReal, new Set([...ancestors, real]));
       } else if (METADATA_EXTENSIONS.has(path.extname(e.name).toLowerCase())) continue;
       else if (isFile) (isImageName(e.name) ? images : others).push(r);
-      else skipped.push({ id: r, reason: 'not a regular file (device, socket or pipe)' });
+      else skipped.push({ id: r, reason: specialFileReason(kind) });
     }
   };
-  let rootReal: string;
-  try {
-    rootReal = fs.realpathSync(dir);
-  } catch (e) {
-    throw new Error(`${dir}: ${fsReason(e)}`);
-  }
   walk('', rootReal, new Set());
   return { images, others, skipped };
 }

@@ -27,6 +27,7 @@ import type { Fields } from '../data/field-types.ts';
 import { autoFields } from '../data/fields/auto.ts';
 import { readFieldsFile } from '../data/fields/sidecar.ts';
 import { setItemFields } from './fields.ts';
+import { carryApiItems, checkShrink, isApiItem, rootChanged } from './shrink.ts';
 
 /** ...or this many seconds, whichever comes first. */
 export const COMMIT_SECONDS = 30;
@@ -41,6 +42,12 @@ export interface BuildOptions {
   rebuild?: boolean;
   /** Allow a listing with no images to empty an existing index. */
   allowEmpty?: boolean;
+  /** Allow a run to remove more than half of the index, or anything when no image decoded (src/index/shrink.ts). */
+  allowShrink?: boolean;
+  /** Allow indexing another folder than the index's root: the index is rebuilt from it. */
+  rootChange?: boolean;
+  /** Follow symbolic links that leave the folder (default: such links are skipped with a reason). */
+  followLinks?: boolean;
   batchSize?: number;
   /** Images per commit (default config.indexCommitItems, at most 1000). */
   commitItems?: number;
@@ -82,6 +89,8 @@ export interface BuildReport {
   fieldsUpdated: number;
   /** Sidecar rows whose path is not an image of the gallery (ignored). */
   fieldsUnmatched: number;
+  /** Items added through the API (not from the folder) that the run kept. */
+  fromApi: number;
 }
 
 /** The fields of each item: found automatically, overlaid with the sidecar's row for its path. */
@@ -144,7 +153,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   };
   // A bad sidecar is reported before any listing or embedding.
   const fields = fieldSource(folder, opts.fields);
-  const listing = listFolder(folder);
+  const rebuild = opts.rebuild || (await rootChangeOf(opts));
+  const listing = listFolder(folder, { followLinks: opts.followLinks });
   const inIndex = isInside(out, folder) || listing.images.some((id) => id.includes('/')) ? insideIndexes(folder, [...listing.images, ...listing.others], out) : () => false;
   const images = listing.images.filter((id) => !inIndex(id));
   const kept: Listing = { images, others: listing.others.filter((id) => !inIndex(id)), skipped: listing.skipped.filter((s) => !inIndex(s.id)) };
@@ -152,15 +162,44 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
   if (images.length === 0 && !opts.allowEmpty) {
     throw new OptionError(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass {{allowEmpty}})`);
   }
-  if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept, fields);
+  if (rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept, fields);
   // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
-  if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept, fields);
+  if (rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept, fields);
   const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
   try {
     return await update(store, opts, source, images, kept, fields);
   } finally {
     await store.close();
   }
+}
+
+/** True when `folder` is another source than the existing index's root and rootChange allows it (then the run rebuilds); an error when it does not. */
+async function rootChangeOf(opts: BuildOptions): Promise<boolean> {
+  const { out, folder } = opts;
+  if (!isPgLocation(out) && !isOwnIndex(out)) return false;
+  let store: VectorStore;
+  try {
+    store = await openStore(out);
+  } catch {
+    // No index there yet (a new Postgres index): nothing to compare.
+    return false;
+  }
+  try {
+    return rootChanged((await store.meta()).root, folder, out, opts.rootChange);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The rebuilt index against the old one, before the swap: the shrink check, and the API items carried over. */
+async function finishRebuild(old: VectorStore, fresh: VectorStore, opts: BuildOptions, report: BuildReport): Promise<BuildReport> {
+  const oldIds = await old.ids();
+  const newIds = new Set(await fresh.ids());
+  const oldFiles = await old.files();
+  const folderIds = oldIds.filter((id) => !isApiItem(oldFiles.get(id)));
+  checkShrink({ out: opts.out, indexed: folderIds.length, missing: folderIds.filter((id) => !newIds.has(id)).length, undecodable: 0, usable: newIds.size, allowShrink: opts.allowShrink || (opts.allowEmpty && !newIds.size) });
+  const fromApi = await carryApiItems(old, fresh);
+  return { ...report, total: await fresh.count(), fromApi, removed: oldIds.filter((id) => !newIds.has(id) && !isApiItem(oldFiles.get(id))) };
 }
 
 /** --rebuild over an existing index: build a new store in a hidden sibling, then swap folders. */
@@ -189,19 +228,10 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
     const store = await openStore(sibling, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
     let report: BuildReport;
     try {
-      report = await update(store, opts, source, images, listing, fields);
+      report = await finishRebuild(old, store, opts, await update(store, opts, source, images, listing, fields));
     } finally {
       await store.close();
     }
-    const oldIds = new Set(await old.ids());
-    const newIds = new Set(await (async () => {
-      const s = await openStore(sibling);
-      try {
-        return s.ids();
-      } finally {
-        await s.close();
-      }
-    })());
     await old.close();
     // Swap: old -> hidden backup, new -> out, drop the backup. A crash in between leaves the
     // backup, which openStore restores (writers) or reads (readers).
@@ -212,7 +242,7 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
     fs.renameSync(sibling, out);
     removeOwnFolder(backup);
     // Everything in the new index was embedded by this run: it counts as added.
-    return { ...report, out, removed: [...oldIds].filter((id) => !newIds.has(id)) };
+    return { ...report, out };
   } finally {
     await old.close();
   }
@@ -228,11 +258,9 @@ async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: st
   try {
     const { staging } = await openRebuildStaging(old, source, root);
     try {
-      const report = await update(staging, opts, source, images, listing, fields);
-      const newIds = new Set(await staging.ids());
-      const removed = (await old.ids()).filter((id) => !newIds.has(id));
+      const report = await finishRebuild(old, staging, opts, await update(staging, opts, source, images, listing, fields));
       await swapRebuild(old, staging);
-      return { ...report, removed };
+      return report;
     } finally {
       await staging.close();
     }
@@ -275,7 +303,13 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     todo.push({ id, source: path.join(folder, id) });
   }
   const keep = new Set(ids);
-  const removed = [...prevIds].filter((id) => !keep.has(id));
+  // Items added through the API were never in the folder: a re-index keeps them.
+  const fromApi = [...prevIds].filter((id) => !keep.has(id) && isApiItem(prevFiles.get(id))).length;
+  const removed = [...prevIds].filter((id) => !keep.has(id) && !isApiItem(prevFiles.get(id)));
+  // --allow-empty on an empty folder is a request to empty the index.
+  const shrink = { out: opts.out, indexed: prevIds.size - fromApi, missing: removed.length, allowShrink: opts.allowShrink || (opts.allowEmpty && !images.length) };
+  // Removals alone already too many: refused before anything is embedded.
+  checkShrink({ ...shrink, undecodable: 0, usable: ids.length });
   const folderStore = store instanceof FolderStore ? store : undefined;
   if (folderStore && todo.length) folderStore.building = { folder: path.resolve(folder), started: new Date().toISOString() };
   // The graph, when wanted, is held from the start so each commit updates it (annApply), not rebuilt at the end.
@@ -326,6 +360,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     if (!opts.strict && (pending.length >= commitItems || Date.now() - lastCommit >= COMMIT_SECONDS * 1000)) await flush(false);
   }
   if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
+  checkShrink({ ...shrink, undecodable: changed.filter((id) => failed.has(id)).length, usable: ids.length - failed.size });
   await flush(true);
   const embeddedNow = new Set(todo.map((t) => t.id));
   const fieldsUpdated = await refreshFields(store, ids.filter((id) => !embeddedNow.has(id)), fields.fieldsOf, !!opts.fields);
@@ -337,13 +372,14 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     total,
     added: added.filter((id) => !failed.has(id)),
     changed: changed.filter((id) => !failed.has(id)),
-    removed,
+    removed: [...removed, ...changed.filter((id) => failed.has(id))],
     unchanged: ids.length - added.length - changed.length,
     skipped,
     dim,
     embedded,
     fieldsUpdated,
     fieldsUnmatched: fields.unmatched(ids),
+    fromApi,
   };
 }
 

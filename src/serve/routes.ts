@@ -423,7 +423,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
         writeFileAtomic(kept, up.bytes);
       }
       try {
-        await withWriter(live.location, (w) => queryParam(() => w.addVectors([{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length }, fields: { ...info.fields, ...up.fields } }])));
+        await withWriter(live.location, (w) => queryParam(() => w.addVectors([{ id, vector, file: { sha256: crypto.createHash('sha256').update(up.bytes).digest('hex'), size: up.bytes.length, origin: 'api' }, fields: { ...info.fields, ...up.fields } }])));
       } catch (e) {
         if (kept) fs.rmSync(kept, { force: true });
         throw e;

@@ -37,6 +37,8 @@ export interface StoreMeta extends EmbeddingSource {
 export interface FileRecord {
   sha256: string;
   size: number;
+  /** 'api': added through the API (POST /items, Index.add), not from the indexed folder; a re-index of the folder keeps it. */
+  origin?: 'api';
 }
 
 /** One item to add or replace. */

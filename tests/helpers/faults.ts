@@ -113,14 +113,14 @@ export async function writeFaultCorpus(dir: string, opts: { unreadable?: boolean
   bad.push({ id: 'bad/self.jpg', reason: /^symlink loop/ });
   fs.symlinkSync('missing-target.jpg', path.join(dir, 'bad/dangling.jpg'));
   bad.push({ id: 'bad/dangling.jpg', reason: /^broken symbolic link/ });
-  // A symlinked folder outside the corpus is followed once.
+  // A symlinked folder outside the corpus is not followed (without --follow-links); a link to a folder inside it is listed once.
   const outside = `${dir}-linked`;
   fs.mkdirSync(outside, { recursive: true });
   fs.writeFileSync(path.join(outside, 'c.jpg'), await classImage(5, 6));
   fs.symlinkSync(outside, path.join(dir, 'linked'));
-  good.push('linked/c.jpg');
-  fs.symlinkSync('linked', path.join(dir, 'linked-again'));
-  bad.push({ id: 'linked-again/', reason: /^symlinked folder already listed as linked/ });
+  bad.push({ id: 'linked/', reason: /^symbolic link leading out of the folder/ });
+  fs.symlinkSync('good', path.join(dir, 'good-again'));
+  bad.push({ id: 'good-again/', reason: /^symlinked folder already listed as good/ });
   // Unreadable file and folder.
   if (opts.unreadable) {
     put('locked/secret.jpg', await classImage(6, 7));
