@@ -76,7 +76,8 @@ Example:
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          server.close().then(resolve, resolve);
+          // close() is bounded; a read stuck in the thread pool must not keep the process alive after it.
+          server.close().then(resolve, resolve).finally(() => setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref());
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { optionalImport, parseRerank, type AnnDtype, type AnnMode, type Runtime } from '../api.ts';
 import { checkBinding, HttpError, LIMITS } from './limits.ts';
+import { PixelBudget } from './pixels.ts';
 import { LiveIndex } from './reload.ts';
 import { registerRoutes } from './routes.ts';
 
@@ -29,7 +30,12 @@ export interface ServeOptions {
   /** Allow this origin (CORS); none by default. */
   cors?: string;
   uploadBytes?: number;
+  /** Pixels per image (header), default LIMITS.pixels. */
   maxPixels?: number;
+  /** Pixels decoded at once, all requests together (default LIMITS.decodePixels). */
+  decodePixels?: number;
+  /** Milliseconds a shutdown waits for requests in flight (default LIMITS.shutdownMs). */
+  shutdownMs?: number;
   /** Image queries running or waiting before 503. */
   queue?: number;
   requestTimeoutMs?: number;
@@ -116,7 +122,9 @@ export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<Fastif
     return reply.code(404).send({ error: message, request_id: req.id });
   });
   const uploads = o.uploads ?? (/^[a-z][a-z0-9+.-]*:/i.test(o.index) ? undefined : `${path.resolve(o.index).replace(/[\\/]+$/, '')}.uploads`);
-  registerRoutes(app, { live, token: o.token, uploadBytes, maxPixels: o.maxPixels ?? LIMITS.pixels, uploads, maxK: o.maxK ?? 1000 });
+  const maxPixels = o.maxPixels ?? LIMITS.pixels;
+  const pixels = new PixelBudget(Math.max(o.decodePixels ?? LIMITS.decodePixels, maxPixels), o.queue ?? LIMITS.queue);
+  registerRoutes(app, { live, token: o.token, uploadBytes, maxPixels, uploads, maxK: o.maxK ?? 1000, pixels, fileBytes: LIMITS.fileBytes, readTimeoutMs: LIMITS.readTimeoutMs });
   await app.register(fastifyStatic, { root: pageDir(), prefix: '/', index: 'index.html', list: false, wildcard: false, decorateReply: false, cacheControl: false, etag: true });
   return app;
 }
@@ -140,13 +148,24 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const shutdownMs = o.shutdownMs ?? LIMITS.shutdownMs;
   return {
     app,
     live,
     url,
     async close() {
-      await app.close();
-      await live.close();
+      // Requests still running after shutdownMs (a client that stopped sending, a stuck read)
+      // lose their connections, so a shutdown always ends within a bound.
+      const force = setTimeout(() => {
+        log(`${new Date().toISOString()} shutdown: requests still running after ${shutdownMs} ms; closing their connections`);
+        app.server.closeAllConnections();
+      }, shutdownMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+      await Promise.race([live.close(), new Promise((r) => setTimeout(r, shutdownMs).unref())]);
     },
   };
 }

@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { checkEf, checkK, checkMinScore, FieldError, FilterError, isOptionError, openIndex, toInteger, toNumber, type Example, type Fields, type Hit, type Index, type ItemRecord } from '../api.ts';
+import { FileReadError, readRegularFile, regularStat } from '../util/regular-file.ts';
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
+import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
 
 /** What the routes need from the server. */
@@ -22,6 +24,11 @@ export interface RouteContext {
   uploads?: string;
   /** Largest k answered. */
   maxK: number;
+  /** Every decode takes its pixels from this budget first. */
+  pixels: PixelBudget;
+  /** Largest gallery file read for a thumbnail, and how long its read may take. */
+  fileBytes: number;
+  readTimeoutMs: number;
 }
 
 /** One search result as sent. */
@@ -130,9 +137,10 @@ async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<
     case 'vector':
       if (q.vector.length !== g.meta.dim) throw new HttpError(400, `vector: ${q.vector.length} values, the index is ${g.meta.dim}-d`);
       return { vector: normalise(q.vector) };
-    case 'image':
-      await checkImage(q.bytes, ctx.maxPixels);
-      return { vector: await g.queue.embed(q.bytes) };
+    case 'image': {
+      const info = await checkImage(q.bytes, ctx.maxPixels);
+      return { vector: await ctx.pixels.run(info.width * info.height, () => g.queue.embed(q.bytes)) };
+    }
     case 'like':
       throw new HttpError(400, 'like/unlike is a query of its own');
   }
@@ -264,6 +272,17 @@ function queryParam<T>(check: () => T): T {
 
 const THUMBS_MAX = 512;
 
+/** A file check or read for item `id`, its FileReadError as an HTTP error that names the item, never the path. */
+async function fileCheck<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof FileReadError)) throw e;
+    const status = e.kind === 'special' ? 422 : e.kind === 'large' ? 413 : e.kind === 'missing' ? 404 : 503;
+    throw new HttpError(status, `item ${JSON.stringify(id)}: ${e.message}`, status === 503 ? { 'retry-after': '5' } : {});
+  }
+}
+
 /** Register every API route. Each server has its own write queue and thumbnail cache (nothing shared between servers in one process). */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { live } = ctx;
@@ -387,13 +406,24 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
     const file = itemFile(g, id, ctx);
     if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
-    const st = fs.statSync(file);
-    const key = crypto.createHash('sha256').update([file, st.mtimeMs, st.size, size].join('\0')).digest('hex');
+    // Checked without opening: a FIFO, device or socket in the gallery is refused at once.
+    const st = await fileCheck(id, () => regularStat(file));
+    const key = crypto.createHash('sha256').update([file, st.dev, st.ino, st.mtimeMs, st.size, size].join('\0')).digest('hex');
     let buf = thumbs.get(key);
     if (!buf) {
+      const { bytes } = await fileCheck(id, () => readRegularFile(file, { maxBytes: ctx.fileBytes, timeoutMs: ctx.readTimeoutMs }));
+      let meta: { width?: number; height?: number };
       try {
-        buf = await sharp(file, { limitInputPixels: ctx.maxPixels }).rotate().resize(size, size, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+        meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+      } catch {
+        throw new HttpError(422, `cannot render ${JSON.stringify(id)}: not an image`);
+      }
+      const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+      if (pixels > ctx.maxPixels) throw new HttpError(413, `cannot render ${JSON.stringify(id)}: ${meta.width}x${meta.height} pixels; the limit is ${ctx.maxPixels}`);
+      try {
+        buf = await ctx.pixels.run(pixels, () => sharp(bytes, { limitInputPixels: ctx.maxPixels }).rotate().resize(size, size, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer());
       } catch (e) {
+        if (e instanceof HttpError) throw e;
         throw new HttpError(422, `cannot render ${JSON.stringify(id)}: ${(e as Error).message.split('\n')[0]}`);
       }
       thumbs.set(key, buf);
@@ -414,7 +444,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const result = await serially(async () => {
       const vector = await live.use(async (g) => {
         if (g.ids.has(id)) throw new HttpError(409, `item ${JSON.stringify(id)} already exists; DELETE /items/${encodeURIComponent(id)} first`);
-        return g.queue.embed(up.bytes);
+        return ctx.pixels.run(info.width * info.height, () => g.queue.embed(up.bytes));
       });
       let kept: string | undefined;
       if (ctx.uploads) {

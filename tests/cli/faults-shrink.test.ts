@@ -121,7 +121,6 @@ test('index: another folder than the index root is an error naming both; --root-
 
 test('index: items added through the API (Index.add, addVectors) are kept by a re-index of the folder, also with --rebuild', async () => {
   const { dir, out, index } = await setup();
-  const model = path.join(dir, 'tiny-cnn.onnx');
   const extra = path.join(dir, 'extra.jpg');
   fs.writeFileSync(extra, await classImage(2, 77));
   const ix = await openIndex(out, { write: true });
