@@ -63,7 +63,7 @@ test('32 hostile 100-megapixel uploads and 1,000 normal searches in parallel: ev
   try {
     const post = async (body: Buffer, type: string) => {
       try {
-        const res = await fetch(`${server.url}/search?k=3`, { method: 'POST', body, headers: { 'content-type': type }, signal: AbortSignal.timeout(120_000) });
+        const res = await fetch(`${server.url}/search?k=3`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type }, signal: AbortSignal.timeout(120_000) });
         await res.arrayBuffer();
         return res.status;
       } catch {
