@@ -86,6 +86,7 @@ export { advise, formatAdvice, type AdviseOptions, type Advice } from './experim
 export { presetRows as listModels, type PresetRow } from './models/catalog.ts';
 export { modelInfo, formatInfo, type ModelInfo } from './models/info.ts';
 export { fetchHubModel as fetchModel } from './models/hub.ts';
+export { readRegularFile, regularStat, FileReadError } from './util/regular-file.ts';
 
 /** Options of loadModel. */
 export interface LoadModelOptions {

@@ -15,4 +15,5 @@ export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinSco
 export { didYouMean } from './util/text.ts';
 export { config } from './util/config.ts';
 export { Progress, formatSeconds } from './util/progress.ts';
+export { escapeControls } from './util/terminal.ts';
 export type { ModelSettings } from './models/settings.ts';

@@ -4,6 +4,8 @@
  * and read what they printed).
  */
 
+import { escapeControls } from '../schema.ts';
+
 /** The two sinks of a command's output. */
 export interface CliIo {
   out: (text: string) => void;
@@ -17,14 +19,14 @@ const processIo: CliIo = {
 
 let current: CliIo = processIo;
 
-/** Print results (stdout). */
+/** Print results (stdout); control characters (from file names) are escaped, newlines kept. */
 export function printOut(text: string): void {
-  current.out(text);
+  current.out(escapeControls(text));
 }
 
-/** Print notes, skipped files and errors (stderr). */
+/** Print notes, skipped files and errors (stderr); control characters are escaped, newlines kept. */
 export function printErr(text: string): void {
-  current.err(text);
+  current.err(escapeControls(text));
 }
 
 /** Run fn with the CLI printing to `io` (the process's streams when undefined). */
