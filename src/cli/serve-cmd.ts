@@ -1,4 +1,5 @@
 /** `lookalike serve INDEX`: the HTTP API and web page over an index (src/serve). */
+import fs from 'node:fs';
 import { Command } from 'commander';
 import { LIMITS } from '../serve/defaults.ts';
 import { addAnnOptions, addRerankOption, addStoreOption, annMode, storeLocation, type AnnFlags, type ModelFlags } from './flags.ts';
@@ -8,11 +9,29 @@ interface ServeFlags extends Pick<ModelFlags, 'model' | 'head' | 'threads' | 'de
   host: string;
   port: string;
   token?: string;
+  tokenFile?: string;
+  allowHost: string[];
   cors?: string;
   maxUpload: string;
   queue: string;
   watch: boolean;
   store?: string;
+}
+
+/** The token from --token-file, else $LOOKALIKE_TOKEN, else --token (a file's trailing newline is dropped). */
+function tokenOf(o: ServeFlags): string | undefined {
+  if (o.tokenFile && o.token) throw new Error('give --token-file or --token, not both');
+  if (o.tokenFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.tokenFile, 'utf8');
+    } catch (e) {
+      throw new Error(`--token-file ${o.tokenFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return text.replace(/\r?\n$/, '');
+  }
+  if (o.token !== undefined) printErr('note: --token is visible to other users of this machine (ps); prefer LOOKALIKE_TOKEN or --token-file\n');
+  return o.token ?? (process.env.LOOKALIKE_TOKEN || undefined);
 }
 
 /** The `serve` command. */
@@ -24,7 +43,9 @@ export function serveCommand(): Command {
     .option('--head <file>', 'tuned head the index was built with (default: from the index)')
     .option('--host <host>', 'address to listen on; beyond loopback needs --token', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', '8080')
-    .option('--token <token>', 'bearer token for POST /items, DELETE /items/:id and POST /reload (default $LOOKALIKE_TOKEN)')
+    .option('--token-file <file>', 'read the bearer token for POST /items, DELETE /items/:id and POST /reload from this file (preferred: not visible in ps)')
+    .option('--token <token>', 'the bearer token itself (visible to other users in ps: prefer LOOKALIKE_TOKEN or --token-file); at least 16 characters beyond loopback')
+    .option('--allow-host <name>', 'also answer requests whose Host header is this name (repeatable; localhost, IP addresses and --host always pass: the DNS rebinding guard)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--cors <origin>', 'allow this origin to call the API from a browser (no CORS by default)')
     .option('--max-upload <mb>', 'largest upload in MB', String(LIMITS.uploadBytes / 1024 / 1024))
     .option('--queue <n>', 'image queries running or waiting before 503 + Retry-After', String(LIMITS.queue))
@@ -44,7 +65,7 @@ a request may set its own depth with ef=N.
 Example:
   lookalike serve gallery.lkx                      # http://127.0.0.1:8080
   curl -F image=@query.jpg 'http://127.0.0.1:8080/search?k=5'
-  LOOKALIKE_TOKEN=secret lookalike serve gallery.lkx --host 0.0.0.0 --port 8080
+  LOOKALIKE_TOKEN=$(openssl rand -hex 16) lookalike serve gallery.lkx --host 0.0.0.0 --allow-host photos.lan
   lookalike serve --store pglite:./db --port 8080
   lookalike serve big.lkx --ann on --ef 128        # approximate search, re-scored exactly`)
     .action(async (indexArg: string | undefined, o: ServeFlags) => {
@@ -60,7 +81,8 @@ Example:
         runtime,
         host: o.host,
         port: api.toInteger(o.port, 'port', 0, 65535),
-        token: o.token ?? (process.env.LOOKALIKE_TOKEN || undefined),
+        token: tokenOf(o),
+        allowHost: o.allowHost,
         cors: o.cors,
         uploadBytes: Math.round(api.toNumber(o.maxUpload, 'maxUpload') * 1024 * 1024),
         queue: api.toInteger(o.queue, 'queue', 1),

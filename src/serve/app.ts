@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { optionalImport, parseRerank, type AnnDtype, type AnnMode, type Runtime } from '../api.ts';
-import { checkBinding, HttpError, LIMITS } from './limits.ts';
+import { checkBinding, checkHost, HttpError, LIMITS } from './limits.ts';
 import { PixelBudget } from './pixels.ts';
 import { LiveIndex } from './reload.ts';
 import { registerRoutes } from './routes.ts';
@@ -27,6 +27,8 @@ export interface ServeOptions {
   port?: number;
   /** Bearer token for POST /items, DELETE /items/:id and POST /reload. */
   token?: string;
+  /** Host names (besides localhost, IP addresses and the bound host) the server answers to: the DNS rebinding guard. */
+  allowHost?: string[];
   /** Allow this origin (CORS); none by default. */
   cors?: string;
   uploadBytes?: number;
@@ -94,6 +96,7 @@ export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<Fastif
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('x-content-type-options', 'nosniff');
+    checkHost(req.headers.host, o.host ?? '127.0.0.1', o.allowHost);
     if (o.cors) {
       reply.header('access-control-allow-origin', o.cors).header('vary', 'Origin');
       if (req.method === 'OPTIONS') {
@@ -109,10 +112,19 @@ export async function buildApp(o: ServeOptions, live: LiveIndex): Promise<Fastif
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') status = 413;
     if (status < 400 || status > 599) status = 500;
     let message = err.message;
-    if (status === 413 && !(err instanceof HttpError)) message = `upload is larger than ${uploadBytes} bytes`;
+    if (err.code === 'FST_FILES_LIMIT') message = 'send one image per request (the form has more than one file)';
+    else if (err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_FIELDS_LIMIT') message = 'too many form fields (at most 10 besides the image)';
+    else if (status === 413 && !(err instanceof HttpError)) message = `upload is larger than ${uploadBytes} bytes`;
     if (status === 415 && err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `content type ${req.headers['content-type'] ?? '(none)'} is not accepted: send an image, multipart/form-data or JSON`;
-    if (status >= 500 && !(err instanceof HttpError)) message = `internal error: ${message}`;
-    log(`${new Date().toISOString()} ${req.id} ${req.method} ${oneLine(req.url).slice(0, 200)} ${status} ${oneLine(message)}`);
+    if (status === 400 && err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = 'malformed JSON body';
+    // What went wrong inside stays in the log (it may name files); the answer says only where to look.
+    let detail = err instanceof HttpError ? err.detail : undefined;
+    if (status >= 500 && !(err instanceof HttpError)) {
+      detail = err.message;
+      message = `internal error (the server log has the details under request id ${req.id})`;
+    }
+    log(`${new Date().toISOString()} ${req.id} ${req.method} ${oneLine(req.url).slice(0, 200)} ${status} ${oneLine(message)}${detail ? ` | ${oneLine(detail)}` : ''}`);
+    if (detail && process.env.LOOKALIKE_DEBUG && err.stack) log(err.stack);
     if (err instanceof HttpError) reply.headers(err.headers);
     return reply.code(status).send({ error: oneLine(message), request_id: req.id });
   });

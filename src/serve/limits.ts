@@ -15,10 +15,15 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Logged with the request id, never sent (it may name files). */
+    readonly detail?: string,
   ) {
     super(message);
   }
 }
+
+/** The shortest bearer token accepted for a server reachable beyond loopback. */
+export const MIN_TOKEN_LENGTH = 16;
 
 /** Image formats accepted for queries and uploads (sharp's names). */
 export const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
@@ -47,14 +52,36 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Refuse to listen beyond loopback without a token. */
+/** Refuse an empty or blank token, and listening beyond loopback without a token of at least MIN_TOKEN_LENGTH characters. */
 export function checkBinding(host: string, token: string | undefined): void {
-  if (!isLoopback(host) && !token) throw new Error(`--host ${host}: listening beyond loopback needs --token (or LOOKALIKE_TOKEN): anyone who can reach it could add and remove items`);
+  if (token !== undefined && (!token.trim() || /\s/.test(token))) throw new Error('the token is empty or contains white space: give a random string of at least 16 characters (e.g. `openssl rand -hex 16`)');
+  if (isLoopback(host)) return;
+  if (!token) throw new Error(`--host ${host}: listening beyond loopback needs a token (LOOKALIKE_TOKEN or --token-file): anyone who can reach it could add and remove items`);
+  if (token.length < MIN_TOKEN_LENGTH) throw new Error(`--host ${host}: the token has ${token.length} characters; beyond loopback it needs at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -hex 16\`)`);
+}
+
+/** True for an IP address literal (IPv4, or IPv6 in brackets or bare). */
+function isIpLiteral(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || /^\[?[0-9a-f:.]+\]?$/i.test(name) && name.includes(':');
+}
+
+/**
+ * Check a request's Host header against DNS rebinding: IP literals (a page can only reach them
+ * under their own origin), `localhost`, the name the server was bound to and the names given
+ * with allowHost pass; any other name is refused (a page on another site that rebound its name
+ * to this address).
+ */
+export function checkHost(header: string | undefined, bound: string, allowHost: string[] = []): void {
+  if (header === undefined) return;
+  const name = header.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  if (!name || isIpLiteral(name) || name === 'localhost' || name.endsWith('.localhost') || name === bound.toLowerCase()) return;
+  if (allowHost.some((h) => h.toLowerCase() === name)) return;
+  throw new HttpError(403, `Host ${JSON.stringify(name)} is not a name of this server (DNS rebinding guard); to reach it under that name, start it with --allow-host ${name}`);
 }
 
 /** Check `Authorization: Bearer TOKEN` in constant time; 401 without it, 403 with a wrong one. */
 export function checkToken(header: string | undefined, token: string | undefined): void {
-  if (!token) throw new HttpError(403, 'this server was started without --token: adding, removing and reloading over HTTP are off');
+  if (!token) throw new HttpError(403, 'this server was started without a token (LOOKALIKE_TOKEN or --token-file): adding and removing items over HTTP are off');
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
   if (!m) throw new HttpError(401, 'missing bearer token: send Authorization: Bearer TOKEN', { 'www-authenticate': 'Bearer' });
   const a = crypto.createHash('sha256').update(m[1].trim()).digest();

@@ -79,18 +79,34 @@ function examples(v: unknown, name: string): Example[] {
   });
 }
 
-/** Read the single uploaded file (and any fields) of a multipart request. */
-async function readMultipart(req: FastifyRequest, uploadBytes: number): Promise<{ bytes?: Buffer; fields: Record<string, string> }> {
+/** Read the single uploaded file (its name) and the fields of a multipart request; a body that does not parse is a 400 with the parser's reason. */
+async function readMultipart(req: FastifyRequest, uploadBytes: number): Promise<{ bytes?: Buffer; name?: string; fields: Record<string, string> }> {
   const fields: Record<string, string> = {};
   let bytes: Buffer | undefined;
-  for await (const part of req.parts({ limits: { fileSize: uploadBytes, files: 1, fields: 10, fieldSize: 10_000 } })) {
-    if (part.type === 'file') {
-      bytes = await part.toBuffer();
-      if (part.file.truncated) throw new HttpError(413, `upload is larger than ${uploadBytes} bytes`);
-    } else fields[part.fieldname] = String(part.value);
+  let name: string | undefined;
+  try {
+    for await (const part of req.parts({ limits: { fileSize: uploadBytes, files: 1, fields: 10, fieldSize: 10_000 } })) {
+      if (part.type === 'file') {
+        bytes = await part.toBuffer();
+        if (part.file.truncated) throw new HttpError(413, `upload is larger than ${uploadBytes} bytes`);
+        name = part.filename;
+      } else fields[part.fieldname] = String(part.value);
+    }
+  } catch (e) {
+    const err = e as Error & { statusCode?: number; code?: string };
+    // Limits (files, fields, size) carry their own status and code; anything else is the body's fault.
+    if (e instanceof HttpError || err.statusCode || (err.code ?? '').startsWith('FST_')) throw e;
+    throw new HttpError(400, `malformed multipart/form-data body: ${oneLineOf(err.message)}`);
   }
-  return { bytes, fields };
+  return { bytes, name, fields };
 }
+
+function oneLineOf(s: string): string {
+  return s.replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** The query and its parameters from any of the accepted request shapes. */
 async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q: Query; p: Params }> {
@@ -116,7 +132,11 @@ async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q:
     if (typeof b.id === 'string') return { q: { kind: 'id', id: b.id }, p };
     if (typeof b.text === 'string') return { q: { kind: 'text', text: b.text }, p };
     if (b.like !== undefined) return { q: { kind: 'like', like: examples(b.like, 'like'), unlike: examples(b.unlike, 'unlike') }, p };
-    if (Array.isArray(b.vector) && b.vector.every((x) => typeof x === 'number')) return { q: { kind: 'vector', vector: Float32Array.from(b.vector as number[]) }, p };
+    if (Array.isArray(b.vector) && b.vector.every((x) => typeof x === 'number')) {
+      const bad = (b.vector as number[]).findIndex((x) => !(Math.abs(x) <= FLOAT32_MAX));
+      if (bad >= 0) throw new HttpError(400, `vector: value ${b.vector[bad]} at position ${bad} does not fit a float32 (at most ${FLOAT32_MAX} in size)`);
+      return { q: { kind: 'vector', vector: Float32Array.from(b.vector as number[]) }, p };
+    }
     throw new HttpError(400, 'JSON search needs "id", "text", "vector" or "like" (with optional "unlike")');
   }
   throw new HttpError(400, 'send an image (multipart field or raw image body), or JSON {"id"|"text"|"vector"}');
@@ -166,16 +186,7 @@ function itemJson(r: ItemRecord) {
 async function readUpload(req: FastifyRequest, ctx: RouteContext): Promise<{ bytes: Buffer; id?: string; name?: string; fields?: Fields }> {
   const qs = (req.query ?? {}) as Record<string, string>;
   if (req.isMultipart()) {
-    let name: string | undefined;
-    const fields: Record<string, string> = {};
-    let bytes: Buffer | undefined;
-    for await (const part of req.parts({ limits: { fileSize: ctx.uploadBytes, files: 1, fields: 10, fieldSize: 10_000 } })) {
-      if (part.type === 'file') {
-        bytes = await part.toBuffer();
-        if (part.file.truncated) throw new HttpError(413, `upload is larger than ${ctx.uploadBytes} bytes`);
-        name = part.filename;
-      } else fields[part.fieldname] = String(part.value);
-    }
+    const { bytes, name, fields } = await readMultipart(req, ctx.uploadBytes);
     if (!bytes) throw new HttpError(400, 'POST /items needs a file field with the image');
     return { bytes, id: fields.id ?? qs.id, name, fields: fieldsParam(fields.fields ?? qs.fields) };
   }
@@ -244,7 +255,8 @@ async function withWriter<T>(location: string, fn: (w: Index) => Promise<T>): Pr
     store = await openIndex(location, { write: true });
   } catch (e) {
     const msg = (e as Error).message;
-    if (/lock/i.test(msg)) throw new HttpError(409, `index is being written by another process: ${msg}`, { 'retry-after': '5' });
+    if (/EROFS|EACCES|EPERM|read-only|permission denied/i.test(msg)) throw new HttpError(503, 'the index cannot be written here (read-only filesystem or folder): adding and removing items are off', {}, msg);
+    if (/lock|another writer/i.test(msg)) throw new HttpError(409, 'the index is being written by another process; retry shortly', { 'retry-after': '5' }, msg);
     throw e;
   }
   try {

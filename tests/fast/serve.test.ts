@@ -279,5 +279,5 @@ test('text search with a CLIP-layout model; CORS only for the given origin; no p
   } finally {
     await s3.close();
   }
-  await assert.rejects(startServer({ index: out, host: '0.0.0.0', port: 0, log: () => undefined }), /beyond loopback needs --token/);
+  await assert.rejects(startServer({ index: out, host: '0.0.0.0', port: 0, log: () => undefined }), /beyond loopback needs a token/);
 });
