@@ -131,6 +131,11 @@ export function listFolder(dir: string, opts: ListOptions = {}): Listing {
       }
       const r = rel ? `${rel}/${e.name}` : e.name;
       const full = path.join(dir, r);
+      // Node decodes names as UTF-8, replacing invalid bytes: such a name no longer reaches the file.
+      if (e.name.includes('\uFFFD') && !fs.existsSync(full)) {
+        skipped.push({ id: r, reason: 'file name is not valid UTF-8 (lookalike cannot open it by name; rename it, e.g. with convmv)' });
+        continue;
+      }
       let isDir = e.isDirectory();
       let isFile = e.isFile();
       let kind: fs.Stats | fs.Dirent = e;

@@ -32,16 +32,24 @@ export const MAX_K = 1_000_000;
 /** The largest HNSW ef a search accepts. */
 export const MAX_EF = 1000;
 
+/** Decimal notation only (12, -0.5, 1e9): Number() would also read 0x10, 0b11, 0o7 and Infinity. */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/** A string option value as a number (NaN unless written in decimal). */
+function parseDecimal(v: string): number {
+  return DECIMAL.test(v) ? Number(v) : NaN;
+}
+
 /** A value as a finite number, or an error naming the option. */
 export function toNumber(v: string | number, option: string): number {
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
+  const n = typeof v === 'number' ? v : parseDecimal(v);
   if (!Number.isFinite(n)) throw new OptionError(`{{${option}}} ${v}: not a number`);
   return n;
 }
 
 /** A value as an integer from min to max, or an error naming the option. */
 export function toInteger(v: string | number, option: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
+  const n = typeof v === 'number' ? v : parseDecimal(v);
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new OptionError(`{{${option}}} ${v}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}`);
   }
@@ -50,7 +58,7 @@ export function toInteger(v: string | number, option: string, min = 0, max = Num
 
 /** A result count k: an integer from 1 to MAX_K. */
 export function checkK(v: string | number, option = 'k'): number {
-  const n = typeof v === 'number' ? v : v.trim() === '' ? NaN : Number(v);
+  const n = typeof v === 'number' ? v : parseDecimal(v);
   if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new OptionError(`{{${option}}} ${v}: expected an integer from 1 to ${MAX_K} (results are capped at the gallery size)`);
   return n;
 }
