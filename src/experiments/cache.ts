@@ -5,7 +5,11 @@
  * another name or in another dataset is embedded once, and a changed file is embedded again.
  * Shards are only ever added (atomic writes; the .json is written last and is the commit mark, so
  * a crash leaves at most an orphan .npy that readers ignore). Nothing here deletes files.
+ * The .json holds the sha256 of its .npy, checked on every read: a shard that fails the check (or
+ * does not parse) is not used, is renamed aside (`.corrupt`) and reported, and its images are
+ * embedded again.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeNpy, encodeNpy } from '../util/npy.ts';
@@ -28,6 +32,14 @@ export interface ShardMeta {
   seconds: number;
   images: number;
   created: string;
+  /** sha256 of the shard's .npy bytes (shards written before checksums have none and are read unchecked). */
+  npySha256?: string;
+}
+
+/** A shard that could not be used, and why. */
+export interface CorruptShard {
+  file: string;
+  reason: string;
 }
 
 /** Cached rows of one model, looked up by content hash. */
@@ -38,6 +50,8 @@ export class EmbeddingCache {
   seconds = 0;
   images = 0;
   dim = 0;
+  /** Shards found corrupt when the cache was opened (renamed aside; their images are embedded again). */
+  readonly corrupt: CorruptShard[] = [];
 
   private constructor(readonly dir: string, readonly fingerprint: string) {}
 
@@ -53,11 +67,26 @@ export class EmbeddingCache {
     for (const f of fs.readdirSync(this.dir).sort()) {
       if (!f.endsWith('.json')) continue;
       const metaFile = path.join(this.dir, f);
-      const meta = readJson(metaFile) as ShardMeta;
-      if (meta.format !== 'lookalike-embedding-cache' || meta.fingerprint !== this.fingerprint) throw new Error(`${metaFile}: not a cache shard of model fingerprint ${this.fingerprint.slice(0, 12)}`);
       const npyFile = metaFile.replace(/\.json$/, '.npy');
-      const m = decodeNpy(fs.readFileSync(npyFile), npyFile);
-      if (m.rows !== meta.hashes.length || (m.rows > 0 && m.cols !== meta.dim)) throw new Error(`${npyFile}: [${m.rows}, ${m.cols}] but ${metaFile} lists ${meta.hashes.length} rows of ${meta.dim}`);
+      let meta: ShardMeta;
+      let m: ReturnType<typeof decodeNpy>;
+      try {
+        meta = readJson(metaFile) as ShardMeta;
+        if (meta.format !== 'lookalike-embedding-cache' || !Array.isArray(meta.hashes)) throw new Error('not a cache shard record');
+        if (meta.fingerprint !== this.fingerprint) throw new Error(`${metaFile}: not a cache shard of model fingerprint ${this.fingerprint.slice(0, 12)}`);
+        const bytes = fs.readFileSync(npyFile);
+        if (meta.npySha256 !== undefined) {
+          const sum = createHash('sha256').update(bytes).digest('hex');
+          if (sum !== meta.npySha256) throw new Error(`checksum mismatch (sha256 ${sum.slice(0, 12)}, recorded ${meta.npySha256.slice(0, 12)})`);
+        }
+        m = decodeNpy(bytes, npyFile);
+        if (m.rows !== meta.hashes.length || (m.rows > 0 && m.cols !== meta.dim)) throw new Error(`[${m.rows}, ${m.cols}] but the record lists ${meta.hashes.length} rows of ${meta.dim}`);
+      } catch (e) {
+        // A shard of another model is a misplaced folder, not corruption: say so and stop.
+        if (/not a cache shard of model fingerprint/.test((e as Error).message)) throw e;
+        this.setAside(metaFile, npyFile, (e as Error).message.split('\n')[0]);
+        continue;
+      }
       if (this.dim && meta.dim && meta.dim !== this.dim) throw new Error(`${metaFile}: dim ${meta.dim} differs from other shards (${this.dim})`);
       if (meta.dim) this.dim = meta.dim;
       meta.hashes.forEach((h, i) => this.rows.set(h, m.data.subarray(i * meta.dim, (i + 1) * meta.dim)));
@@ -65,6 +94,18 @@ export class EmbeddingCache {
       this.seconds += meta.seconds;
       this.images += meta.images;
     }
+  }
+
+  /** Rename a bad shard's files aside (`NAME.corrupt`) so it is reported once; nothing is deleted. */
+  private setAside(metaFile: string, npyFile: string, reason: string): void {
+    for (const f of [metaFile, npyFile]) {
+      try {
+        if (fs.existsSync(f)) fs.renameSync(f, `${f}.corrupt`);
+      } catch {
+        // Left in place (a read-only cache): reported again next time, still never used.
+      }
+    }
+    this.corrupt.push({ file: npyFile, reason });
   }
 
   /** The cached row of a content hash. */
@@ -93,8 +134,10 @@ export class EmbeddingCache {
     if (this.dim && hashes.length && dim !== this.dim) throw new Error(`cache ${this.dir}: dim ${dim} differs from the cached ${this.dim}`);
     const stamp = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const base = path.join(this.dir, `shard-${stamp}`);
-    writeFileAtomic(`${base}.npy`, encodeNpy(vectors, hashes.length, dim));
-    const meta: ShardMeta = { format: 'lookalike-embedding-cache', version: 1, model, fingerprint: this.fingerprint, dim, hashes, skipped, seconds, images: hashes.length + Object.keys(skipped).length, created: new Date().toISOString() };
+    const npy = encodeNpy(vectors, hashes.length, dim);
+    writeFileAtomic(`${base}.npy`, npy);
+    const npySha256 = createHash('sha256').update(npy).digest('hex');
+    const meta: ShardMeta = { format: 'lookalike-embedding-cache', version: 1, model, fingerprint: this.fingerprint, dim, hashes, skipped, seconds, images: hashes.length + Object.keys(skipped).length, created: new Date().toISOString(), npySha256 };
     writeFileAtomic(`${base}.json`, JSON.stringify(meta) + '\n');
     if (hashes.length) this.dim = dim;
     hashes.forEach((h, i) => this.rows.set(h, vectors.subarray(i * dim, (i + 1) * dim)));

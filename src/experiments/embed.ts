@@ -13,8 +13,11 @@ export interface DatasetEmbedding extends ItemVectors {
   seconds: number;
 }
 
+/** Images embedded per cache shard (each shard is one commit). */
+export const CACHE_CHUNK = 512;
+
 /** Embed the items of a dataset not yet in the cache, then gather every item's row (row -1: undecodable). */
-export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void): Promise<DatasetEmbedding> {
+export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void, chunk = CACHE_CHUNK): Promise<DatasetEmbedding> {
   const hashes = await hashFiles(d.items.map((x) => x.file));
   const todo: number[] = [];
   const seen = new Set<string>();
@@ -22,14 +25,17 @@ export async function embedDataset(d: DatasetData, backbone: Backbone, cache: Em
     if (!cache.has(h) && !seen.has(h)) (todo.push(i), seen.add(h));
   });
   let seconds = 0;
-  if (todo.length) {
+  let done = 0;
+  // One cache shard per chunk, committed as it is embedded: a killed run loses at most one chunk.
+  for (let c = 0; c < todo.length; c += chunk) {
+    const part = todo.slice(c, c + chunk);
     const t0 = performance.now();
-    let done = 0;
-    const r = await embedWithBackbone(backbone, todo.map((i) => ({ id: String(i), source: d.items[i].file })), { onProgress: (n) => onProgress?.((done += n), todo.length) });
-    seconds = (performance.now() - t0) / 1000;
+    const r = await embedWithBackbone(backbone, part.map((i) => ({ id: String(i), source: d.items[i].file })), { onProgress: (n) => onProgress?.((done += n), todo.length) });
+    const s = (performance.now() - t0) / 1000;
+    seconds += s;
     const skipped: Record<string, string> = {};
-    for (const s of r.skipped) skipped[hashes[Number(s.id)]] = s.reason;
-    cache.add(backbone.name, r.ids.map((id) => hashes[Number(id)]), r.vectors, r.dim, skipped, seconds);
+    for (const x of r.skipped) skipped[hashes[Number(x.id)]] = x.reason;
+    cache.add(backbone.name, r.ids.map((id) => hashes[Number(id)]), r.vectors, r.dim, skipped, s);
   }
   const dim = cache.dim;
   const row = new Int32Array(d.items.length).fill(-1);

@@ -174,10 +174,15 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
     const mine = todo.filter((p) => p.plan.model.name === model.name);
     if (!mine.length) continue;
     const backbone = await openBackbone(model);
-    const cache = EmbeddingCache.open(c.cache, backbone.fingerprint);
+    const openCache = (fingerprint: string) => {
+      const opened = EmbeddingCache.open(c.cache, fingerprint);
+      for (const bad of opened.corrupt) log(`embedding cache: ${bad.file}: ${bad.reason}; not used (renamed to .corrupt), its images are embedded again`);
+      return opened;
+    };
+    const cache = openCache(backbone.fingerprint);
     // Each (backbone, dataset) is embedded once, through the embedding cache of that backbone's fingerprint.
     const embedder = (bb: Backbone, label: string) => {
-      const bbCache = bb === backbone ? cache : EmbeddingCache.open(c.cache, bb.fingerprint);
+      const bbCache = bb === backbone ? cache : openCache(bb.fingerprint);
       const embedded = new Map<string, DatasetEmbedding>();
       return async (name: string) => {
         let e = embedded.get(name);
