@@ -4,9 +4,14 @@
  * every tombstone. Policy: full when dead rows exceed DEAD_SHARE of all rows; otherwise, when
  * there are more than MAX_SEGMENTS, merge the newest run of segments that together are at
  * least as large as the segment before them (size-tiered, so each row is rewritten O(log n) times).
+ * Every segment is checked against the manifest's size and sha256 before it is merged: a corrupt
+ * one is never rewritten under a new, valid checksum (which would hide the damage from `verify`).
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { SegmentWriter, readRows, type Segment, type Sidecar } from './segments.ts';
-import type { SegmentRef } from './manifest.ts';
+import { readManifest, type FileRef, type SegmentRef } from './manifest.ts';
 import type { FileRecord } from '../types.ts';
 
 /** Segment count above which small segments are merged. */
@@ -37,8 +42,38 @@ export function mergeFrom(segs: Segment[], force = false): number {
   return Math.min(i, MAX_SEGMENTS - 1);
 }
 
-/** Stream the live rows of `segs` in id order into a new segment of generation `gen`. */
+/** Check a segment's .npy against its manifest entry (size and sha256), reading through its open descriptor; throws naming the file. */
+export function checkSegment(seg: Segment, ref: FileRef): void {
+  const size = fs.fstatSync(seg.fd).size;
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(1 << 20);
+  for (let at = 0; at < size; ) {
+    const n = fs.readSync(seg.fd, buf, 0, Math.min(buf.length, size - at), at);
+    if (!n) break;
+    h.update(buf.subarray(0, n));
+    at += n;
+  }
+  const sum = h.digest('hex');
+  if (size !== ref.bytes || sum !== ref.sha256) {
+    throw new Error(
+      `${seg.file}: ${size !== ref.bytes ? `${size} bytes, the manifest says ${ref.bytes}` : `checksum mismatch (sha256 ${sum.slice(0, 12)}, manifest ${ref.sha256.slice(0, 12)})`}: the segment is corrupt; compaction refused so that it is not rewritten under a new checksum (run \`lookalike verify\`; restore the index from a copy or rebuild it with \`lookalike index FOLDER --out INDEX --rebuild\`)`,
+    );
+  }
+}
+
+/** The manifest's .npy entries by file name (none for a v1 index, whose single matrix has no checksum). */
+function npyRefs(dir: string): Map<string, FileRef> {
+  const m = readManifest(dir);
+  return new Map(m.version === 2 ? m.segments.map((s) => [s.npy.file, s.npy] as const) : []);
+}
+
+/** Stream the live rows of `segs` in id order into a new segment of generation `gen` (each source segment checked first). */
 export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: number): SegmentRef {
+  const refs = npyRefs(dir);
+  for (const seg of segs) {
+    const ref = refs.get(path.basename(seg.file));
+    if (ref) checkSegment(seg, ref);
+  }
   const order: { id: string; s: number; r: number }[] = [];
   segs.forEach((seg, s) => {
     for (let r = 0; r < seg.rows; r++) if (seg.live[r]) order.push({ id: seg.ids[r], s, r });
