@@ -2,6 +2,12 @@
  * Exact cosine top-k through onnxruntime: one small graph, Gemm(Q, G, transB=1) -> TopK,
  * run over gallery chunks (config.searchChunk rows) and query chunks (config.queryChunk),
  * merged on the host. Memory stays bounded at queryChunk x searchChunk scores.
+ * For k up to RESCORE_MAX_K (every search the CLI, library and server answer) the kernel only
+ * selects: its best k + RESCORE_MARGIN candidates per query are scored again with one
+ * fixed-order float64 dot product rounded to float32, and ranked by that score, so a query's
+ * scores and order do not depend on the batch it came in (the Gemm's rounding does). Deeper
+ * rankings (whole-gallery evaluation) keep the kernel's scores: re-scoring them would cost a
+ * second, slower Gemm.
  * Ties are broken by gallery order (lower row first).
  */
 import os from 'node:os';
@@ -9,6 +15,12 @@ import * as ort from 'onnxruntime-node';
 import { config } from '../util/config.ts';
 import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
+
+/** Candidates beyond k that the kernel selects for exact re-scoring, so rounding at the k-th place cannot change the set. */
+export const RESCORE_MARGIN = 8;
+
+/** The largest k whose results are re-scored exactly (the server's max_k). */
+export const RESCORE_MAX_K = 1000;
 
 /** Top-k results for nq queries: row-major nq x k; index -1 means fewer than k items existed. */
 export interface TopK {
@@ -73,9 +85,12 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
   // Never more slots than gallery rows: k = 1e9 on 56 items allocates 56 per query.
   k = Math.max(1, Math.min(k, ng));
+  if (ng === 0 || nq === 0) return { k, indices: new Int32Array(nq * k).fill(-1), scores: new Float32Array(nq * k).fill(-Infinity) };
+  const wanted = k;
+  const exact = k <= RESCORE_MAX_K;
+  if (exact) k = Math.min(ng, k + RESCORE_MARGIN);
   const indices = new Int32Array(nq * k).fill(-1);
   const scores = new Float32Array(nq * k).fill(-Infinity);
-  if (ng === 0 || nq === 0) return { k, indices, scores };
   const session = await kernelSession();
   const chunk = Math.max(1, opts.chunk ?? config.searchChunk);
   const qChunk = Math.max(1, opts.queryChunk ?? config.queryChunk);
@@ -106,6 +121,34 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
           filled[qi] = f;
         }
       }
+    }
+  }
+  return exact ? rescore(gallery, queries, dim, { k, indices, scores }, filled, wanted) : { k, indices, scores };
+}
+
+/** float64 dot product of two float32 rows in index order (each product is exact; one fixed summation order). */
+export function dot64(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[ao + i] * b[bo + i];
+  return s;
+}
+
+/** Score each query's candidates with dot64 rounded to float32, rank them (score descending, row ascending) and keep k. */
+function rescore(gallery: Float32Array, queries: Float32Array, dim: number, cand: TopK, filled: Int32Array, k: number): TopK {
+  const nq = filled.length;
+  const indices = new Int32Array(nq * k).fill(-1);
+  const scores = new Float32Array(nq * k).fill(-Infinity);
+  const order: { gi: number; s: number }[] = [];
+  for (let q = 0; q < nq; q++) {
+    order.length = 0;
+    for (let j = 0; j < filled[q]; j++) {
+      const gi = cand.indices[q * cand.k + j];
+      order.push({ gi, s: Math.fround(dot64(queries, q * dim, gallery, gi * dim, dim)) });
+    }
+    order.sort((a, b) => b.s - a.s || a.gi - b.gi);
+    for (let j = 0; j < Math.min(k, order.length); j++) {
+      indices[q * k + j] = order[j].gi;
+      scores[q * k + j] = order[j].s;
     }
   }
   return { k, indices, scores };
