@@ -11,7 +11,7 @@ import type { Backbone } from '../models/backbone.ts';
 import { decodeError, embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Head } from '../models/head.ts';
 import { hashFile } from '../util/hash.ts';
-import { crashPoint } from '../util/atomic.ts';
+import { crashPoint, diskError } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
 import { assertSameEmbedding } from '../models/compat.ts';
 import { checkIndexOut, isInside, isOwnIndex } from './guard.ts';
@@ -145,6 +145,15 @@ function insideIndexes(folder: string, ids: string[], out: string): (id: string)
 
 /** Index a folder into `out`, incrementally when `out` already holds an index of the same model. */
 export async function buildIndex(opts: BuildOptions): Promise<BuildReport> {
+  try {
+    return await buildIndexIn(opts);
+  } catch (e) {
+    // Node's ENOSPC / EROFS / EIO messages name no file: say which index, and that its last commit stands.
+    throw diskError(e, opts.out, 'what was committed before stays; free space and run the same command again to go on');
+  }
+}
+
+async function buildIndexIn(opts: BuildOptions): Promise<BuildReport> {
   const { folder, out, backbone, head } = opts;
   checkIndexOut(out, folder);
   const source: EmbeddingSource = {

@@ -32,6 +32,7 @@ export function checkIndexOut(out: string, folder: string): void {
     throw new OptionError(`{{out}} ${out}: is ${path.resolve(folder) === abs ? 'the folder being indexed' : `a folder that contains the folder being indexed (${folder})`}; choose a new path such as ${path.basename(path.resolve(folder))}.lkx`);
   }
   const st = fs.statSync(abs, { throwIfNoEntry: false });
+  checkWritable(out, abs, Boolean(st));
   if (!st) return;
   if (!st.isDirectory()) throw new OptionError(`{{out}} ${out}: is a file, not a lookalike index; refusing to replace it (choose a new path such as gallery.lkx)`);
   if (fs.existsSync(path.join(abs, MANIFEST))) {
@@ -41,6 +42,19 @@ export function checkIndexOut(out: string, folder: string): void {
     return;
   }
   if (!onlyStoreNames(abs)) throw new OptionError(`{{out}} ${out}: exists and is not a lookalike index (no manifest.json); refusing to write into it (choose a new path such as gallery.lkx)`);
+}
+
+/** Refuse an output on a read-only filesystem or in a folder this process cannot write, naming the folder (mkdir would only say ENOENT). */
+function checkWritable(out: string, abs: string, exists: boolean): void {
+  let dir = exists ? abs : path.dirname(abs);
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EROFS' ? 'is on a read-only filesystem' : code === 'EACCES' || code === 'EPERM' ? 'is not writable by this user' : `cannot be written (${code})`;
+    throw new OptionError(`{{out}} ${out}: ${dir} ${why}; choose a path on a writable disk`);
+  }
 }
 
 /** True if a folder is a lookalike index (has a manifest with the lookalike format name). */

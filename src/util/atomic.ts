@@ -24,6 +24,22 @@ export function crashPoint(step: string): void {
   }
 }
 
+/** A write error that names the file: ENOSPC, EDQUOT, EROFS, EIO messages from Node name none. */
+export function diskError(e: unknown, file: string, after = 'nothing was replaced'): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const what: Record<string, string> = {
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    EROFS: 'read-only filesystem',
+    EIO: 'input/output error',
+    EFBIG: 'file too large for the filesystem',
+  };
+  if (!code || !what[code] || (e as Error).message.includes(file)) return e;
+  const err = new Error(`${file}: ${what[code]} (${code}); ${after}`) as NodeJS.ErrnoException;
+  err.code = code;
+  return err;
+}
+
 /** Write a file atomically: the target holds either its old or its new content, never a partial one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -42,7 +58,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw diskError(e, file);
   }
   fsyncDir(path.dirname(path.resolve(file)));
 }
