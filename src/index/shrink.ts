@@ -80,7 +80,9 @@ export async function carryApiItems(from: VectorStore, to: VectorStore): Promise
   for (let i = 0; i < ids.length; i += block) {
     const part = ids.slice(i, i + block);
     const vectors = await from.getVectors(part);
-    const upsert: StoreItem[] = part.map((id, j) => ({ id, vector: vectors.slice(j * dim, (j + 1) * dim), ...(files.get(id) ? { file: files.get(id) } : {}) }));
+    // Everything the store keeps about each item (content record, label, fields) goes with it.
+    const records = new Map((await from.items(part)).map((r) => [r.id, r]));
+    const upsert: StoreItem[] = part.map((id, j) => ({ ...records.get(id), id, vector: vectors.slice(j * dim, (j + 1) * dim) }));
     await to.write({ upsert });
   }
   return ids.length;
