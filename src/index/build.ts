@@ -162,7 +162,6 @@ async function buildIndexIn(opts: BuildOptions): Promise<BuildReport> {
   };
   // A bad sidecar is reported before any listing or embedding.
   const fields = fieldSource(folder, opts.fields);
-  const rebuild = opts.rebuild || (await rootChangeOf(opts));
   const listing = listFolder(folder, { followLinks: opts.followLinks });
   const inIndex = isInside(out, folder) || listing.images.some((id) => id.includes('/')) ? insideIndexes(folder, [...listing.images, ...listing.others], out) : () => false;
   const images = listing.images.filter((id) => !inIndex(id));
@@ -171,10 +170,22 @@ async function buildIndexIn(opts: BuildOptions): Promise<BuildReport> {
   if (images.length === 0 && !opts.allowEmpty) {
     throw new OptionError(`${folder}: no images found${others.length ? ` (${others.length} other files)` : ''}; ${out} is left as it is (to empty an existing index on purpose, pass {{allowEmpty}})`);
   }
-  if (rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept, fields);
+  if (opts.rebuild && isPgLocation(out)) return rebuildPg(opts, source, images, kept, fields);
   // An index to rebuild: the folder, or the previous index a killed --rebuild swap left aside.
-  if (rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept, fields);
+  if (opts.rebuild && (fs.existsSync(out) || isOwnIndex(backupSibling(out)))) return rebuildBeside(opts, source, images, kept, fields);
   const store = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
+  let changed: boolean;
+  try {
+    changed = await rootChangeOf(store, opts);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  if (changed) {
+    // Another folder in place of the old one: a rebuild beside it, so the manifest records the new root.
+    await store.close();
+    return isPgLocation(out) ? rebuildPg(opts, source, images, kept, fields) : rebuildBeside(opts, source, images, kept, fields);
+  }
   try {
     return await update(store, opts, source, images, kept, fields);
   } finally {
@@ -182,22 +193,9 @@ async function buildIndexIn(opts: BuildOptions): Promise<BuildReport> {
   }
 }
 
-/** True when `folder` is another source than the existing index's root and rootChange allows it (then the run rebuilds); an error when it does not. */
-async function rootChangeOf(opts: BuildOptions): Promise<boolean> {
-  const { out, folder } = opts;
-  if (!isPgLocation(out) && !isOwnIndex(out)) return false;
-  let store: VectorStore;
-  try {
-    store = await openStore(out);
-  } catch {
-    // No index there yet (a new Postgres index): nothing to compare.
-    return false;
-  }
-  try {
-    return rootChanged((await store.meta()).root, folder, out, opts.rootChange);
-  } finally {
-    await store.close();
-  }
+/** True when `folder` is another source than the root of the index in `store` and rootChange allows it (then the run rebuilds); an error when it does not. */
+async function rootChangeOf(store: VectorStore, opts: BuildOptions): Promise<boolean> {
+  return rootChanged((await store.meta()).root, opts.folder, opts.out, opts.rootChange);
 }
 
 /** The rebuilt index against the old one, before the swap: the shrink check, and the API items carried over. */
@@ -216,6 +214,12 @@ async function rebuildBeside(opts: BuildOptions, source: EmbeddingSource, images
   const { out, folder } = opts;
   // Hold the old index's lock for the whole rebuild: no other writer may change it meanwhile.
   const old = await openStore(out, { write: true, create: { ...source, dim: 0, root: path.resolve(folder) } });
+  try {
+    await rootChangeOf(old, opts);
+  } catch (e) {
+    await old.close();
+    throw e;
+  }
   const sibling = rebuildSibling(out);
   try {
     if (fs.existsSync(sibling)) {
@@ -264,6 +268,12 @@ async function rebuildPg(opts: BuildOptions, source: EmbeddingSource, images: st
   const root = path.resolve(opts.folder);
   // Hold the index's writer lock for the whole rebuild: it covers the staging index too.
   const old = await openPgStore(opts.out, { write: true, create: { ...source, dim: 0, root } });
+  try {
+    await rootChangeOf(old, opts);
+  } catch (e) {
+    await old.close();
+    throw e;
+  }
   try {
     const { staging } = await openRebuildStaging(old, source, root);
     try {
