@@ -88,8 +88,8 @@ test('serve --ann on --ef N: the graph is loaded at start, searches go through i
   try {
     assert.ok(logs.some((l) => /building the ANN graph/.test(l)), logs.join('\n'));
     assert.equal(readAnnManifest(lkx)?.dtype, 'f16', 'built and saved at start, before any query');
-    const info = (await (await fetch(`${on.url}/info`)).json()) as { search: { ann: string; ef: number | null } };
-    assert.deepEqual(info.search, { ann: 'on', ef: 16 });
+    const info = (await (await fetch(`${on.url}/info`)).json()) as { search: { ann: string; ef: number | null; rerank: string | null } };
+    assert.deepEqual(info.search, { ann: 'on', ef: 16, rerank: null });
     const ask = async (s: typeof on, query: string) => {
       const res = await fetch(`${s.url}/search?${query}`);
       return { status: res.status, body: (await res.json()) as { results: { id: string; score: number }[] } };
