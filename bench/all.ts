@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { HEADLINE, factsLine, machineFacts, toMarkdown, type BenchDoc, type MachineFacts } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ORDER = ['search', 'embed', 'light', 'tfjs', 'tune', 'store', 'ann', 'serve', 'pg'];
+const ORDER = ['search', 'embed', 'embed-shrink', 'light', 'tfjs', 'tune', 'store', 'ann', 'serve', 'pg'];
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
@@ -163,7 +163,14 @@ writeAtomic(file, text);
 // The README's performance paragraph, between its two <!-- perf --> markers, is made of the
 // headlines in the file just written, so every figure it quotes comes from a run.
 const names = [...sections.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-const headlines = names.map((n) => HEADLINE_RE.exec(sections.get(n)!)?.[1]).filter((h): h is string => Boolean(h));
+// Each headline names the commit its bench measured (the "Measured in ...; commit X" line of its section).
+const headlines = names
+  .map((n) => {
+    const h = HEADLINE_RE.exec(sections.get(n)!)?.[1];
+    const commit = /^Measured in .*?; commit ([0-9a-f]+(?:\+dirty)?);/m.exec(sections.get(n)!)?.[1];
+    return h && `${h.replace(/\.$/, '')} (bench:${n}, commit ${commit ?? 'unknown'}).`;
+  })
+  .filter((h): h is string => Boolean(h));
 const readmeFile = path.join(ROOT, 'README.md');
 // Only for the real file: a run written elsewhere (--out) does not change the README.
 if (!values['no-readme'] && path.resolve(file) === path.join(ROOT, 'docs/benchmarks.md') && fs.existsSync(readmeFile) && headlines.length) {

@@ -1,187 +1,330 @@
 /**
- * bench:embed — images/s of lookalike's one embedding pipeline (src/embed/pipeline.ts: files ->
- * decode + resize (sharp) -> normalise -> batch -> model -> pool -> L2) against the model alone.
+ * bench:embed — what `lookalike index` reaches against the two bounds the machine sets.
  *
- * What it compares, and why, per model:
- *  - `bare`: the same backbone (same ORT session / TF.js graph, same output) fed ready-made
- *    preprocessed batches: the bare-model ceiling, and the baseline of the ratios.
- *  - `pipeline`: embedWithBackbone over image files (clothing10 from ../shared when present, else
- *    generated images).
- *  - `decode`: decode + resize + normalise only (the pipeline's decoding, batch by batch with the
- *    same concurrency), no model: the decode-only ceiling.
- * On a machine where the model's threads already fill every core, decoding cannot hide behind
- * inference, and the best the pipeline can do is the shared-core ceiling 1/(1/bare + 1/decode)
- * images/s, printed with each model. Goal: pipeline >= 0.9x bare where decoding is cheap next to
- * the model; otherwise close to the shared-core ceiling.
+ * Per model (the real networks in ../shared/models, over clothing10's JPEGs), alternated round by
+ * round in this order (reversed every other round):
+ *  - `bare-1`, `bare-2`: the model alone on ready tensors, intra-op threads 1 and 2 (the same
+ *    kind of session the pipeline uses), batch 32;
+ *  - `decode-1`: the pipeline's decoding (decodeRgb + normalise into a batch tensor) one image at
+ *    a time on this thread: one core's worth; `decode-2`: the pipeline's 2 decode workers with
+ *    2 batches in flight (the decode stage alone, on 2 cores; its CPU is the workers', so its
+ *    cpu/wall and busy threads count this process, workers included);
+ *  - `index`: `lookalike index FOLDER --model M` in a fresh process (bench/embed-index.ts calls
+ *    the function the command calls), start-up (time to the first batch) apart from the steady
+ *    state (rows/s from the first batch to the last); `cli`: the real command end to end.
+ * From the 1-thread rows, per image on one core: model m = 1/bare-1 s, decode d = 1/decode-1 s.
+ *  - stage bound = min(bare-1, decode-1) images/s: each stage has a core of its own and the
+ *    slower one sets the pace (2 cores);
+ *  - CPU-budget bound = cores / (m + d) images/s: every core busy all the time on useful work,
+ *    however the work is split. No schedule of the two stages beats it.
+ * `index` is reported as a fraction of each. Then peak RSS (VmHWM) of indexing a gallery of
+ * --rss-images (default 4 x clothing10 as symlinks, ~10.9k) against clothing10 itself.
  *
- * Models: the real networks in ../shared/models (MobileNetV2, MobileNetV1 and MobileNetV3-small
- * embedders, ONNX), the npm TF.js preset `mobilenet-v2` (nsfwjs) when installed, on lookalike's
- * default engine for TF.js models (converted to ONNX; LOOKALIKE_TFJS_ENGINE=tfjs for TF.js wasm), and
- * generated conv nets of ~0.37 and ~3.3 GFLOP/image (random weights; cost only).
- *
- *   npm run bench:embed -- [--models a,b] [--images 128] [--batch 32] [--rounds 5] [--json] [--quick]
- *   models: mobilenet-v2-imagenet, mobilenet-v1-embedder, mobilenet-v3-small-embedder,
- *           tfjs:mobilenet-v2, generated-0.37, generated-3.3, or a path to an .onnx file / HF folder
+ *   npm run bench:embed [-- --quick] [--models a,b] [--images N] [--rss-images N] [--no-rss] [--no-cli]
+ *   --quick: 384 images, 2 rounds, RSS 384 vs 1536 (about a minute on 2 idle cores)
+ * It prints the tables, then the Markdown section for docs/benchmarks.md (bench:all -- --only
+ * embed splices it there and refreshes README's figures).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { config } from '../src/util/config.ts';
-import { smallConvNet } from '../src/models/tiny.ts';
 import { loadBackbone } from '../src/models/load.ts';
 import type { Backbone } from '../src/models/backbone.ts';
-import { inputSize } from '../src/models/spec.ts';
-import { embedWithBackbone, type EmbedItem } from '../src/embed/pipeline.ts';
+import { inputChannels, inputSize } from '../src/models/spec.ts';
 import { decodeRgb, normalizeInto } from '../src/models/preprocess.ts';
 import { listFolder } from '../src/data/images.ts';
-import { writeClassFolders } from '../src/data/synthetic.ts';
-import { Bench, benchArgs } from './harness.ts';
+import { DecodePool } from '../src/embed/decode-pool.ts';
+import { Bench, benchArgs, busyThreads, median, ownCounters, tickDelta, toMarkdown, type GroupResult, type PathResult } from './harness.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHARED = path.resolve(HERE, '../../shared');
-const { values } = benchArgs({ models: { type: 'string' }, images: { type: 'string' }, batch: { type: 'string', default: '32' } });
+const ROOT = path.resolve(HERE, '..');
+const SHARED = path.resolve(ROOT, '../shared');
+const { values } = benchArgs({
+  models: { type: 'string' },
+  images: { type: 'string' },
+  'rss-images': { type: 'string' },
+  'no-rss': { type: 'boolean', default: false },
+  'no-cli': { type: 'boolean', default: false },
+});
 const quick = Boolean(values.quick);
-const SHARED_MODELS = ['mobilenet-v2-imagenet', 'mobilenet-v3-small-embedder', 'mobilenet-v1-embedder'];
-const defaults = quick ? ['mobilenet-v2-imagenet', 'mobilenet-v3-small-embedder', 'tfjs:mobilenet-v2', 'generated-0.37'] : [...SHARED_MODELS, 'tfjs:mobilenet-v2', 'generated-0.37', 'generated-3.3'];
-const models = values.models ? values.models.split(',').filter(Boolean) : defaults;
-const IMAGES = Number(values.images ?? (quick ? 64 : 128));
-const BATCH = Number(values.batch);
+const models = (values.models ?? 'mobilenet-v2-imagenet,mobilenet-v3-small-embedder').split(',').filter(Boolean);
+const roundsGiven = process.argv.some((a) => a === '--rounds' || a.startsWith('--rounds='));
+const BATCH = 32;
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+
+const clothing = path.join(SHARED, 'datasets/clothing10/images');
+if (!fs.existsSync(clothing)) throw new Error(`bench:embed needs ${clothing} (../shared beside the checkout)`);
+const all = listFolder(clothing).images.map((f) => path.join(clothing, f));
+const nIndex = Math.min(all.length, Number(values.images ?? (quick ? 384 : all.length)));
+const nRss = Number(values['rss-images'] ?? (quick ? 4 * nIndex : 4 * all.length));
+const nBare = quick ? 128 : 256;
 
 const b = new Bench(
   'embed',
-  'Embedding pipeline (files -> unit vectors) against the same model fed ready tensors (bare) and against decoding alone; the shared-core ceiling 1/(1/bare + 1/decode) is what the pipeline can reach when the model already fills every core.',
-  { images: IMAGES, batch: BATCH, models: models.join(' ') },
+  '`lookalike index` of clothing10 (fresh process, start-up apart from steady state) against the model alone (1 and 2 intra-op threads) and decoding alone (1 image at a time, and in the 2 decode workers of the pipeline), with two bounds from the 1-thread rows: the stage bound min(bare-1, decode-1) (each stage on a core of its own) and the CPU-budget bound cores / (1/bare-1 + 1/decode-1) (every core busy with useful work); `index` is given as a fraction of each. Then the peak RSS of indexing a 4x larger gallery.',
+  { images: nIndex, batch: BATCH, cores, models: models.join(' ') },
 );
+const rounds = roundsGiven ? b.rounds : quick ? 2 : 3;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-embed-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
-const clothing = path.join(SHARED, 'datasets/clothing10');
-let files: string[];
-let imageSource: string;
-if (fs.existsSync(clothing)) {
-  files = listFolder(clothing).images.map((f) => path.join(clothing, f));
-  imageSource = `${clothing} (${files.length} JPEGs, ~256x192)`;
-} else {
-  await writeClassFolders(path.join(work, 'img'), 8, 32, 0, 256);
-  files = listFolder(path.join(work, 'img')).images.map((f) => path.join(work, 'img', f));
-  imageSource = `${files.length} generated images (../shared absent)`;
-}
-b.note(`images: ${imageSource}`);
 
-interface ModelCase {
-  id: string;
-  label: string;
-  /** Images per timed run (heavier models take fewer). */
+/** A folder of `n` symlinks to clothing10's images (cycling through them), in class subfolders like the original. */
+function linkFolder(name: string, n: number): string {
+  const dir = path.join(work, name);
+  for (let i = 0; i < n; i++) {
+    const src = all[i % all.length];
+    const rel = path.relative(clothing, src);
+    const dst = path.join(dir, path.dirname(rel), `${Math.floor(i / all.length)}-${path.basename(rel)}`);
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.symlinkSync(src, dst);
+  }
+  return dir;
+}
+const folder = nIndex === all.length ? clothing : linkFolder('gallery', nIndex);
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+b.note(`images: ${folder === clothing ? clothing : `${nIndex} of ${clothing} (symlinks)`}; load average at the start ${loadavg()}`);
+
+interface IndexRun {
+  rows: number;
+  firstRowS: number;
+  lastRowS: number;
+  totalS: number;
+  steadyRate: number;
+  cpuS: number;
+  peakRssMiB: number;
+}
+
+/** Run a command, resolving with its stdout; rejects with the tail of stderr on failure. */
+function runProcess(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(args[args.length - 4] ?? cmd)} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`))));
+  });
+}
+
+let runs = 0;
+async function indexOnce(dir: string, model: string): Promise<IndexRun> {
+  const out = path.join(work, `out-${runs++}`);
+  try {
+    const text = await runProcess(process.execPath, ['--import', 'tsx', path.join(HERE, 'embed-index.ts'), dir, model, out]);
+    return JSON.parse(text.trim().split('\n').pop()!) as IndexRun;
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function cliOnce(dir: string, model: string): Promise<number> {
+  const out = path.join(work, `out-${runs++}`);
+  const t0 = performance.now();
+  try {
+    await runProcess(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'index', dir, '--model', model, '--out', out, '--json']);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+interface Sample {
+  wall: number;
+  cpu: number;
+  ticks: Map<string, number>;
   images: number;
-  batch: number;
-  load: () => Promise<Backbone>;
+  extra?: IndexRun;
 }
 
-function modelCase(id: string): ModelCase | undefined {
-  if (SHARED_MODELS.includes(id)) {
-    const dir = path.join(SHARED, 'models', id);
-    if (!fs.existsSync(dir)) return undefined;
-    return { id, label: `${id} (../shared/models, ONNX)`, images: IMAGES, batch: BATCH, load: () => loadBackbone(dir) };
-  }
-  const gen = /^generated-(0\.37|3\.3)$/.exec(id);
-  if (gen) {
-    const width = gen[1] === '3.3' ? 3 : 1;
-    const file = path.join(work, `small-convnet-w${width}.onnx`);
-    // 224 input behind a 256 shortest-edge resize and centre crop, like the usual ImageNet recipe.
-    const load = () => {
-      if (!fs.existsSync(file)) fs.writeFileSync(file, smallConvNet({ size: 224, width }));
-      return loadBackbone(file, { overrides: { resize: { mode: 'shortest-edge', shortestEdge: 256 }, crop: { height: 224, width: 224 } } });
-    };
-    return { id, label: `generated conv net, ~${gen[1]} GFLOP/image (random weights)`, images: width === 3 ? Math.max(16, IMAGES / 4) : IMAGES, batch: BATCH, load };
-  }
-  const tf = /^tfjs:(.+)$/.exec(id);
-  if (tf) {
-    const pkgDir = path.resolve(HERE, '../node_modules/nsfwjs');
-    if (tf[1] === 'mobilenet-v2' && !fs.existsSync(pkgDir)) return undefined;
-    const engine = config.tfjsEngine === 'tfjs' ? 'TF.js wasm engine' : 'converted to ONNX, the default engine';
-    return { id, label: `${tf[1]} (npm TF.js preset, ${engine})`, images: Math.max(8, IMAGES / 4), batch: Math.min(BATCH, 16), load: () => loadBackbone(tf[1]) };
-  }
-  if (fs.existsSync(id)) return { id, label: id, images: IMAGES, batch: BATCH, load: () => loadBackbone(id) };
-  throw new Error(`bench:embed: unknown model ${id}`);
+/** Time an in-process run (wall, this process's CPU and per-thread ticks). */
+async function timed(images: number, fn: () => Promise<unknown>): Promise<Sample> {
+  const c0 = ownCounters();
+  const t0 = performance.now();
+  await fn();
+  const wall = (performance.now() - t0) / 1000;
+  const c1 = ownCounters();
+  return { wall, cpu: c1.cpuSeconds - c0.cpuSeconds, ticks: tickDelta(c0.ticks, c1.ticks), images };
 }
 
+function row(name: string, label: string, samples: Sample[], rate: (s: Sample) => number, columns?: Record<string, string | number>): PathResult {
+  const secs = samples.map((s) => s.wall);
+  const rates = samples.map(rate);
+  const ticks = new Map<string, number>();
+  for (const s of samples) for (const [t, v] of s.ticks) ticks.set(t, (ticks.get(t) ?? 0) + v);
+  return {
+    name,
+    label,
+    reps: 1,
+    seconds: secs,
+    median: median(secs),
+    min: Math.min(...secs),
+    max: Math.max(...secs),
+    throughput: median(rates),
+    throughputMin: Math.min(...rates),
+    throughputMax: Math.max(...rates),
+    cpuPerWall: samples.reduce((a, s) => a + s.cpu, 0) / secs.reduce((a, x) => a + x, 0),
+    cpuSeconds: samples.map((s) => s.cpu),
+    busyThreads: ticks.size ? busyThreads(ticks) : undefined,
+    columns,
+  };
+}
+
+const headlines: string[] = [];
 for (const id of models) {
-  const mc = modelCase(id);
-  if (!mc) {
-    b.note(`${id}: skipped (not present here)`);
+  const dir = path.join(SHARED, 'models', id);
+  if (!fs.existsSync(dir)) {
+    b.note(`${id}: skipped (${dir} not present)`);
     continue;
   }
-  let bb: Backbone | undefined;
-  let ready: Float32Array | undefined;
-  const items: EmbedItem[] = Array.from({ length: mc.images }, (_, i) => ({ id: String(i), source: files[i % files.length] }));
-  const loadOnce = async () => {
-    if (bb) return bb;
-    bb = await mc.load();
-    const { height, width } = inputSize(bb.spec);
-    ready = Float32Array.from({ length: mc.batch * 3 * height * width }, (_, i) => ((i * 2654435761) % 255) / 255 - 0.5);
-    return bb;
+  const bare1 = await loadBackbone(dir, { runtime: { threads: 1 } });
+  const bare2 = await loadBackbone(dir, { runtime: { threads: 2 } });
+  const spec = bare1.spec;
+  const { height, width } = inputSize(spec);
+  const slot = inputChannels(spec) * height * width;
+  const ready = Float32Array.from({ length: BATCH * slot }, (_, i) => ((i * 2654435761) % 255) / 255 - 0.5);
+  const batchT = new Float32Array(BATCH * slot);
+  const sample = all.slice(0, nBare);
+  const bare = async (bb: Backbone) => {
+    for (let i = 0; i < nBare; i += BATCH) await bb.run(ready.subarray(0, Math.min(BATCH, nBare - i) * slot), Math.min(BATCH, nBare - i));
   };
-  const n = mc.images;
-  const B = Math.min(mc.batch, n);
-  const r = await b.compare({
-    group: id,
-    title: `${mc.label}: ${n} images per run, batch ${B}`,
-    unit: 'images/s',
-    baseline: 'bare',
-    paths: [
-      {
-        name: 'bare',
-        label: 'bare model, ready tensors (same session/graph)',
-        work: n,
-        setup: async () => void (await loadOnce()),
-        run: async () => {
-          for (let i = 0; i < n; i += B) await bb!.run(ready!.subarray(0, Math.min(B, n - i) * (ready!.length / B)), Math.min(B, n - i));
-        },
+  const decodeSerial = async () => {
+    for (let i = 0; i < sample.length; i++) normalizeInto((await decodeRgb(sample[i], spec)).data, spec, batchT, i % BATCH);
+  };
+  // The pipeline's decode stage alone: its 2 workers, 2 batches in flight, buffers passed back and forth.
+  const workers = new DecodePool(2);
+  const decodeBatch = async () => {
+    const free = [new ArrayBuffer(BATCH * slot * 4), new ArrayBuffer(BATCH * slot * 4)];
+    const inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < sample.length; i += BATCH) {
+      if (inFlight.length === 2) await inFlight.shift();
+      const buf = free.pop()!;
+      inFlight.push(workers.decode(sample.slice(i, i + BATCH), spec, false, buf).then((r) => free.push(r.buffer)));
+    }
+    await Promise.all(inFlight);
+  };
+  const paths: { name: string; run: () => Promise<Sample> }[] = [
+    { name: 'bare-1', run: () => timed(nBare, () => bare(bare1)) },
+    { name: 'bare-2', run: () => timed(nBare, () => bare(bare2)) },
+    { name: 'decode-1', run: () => timed(nBare, decodeSerial) },
+    { name: 'decode-2', run: () => timed(nBare, decodeBatch) },
+    {
+      name: 'index',
+      run: async () => {
+        const r = await indexOnce(folder, dir);
+        return { wall: r.totalS, cpu: r.cpuS, ticks: new Map(), images: r.rows, extra: r };
       },
-      {
-        name: 'pipeline',
-        label: 'lookalike pipeline, files -> unit vectors',
-        work: n,
-        setup: async () => void (await loadOnce()),
-        run: async () => {
-          const res = await embedWithBackbone(bb!, items, { batchSize: B });
-          if (res.ids.length !== n) throw new Error(`${id}: embedded ${res.ids.length} of ${n}`);
-        },
-      },
-      {
-        name: 'decode',
-        label: 'decode + resize + normalise only (sharp)',
-        work: n,
-        setup: async () => void (await loadOnce()),
-        run: async () => {
-          const spec = bb!.spec;
-          const { height, width } = inputSize(spec);
-          const dst = new Float32Array(B * 3 * height * width);
-          for (let i = 0; i < n; i += B) {
-            const batch = items.slice(i, i + B);
-            const dec = await Promise.all(batch.map((it) => decodeRgb(it.source, spec)));
-            dec.forEach((d, j) => normalizeInto(d.data, spec, dst, j));
-          }
-        },
-      },
-    ],
-  });
-  if (!r.skipped) {
-    const a = r.throughput('bare');
-    const d = r.throughput('decode');
-    const ceiling = 1 / (1 / a + 1 / d);
-    const p = r.throughput('pipeline');
-    const busy = r.paths.find((x) => x.name === 'bare')!.busyThreads;
-    const cores = os.availableParallelism?.() ?? os.cpus().length;
-    const what = SHARED_MODELS.includes(id) ? `the real ${id} (../shared/models)` : id.startsWith('generated-') ? `a generated ${id.slice(10)} GFLOP/image net` : id.startsWith('tfjs:') ? `the TF.js preset ${id.slice(5)}` : id;
-    if (id === 'mobilenet-v2-imagenet' || id === 'generated-3.3' || id.startsWith('tfjs:'))
-      b.headline(`With ${what} the embedding pipeline reaches ${r.ratio('pipeline').toFixed(2)}x the bare model (${p.toFixed(1)} vs ${a.toFixed(1)} images/s, model on ${busy ?? '?'} busy thread(s); shared-core ceiling ${(ceiling / a).toFixed(2)}x).`);
-    if (busy !== undefined && busy < cores)
-      b.groupNote(r, `the bare model kept ${busy} thread(s) busy on ${cores} cores: it does not fill the machine, so the shared-core ceiling is a floor for what overlapping decode with inference could reach here (ORT's default thread count; LOOKALIKE_THREADS sets it)`);
-    b.groupNote(r, `pipeline / bare: ${r.ratio('pipeline').toFixed(2)}x; bare ceiling ${a.toFixed(1)} images/s, decode-only ceiling ${d.toFixed(1)} images/s, shared-core ceiling 1/(1/bare + 1/decode) = ${ceiling.toFixed(1)} images/s (${(ceiling / a).toFixed(2)}x bare); the pipeline reaches ${(p / ceiling).toFixed(2)} of the shared-core ceiling`);
+    },
+  ];
+  if (!values['no-cli']) paths.push({ name: 'cli', run: async () => ({ wall: await cliOnce(folder, dir), cpu: NaN, ticks: new Map(), images: nIndex }) });
+  b.log(`\n${id}: warm-up`);
+  await bare(bare1);
+  await bare(bare2);
+  await decodeBatch();
+  const got = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
+  const loads: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? [...paths].reverse() : paths;
+    for (const p of order) got.get(p.name)!.push(await p.run());
+    loads.push(loadavg());
+    b.log(`  round ${r + 1}/${rounds}: ${paths.map((p) => `${p.name} ${got.get(p.name)![r].wall.toFixed(2)} s`).join(', ')}; load ${loads[r]}`);
   }
-  await bb?.dispose();
-  bb = undefined;
+  await bare1.dispose();
+  await bare2.dispose();
+  const perImage = (s: Sample) => s.images / s.wall;
+  const rows: PathResult[] = [
+    row('bare-1', 'bare model, ready tensors, 1 intra-op thread', got.get('bare-1')!, perImage),
+    row('bare-2', 'bare model, ready tensors, 2 intra-op threads', got.get('bare-2')!, perImage),
+    row('decode-1', 'decode + resize + normalise, one image at a time', got.get('decode-1')!, perImage),
+    row('decode-2', `decode + resize + normalise in the pipeline's 2 decode workers, 2 batches of ${BATCH} in flight`, got.get('decode-2')!, perImage),
+  ];
+  const idx = got.get('index')!.map((s) => s.extra!);
+  const steady = row('index', '`lookalike index`: steady state (first batch to last)', got.get('index')!, (s) => s.extra!.steadyRate, {});
+  steady.cpuPerWall = median(idx.map((r) => r.cpuS / r.totalS));
+  steady.seconds = idx.map((r) => r.lastRowS - r.firstRowS);
+  steady.median = median(steady.seconds);
+  steady.min = Math.min(...steady.seconds);
+  steady.max = Math.max(...steady.seconds);
+  rows.push(steady);
+  rows.push(row('index-total', '`lookalike index`: whole run, start-up included (fresh process)', got.get('index')!, perImage));
+  if (got.get('cli')) rows.push(row('cli', '`lookalike index` through bin/lookalike.js, end to end', got.get('cli')!, perImage));
+  for (const p of rows) if (p.name !== 'index' && p.name !== 'index-total' && p.name !== 'cli') p.cpuPerWall = p.cpuSeconds.reduce((a, x) => a + x, 0) / p.seconds.reduce((a, x) => a + x, 0);
+  const rate = (n: string) => rows.find((x) => x.name === n)!.throughput!;
+  const m = 1 / rate('bare-1');
+  const d = 1 / rate('decode-1');
+  const stageBound = Math.min(rate('bare-1'), rate('decode-1'));
+  const budgetBound = cores / (m + d);
+  const steadyRate = rate('index');
+  // The bounds per round too: the fraction is taken round by round, so drift of the machine cancels.
+  const perRound = got.get('index')!.map((s, i) => {
+    const mi = 1 / perImage(got.get('bare-1')![i]);
+    const di = 1 / perImage(got.get('decode-1')![i]);
+    return { budget: s.extra!.steadyRate / (cores / (mi + di)), stage: s.extra!.steadyRate / Math.min(1 / mi, 1 / di) };
+  });
+  const fBudget = median(perRound.map((x) => x.budget));
+  const fStage = median(perRound.map((x) => x.stage));
+  for (const p of rows) {
+    if (p.name === 'index') {
+      p.ratio = fBudget;
+      p.ratioMin = Math.min(...perRound.map((x) => x.budget));
+      p.ratioMax = Math.max(...perRound.map((x) => x.budget));
+    }
+  }
+  const startup = median(idx.map((r) => r.firstRowS));
+  const rss = median(idx.map((r) => r.peakRssMiB));
+  steady.peakRssMiB = rss;
+  const cpuMs = (n: string) => (1000 * median(rows.find((x) => x.name === n)!.cpuSeconds)) / nBare;
+  const g: GroupResult = {
+    group: id,
+    title: `${id} (../shared/models, ONNX): index of ${nIndex} images, batch ${BATCH}; bare and decode on ${nBare} images`,
+    unit: 'images/s',
+    baseline: 'CPU-budget bound',
+    rounds,
+    paths: rows,
+    notes: [],
+  };
+  b.record(g);
+  const notes = [
+    `per image on one core: model ${(1000 * m).toFixed(2)} ms (bare-1), decoding ${(1000 * d).toFixed(2)} ms (decode-1); CPU per image: model ${cpuMs('bare-1').toFixed(2)} ms, decoding ${cpuMs('decode-1').toFixed(2)} ms`,
+    `stage bound min(bare-1, decode-1) = ${stageBound.toFixed(1)} images/s; CPU-budget bound ${cores} / (${(1000 * m).toFixed(2)} + ${(1000 * d).toFixed(2)} ms) = ${budgetBound.toFixed(1)} images/s`,
+    `steady-state index ${steadyRate.toFixed(1)} images/s = ${fBudget.toFixed(2)} of the CPU-budget bound and ${fStage.toFixed(2)} of the stage bound (medians of per-round fractions); start-up (process start to the first batch) ${startup.toFixed(2)} s; peak RSS ${Math.round(rss)} MiB`,
+    `load average after each round: ${loads.join('; ')} (above ${cores}, other work shared the cores and every rate here is low; the fractions, taken round by round, less so)`,
+  ];
+  for (const n of notes) b.groupNote(g, n);
+  headlines.push(`Indexing clothing10 with ${id} runs at ${steadyRate.toFixed(1)} images/s in steady state, ${fBudget.toFixed(2)} of the CPU-budget bound (${budgetBound.toFixed(1)} images/s from ${(1000 * m).toFixed(2)} ms of model and ${(1000 * d).toFixed(2)} ms of decoding per image on ${cores} cores) and ${fStage.toFixed(2)} of the stage bound (${stageBound.toFixed(1)}).`);
 }
-await b.done();
+
+if (!values['no-rss'] && models.length) {
+  const id = models.includes('mobilenet-v3-small-embedder') ? 'mobilenet-v3-small-embedder' : models[0];
+  const dir = path.join(SHARED, 'models', id);
+  if (fs.existsSync(dir)) {
+    const big = linkFolder('rss-big', nRss);
+    const samples: { n: number; r: IndexRun }[] = [];
+    b.log(`\npeak RSS: ${nIndex} vs ${nRss} images with ${id}`);
+    for (const [f, n] of [[folder, nIndex], [big, nRss]] as const) samples.push({ n, r: await indexOnce(f, dir) });
+    const [small, large] = samples;
+    const rowOf = (s: { n: number; r: IndexRun }): PathResult => ({
+      name: `rss-${s.n}`,
+      label: `index of ${s.n} images`,
+      reps: 1,
+      seconds: [s.r.totalS],
+      median: s.r.totalS,
+      min: s.r.totalS,
+      max: s.r.totalS,
+      throughput: s.r.steadyRate,
+      cpuPerWall: s.r.cpuS / s.r.totalS,
+      cpuSeconds: [s.r.cpuS],
+      peakRssMiB: s.r.peakRssMiB,
+    });
+    const g: GroupResult = { group: 'rss', title: `peak RSS (VmHWM) of \`lookalike index\` with ${id}: ${nIndex} vs ${nRss} images`, unit: 'images/s', baseline: `rss-${nIndex}`, rounds: 1, paths: [rowOf(small), rowOf(large)], notes: [] };
+    b.record(g);
+    const growth = large.r.peakRssMiB - small.r.peakRssMiB;
+    b.groupNote(g, `peak RSS ${Math.round(small.r.peakRssMiB)} MiB for ${nIndex} images, ${Math.round(large.r.peakRssMiB)} MiB for ${nRss} (${growth >= 0 ? '+' : ''}${Math.round(growth)} MiB for ${(nRss / nIndex).toFixed(1)}x the images: ${((growth * 2 ** 20) / (nRss - nIndex)).toFixed(0)} bytes per extra image); load average ${loadavg()}`);
+    headlines.push(`Peak RSS of indexing is ${Math.round(small.r.peakRssMiB)} MiB for ${nIndex} images and ${Math.round(large.r.peakRssMiB)} MiB for ${nRss}.`);
+  }
+}
+for (const h of headlines) b.headline(h);
+const doc = await b.done();
+if (!b.json) b.log(`\n----- Markdown section for docs/benchmarks.md (or: npm run bench:all -- --only embed) -----\n\n${toMarkdown(doc)}`);

@@ -270,7 +270,8 @@ export function factsLine(m: MachineFacts): string {
 
 type Cell = string | number | undefined;
 const fmt = (v: Cell): string => {
-  if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '-';
+  // null: a NaN that went through JSON (bench:all reads the benches' JSON).
+  if (v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))) return '-';
   if (typeof v === 'string') return v;
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
@@ -381,7 +382,8 @@ export function threadTicks(): Map<string, number> {
 }
 
 /** Per-thread CPU spent between two threadTicks() snapshots. */
-function tickDelta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+/** Per-thread ticks spent between two threadTicks() readings. */
+export function tickDelta(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
   const d = new Map<string, number>();
   for (const [t, v] of b) d.set(t, v - (a.get(t) ?? 0));
   return d;
@@ -549,6 +551,16 @@ export class Bench {
     this.groups.push(g);
     this.log(table(groupRows(g)));
     return this.wrap(g, false);
+  }
+
+  /**
+   * Record a group measured by the bench itself (runs too long for compare's warm-up, e.g. a whole
+   * command in a child process): printed now and kept in the document like a compared group.
+   */
+  record(g: GroupResult): void {
+    if (this.child) return;
+    this.groups.push(g);
+    this.log(`\n${g.title}\n${table(groupRows(g))}`);
   }
 
   /** Add a note under one group's table. */

@@ -1,12 +1,20 @@
 /**
  * The one embedding pipeline: decode + preprocess (sharp) -> batch -> backbone -> pool ->
- * optional tuned head -> L2 normalise. Decoding of the next batch overlaps inference of
- * the current one; undecodable files are reported and skipped.
+ * optional tuned head -> L2 normalise. Decoding runs a bounded number of batches ahead of
+ * inference (embedBatches); undecodable files are reported and skipped.
+ *
+ * How the two stages share the cores (the rule, docs/models.md "Where the time goes"): the
+ * model's session gets every core (ORT's default intra-op threads, or LOOKALIKE_THREADS) with
+ * spinning off, and decoding runs at the same time in decode workers (one per core,
+ * src/embed/decode-pool.ts; sharp's threads under them). Neither stage holds a core it is not
+ * using, so whichever has work takes the idle core: the split of CPU follows what each stage
+ * needs per image, without a fixed thread count per stage.
  */
-import fs from 'node:fs';
 import { config } from '../util/config.ts';
+import { decodeAlone, decodeBatchInto, decodeError } from './decode-batch.ts';
 import { assertInputFits, decodeRgb, normalizeInto, variableSize } from '../models/preprocess.ts';
-import { fsReason } from '../data/images.ts';
+import { decodeRgbShrunk } from '../models/shrink-decode.ts';
+import { decodePool, type DecodePool } from './decode-pool.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
 import { l2normalize, pool } from '../models/pool.ts';
@@ -33,7 +41,7 @@ export interface EmbedResult {
   skipped: Skipped[];
 }
 
-/** Options for embedWithBackbone. */
+/** Options for embedWithBackbone and embedBatches. */
 export interface EmbedOptions {
   batchSize?: number;
   head?: Head;
@@ -43,6 +51,29 @@ export interface EmbedOptions {
   onSkip?: (s: Skipped) => void;
   /** Stop between batches (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** Batches decoded ahead of the one being inferred (default PREFETCH_BATCHES); bounds decoded memory. */
+  prefetch?: number;
+  /** Decode large JPEGs at a reduced DCT scale (models/shrink-decode.ts; default config.shrinkOnLoad). */
+  shrinkOnLoad?: boolean;
+  /** Decode workers (src/embed/decode-pool.ts); 0 decodes on this thread. Default: config.decodeConcurrency when there is more than one batch, else 0. */
+  decodeWorkers?: number;
+}
+
+/**
+ * Batches decoded ahead of inference by default. Two keep the model fed when one batch's decode
+ * finishes late (a large JPEG) while holding at most 3 batch tensors (~19 MB at 32 x 224 x 224 x 3).
+ */
+export const PREFETCH_BATCHES = 2;
+
+/** One embedded batch: the rows of the items that decoded (input order), the skipped ones, and how many items it covered. */
+export interface EmbeddedBatch {
+  ids: string[];
+  /** Row-major ids.length x dim, L2-normalised; owned by the caller. */
+  vectors: Float32Array;
+  dim: number;
+  skipped: Skipped[];
+  /** Items of the input this batch covered (embedded + skipped). */
+  processed: number;
 }
 
 /** Images of one tensor size, ready for one backbone call; `rows` are their positions in `ok`. */
@@ -54,70 +85,59 @@ interface SizeGroup {
 
 interface Decoded {
   items: EmbedItem[];
+  /** The tensor buffer of a fixed-size batch (back to the pool after inference). */
+  buffer?: ArrayBuffer;
   /** One group for fixed-size specs; one per distinct size when each image keeps its aspect ratio. */
   groups: SizeGroup[];
   ok: EmbedItem[];
   skipped: Skipped[];
 }
 
-/** Human-readable reason from a sharp/IO error. */
-export function decodeError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code) return fsReason(e);
-  const msg = (e as Error)?.message ?? String(e);
-  if (/ENOENT|Input file is missing/.test(msg)) return 'file not found';
-  if (/EISDIR/.test(msg)) return 'is a folder';
-  if (/EACCES|permission denied/i.test(msg)) return 'permission denied';
-  if (/^image too large/.test(msg)) return msg.split('\n')[0];
-  if (/pixel limit/i.test(msg)) return `image too large (${msg.split('\n')[0]})`;
-  if (/unsupported image format/i.test(msg)) return 'not an image (unrecognised content)';
-  if (/premature end|truncated|corrupt|read error|incorrect header check|invalid|bad (huffman|seek)/i.test(msg)) return `truncated or corrupt image (${msg.split('\n')[0]})`;
-  return msg.split('\n')[0];
+export { decodeError };
+
+/**
+ * Decode a batch straight into `buffer` (a tensor of batchSize slots), in a decode worker (the
+ * buffer travels there and back by transfer) or on this thread: each image is normalised into the
+ * next free slot, so the batch reaches the model without a copy.
+ */
+async function decodeBatch(items: EmbedItem[], spec: ModelSpec, buffer: ArrayBuffer, shrink: boolean, pool: DecodePool | undefined): Promise<Decoded> {
+  const sources = items.map((i) => i.source);
+  const r = pool ? await pool.decode(sources, spec, shrink, buffer) : { buffer, ...(await decodeBatchInto(sources, spec, new Float32Array(buffer), shrink)) };
+  const { height, width } = inputSize(spec);
+  const pixels = new Float32Array(r.buffer, 0, r.ok.length * inputChannels(spec) * height * width);
+  const ok = r.ok.map((i) => items[i]);
+  const skipped = r.skipped.map((x) => ({ id: items[x.index].id, reason: x.reason }));
+  return { items, buffer: r.buffer, groups: [{ size: { height, width }, pixels, rows: ok.map((_, i) => i) }], ok, skipped };
 }
 
-/** Decode one item with a precise error: missing, folder, empty, or the decoder's own message. */
-async function decodeAlone(item: EmbedItem, spec: ModelSpec): ReturnType<typeof decodeRgb> {
-  if (typeof item.source === 'string') {
-    // Open it first: permission denied, a symlink loop or a missing file get their own reason.
-    const fh = await fs.promises.open(item.source, 'r');
-    const st = await fh.stat().finally(() => fh.close());
-    if (st.isDirectory()) throw new Error('is a folder');
-    if (st.size === 0) throw new Error('empty file (0 bytes)');
-  } else if (item.source.length === 0) throw new Error('empty file (0 bytes)');
-  return decodeRgb(item.source, spec);
-}
-
-async function decodeBatch(items: EmbedItem[], backbone: Backbone): Promise<Decoded> {
-  const channels = inputChannels(backbone.spec);
-  const results = await Promise.allSettled(items.map((it) => decodeRgb(it.source, backbone.spec)));
-  // libvips keeps one error buffer for all threads, so concurrent failures can swap messages:
-  // decode each failed item again on its own to get its true reason.
-  for (let i = 0; i < items.length; i++) {
-    if (results[i].status === 'fulfilled') continue;
-    results[i] = await decodeAlone(items[i], backbone.spec).then(
-      (value) => ({ status: 'fulfilled', value }) as const,
-      (reason) => ({ status: 'rejected', reason }) as const,
-    );
-  }
+/**
+ * A batch of a variable-size spec (each image keeps its aspect ratio): decoded on this thread and
+ * grouped by tensor size, one backbone call per group.
+ */
+async function decodeVariable(items: EmbedItem[], spec: ModelSpec, shrink: boolean): Promise<Decoded> {
+  const decode = shrink ? decodeRgbShrunk : decodeRgb;
+  const results = await Promise.allSettled(items.map((it) => decode(it.source, spec)));
   const ok: EmbedItem[] = [];
   const skipped: Skipped[] = [];
   const decoded: { data: Buffer; width: number; height: number }[] = [];
-  results.forEach((r, i) => {
+  for (let i = 0; i < items.length; i++) {
+    // libvips keeps one error buffer for all threads: a failure is decoded again alone for its true reason.
+    const r = results[i].status === 'fulfilled' ? results[i] : await decodeAlone(items[i].source, spec, decode).then((value) => ({ status: 'fulfilled' as const, value }), (reason) => ({ status: 'rejected' as const, reason }));
     if (r.status === 'fulfilled') {
       decoded.push(r.value);
       ok.push(items[i]);
     } else skipped.push({ id: items[i].id, reason: decodeError(r.reason) });
-  });
-  // Fixed-size specs: one group. Variable-size specs (aspect ratio kept): one group per size.
+  }
+  const channels = inputChannels(spec);
   const bySize = new Map<string, number[]>();
   decoded.forEach((d, i) => {
-    const key = variableSize(backbone.spec) ? `${d.height}x${d.width}` : '';
+    const key = `${d.height}x${d.width}`;
     bySize.set(key, [...(bySize.get(key) ?? []), i]);
   });
   const groups = [...bySize.values()].map((rows) => {
-    const size = variableSize(backbone.spec) ? { height: decoded[rows[0]].height, width: decoded[rows[0]].width } : inputSize(backbone.spec);
+    const size = { height: decoded[rows[0]].height, width: decoded[rows[0]].width };
     const pixels = new Float32Array(rows.length * channels * size.height * size.width);
-    rows.forEach((r, slot) => normalizeInto(decoded[r].data, backbone.spec, pixels, slot, size));
+    rows.forEach((r, slot) => normalizeInto(decoded[r].data, spec, pixels, slot, size));
     return { size, pixels, rows };
   });
   return { items, groups, ok, skipped };
@@ -142,32 +162,80 @@ async function runGroups(backbone: Backbone, cur: Decoded, head: Head | undefine
   return { data: out!, dim };
 }
 
+function slotSize(backbone: Backbone): number {
+  const { height, width } = inputSize(backbone.spec);
+  return inputChannels(backbone.spec) * height * width;
+}
+
+/**
+ * The embedding job, batch by batch, as a stream: decoding runs up to `prefetch` batches ahead
+ * of inference (in decode workers when there is more than one batch, while the model runs on
+ * this thread and its own), into a fixed pool of prefetch + 1 batch tensors reused for the whole
+ * stream and handed between the threads by transfer, so memory does not grow with the number of
+ * items and no batch is copied. Undecodable files are reported and skipped.
+ * Breaking out of the loop stops decoding after the batches already started.
+ */
+export async function* embedBatches(backbone: Backbone, items: readonly EmbedItem[], opts: EmbedOptions = {}): AsyncGenerator<EmbeddedBatch> {
+  const bs = Math.max(1, opts.batchSize ?? config.batchSize);
+  const ahead = Math.max(1, opts.prefetch ?? PREFETCH_BATCHES);
+  const count = Math.ceil(items.length / bs);
+  assertInputFits(backbone.spec, backbone.inputs, backbone.name);
+  const variable = variableSize(backbone.spec);
+  const size = variable ? 0 : slotSize(backbone);
+  const shrink = opts.shrinkOnLoad ?? config.shrinkOnLoad;
+  // Workers pay off from the second batch on; one batch (a query, an upload) decodes here.
+  const workers = variable ? 0 : (opts.decodeWorkers ?? (count > 1 ? config.decodeConcurrency : 0));
+  const decoders = workers > 0 ? decodePool(workers) : undefined;
+  const free: ArrayBuffer[] = [];
+  const queue: Promise<Decoded>[] = [];
+  let started = 0;
+  const fill = () => {
+    while (started < count && queue.length < ahead) {
+      const batch = items.slice(started * bs, (started + 1) * bs);
+      if (variable) queue.push(decodeVariable(batch, backbone.spec, shrink));
+      else queue.push(decodeBatch(batch, backbone.spec, free.pop() ?? new ArrayBuffer(bs * size * 4), shrink, decoders));
+      started++;
+    }
+  };
+  let dim = 0;
+  try {
+    fill();
+    while (queue.length) {
+      const cur = await queue.shift()!;
+      opts.signal?.throwIfAborted();
+      // Keep `ahead` batches decoding while this one runs.
+      fill();
+      for (const s of cur.skipped) opts.onSkip?.(s);
+      let vectors: Float32Array = new Float32Array(0);
+      if (cur.ok.length) {
+        const pooled = await runGroups(backbone, cur, opts.head);
+        if (dim && pooled.dim !== dim) throw new Error(`embedding size changed from ${dim} to ${pooled.dim}`);
+        dim = pooled.dim;
+        vectors = l2normalize(Float32Array.from(pooled.data.subarray(0, cur.ok.length * dim)), dim);
+      }
+      // The model is done with the pixels: the tensor goes back for a later batch.
+      if (cur.buffer) free.push(cur.buffer);
+      opts.onProgress?.(cur.items.length);
+      yield { ids: cur.ok.map((i) => i.id), vectors, dim, skipped: cur.skipped, processed: cur.items.length };
+    }
+  } finally {
+    // Stopped early (break, abort, error): let the batches in flight settle quietly.
+    for (const p of queue) p.catch(() => undefined);
+  }
+}
+
 /** Embed items through a backbone (and head), batch by batch, skipping undecodable files. */
 export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], opts: EmbedOptions = {}): Promise<EmbedResult> {
-  const bs = Math.max(1, opts.batchSize ?? config.batchSize);
-  const batches: EmbedItem[][] = [];
-  for (let i = 0; i < items.length; i += bs) batches.push(items.slice(i, i + bs));
   const ids: string[] = [];
   const chunks: Float32Array[] = [];
   const skipped: Skipped[] = [];
   let dim = 0;
-  assertInputFits(backbone.spec, backbone.inputs, backbone.name);
-  let next: Promise<Decoded> | undefined = batches.length ? decodeBatch(batches[0], backbone) : undefined;
-  for (let b = 0; b < batches.length; b++) {
-    const cur = await next!;
-    opts.signal?.throwIfAborted();
-    // Start decoding the next batch before running this one, so sharp and ORT overlap.
-    next = b + 1 < batches.length ? decodeBatch(batches[b + 1], backbone) : undefined;
-    for (const s of cur.skipped) opts.onSkip?.(s);
-    skipped.push(...cur.skipped);
-    if (cur.ok.length) {
-      const pooled = await runGroups(backbone, cur, opts.head);
-      if (dim && pooled.dim !== dim) throw new Error(`embedding size changed from ${dim} to ${pooled.dim}`);
-      dim = pooled.dim;
-      chunks.push(l2normalize(Float32Array.from(pooled.data), dim));
-      ids.push(...cur.ok.map((i) => i.id));
-    }
-    opts.onProgress?.(cur.items.length);
+  for await (const b of embedBatches(backbone, items, opts)) {
+    skipped.push(...b.skipped);
+    if (!b.ids.length) continue;
+    dim = b.dim;
+    ids.push(...b.ids);
+    chunks.push(b.vectors);
   }
   const vectors = new Float32Array(ids.length * dim);
   let o = 0;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listFolder, listingSkips, type Listing } from '../data/images.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { decodeError, embedWithBackbone, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
+import { decodeError, embedBatches, type EmbedItem, type Skipped } from '../embed/pipeline.ts';
 import type { Head } from '../models/head.ts';
 import { hashFile } from '../util/hash.ts';
 import { crashPoint, diskError } from '../util/atomic.ts';
@@ -338,8 +338,6 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   if (wantAnn && prevIds.size) await prepareAnn();
   const commitItems = Math.max(1, opts.commitItems ?? config.indexCommitItems);
   opts.onPlan?.({ indexed: prevIds.size, unchanged: ids.length - todo.length, toEmbed: todo.length, toRemove: removed.length });
-  // Embed in small groups so the commit clock is checked often; decode overlaps inference within a group.
-  const group = Math.max(1, Math.min(commitItems, 4 * (opts.batchSize ?? 32)));
   let pending: StoreItem[] = [];
   let lastCommit = Date.now();
   let dim = meta.dim;
@@ -356,18 +354,17 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     pending = [];
     lastCommit = Date.now();
   };
-  for (let i = 0; i < todo.length; i += group) {
-    const part = todo.slice(i, i + group);
-    const res = await embedWithBackbone(backbone, part, {
-      batchSize: opts.batchSize,
-      head,
-      onSkip: (s) => {
-        failed.add(s.id);
-        skip(s);
-      },
-      onProgress: (n) => opts.onProgress?.((done += n), todo.length),
-      signal: opts.signal,
-    });
+  // One stream over every file (decoding stays ahead of inference across commits); the commit clock is checked after each batch.
+  for await (const res of embedBatches(backbone, todo, {
+    batchSize: opts.batchSize,
+    head,
+    onSkip: (s) => {
+      failed.add(s.id);
+      skip(s);
+    },
+    onProgress: (n) => opts.onProgress?.((done += n), todo.length),
+    signal: opts.signal,
+  })) {
     opts.signal?.throwIfAborted();
     if (res.ids.length) {
       if (dim && res.dim !== dim) throw new Error(`${opts.out}: index has ${dim}-d embeddings, model gives ${res.dim}-d`);

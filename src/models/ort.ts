@@ -46,12 +46,22 @@ export function sessionOptions(runtime?: Runtime): ort.InferenceSession.SessionO
   return opts;
 }
 
+/** The options each session was created with (what reached ORT: threads, provider), for `optionsOf`. */
+const created = new WeakMap<ort.InferenceSession, ort.InferenceSession.SessionOptions>();
+
+/** The session options a session made by createSession was created with. */
+export function optionsOf(session: ort.InferenceSession): ort.InferenceSession.SessionOptions | undefined {
+  return created.get(session);
+}
+
 /** Create an ORT session from bytes or a path, with a clear error naming the file. */
 export async function createSession(model: string | Uint8Array, what: string, runtime?: Runtime): Promise<ort.InferenceSession> {
   disableOrtTelemetry();
   const opts = sessionOptions(runtime);
   try {
-    return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+    const s = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+    created.set(s, opts);
+    return s;
   } catch (e) {
     const msg = (e as Error).message;
     if (resolveRuntime(runtime).device === 'cuda' && /cuda/i.test(msg)) {
@@ -97,6 +107,11 @@ export class OrtBackbone implements Backbone {
     if (!session.outputNames.includes(this.outputName)) {
       throw new Error(`${name}: no output "${this.outputName}"; outputs are ${session.outputNames.join(', ')}`);
     }
+  }
+
+  /** The options the session was created with (intra-op threads, provider): every model format's ORT session comes from createSession. */
+  get sessionOptions(): ort.InferenceSession.SessionOptions | undefined {
+    return optionsOf(this.session);
   }
 
   /** Run one preprocessed batch. */

@@ -85,17 +85,40 @@ function clip8(v: number): number {
   return s < 0 ? 0 : s > 255 ? 255 : s;
 }
 
+const coeffCache = new Map<string, Coeffs>();
+
+/** coefficients(), memoised: a folder of photos has few distinct sizes, and the table costs as much as a small resize. */
+function cachedCoefficients(inSize: number, outSize: number, resample: Exclude<Resample, 'nearest'>): Coeffs {
+  const key = `${resample}:${inSize}:${outSize}`;
+  let c = coeffCache.get(key);
+  if (!c) {
+    if (coeffCache.size >= 256) coeffCache.clear();
+    c = coefficients(inSize, outSize, FILTERS[resample]);
+    coeffCache.set(key, c);
+  }
+  return c;
+}
+
+/** Scratch for the horizontal pass's output, reused across calls (the function is synchronous). */
+let scratch = new Uint8Array(0);
+
 /** Resize interleaved 8-bit pixels (`channels` per pixel) from w x h to ow x oh as Pillow does. */
 export function resamplePil(src: Uint8Array, w: number, h: number, channels: number, ow: number, oh: number, resample: Resample): Buffer {
   if (ow === w && oh === h) return Buffer.from(src.buffer, src.byteOffset, src.byteLength);
   if (resample === 'nearest') return nearest(src, w, h, channels, ow, oh);
-  const filter = FILTERS[resample];
   let cur: Uint8Array = src;
   let cw = w;
   const half = 1 << (PRECISION_BITS - 1);
   if (ow !== w) {
-    const { bounds, ksize, k } = coefficients(w, ow, filter);
-    const out = Buffer.alloc(ow * h * channels);
+    const { bounds, ksize, k } = cachedCoefficients(w, ow, resample);
+    // The last pass writes a fresh buffer (returned); a first of two passes writes the scratch.
+    const len = ow * h * channels;
+    let out: Uint8Array;
+    if (oh === h) out = Buffer.allocUnsafe(len);
+    else {
+      if (scratch.length < len) scratch = new Uint8Array(len);
+      out = scratch.subarray(0, len);
+    }
     for (let y = 0; y < h; y++) {
       const row = y * w * channels;
       const orow = y * ow * channels;
@@ -133,23 +156,33 @@ export function resamplePil(src: Uint8Array, w: number, h: number, channels: num
     cw = ow;
   }
   if (oh !== h) {
-    const { bounds, ksize, k } = coefficients(h, oh, filter);
-    const out = Buffer.alloc(cw * oh * channels);
+    const { bounds, ksize, k } = cachedCoefficients(h, oh, resample);
+    const out = Buffer.allocUnsafe(cw * oh * channels);
     const stride = cw * channels;
-    // Row by row: add each source row times its weight into one accumulator row (sequential reads).
-    const acc = new Float64Array(stride);
     for (let yy = 0; yy < oh; yy++) {
       const ymin = bounds[yy * 2];
       const n = bounds[yy * 2 + 1];
       const kb = yy * ksize;
       const orow = yy * stride;
-      acc.fill(half);
-      for (let y = 0; y < n; y++) {
-        const kv = k[kb + y];
-        const srow = (ymin + y) * stride;
-        for (let i = 0; i < stride; i++) acc[i] += cur[srow + i] * kv;
+      const base = ymin * stride;
+      // Each output value sums its few taps in a register; up to 4 taps (every upscale and
+      // downscales up to ~1.5x with bilinear) are unrolled, as the loop overhead is most of the cost.
+      if (n === 2 || n === 3 || n === 4) {
+        const k0 = k[kb];
+        const k1 = k[kb + 1];
+        const k2 = n > 2 ? k[kb + 2] : 0;
+        const k3 = n > 3 ? k[kb + 3] : 0;
+        const r1 = base + stride;
+        const r2 = n > 2 ? base + 2 * stride : base;
+        const r3 = n > 3 ? base + 3 * stride : base;
+        for (let i = 0; i < stride; i++) out[orow + i] = clip8(half + cur[base + i] * k0 + cur[r1 + i] * k1 + cur[r2 + i] * k2 + cur[r3 + i] * k3);
+        continue;
       }
-      for (let i = 0; i < stride; i++) out[orow + i] = clip8(acc[i]);
+      for (let i = 0; i < stride; i++) {
+        let ss = half;
+        for (let y = 0, si = base + i; y < n; y++, si += stride) ss += cur[si] * k[kb + y];
+        out[orow + i] = clip8(ss);
+      }
     }
     cur = out;
   }

@@ -26,7 +26,12 @@ export interface LookalikeConfig {
   modelsPath: string[];
   /** Never touch the network, even for Hub ids (LOOKALIKE_OFFLINE=1, default false). */
   offline: boolean;
-  /** Decode concurrency for sharp (default: number of CPU cores). */
+  /**
+   * Decode large JPEGs at a reduced DCT scale before the exact resize, for Pillow-exact specs
+   * (LOOKALIKE_SHRINK_ON_LOAD=1, default off; src/models/shrink-decode.ts has the rule and the tolerance).
+   */
+  shrinkOnLoad: boolean;
+  /** Decode workers of the embedding pipeline, src/embed/decode-pool.ts (default: number of CPU cores). */
   decodeConcurrency: number;
   /** TensorFlow.js backend for TF.js backbones: 'wasm' (default) or 'cpu' (LOOKALIKE_TFJS_BACKEND). */
   tfjsBackend: 'wasm' | 'cpu';
@@ -65,6 +70,7 @@ export const config: LookalikeConfig = {
   cacheDir: process.env.LOOKALIKE_CACHE || path.join(os.homedir(), '.cache', 'lookalike'),
   modelsPath: (process.env.LOOKALIKE_MODELS ?? '').split(path.delimiter).filter((d) => d !== ''),
   offline: process.env.LOOKALIKE_OFFLINE === '1' || process.env.HF_HUB_OFFLINE === '1',
+  shrinkOnLoad: process.env.LOOKALIKE_SHRINK_ON_LOAD === '1',
   decodeConcurrency: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
   tfjsBackend: process.env.LOOKALIKE_TFJS_BACKEND === 'cpu' ? 'cpu' : 'wasm',
   tfjsThreads: envInt('LOOKALIKE_TFJS_THREADS', 0),
