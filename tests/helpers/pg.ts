@@ -1,10 +1,97 @@
-/** Test helpers for the Postgres store: a real pglite-socket server on an ephemeral loopback port. */
+/**
+ * Test helpers for the Postgres store: the real-server tier (a fresh database per test file on the
+ * PostgreSQL + pgvector server at LOOKALIKE_PG_URL, started by scripts/pg-test-server.sh) and a
+ * pglite-socket server on an ephemeral loopback port.
+ */
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT } from './tmp.ts';
+
+/** What a test needs of a server: its URL, statements on its database, and stop (drop) at the end. */
+export interface PgTestServer {
+  /** 'postgres' (the real server) or 'pglite-socket'. */
+  kind: 'postgres' | 'pglite-socket';
+  url: string;
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  stop(): Promise<void>;
+}
+
+const REAL_URL = process.env.LOOKALIKE_PG_URL;
+const SKIP_REAL = process.env.LOOKALIKE_SKIP_REAL_PG === '1';
+const HOW = 'start one: export LOOKALIKE_PG_URL="$(scripts/pg-test-server.sh start)", or set LOOKALIKE_SKIP_REAL_PG=1 to skip the real-server tier';
+
+/**
+ * The `skip` option of a test that needs the real server: false when LOOKALIKE_PG_URL is set; a
+ * reason (printed) only when LOOKALIKE_SKIP_REAL_PG=1 says so. Neither set: false, and the test
+ * fails in freshRealDb naming the fix (a missing server is never skipped silently).
+ */
+export function realPgSkip(): string | false {
+  if (REAL_URL || !SKIP_REAL) return false;
+  const why = 'real-server tier skipped: LOOKALIKE_SKIP_REAL_PG=1 and no LOOKALIKE_PG_URL';
+  console.log(`# ${why}`);
+  return why;
+}
+
+let dbSeq = 0;
+
+/**
+ * A fresh database on the real server (CREATE DATABASE, dropped with its connections by stop()).
+ * Its name says which test file made it, so a leftover is traceable.
+ */
+export async function freshRealDb(tag: string): Promise<PgTestServer> {
+  if (!REAL_URL) throw new Error(`LOOKALIKE_PG_URL is unset: the real-server tier needs a PostgreSQL server with pgvector; ${HOW}`);
+  const name = `lk_${tag.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${++dbSeq}`;
+  const admin = new pg.Client({ connectionString: REAL_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(REAL_URL);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  pool.on('error', () => undefined);
+  let stopped = false;
+  return {
+    kind: 'postgres',
+    url: url.toString(),
+    query: async (text, params) => ({ rows: (await pool.query(text, params)).rows }),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pool.end();
+      const a = new pg.Client({ connectionString: REAL_URL });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+/** What wireServer gives in this environment, for test names. */
+export function wireKind(): string {
+  return REAL_URL || !SKIP_REAL ? 'a real PostgreSQL server' : 'pglite-socket';
+}
+
+/**
+ * The server the wire-protocol tests run on: a fresh database on the real server; with
+ * LOOKALIKE_SKIP_REAL_PG=1 and no LOOKALIKE_PG_URL, a pglite-socket server instead (printed).
+ */
+export async function wireServer(tag: string): Promise<PgTestServer> {
+  if (REAL_URL || !SKIP_REAL) return freshRealDb(tag);
+  console.log(`# ${tag}: LOOKALIKE_SKIP_REAL_PG=1: on pglite-socket instead of a real server`);
+  const s = await startPgServer();
+  return { kind: 'pglite-socket', url: s.url, query: (text, params) => s.db.query(text, params), stop: s.stop };
+}
 
 /** A PGlite (in memory, or in dataDir) served over the Postgres wire protocol on 127.0.0.1. */
 export async function startPgServer(dataDir?: string): Promise<{ url: string; db: PGlite; stop: () => Promise<void> }> {

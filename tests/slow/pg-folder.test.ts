@@ -1,6 +1,8 @@
 /**
- * The folder store and the pglite store give identical top-10 lists (ids and scores) for the same
- * model and images: synthetic images always, ../shared/datasets/ukbench56 when present.
+ * The folder store and the Postgres store give identical top-10 lists (ids and scores) for the same
+ * model and images: synthetic images always, ../shared/datasets/ukbench56 when present; through the
+ * CLI on pglite: and on a real PostgreSQL server (the heavy shared-model comparison runs once, on
+ * the real server).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { openStore, withStore } from '../../src/store/open-store.ts';
 import { findDuplicates } from '../../src/index/dedup.ts';
 import type { StoreItem } from '../../src/store/types.ts';
 import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
-import { startCli, startPgServer } from '../helpers/pg.ts';
+import { startCli, wireKind, wireServer } from '../helpers/pg.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const dir = tmpDir('lookalike-pg-folder-');
@@ -132,7 +134,7 @@ async function cliSameAsFolder(comp: string, modelArgs: string[], labels: string
   return { lkx, search: topIds(f.search) };
 }
 
-test('CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: (and index, search on postgres:// over the wire) equal the folder store', async () => {
+test(`CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: (and index, search, compete, eval on postgres:// on ${wireKind()}) equal the folder store`, async () => {
   const comp = path.join(dir, 'comp-tiny');
   const truth = await writeCompetition(comp, 6, 2);
   const labels = path.join(dir, 'comp-tiny-labels.csv');
@@ -141,10 +143,10 @@ test('CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: 
   fs.writeFileSync(labels, 'path,label\n' + rows.join('\n') + '\n');
   const model = ['--model', writeTinyCnn(dir), ...TINY_FLAGS];
   const pg = `pglite:${path.join(dir, 'comp-db')}`;
-  const server = await startPgServer();
+  const server = await wireServer('pg_folder_tiny');
   let ref: Awaited<ReturnType<typeof cliSameAsFolder>>;
   try {
-    ref = await cliSameAsFolder(comp, model, labels, [{ loc: pg }, { loc: server.url, searchOnly: true }], { evalOn: 'gallery', folderCompete: true });
+    ref = await cliSameAsFolder(comp, model, labels, [{ loc: pg }, { loc: server.url }], { evalOn: 'gallery', folderCompete: true });
   } finally {
     await server.stop();
   }
@@ -201,10 +203,15 @@ test('CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: 
 
 const cufs = path.join(SHARED, 'datasets/cufs-sketch');
 const mobilenet = path.join(SHARED, 'models/mobilenet-v3-small-embedder');
-test('CLI, shared model on a shared dataset (cufs-sketch test/, mobilenet-v3-small): pglite: equals the folder store', { skip: fs.existsSync(cufs) && fs.existsSync(mobilenet) ? false : `${cufs} or ${mobilenet} is absent` }, async () => {
+test(`CLI, shared model on a shared dataset (cufs-sketch test/, mobilenet-v3-small): postgres:// on ${wireKind()} equals the folder store`, { skip: fs.existsSync(cufs) && fs.existsSync(mobilenet) ? false : `${cufs} or ${mobilenet} is absent` }, async () => {
   const labels = path.join(dir, 'cufs-labels.csv');
   const rows = fs.readFileSync(path.join(cufs, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter(([p]) => p.startsWith('test/'));
   assert.equal(rows.length, 176);
   fs.writeFileSync(labels, 'path,label\n' + rows.map(([p, l]) => `${p.slice('test/'.length)},${l}`).join('\n') + '\n');
-  await cliSameAsFolder(path.join(cufs, 'test'), ['--model', mobilenet], labels, [{ loc: `pglite:${path.join(dir, 'cufs-db')}` }], { evalOn: 'all', folderCompete: false });
+  const server = await wireServer('pg_folder_cufs');
+  try {
+    await cliSameAsFolder(path.join(cufs, 'test'), ['--model', mobilenet], labels, [{ loc: server.url }], { evalOn: 'all', folderCompete: false });
+  } finally {
+    await server.stop();
+  }
 });

@@ -13,7 +13,7 @@ import { loadBackbone } from '../../src/models/load.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { openPgStore } from '../../src/store/pg/store.ts';
 import { writeTinyGallery } from '../helpers/kill.ts';
-import { runCli, startPgServer } from '../helpers/pg.ts';
+import { runCli, wireKind, wireServer } from '../helpers/pg.ts';
 import { TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
 const dir = tmpDir('lookalike-pg-rebuild-');
@@ -93,10 +93,10 @@ test('pglite: an interrupted --rebuild leaves the old index; the next one resume
   }
 });
 
-test('postgres:// over the wire: kill -9 inside the swap transaction leaves the old index; the re-run replaces it', async () => {
+test(`postgres:// on ${wireKind()}: kill -9 inside the swap transaction leaves the old index; the re-run replaces it`, async () => {
   const g = path.join(dir, 'gallery-wire');
   await writeTinyGallery(g, 20, 3);
-  const server = await startPgServer();
+  const server = await wireServer('pg_rebuild');
   try {
     const url = server.url;
     const index = (model: string, extra: string[] = [], env: Record<string, string> = {}) => runCli(['index', g, '--model', model, ...TINY_FLAGS, '--store', url, '--json', ...extra], env);

@@ -1,5 +1,5 @@
 /**
- * Scale-out over a real Postgres wire protocol (pglite-socket + pg + pg-boss): `index --enqueue`,
+ * Scale-out on a real PostgreSQL server (pg + pg-boss; pglite-socket only with LOOKALIKE_SKIP_REAL_PG=1): `index --enqueue`,
  * three `lookalike worker` processes, one SIGKILLed inside its write transaction and one killed
  * -9 from outside after claiming a job; the store ends with every image exactly once.
  */
@@ -10,14 +10,14 @@ import path from 'node:path';
 import PgBoss from 'pg-boss';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { listFolder } from '../../src/data/images.ts';
-import { startPgServer, startCli } from '../helpers/pg.ts';
+import { startCli, wireKind, wireServer, type PgTestServer } from '../helpers/pg.ts';
 import { runCli } from '../helpers/cli.ts';
 import { TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
-let server: Awaited<ReturnType<typeof startPgServer>> | undefined;
+let server: PgTestServer | undefined;
 after(async () => server?.stop());
 
-test('enqueue, 3 workers, kill -9 mid-batch: every image stored exactly once; failures parked; status', async () => {
+test(`${wireKind()}: enqueue, 3 workers, kill -9 mid-batch: every image stored exactly once; failures parked; status`, async () => {
   const dir = tmpDir('lookalike-workers-');
   const gallery = path.join(dir, 'gallery');
   await writeClassFolders(gallery, 6, 8, 0);
@@ -27,7 +27,7 @@ test('enqueue, 3 workers, kill -9 mid-batch: every image stored exactly once; fa
   const other = path.join(dir, 'other');
   fs.mkdirSync(other);
   const otherModel = writeTinyCnn(other, { seed: 99 });
-  server = await startPgServer();
+  server = await wireServer('pg_workers');
   const url = `${server.url}?index=scale`;
 
   const enq = await runCli(['index', gallery, '--model', model, ...TINY_FLAGS, '--store', url, '--enqueue', '--job-size', '4', '--job-timeout', '3', '--retry-delay', '1', '--json']);
@@ -68,13 +68,13 @@ test('enqueue, 3 workers, kill -9 mid-batch: every image stored exactly once; fa
   assert.equal(s.status, 0, s.stderr);
 
   // Every image exactly once: the ids are the listing, no duplicates, vectors present.
-  const rows = await server.db.query<{ id: string; n: number }>('SELECT id, count(*)::int AS n FROM lookalike.items_scale GROUP BY id ORDER BY id');
+  const rows = await server.query<{ id: string; n: number }>('SELECT id, count(*)::int AS n FROM lookalike.items_scale GROUP BY id ORDER BY id');
   assert.deepEqual(rows.rows.map((r) => r.id), [...images].sort());
   assert.ok(rows.rows.every((r) => r.n === 1));
-  const withHash = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM lookalike.items_scale WHERE sha256 IS NOT NULL AND size > 0');
+  const withHash = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM lookalike.items_scale WHERE sha256 IS NOT NULL AND size > 0');
   assert.equal(withHash.rows[0].n, 48);
   // The job interrupted inside its transaction was retried (pg-boss expiry + retry), not lost.
-  const retried = await server.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'lookalike_embed_scale' AND state = 'completed' AND retry_count > 0`);
+  const retried = await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'lookalike_embed_scale' AND state = 'completed' AND retry_count > 0`);
   assert.ok(retried.rows[0].n >= 1, 'a killed job was retried');
 
   const st = await runCli(['status', '--store', url, '--json']);

@@ -1,6 +1,7 @@
 /**
  * The Postgres store (src/store/pg) against the VectorStore contract, on PGlite in-process
- * (pglite:DIR) and over a real socket (pglite-socket server + the `pg` driver).
+ * (pglite:DIR) and over the wire (the `pg` driver) on a real PostgreSQL + pgvector server
+ * (LOOKALIKE_PG_URL; pglite-socket only when LOOKALIKE_SKIP_REAL_PG=1).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { parsePgLocation } from '../../src/store/pg/location.ts';
 import { MIGRATIONS } from '../../src/store/pg/tables.ts';
 import { searchBrute } from '../../src/store/exact.ts';
 import type { StoreItem } from '../../src/store/types.ts';
-import { randomUnitRows, startPgServer } from '../helpers/pg.ts';
+import { randomUnitRows, wireKind, wireServer, type PgTestServer } from '../helpers/pg.ts';
 import { ROOT, tmpDir } from '../helpers/tmp.ts';
 import { storeContract } from '../helpers/store-contract.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -27,12 +28,12 @@ vecs.copyWithin(5 * DIM, 0, DIM);
 vecs.copyWithin(9 * DIM, 0, DIM);
 const items: StoreItem[] = ids.map((id, i) => ({ id, vector: vecs.slice(i * DIM, (i + 1) * DIM), file: { sha256: `sha-${i}`, size: i + 1 }, label: `c${i % 5}` }));
 
-let server: Awaited<ReturnType<typeof startPgServer>>;
+let server: PgTestServer;
 const dbDir = path.join(tmpDir('lookalike-pg-'), 'db');
 const locations: Record<string, string> = {};
 
 before(async () => {
-  server = await startPgServer();
+  server = await wireServer('store_pg');
   locations.pglite = `pglite:${dbDir}`;
   locations.socket = `${server.url}?index=gallery`;
 });
@@ -43,7 +44,7 @@ after(async () => {
 // The shared VectorStore contract, through openStore, on both engines (a fresh index name per test).
 let fresh = 0;
 storeContract('pglite:DIR', { fresh: async () => `pglite:${dbDir}?index=contract_${++fresh}`, open: (loc, o) => openStore(loc, o) });
-storeContract('postgres:// over pglite-socket', { fresh: async () => `${server.url}?index=contract_${++fresh}`, open: (loc, o) => openStore(loc, o) });
+storeContract(`postgres:// on ${wireKind()}`, { fresh: async () => `${server.url}?index=contract_${++fresh}`, open: (loc, o) => openStore(loc, o) });
 
 function brute(gallery: Float32Array, galleryIds: string[], q: Float32Array, k: number): { id: string; score: number }[][] {
   // searchBrute breaks ties by row: give it rows in id order so ties go by id, as the contract says.
@@ -136,10 +137,10 @@ test('pglite:DIR store keeps the store contract; another process is refused nami
   await assert.rejects(openPgStore(`pglite:${dbDir}?index=other`), /no index "other"/);
 });
 
-test('postgres:// store over a real socket (pglite-socket + pg) keeps the store contract', async () => {
+test(`postgres:// store on ${wireKind()} keeps the store contract`, async () => {
   await contract('socket');
   // Migrations are recorded once.
-  const mig = await server.db.query<{ version: number }>('SELECT version FROM lookalike.schema_migrations ORDER BY version');
+  const mig = await server.query<{ version: number }>('SELECT version FROM lookalike.schema_migrations ORDER BY version');
   assert.deepEqual(mig.rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
   assert.deepEqual(MIGRATIONS.map((m) => m.version), [1, 2, 3]);
   // Readers open beside a writer; a lock left by a dead process is taken over.
@@ -150,7 +151,7 @@ test('postgres:// store over a real socket (pglite-socket + pg) keeps the store 
   await r.close();
   await w.close();
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  await server.db.query(`INSERT INTO lookalike.locks (index_name, holder, pid, host, token) VALUES ('gallery', 'ghost', $1, $2, 't')`, [Number(dead.stdout), (await import('node:os')).hostname()]);
+  await server.query(`INSERT INTO lookalike.locks (index_name, holder, pid, host, token) VALUES ('gallery', 'ghost', $1, $2, 't')`, [Number(dead.stdout), (await import('node:os')).hostname()]);
   const taken = await openPgStore(locations.socket, { write: true });
   await taken.close();
   // Created without a width (as index does before its first batch): empty until the first write fixes it.
