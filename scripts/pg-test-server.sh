@@ -3,6 +3,7 @@
 #
 #   scripts/pg-test-server.sh start   # prints the URL on stdout (logs on stderr); idempotent
 #   scripts/pg-test-server.sh url     # the running server's URL (exit 1 when none runs)
+#   scripts/pg-test-server.sh restart # a fast restart on the same port (tests of a server going away)
 #   scripts/pg-test-server.sh stop    # stops it and deletes its cluster (nothing else)
 #
 #   export LOOKALIKE_PG_URL="$(scripts/pg-test-server.sh start)" && npm test; scripts/pg-test-server.sh stop
@@ -128,6 +129,11 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  restart)
+    running || die "no test server runs (start it: $0 start)"
+    as_user "$PGBIN/pg_ctl" -D "$STATE/data" -l "$STATE/server.log" -w -t 60 restart -m fast >/dev/null
+    log "restarted"
+    ;;
   url) running || die "no test server runs (start it: $0 start)"; url_of ;;
-  *) echo "usage: $0 start|url|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|url|restart|stop" >&2; exit 2 ;;
 esac

@@ -8,7 +8,8 @@ import pg from 'pg';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT } from './tmp.ts';
 
 /** What a test needs of a server: its URL, statements on its database, and stop (drop) at the end. */
@@ -38,6 +39,35 @@ export function realPgSkip(): string | false {
 
 let dbSeq = 0;
 
+/** application_name of the tests' own sessions (left out when counting lookalike's). */
+export const TEST_APP = 'lookalike-test';
+
+/** Sessions on a test database other than the test's own (lookalike's pools, pg-boss, killed workers' leftovers). */
+export async function otherSessions(server: PgTestServer): Promise<{ application_name: string; state: string; query: string }[]> {
+  const { rows } = await server.query<{ application_name: string; state: string; query: string }>(
+    `SELECT application_name, state, left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> $1`,
+    [TEST_APP],
+  );
+  return rows;
+}
+
+/**
+ * A private PostgreSQL cluster of this test (scripts/pg-test-server.sh with its own folder), for
+ * tests that restart the server; needs what the real-server tier needs (pgvector installed).
+ */
+export async function privateServer(tag: string): Promise<{ url: string; restart: () => void; stop: () => void }> {
+  const state = path.join(os.tmpdir(), `lookalike-pg-${tag}-${process.pid}`);
+  const script = path.join(ROOT, 'scripts/pg-test-server.sh');
+  const env = { ...process.env, LOOKALIKE_PG_STATE: state };
+  const run = (cmd: string) => {
+    const r = spawnSync('bash', [script, cmd], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`pg-test-server.sh ${cmd}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const url = run('start');
+  return { url, restart: () => void run('restart'), stop: () => void run('stop') };
+}
+
 /**
  * A fresh database on the real server (CREATE DATABASE, dropped with its connections by stop()).
  * Its name says which test file made it, so a leftover is traceable.
@@ -55,7 +85,7 @@ export async function freshRealDb(tag: string): Promise<PgTestServer> {
   }
   const url = new URL(REAL_URL);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2, application_name: TEST_APP });
   pool.on('error', () => undefined);
   let stopped = false;
   return {

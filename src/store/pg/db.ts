@@ -65,24 +65,77 @@ async function openPglite(loc: PgLocation): Promise<Db> {
   });
 }
 
+/** SQLSTATEs and socket errors that mean the connection or the server went away (a restart, a terminated backend). */
+const LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/** True when an error means the server or the connection went away, not that a statement failed. */
+export function isConnectionLoss(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | undefined;
+  return !!err && ((!!err.code && LOST.has(err.code)) || /Connection terminated|connection (is )?(closed|lost)|terminating connection|the database system is (starting up|shutting down)/i.test(err.message ?? ''));
+}
+
+/** Delays (ms) between the attempts of a retried statement or transaction: about 5 s in all, a fast restart's length. */
+export const RETRY_DELAYS_MS = [200, 500, 1000, 1500, 2000];
+
+/** The one-line error of a lost connection: what happened and what to do. */
+export function lostError(e: unknown, what: string): Error {
+  const msg = String((e as Error)?.message ?? e).split('\n')[0];
+  const out = new Error(`${what}: lost the connection to the Postgres server (${msg}); the server restarted or went away. Nothing of the interrupted transaction was committed; run the command again when the server is up (it resumes where it stopped)`);
+  (out as Error & { code?: string }).code = 'LOOKALIKE_PG_LOST';
+  return out;
+}
+
+/**
+ * Run fn, again after a lost connection (RETRY_DELAYS_MS), for work that is safe to repeat: reads,
+ * and transactions that were rolled back by the loss. Other errors are thrown at once.
+ */
+export async function retryOnLoss<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isConnectionLoss(e) || (e as { commitUnknown?: boolean }).commitUnknown) throw e;
+      if (attempt >= RETRY_DELAYS_MS.length) throw lostError(e, what);
+      await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+    }
+  }
+}
+
 class PoolDb implements Db {
   readonly kind = 'postgres' as const;
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly where: string,
+  ) {}
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query(text, params)).rows as T[];
+    const run = async () => (await this.pool.query(text, params)).rows as T[];
+    // A read is repeated after a lost connection; a single write is not (it may have run).
+    return /^\s*(SELECT|WITH)\b/i.test(text) ? retryOnLoss(this.where, run) : run();
   }
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client whose server goes away emits 'error' besides failing its query;
+    // without a listener that event would end the process with a stack trace.
+    let lost: Error | undefined;
+    const onError = (e: Error) => (lost = e);
+    client.on('error', onError);
+    let committing = false;
     try {
       await client.query('BEGIN');
       const out = await fn({ query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] });
+      committing = true;
       await client.query('COMMIT');
       return out;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (!lost && !isConnectionLoss(e)) await client.query('ROLLBACK').catch(() => undefined);
+      else if (!lost) lost = e as Error;
+      // A loss during COMMIT leaves its outcome unknown: never retried as if rolled back.
+      if (lost && committing) Object.assign(e as object, { commitUnknown: true });
       throw e;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection is discarded, not returned to the pool.
+      client.release(lost ?? false);
     }
   }
   async close(): Promise<void> {
@@ -94,12 +147,13 @@ class PoolDb implements Db {
 export async function openDb(loc: PgLocation, opts: { max?: number } = {}): Promise<Db> {
   if (loc.kind === 'pglite') return openPglite(loc);
   const { default: pg } = await optionalImport<typeof import('pg')>('pg', 'postgres');
-  const pool = new pg.Pool({ connectionString: loc.connectionString, max: opts.max ?? 4 });
+  // application_name: lookalike's sessions are told apart in pg_stat_activity (unless the URL names one).
+  const pool = new pg.Pool({ connectionString: loc.connectionString, max: opts.max ?? 4, application_name: 'lookalike', idleTimeoutMillis: 10_000 });
   // An idle client's socket error must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  const db = new PoolDb(pool);
+  const db = new PoolDb(pool, redact(loc.location));
   try {
-    await db.query('SELECT 1');
+    await pool.query('SELECT 1'); // not retried: a server that is down is reported at once
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw new Error(`cannot connect: ${(e as Error).message}`);

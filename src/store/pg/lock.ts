@@ -1,7 +1,12 @@
 /**
  * Writer locks. In the database: one row per index in lookalike.locks naming the holder
  * (command, pid, host) with a heartbeat; a row whose process is gone (same host) or whose
- * heartbeat is older than LOCK_STALE_S (another host) is taken over. For `pglite:DIR`, PGlite
+ * heartbeat is older than LOCK_STALE_S (another host) is taken over. The row is claimed by
+ * INSERT ... ON CONFLICT DO NOTHING: of two writers racing for a missing row, the second waits on
+ * the first's uncommitted key and then sees the conflict, so exactly one wins. A row, not a
+ * session advisory lock: it names the holder for the error, works the same on PGlite (one
+ * backend shared by the whole process, where an advisory lock would be granted twice) and
+ * behind transaction-pooling proxies, and needs no connection pinned for the writer's lifetime. For `pglite:DIR`, PGlite
  * is single-process: one instance per folder is shared inside a process (src/store/pg/db.ts) and a
  * lock file in DIR keeps other processes out.
  */
@@ -38,19 +43,22 @@ export interface HeldLock {
 export async function takeWriterLock(db: Db, index: string, what: string): Promise<HeldLock> {
   const me = { holder: holderName(), pid: process.pid, host: os.hostname(), token: randomUUID() };
   await db.transaction(async (tx) => {
-    const rows = await tx.query<LockRow>(
-      'SELECT holder, pid, host, since, EXTRACT(EPOCH FROM now() - heartbeat)::float8 AS age_s FROM lookalike.locks WHERE index_name = $1 FOR UPDATE',
+    const claimed = await tx.query(
+      'INSERT INTO lookalike.locks (index_name, holder, pid, host, token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (index_name) DO NOTHING RETURNING token',
+      [index, me.holder, me.pid, me.host, me.token],
+    );
+    if (claimed.length) return;
+    // Held or left behind: the row is locked while it is judged, so one taker at a time.
+    const [row] = await tx.query<LockRow & { token: string }>(
+      'SELECT holder, pid, host, since, token, EXTRACT(EPOCH FROM now() - heartbeat)::float8 AS age_s FROM lookalike.locks WHERE index_name = $1 FOR UPDATE',
       [index],
     );
-    const row = rows[0];
-    if (row) {
-      const dead = row.host === me.host ? !processAlive(row.pid) : row.age_s > LOCK_STALE_S;
-      if (!dead) throw new Error(`${what}: index "${index}" is being written by ${row.holder} (pid ${row.pid} on ${row.host}, since ${new Date(row.since).toISOString()}); wait for it to finish`);
-    }
+    if (!row) throw new Error(`${what}: index "${index}": its lock was released while being taken; try again`);
+    const dead = row.host === me.host ? !processAlive(row.pid) : row.age_s > LOCK_STALE_S;
+    if (!dead) throw new Error(`${what}: index "${index}" is being written by ${row.holder} (pid ${row.pid} on ${row.host}, since ${new Date(row.since).toISOString()}); wait for it to finish`);
     await tx.query(
-      `INSERT INTO lookalike.locks (index_name, holder, pid, host, token) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (index_name) DO UPDATE SET holder = $2, pid = $3, host = $4, token = $5, since = now(), heartbeat = now()`,
-      [index, me.holder, me.pid, me.host, me.token],
+      'UPDATE lookalike.locks SET holder = $2, pid = $3, host = $4, token = $5, since = now(), heartbeat = now() WHERE index_name = $1 AND token = $6',
+      [index, me.holder, me.pid, me.host, me.token, row.token],
     );
   });
   const timer = setInterval(() => {

@@ -81,4 +81,5 @@ export async function swapRebuild(old: PgStore, staging: PgStore): Promise<void>
     crashPoint('pg-rebuild:swap');
   });
   old.dim = staging.dim;
+  old.embedding = staging.embedding;
 }

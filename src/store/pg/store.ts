@@ -12,12 +12,13 @@ import { filterSql } from './filter-sql.ts';
 import type { FileRecord, Hit, ItemRecord, OpenOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { ANN_AUTO_MIN } from '../ann-mode.ts';
 import { checkEf } from '../../util/options.ts';
-import { openDb } from './db.ts';
+import { searchExact } from '../exact.ts';
+import { openDb, retryOnLoss } from './db.ts';
 import type { Db, Sql } from './sql.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
 import { takeWriterLock, type HeldLock } from './lock.ts';
 import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './tables.ts';
-import { dotRows, parseVectorText, toVectorBinary, toVectorText } from './vectors.ts';
+import { dotRows, parseVectorBinary, toVectorBinary, toVectorText } from './vectors.ts';
 
 /** Extra candidates fetched beyond k before exact re-scoring (absorbs pgvector's float rounding). */
 const RESCORE_MARGIN = 16;
@@ -25,6 +26,28 @@ const RESCORE_MARGIN = 16;
 const INSERT_ROWS = 500;
 /** Queries per search statement (one LATERAL join). */
 const QUERY_BATCH = 32;
+/**
+ * An exact search of at least this many queries reads the table once (binary, in id order) and
+ * ranks it here with the exact kernel, as the folder store does: one pass instead of a sequential
+ * scan per query on the server and k vectors per query on the wire.
+ */
+const SCAN_MIN_QUERIES = 8;
+/** Rows per block when an exact search reads the table. */
+const SCAN_BLOCK_ROWS = 8192;
+
+/** The embedding an index holds: backbone and head fingerprints (a rebuild with another model changes it). */
+function embeddingKey(model: string | null | undefined, head: string | null | undefined): string {
+  return `${model ?? ''}/${head ?? ''}`;
+}
+
+/**
+ * The error of a reader whose index was rebuilt with another model under it (HTTP 409 in serve):
+ * its query vectors are from the old model, so it must reopen the index rather than search.
+ */
+export function indexChangedError(where: string, index: string, now: { dim: number; key: string }): Error {
+  const e = new Error(`${where}: index "${index}" was rebuilt with another model since it was opened (now ${now.dim}-d, model ${now.key.split('/')[0].slice(0, 12)}); reopen it to search it (restart serve, or run the command again)`);
+  return Object.assign(e, { statusCode: 409, code: 'LOOKALIKE_INDEX_CHANGED' });
+}
 
 /** An item as PgStore writes it: a StoreItem plus the source path it was read from. */
 export type PgItem = StoreItem & { path?: string };
@@ -45,6 +68,8 @@ export class PgStore implements VectorStore {
   readonly index: string;
   readonly table: string;
   private closed = false;
+  /** The embedding (embeddingKey) this store was opened with; a search of another one is refused. */
+  embedding = '';
 
   constructor(
     readonly db: Db,
@@ -64,12 +89,34 @@ export class PgStore implements VectorStore {
     return `${redact(this.location)}`;
   }
 
-  /** True once the index has its items table (a store created with dim 0 gets it at its first write). */
+  /**
+   * True once the index has its items table (a store created with dim 0 gets it at its first
+   * write). Throws indexChangedError when a --rebuild swapped in another model's vectors since open.
+   */
   private async ready(): Promise<boolean> {
-    if (this.dim > 0) return true;
-    const [r] = await this.db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [this.index]);
-    this.dim = r?.dim ?? 0;
+    const [r] = await this.db.query<{ dim: number; m: string | null; h: string | null }>(
+      `SELECT dim, model::jsonb->>'fingerprint' AS m, head::jsonb->>'fingerprint' AS h FROM lookalike.indexes WHERE name = $1`,
+      [this.index],
+    );
+    if (!r) throw new Error(`${this.where()}: index "${this.index}" was dropped`);
+    const key = embeddingKey(r.m, r.h);
+    if (!this.embedding) this.embedding = key;
+    if (key !== this.embedding || (this.dim > 0 && r.dim !== this.dim)) throw indexChangedError(this.where(), this.index, { dim: r.dim, key });
+    this.dim = r.dim;
     return this.dim > 0;
+  }
+
+  /** Decode one vector_send(embedding) row; a width other than the index's means it was rebuilt under us. */
+  private decode(e: Uint8Array, out: Float32Array, offset: number): void {
+    const n = parseVectorBinary(e, out, offset, this.dim);
+    if (n !== this.dim) throw indexChangedError(this.where(), this.index, { dim: n, key: '' });
+  }
+
+  /** Rethrow pgvector's width mismatch (a rebuild swapped under a running statement) as indexChangedError. */
+  private changed(e: unknown): never {
+    const m = /different vector dimensions (\d+) and (\d+)/.exec((e as Error)?.message ?? '');
+    if (m) throw indexChangedError(this.where(), this.index, { dim: Number(m[1]) === this.dim ? Number(m[2]) : Number(m[1]), key: '' });
+    throw e;
   }
 
   /** Metadata: model, head, dim, dates. */
@@ -148,16 +195,16 @@ export class PgStore implements VectorStore {
       return new Float32Array(0);
     }
     const out = new Float32Array(ids.length * this.dim);
-    const row = new Map<string, string>();
+    const row = new Map<string, Uint8Array>();
     for (let i = 0; i < ids.length; i += 10_000) {
       const part = ids.slice(i, i + 10_000);
-      const rows = await this.db.query<{ id: string; e: string }>(`SELECT id, embedding::text AS e FROM ${this.table} WHERE id = ANY($1::text[])`, [part]);
+      const rows = await this.db.query<{ id: string; e: Uint8Array }>(`SELECT id, vector_send(embedding) AS e FROM ${this.table} WHERE id = ANY($1::text[])`, [part]);
       for (const r of rows) row.set(r.id, r.e);
     }
     ids.forEach((id, i) => {
       const e = row.get(id);
       if (e === undefined) throw new Error(`${this.where()}: no id "${id}" in index "${this.index}"`);
-      parseVectorText(e, out, i * this.dim, this.dim);
+      this.decode(e, out, i * this.dim);
     });
     return out;
   }
@@ -167,12 +214,12 @@ export class PgStore implements VectorStore {
     if (!(await this.ready())) return;
     let after: string | null = null;
     for (;;) {
-      const rows: { id: string; e: string }[] = after === null
-        ? await this.db.query(`SELECT id, embedding::text AS e FROM ${this.table} ORDER BY id LIMIT $1`, [blockRows])
-        : await this.db.query(`SELECT id, embedding::text AS e FROM ${this.table} WHERE id > $1 ORDER BY id LIMIT $2`, [after, blockRows]);
+      const rows: { id: string; e: Uint8Array }[] = after === null
+        ? await this.db.query(`SELECT id, vector_send(embedding) AS e FROM ${this.table} ORDER BY id LIMIT $1`, [blockRows])
+        : await this.db.query(`SELECT id, vector_send(embedding) AS e FROM ${this.table} WHERE id > $1 ORDER BY id LIMIT $2`, [after, blockRows]);
       if (!rows.length) return;
       const vectors = new Float32Array(rows.length * this.dim);
-      rows.forEach((r, i) => parseVectorText(r.e, vectors, i * this.dim, this.dim));
+      rows.forEach((r, i) => this.decode(r.e, vectors, i * this.dim));
       yield { ids: rows.map((r) => r.id), vectors, dim: this.dim };
       if (rows.length < blockRows) return;
       after = rows[rows.length - 1].id;
@@ -205,30 +252,40 @@ export class PgStore implements VectorStore {
     const limit = k + 1 + RESCORE_MARGIN;
     const ef = Math.max(opts.ef ?? 40, limit);
     if (opts.ef !== undefined) checkEf(opts.ef);
+    // A filtered search stays in SQL (the filter is a WHERE clause there).
+    if (!ann && !f && (nq >= SCAN_MIN_QUERIES || limit * 8 >= count)) return this.searchScan(queries, nq, k, opts);
+    // Over the wire (`pg`) query vectors go in pgvector's binary format; PGlite takes text.
+    const encode = this.db.kind === 'postgres' ? toVectorBinary : toVectorText;
     for (let q0 = 0; q0 < nq; q0 += QUERY_BATCH) {
       const q1 = Math.min(nq, q0 + QUERY_BATCH);
-      const idx: number[] = [];
-      const texts: string[] = [];
+      const params: unknown[] = [];
+      const values: string[] = [];
       for (let q = q0; q < q1; q++) {
-        idx.push(q);
-        texts.push(toVectorText(queries, q * dim, dim));
+        params.push(encode(queries, q * dim, dim));
+        values.push(`(${q}, $${params.length}::vector(${dim}))`);
       }
-      const rows = await this.db.transaction(async (tx: Sql) => {
-        if (ann) await tx.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [String(Math.min(ef, 1000))]);
-        else await tx.query(`SELECT set_config('enable_indexscan', 'off', true)`);
-        // A filtered HNSW scan keeps going until LIMIT rows match (pgvector >= 0.8 iterative scans).
-        if (ann && f) await tx.query(`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
-        return tx.query<{ i: number; id: string; e: string }>(
-          // The queries are cast to vector once (a materialised CTE), not once per scanned row.
-          `WITH q AS MATERIALIZED (SELECT i, v::vector(${dim}) AS v FROM unnest($1::int[], $2::text[]) AS u(i, v))
-           SELECT q.i, c.id, c.embedding::text AS e
-             FROM q CROSS JOIN LATERAL (
-               SELECT id, embedding FROM ${this.table}${f ? ` WHERE ${f.sql}` : ''}
-                ORDER BY embedding <=> q.v LIMIT $3) AS c`,
-          [idx, texts, limit, ...(f?.params ?? [])],
-        );
-      });
-      const byQuery = new Map<number, { id: string; e: string }[]>();
+      params.push(limit);
+      const lim = params.length;
+      const fb = opts.filter && filterSql(opts.filter, { fields: 'fields', id: 'id', firstParam: lim + 1 });
+      if (fb) params.push(...fb.params);
+      const rows = await retryOnLoss(this.where(), () =>
+        this.db.transaction(async (tx: Sql) => {
+          if (ann) await tx.query(`SELECT set_config('hnsw.ef_search', $1, true)`, [String(Math.min(ef, 1000))]);
+          else await tx.query(`SELECT set_config('enable_indexscan', 'off', true)`);
+          // A filtered HNSW scan keeps going until LIMIT rows match (pgvector >= 0.8 iterative scans).
+          if (ann && fb) await tx.query(`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
+          return tx.query<{ i: number; id: string; e: Uint8Array }>(
+            // The queries are materialised once, not recomputed per scanned row; results come back binary.
+            `WITH q(i, v) AS MATERIALIZED (VALUES ${values.join(', ')})
+             SELECT q.i, c.id, vector_send(c.embedding) AS e
+               FROM q CROSS JOIN LATERAL (
+                 SELECT id, embedding FROM ${this.table}${fb ? ` WHERE ${fb.sql}` : ''}
+                  ORDER BY embedding <=> q.v LIMIT $${lim}) AS c`,
+            params,
+          );
+        }),
+      ).catch((e) => this.changed(e));
+      const byQuery = new Map<number, { id: string; e: Uint8Array }[]>();
       for (const r of rows) {
         const list = byQuery.get(r.i) ?? [];
         list.push(r);
@@ -240,7 +297,7 @@ export class PgStore implements VectorStore {
         const scored: { id: string; score: number }[] = [];
         for (const c of byQuery.get(q) ?? []) {
           if (c.id === skip) continue;
-          parseVectorText(c.e, v, 0, dim);
+          this.decode(c.e, v, 0);
           const score = dotRows(queries, q * dim, v, 0, dim);
           if (opts.minScore !== undefined && score < opts.minScore) continue;
           scored.push({ id: c.id, score });
@@ -258,6 +315,44 @@ export class PgStore implements VectorStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Exact top-k of many queries: the table read once in id order (binary), each block ranked by
+   * the exact kernel (as the folder store ranks its segments) and merged per query by (score
+   * descending, id ascending). Memory: one block plus queries x k hits.
+   */
+  private async searchScan(queries: Float32Array, nq: number, k: number, opts: SearchOptions): Promise<Hit[][]> {
+    const { dim } = this;
+    const extra = opts.exclude?.some((e) => e !== undefined) ? 1 : 0;
+    let best: { id: string; score: number }[][] = Array.from({ length: nq }, () => []);
+    for await (const b of this.scan(SCAN_BLOCK_ROWS)) {
+      const n = b.ids.length;
+      const kk = Math.min(n, k + extra);
+      const top = await searchExact(b.vectors, queries, dim, kk, { chunk: n });
+      best = best.map((have, q) => {
+        const skip = opts.exclude?.[q];
+        const fresh: { id: string; score: number }[] = [];
+        for (let j = 0; j < kk; j++) {
+          const r = top.indices[q * kk + j];
+          if (r < 0) break;
+          const score = top.scores[q * kk + j];
+          if (b.ids[r] === skip || (opts.minScore !== undefined && score < opts.minScore)) continue;
+          fresh.push({ id: b.ids[r], score });
+        }
+        if (!have.length) return fresh.slice(0, k);
+        // Blocks come in id order: on equal scores the earlier block's (smaller) id goes first.
+        const merged: { id: string; score: number }[] = [];
+        let i = 0;
+        let j = 0;
+        while (merged.length < k && (i < have.length || j < fresh.length)) {
+          if (j >= fresh.length || (i < have.length && have[i].score >= fresh[j].score)) merged.push(have[i++]);
+          else merged.push(fresh[j++]);
+        }
+        return merged;
+      });
+    }
+    return best.map((list) => list.map((h, j) => ({ rank: j + 1, id: h.id, score: h.score })));
   }
 
   private checkItems(items: StoreItem[]): void {
@@ -340,7 +435,11 @@ export class PgStore implements VectorStore {
     if (this.closed) throw new Error(`${this.where()}: store is closed`);
     const dim = this.dim;
     try {
-      await this.db.transaction((tx) => this.applyIn(tx, change));
+      // A transaction cut by a lost connection was rolled back: it is applied again (upserts by id, so never twice).
+      await retryOnLoss(this.where(), () => {
+        this.dim = dim;
+        return this.db.transaction((tx) => this.applyIn(tx, change));
+      });
     } catch (e) {
       this.dim = dim; // a table made by a rolled-back first write does not exist
       throw e;
@@ -397,7 +496,8 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
     }
     releases.push(() => db.close());
     await migrate(db);
-    let [row] = await db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [loc.index]);
+    const rowSql = `SELECT dim, model::jsonb->>'fingerprint' AS m, head::jsonb->>'fingerprint' AS h FROM lookalike.indexes WHERE name = $1`;
+    let [row] = await db.query<{ dim: number; m: string | null; h: string | null }>(rowSql, [loc.index]);
     if (!row && opts.create) {
       const c = opts.create;
       await db.transaction(async (tx) => {
@@ -407,7 +507,7 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
           [loc.index, c.dim, JSON.stringify(c.model), c.head ? JSON.stringify(c.head) : null, c.root ?? null],
         );
       });
-      [row] = await db.query<{ dim: number }>('SELECT dim FROM lookalike.indexes WHERE name = $1', [loc.index]);
+      [row] = await db.query<{ dim: number; m: string | null; h: string | null }>(rowSql, [loc.index]);
     }
     if (!row) throw new Error(`${shown}: no index "${loc.index}" in this database (create it with \`lookalike index FOLDER --store ${shown}\`)`);
     let lock: HeldLock | undefined;
@@ -415,7 +515,9 @@ export async function openPgStore(location: string, opts: PgOpenOptions = {}): P
       lock = await takeWriterLock(db, loc.index, shown);
       releases.push(() => lock!.release());
     }
-    return new PgStore(db, loc, row.dim, !!opts.write, releases);
+    const store = new PgStore(db, loc, row.dim, !!opts.write, releases);
+    store.embedding = embeddingKey(row.m, row.h);
+    return store;
   } catch (e) {
     await undo();
     throw e;

@@ -114,6 +114,9 @@ export function itemsTable(index: string): string {
 /** pgvector's HNSW index holds vectors up to this many dimensions; wider ones are searched exactly. */
 export const HNSW_MAX_DIM = 2000;
 
+/** Widest vector stored PLAIN: 4 bytes a float plus the row's other (toastable) columns within an 8 kB page. */
+export const PLAIN_MAX_DIM = 1900;
+
 /** Create an index's table and HNSW index (inside the caller's transaction). */
 export async function createItemsTable(tx: Sql, index: string, dim: number): Promise<void> {
   if (!Number.isInteger(dim) || dim < 1 || dim > 16000) throw new Error(`index ${index}: dim ${dim} is not supported by pgvector (1..16000)`);
@@ -129,5 +132,8 @@ export async function createItemsTable(tx: Sql, index: string, dim: number): Pro
     fields jsonb,
     embedding vector(${dim}) NOT NULL)`);
   await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_fields" ON ${t} USING gin (fields)`);
+  // Vectors inline in the row (no TOAST, no compression): exact scans read them without detours
+  // and HNSW builds in parallel. PLAIN while a row fits a page; wider ones MAIN (inline when they fit).
+  await tx.query(`ALTER TABLE ${t} ALTER COLUMN embedding SET STORAGE ${dim <= PLAIN_MAX_DIM ? 'PLAIN' : 'MAIN'}`);
   if (dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_hnsw" ON ${t} USING hnsw (embedding vector_cosine_ops)`);
 }

@@ -45,3 +45,16 @@ export function toVectorBinary(v: Float32Array, start = 0, dim = v.length): Buff
   for (let d = 0; d < dim; d++) b.writeFloatBE(v[start + d], 4 + 4 * d);
   return b;
 }
+
+/**
+ * Read pgvector's binary format (`vector_send(embedding)`, a bytea: int16 dim, int16 0, dim
+ * big-endian float32s) into `out` at `offset`; bit for bit, and no text to parse. Returns the
+ * row's width, which the caller checks against the one it expects.
+ */
+export function parseVectorBinary(b: Uint8Array, out: Float32Array, offset: number, dim: number): number {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = view.getInt16(0);
+  if (n !== dim || b.byteLength !== 4 + 4 * n) return n;
+  for (let d = 0; d < dim; d++) out[offset + d] = view.getFloat32(4 + 4 * d);
+  return n;
+}
