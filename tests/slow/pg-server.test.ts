@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { openPgStore } from '../../src/store/pg/store.ts';
+import { takeWriterLock } from '../../src/store/pg/lock.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { listFolder } from '../../src/data/images.ts';
@@ -33,14 +34,21 @@ const at = (index: string) => `${server.url}?index=${index}`;
 /** A stack trace in stderr: an unhandled error, where a one-line message was due. */
 const stackTrace = /\n\s+at .+\(.+:\d+:\d+\)/;
 
-test('lock: 20 of 20 trials of 3 simultaneous writers on an index with no lock row yet: exactly one writer, the others name it', { skip }, async () => {
-  for (let t = 0; t < 20; t++) {
-    const loc = at(`race_${t}`);
-    const tries = await Promise.allSettled([0, 1, 2].map(() => openPgStore(loc, { write: true, create: { dim: 8, model } })));
-    const won = tries.filter((r) => r.status === 'fulfilled');
-    assert.equal(won.length, 1, `trial ${t}: ${won.length} writers`);
-    for (const r of tries) if (r.status === 'rejected') assert.match(String(r.reason.message), /is being written by .*pid \d+/);
-    for (const r of won) await r.value.close();
+test('lock: 20 of 20 trials of 3 writers taking the lock of an index with no lock row at the same moment: exactly one, the others name it', { skip }, async () => {
+  const loc = at('race');
+  await (await openPgStore(loc, { create: { dim: 8, model } })).close();
+  // Three connected stores (each its own pool), so the three lock transactions really run at once.
+  const stores = await Promise.all([0, 1, 2].map(() => openPgStore(loc)));
+  try {
+    for (let t = 0; t < 20; t++) {
+      const tries = await Promise.allSettled(stores.map((s) => takeWriterLock(s.db, s.index, loc)));
+      const won = tries.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, `trial ${t}: ${won.length} writers`);
+      for (const r of tries) if (r.status === 'rejected') assert.match(String(r.reason.message), /is being written by .*pid \d+/);
+      for (const r of won) await r.value.release();
+    }
+  } finally {
+    for (const s of stores) await s.close();
   }
 });
 
