@@ -10,7 +10,7 @@ import path from 'node:path';
 import PgBoss from 'pg-boss';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { listFolder } from '../../src/data/images.ts';
-import { startCli, wireKind, wireServer, type PgTestServer } from '../helpers/pg.ts';
+import { otherSessions, startCli, wireKind, wireServer, type PgTestServer } from '../helpers/pg.ts';
 import { runCli } from '../helpers/cli.ts';
 import { TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
@@ -66,6 +66,17 @@ test(`${wireKind()}: enqueue, 3 workers, kill -9 mid-batch: every image stored e
   assert.match(c.stderr, /simulated crash at worker:in-transaction/);
   assert.equal(k.signal, 'SIGKILL');
   assert.equal(s.status, 0, s.stderr);
+
+  // No session is left behind by the workers, the killed ones included (the server ends a dead
+  // client's backend when its socket closes). pglite-socket shows no pg_stat_activity.
+  if (server.kind === 'postgres') {
+    let left = await otherSessions(server);
+    for (let i = 0; i < 100 && left.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = await otherSessions(server);
+    }
+    assert.deepEqual(left, [], 'sessions left after the workers ended');
+  }
 
   // Every image exactly once: the ids are the listing, no duplicates, vectors present.
   const rows = await server.query<{ id: string; n: number }>('SELECT id, count(*)::int AS n FROM lookalike.items_scale GROUP BY id ORDER BY id');
