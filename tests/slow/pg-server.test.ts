@@ -248,3 +248,44 @@ test('1,000 searches (50 at a time) use at most the pool\'s 4 sessions; none is 
   const { rows } = await server.query<{ s: string }>(`SELECT attstorage AS s FROM pg_attribute WHERE attrelid = 'lookalike.items_pool'::regclass AND attname = 'embedding'`);
   assert.equal(rows[0].s, 'p');
 });
+
+test('a bulk first load goes in by COPY into the bare table, atomically; the HNSW index is built once at close; searches equal brute force throughout', { skip }, async () => {
+  const loc = at('bulk');
+  const n = 1200;
+  const dim = 24;
+  const v = randomUnitRows(n, dim, 21);
+  const items = Array.from({ length: n }, (_, i) => ({ id: `b/${String(i).padStart(5, '0')}.jpg`, vector: v.slice(i * dim, (i + 1) * dim), file: { sha256: `h${i}`, size: i + 1 }, label: `c${i % 3}`, path: `/x/${i}.jpg`, fields: { n: i, tag: `t${i % 4}` } }));
+  const hnsw = async () => (await server.query<{ r: string | null }>(`SELECT to_regclass('lookalike.items_bulk_hnsw')::text AS r`)).rows[0].r;
+  const s = await openPgStore(loc, { write: true, create: { dim, model } });
+  try {
+    assert.equal(await hnsw(), 'lookalike.items_bulk_hnsw');
+    // A bad row (a NUL byte Postgres refuses) fails the whole COPY: nothing is loaded.
+    await assert.rejects(s.write({ upsert: items.map((it, i) => (i === 900 ? { ...it, id: 'bad\u0000id' } : it)) }));
+    assert.equal(await s.count(), 0);
+    await s.write({ upsert: items.slice(0, 1000) });
+    assert.equal(await hnsw(), null, 'the load went into the bare table');
+    await s.write({ upsert: items.slice(1000) }); // later writes insert (upsert) as usual
+    assert.equal(await s.count(), n);
+    assert.deepEqual((await s.files()).get(items[7].id), { sha256: 'h7', size: 8 });
+    assert.deepEqual(Array.from(await s.getVectors([items[5].id])), Array.from(items[5].vector));
+    const { rows } = await server.query<{ label: string; path: string }>(`SELECT label, path FROM lookalike.items_bulk WHERE id = $1`, [items[4].id]);
+    assert.deepEqual(rows[0], { label: 'c1', path: '/x/4.jpg' });
+    assert.deepEqual((await s.items([items[6].id]))[0].fields, { n: 6, tag: 't2' });
+    assert.deepEqual((await s.select({ op: 'cmp', field: 'tag', cmp: '=', type: 'string', value: 't1' })).length, 300);
+    const q = v.slice(3 * dim, 4 * dim);
+    assert.equal((await s.search(q, { k: 1, ann: 'on' }))[0][0].id, items[3].id);
+  } finally {
+    await s.close();
+  }
+  assert.equal(await hnsw(), 'lookalike.items_bulk_hnsw', 'built at close');
+  const r = await openPgStore(loc);
+  try {
+    const q = v.slice(0, 4 * dim);
+    const exact = await r.search(q, { k: 10, ann: 'off' });
+    const ann = await r.search(q, { k: 10, ann: 'on', ef: 400 });
+    assert.deepEqual(ann.map((h) => h.map((x) => x.id)), exact.map((h) => h.map((x) => x.id)));
+    assert.deepEqual(exact.map((h) => h[0].id), items.slice(0, 4).map((it) => it.id));
+  } finally {
+    await r.close();
+  }
+});

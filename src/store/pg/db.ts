@@ -9,6 +9,7 @@ import { optionalImport } from '../../util/optional.ts';
 import { redact, type PgLocation } from './location.ts';
 import { takePgliteLock } from './lock.ts';
 import type { Db, Sql } from './sql.ts';
+import { copyIn } from './copy.ts';
 
 class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
@@ -122,7 +123,10 @@ class PoolDb implements Db {
     let committing = false;
     try {
       await client.query('BEGIN');
-      const out = await fn({ query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[] });
+      const out = await fn({
+        query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[],
+        copyIn: (text, data) => copyIn(client, text, data),
+      });
       committing = true;
       await client.query('COMMIT');
       return out;

@@ -59,6 +59,8 @@ export async function openRebuildStaging(old: PgStore, source: EmbeddingSource, 
  * staging metadata over, forget the staging index.
  */
 export async function swapRebuild(old: PgStore, staging: PgStore): Promise<void> {
+  // A bulk-loaded staging index gets its HNSW index before it is swapped in.
+  await staging.finishLoad();
   await old.db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
     const [rec] = await tx.query<{ staging: string }>('SELECT staging FROM lookalike.rebuilds WHERE index_name = $1 FOR UPDATE', [old.index]);

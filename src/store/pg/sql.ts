@@ -3,6 +3,8 @@
 /** Anything that runs a parameterised statement. */
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** `COPY ... FROM STDIN (FORMAT binary)` with this data (a server's transactions only; PGlite has none). */
+  copyIn?(text: string, data: Buffer): Promise<void>;
 }
 
 /** A database handle: statements, transactions, close. */

@@ -17,11 +17,19 @@ import { openDb, retryOnLoss } from './db.ts';
 import type { Db, Sql } from './sql.ts';
 import { isPgLocation, parsePgLocation, redact, type PgLocation } from './location.ts';
 import { takeWriterLock, type HeldLock } from './lock.ts';
-import { createItemsTable, HNSW_MAX_DIM, itemsTable, migrate } from './tables.ts';
+import { COPY_COLUMNS, copyRows } from './copy.ts';
+import { createHnswIndex, createItemsTable, DDL_LOCK, HNSW_MAX_DIM, hnswName, itemsTable, migrate } from './tables.ts';
 import { dotRows, parseVectorBinary, toVectorBinary, toVectorText } from './vectors.ts';
 
 /** Extra candidates fetched beyond k before exact re-scoring (absorbs pgvector's float rounding). */
 const RESCORE_MARGIN = 16;
+/**
+ * A write of at least this many new items into an empty table on a server is a bulk first load:
+ * COPY (binary) into the bare table, the HNSW index built once when the writer closes.
+ */
+const BULK_MIN_ROWS = 500;
+/** maintenance_work_mem of the HNSW build after a bulk load (pgvector builds in memory while the graph fits). */
+const HNSW_BUILD_MEM = '512MB';
 /** Rows per multi-row INSERT (8 parameters each, far below the 65535 parameter limit). */
 const INSERT_ROWS = 500;
 /** Queries per search statement (one LATERAL join). */
@@ -368,8 +376,12 @@ export class PgStore implements VectorStore {
     }
   }
 
-  /** Upsert and delete inside the caller's transaction (used by write and by workers). */
-  async applyIn(tx: Sql, change: StoreChange): Promise<void> {
+  /**
+   * Upsert and delete inside the caller's transaction (used by write and by workers). With
+   * `bulk` (write on a server), new items for an empty table go in by COPY into the bare table;
+   * its HNSW index is then built by finishLoad, once, instead of row by row.
+   */
+  async applyIn(tx: Sql, change: StoreChange, bulk = false): Promise<void> {
     let items = (change.upsert ?? []) as PgItem[];
     // Field types are checked and extended under a row lock, so concurrent writers agree on them.
     let types: FieldSchema | undefined;
@@ -407,6 +419,15 @@ export class PgStore implements VectorStore {
         throw new Error(`${this.where()}: cannot remove ${missing.slice(0, 3).map((id) => `"${id}"`).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: not in index "${this.index}"`);
       }
     }
+    if (bulk && tx.copyIn && !remove.length && items.length >= BULK_MIN_ROWS) {
+      const [e] = await tx.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${this.table}) AS empty`);
+      if (e.empty) {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
+        await tx.query(`DROP INDEX IF EXISTS lookalike."${hnswName(this.index)}"`);
+        await tx.copyIn(`COPY ${this.table} (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`, copyRows(items));
+        items = [];
+      }
+    }
     // Over the wire (`pg`) vectors go in pgvector's binary format; PGlite takes text.
     const encode = this.db.kind === 'postgres' ? toVectorBinary : toVectorText;
     for (let i = 0; i < items.length; i += INSERT_ROWS) {
@@ -438,7 +459,7 @@ export class PgStore implements VectorStore {
       // A transaction cut by a lost connection was rolled back: it is applied again (upserts by id, so never twice).
       await retryOnLoss(this.where(), () => {
         this.dim = dim;
-        return this.db.transaction((tx) => this.applyIn(tx, change));
+        return this.db.transaction((tx) => this.applyIn(tx, change, true));
       });
     } catch (e) {
       this.dim = dim; // a table made by a rolled-back first write does not exist
@@ -446,11 +467,28 @@ export class PgStore implements VectorStore {
     }
   }
 
-  /** Release the writer lock and the connection(s). */
+  /**
+   * Build the HNSW index when it is missing (after a bulk first load, or one a killed writer
+   * left): once, on the loaded table, with HNSW_BUILD_MEM. A writer's close does it.
+   */
+  async finishLoad(): Promise<void> {
+    if (!this.writable || this.dim === 0 || this.dim > HNSW_MAX_DIM) return;
+    const [r] = await this.db.query<{ missing: boolean }>(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NULL AS missing`, [this.table, `lookalike."${hnswName(this.index)}"`]);
+    if (!r.missing) return;
+    await this.db.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('maintenance_work_mem', $1, true)`, [HNSW_BUILD_MEM]);
+      await createHnswIndex(tx, this.index);
+    });
+  }
+
+  /** Release the writer lock and the connection(s); a writer builds a missing HNSW index first. */
   async close(): Promise<void> {
     if (this.closed) return;
+    const built = this.writable ? this.finishLoad().then(() => undefined, (e: Error) => e) : undefined;
+    const err = await built;
     this.closed = true;
     for (const r of this.releases.reverse()) await r();
+    if (err) throw err;
   }
 }
 

@@ -135,5 +135,15 @@ export async function createItemsTable(tx: Sql, index: string, dim: number): Pro
   // Vectors inline in the row (no TOAST, no compression): exact scans read them without detours
   // and HNSW builds in parallel. PLAIN while a row fits a page; wider ones MAIN (inline when they fit).
   await tx.query(`ALTER TABLE ${t} ALTER COLUMN embedding SET STORAGE ${dim <= PLAIN_MAX_DIM ? 'PLAIN' : 'MAIN'}`);
-  if (dim <= HNSW_MAX_DIM) await tx.query(`CREATE INDEX IF NOT EXISTS "items_${index}_hnsw" ON ${t} USING hnsw (embedding vector_cosine_ops)`);
+  if (dim <= HNSW_MAX_DIM) await createHnswIndex(tx, index);
+}
+
+/** The name of an index's HNSW index (in schema lookalike). */
+export function hnswName(index: string): string {
+  return `items_${checkName(index, 'index name')}_hnsw`;
+}
+
+/** Create an index's HNSW index when missing (cosine; pgvector's defaults m 16, ef_construction 64). */
+export async function createHnswIndex(tx: Sql, index: string): Promise<void> {
+  await tx.query(`CREATE INDEX IF NOT EXISTS "${hnswName(index)}" ON ${itemsTable(index)} USING hnsw (embedding vector_cosine_ops)`);
 }
