@@ -6,8 +6,13 @@
  *     scan), pgvector HNSW at two ef values, folder store ANN (usearch);
  *  3. recall@10 of each approximate path against exact search;
  *  4. worker throughput with 1, 2 and 3 `lookalike worker` processes on the shared images,
- *     over a real socket (pglite-socket) and pg-boss.
- * Example: npm run bench:pg -- --n 100000 --dim 512        (--quick: 20k x 512, fewer images)
+ *     through pg-boss, on the server (--url) or else over pglite-socket.
+ * With --url postgres://... (a server with pgvector where the user may CREATE DATABASE, such as
+ * scripts/pg-test-server.sh's) the same data also goes into a real server, in a database the
+ * bench creates and drops: the bulk load (COPY, then inserts into the bare table), the HNSW build
+ * with maintenance_work_mem 512MB, exact search (per query on the server, and a batch ranked here),
+ * HNSW at ef 40/100/200, recall@10 against the folder store's exact search.
+ * Example: npm run bench:pg -- --n 100000 --dim 512 --url "$(scripts/pg-test-server.sh start)"   (--quick: 20k x 512)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,10 +23,12 @@ import { Bench, benchArgs } from './harness.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { StoreItem, VectorStore } from '../src/store/types.ts';
 import { rng, gaussian } from '../src/util/random.ts';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import pgDriver from 'pg';
 import { readCsv } from '../src/data/csv.ts';
+import type { PgStore } from '../src/store/pg/store.ts';
+// pglite-socket with the fix that keeps one connection's extended-protocol messages together
+// (without it, "bind message supplies 1 parameters, but prepared statement requires 2").
+import { startPgServer } from '../tests/helpers/pg.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = benchArgs({
@@ -32,13 +39,46 @@ const { values } = benchArgs({
   model: { type: 'string', default: path.join(ROOT, '../shared/models/mobilenet-v3-small-embedder') },
   dataset: { type: 'string', default: path.join(ROOT, '../shared/datasets/clothing10') },
   'skip-workers': { type: 'boolean' },
+  url: { type: 'string' },
 });
 const quick = Boolean(values.quick);
 const n = Number(values.n ?? (quick ? 20_000 : 100_000));
 const dim = Number(values.dim);
 const nq = Number(values.queries);
 const nImages = Number(values.images ?? (quick ? 96 : 240));
-const b = new Bench('pg', 'Postgres/pgvector store (PGlite in-process) vs the folder store: inserts, search QPS, recall@10 of HNSW; scale-out workers. Why: pgvector is the engine people already run; this shows what it costs and gains.', { n, dim, queries: nq, images: nImages });
+const serverUrl = values.url ? String(values.url) : undefined;
+const b = new Bench('pg', 'Postgres/pgvector store (PGlite in-process, and a real server with --url) vs the folder store: inserts, search QPS, recall@10 of HNSW; scale-out workers. Why: pgvector is the engine people already run; this shows what it costs and gains.', { n, dim, queries: nq, images: nImages, server: serverUrl ? 'yes' : 'no' });
+b.log(`load average at the start: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()} (${os.cpus().length} cores)`);
+
+/** A database of this run on the server (created here, dropped at the end). */
+async function benchDatabase(base: string): Promise<{ url: string; drop: () => Promise<void>; query: <T>(text: string, params?: unknown[]) => Promise<T[]> }> {
+  const name = `lookalike_bench_${process.pid}`;
+  const admin = new pgDriver.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } catch (e) {
+    throw new Error(`--url ${base}: cannot create the bench's database (${(e as Error).message}); the bench needs a role that may CREATE DATABASE, such as scripts/pg-test-server.sh's`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const pool = new pgDriver.Pool({ connectionString: u.toString(), max: 2 });
+  return {
+    url: u.toString(),
+    query: async <T>(text: string, params?: unknown[]) => (await pool.query(text, params)).rows as T[],
+    drop: async () => {
+      await pool.end();
+      const a = new pgDriver.Client({ connectionString: base });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+const server = serverUrl ? await benchDatabase(serverUrl) : undefined;
+process.on('SIGINT', () => void server?.drop().finally(() => process.exit(130)));
 
 // Clustered unit vectors (n/50 centres, noise of the same scale as the spread): closer to real
 // embeddings than uniform noise, on which every ANN index is at its worst.
@@ -132,18 +172,46 @@ b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} ve
   // The same bare-table load over the wire protocol (pg -> pglite-socket): vectors travel in
   // pgvector's binary format there (PgStore), which skips the server's text parsing.
   const slice = Math.min(n, quick ? 5000 : 10000);
-  const wdb = await PGlite.create({ extensions: { vector } });
-  const server = new PGLiteSocketServer({ db: wdb, host: '127.0.0.1', port: 0, maxConnections: 8 });
-  await server.start();
+  const wire = await startPgServer();
   try {
-    const wire = await openStore(`postgres://postgres@${server.getServerConn()}/postgres?index=wire`, { write: true, create: { model, dim } });
-    await (wire as unknown as { db: { query: (t: string) => Promise<unknown> } }).db.query(`DROP INDEX lookalike."items_wire_hnsw"`);
-    const rate = await load(wire, vectors, slice);
-    await wire.close();
+    const w = await openStore(`${wire.url}?index=wire`, { write: true, create: { model, dim } });
+    await (w as unknown as { db: { query: (t: string) => Promise<unknown> } }).db.query(`DROP INDEX lookalike."items_wire_hnsw"`);
+    const rate = await load(w, vectors, slice);
+    await w.close();
     b.note(`insert over the wire (pg driver -> pglite-socket, binary vectors), bare table (first ${slice} rows): ${rate.toFixed(0)} vectors/s`);
   } finally {
-    await server.stop();
-    await wdb.close();
+    await wire.stop();
+  }
+}
+let srv: PgStore | undefined;
+if (server) {
+  // The real server: a first load as `index` makes it (the first write by binary COPY into the
+  // bare table, later ones inserted there), then the HNSW index built once (finishLoad).
+  srv = (await openStore(`${server.url}?index=main`, { write: true, create: { model, dim } })) as PgStore;
+  const [ver] = await server.query<{ v: string; pgv: string; workers: string }>(`SELECT current_setting('server_version') AS v, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgv, current_setting('max_parallel_maintenance_workers') AS workers`);
+  b.log(`server: PostgreSQL ${ver.v}, pgvector ${ver.pgv}, max_parallel_maintenance_workers ${ver.workers}`);
+  const rate = await load(srv, vectors, n);
+  const t0 = performance.now();
+  await srv.finishLoad();
+  const s = (performance.now() - t0) / 1000;
+  b.note(`insert, PostgreSQL ${ver.v} + pgvector ${ver.pgv} over loopback: first load ${rate.toFixed(0)} vectors/s (5,000-row writes: the first by binary COPY, the rest binary inserts into the bare table); then the HNSW build (m=16, ef_construction=64, maintenance_work_mem 512MB, up to ${ver.workers} parallel workers): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s; both together: ${(n / (n / rate + s)).toFixed(0)} vectors/s`);
+  {
+    const slice = Math.min(n, quick ? 10_000 : 20_000);
+    const c = await openStore(`${server.url}?index=copy`, { write: true, create: { model, dim } });
+    const items: StoreItem[] = Array.from({ length: slice }, (_, j) => ({ id: `v${String(j).padStart(7, '0')}`, vector: vectors.subarray(j * dim, (j + 1) * dim) }));
+    const t1 = performance.now();
+    await c.write({ upsert: items });
+    b.note(`insert, server, one binary COPY of ${slice} rows into a fresh table: ${(slice / ((performance.now() - t1) / 1000)).toFixed(0)} vectors/s`);
+    await c.close();
+  }
+  {
+    const slice = Math.min(n, quick ? 1000 : 2000);
+    const inc = await openStore(`${server.url}?index=inc`, { write: true, create: { model, dim } });
+    const items: StoreItem[] = Array.from({ length: slice }, (_, j) => ({ id: `v${String(j).padStart(7, '0')}`, vector: vectors.subarray(j * dim, (j + 1) * dim) }));
+    const t1 = performance.now();
+    for (let i = 0; i < slice; i += 250) await inc.write({ upsert: items.slice(i, i + 250) }); // under the bulk size: inserts, HNSW maintained
+    b.note(`insert, server, HNSW index maintained (250-row writes, first ${slice} rows): ${(slice / ((performance.now() - t1) / 1000)).toFixed(0)} vectors/s`);
+    await inc.close();
   }
 }
 
@@ -158,6 +226,15 @@ const paths = [
   { name: 'pg-hnsw-100', label: 'PGlite pgvector HNSW, ef 100', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false },
 ];
 if (folderAnn) paths.push({ name: 'folder-ann', label: 'folder store ANN (usearch), ef 100', work: nq, run: () => folder.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false });
+paths.push({ name: 'folder-exact-batch', label: `folder store, exact, ${nq} queries per call`, work: nq, run: () => folder.search(many, { k: 10, ann: 'off' }), memory: false });
+if (srv) {
+  const s = srv;
+  paths.push(
+    { name: 'server-exact', label: 'server pgvector, exact (seq scan per query)', work: few.length / dim, run: () => s.search(few, { k: 10, ann: 'off' }), memory: false },
+    { name: 'server-exact-batch', label: `server, exact, ${nq} queries per call (table read once, ranked here)`, work: nq, run: () => s.search(many, { k: 10, ann: 'off' }), memory: false },
+    ...[40, 100, 200].map((ef) => ({ name: `server-hnsw-${ef}`, label: `server pgvector HNSW, ef ${ef}`, work: nq, run: () => s.search(many, { k: 10, ann: 'on', ef }), memory: false })),
+  );
+}
 await b.compare({ group: 'search', title: `top-10 search, ${n} x ${dim}`, unit: 'queries/s', baseline: 'folder-exact', rounds: Math.min(b.rounds, 3), paths });
 
 // 3. Recall@10 against exact search (scores are exact cosines in every path; ids are compared).
@@ -167,6 +244,11 @@ b.note(`recall@10 pgvector exact vs folder exact: ${recall(pgExact, truth).toFix
 for (const ef of [40, 100, 200]) b.note(`recall@10 pgvector HNSW ef ${ef}: ${recall(await pg.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
 if (folderAnn) for (const ef of [40, 100]) b.note(`recall@10 folder ANN (usearch) ef ${ef}: ${recall(await folder.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
 else b.note('folder store ANN: not available in this build');
+if (srv) {
+  b.note(`recall@10 server exact vs folder exact: ${recall(await srv.search(many, { k: 10, ann: 'off' }), truth).toFixed(4)} (must be 1)`);
+  for (const ef of [40, 100, 200]) b.note(`recall@10 server pgvector HNSW ef ${ef}: ${recall(await srv.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
+  await srv.close();
+}
 await pg.close();
 await folder.close();
 
@@ -188,10 +270,9 @@ else {
   const rows = readCsv(labels).slice(0, nImages);
   const csv = path.join(tmp, 'images.csv');
   fs.writeFileSync(csv, 'path\n' + rows.map((r) => path.join(String(values.dataset), r.path)).join('\n') + '\n');
-  const db = await PGlite.create({ extensions: { vector } });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
-  await server.start();
-  const base = `postgres://postgres@${server.getServerConn()}/postgres`;
+  const wire = server ? undefined : await startPgServer();
+  const base = server ? server.url : wire!.url;
+  const query = async <T>(text: string, params?: unknown[]): Promise<T[]> => (server ? server.query<T>(text, params) : (await wire!.db.query<T>(text, params)).rows);
   try {
     const rates: number[] = [];
     for (const k of [1, 2, 3]) {
@@ -202,19 +283,20 @@ else {
       const ws = await Promise.all(Array.from({ length: k }, () => cli(['worker', '--store', url, '--until-empty', '--poll', '0.5', '--json'])));
       const wall = (performance.now() - t0) / 1000;
       for (const w of ws) if (w.status !== 0) throw new Error(`worker: ${w.stderr}`);
-      const span = await db.query<{ s: number; n: number }>(
+      const [span] = await query<{ s: number; n: number }>(
         `SELECT EXTRACT(EPOCH FROM max(completed_on) - min(started_on))::float8 AS s, count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
         [`lookalike_embed_w${k}`],
       );
-      const stored = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM lookalike.items_w${k}`);
-      const rate = stored.rows[0].n / span.rows[0].s;
+      const [stored] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM lookalike.items_w${k}`);
+      const rate = stored.n / span.s;
       rates.push(rate);
-      b.note(`workers ${k}: ${stored.rows[0].n} images in ${span.rows[0].s.toFixed(1)} s from first claim to last commit = ${rate.toFixed(1)} images/s (${wall.toFixed(1)} s with process start-up and model load); speed-up vs 1 worker: ${(rate / rates[0]).toFixed(2)}x`);
+      b.note(`workers ${k} (${server ? 'server' : 'pglite-socket'}): ${stored.n} images in ${span.s.toFixed(1)} s from first claim to last commit = ${rate.toFixed(1)} images/s (${wall.toFixed(1)} s with process start-up and model load); speed-up vs 1 worker: ${(rate / rates[0]).toFixed(2)}x`);
     }
     b.note(`workers: ${os.cpus().length} cores shared by every process on this machine (load average ${os.loadavg()[0].toFixed(1)} at the end): each worker runs ORT with its own threads, so more workers than cores cannot scale; on separate machines they would.`);
   } finally {
-    await server.stop();
-    await db.close();
+    await wire?.stop();
   }
 }
+await server?.drop();
+b.log(`load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
 await b.done();

@@ -104,6 +104,8 @@ export async function retryOnLoss<T>(what: string, fn: () => Promise<T>): Promis
 
 class PoolDb implements Db {
   readonly kind = 'postgres' as const;
+  /** Whether the server takes COPY FROM STDIN (a PGlite behind pglite-socket does not). */
+  canCopy = false;
   constructor(
     private readonly pool: pg.Pool,
     private readonly where: string,
@@ -125,7 +127,7 @@ class PoolDb implements Db {
       await client.query('BEGIN');
       const out = await fn({
         query: async <R>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as R[],
-        copyIn: (text, data) => copyIn(client, text, data),
+        ...(this.canCopy ? { copyIn: (text: string, data: Buffer) => copyIn(client, text, data) } : {}),
       });
       committing = true;
       await client.query('COMMIT');
@@ -157,7 +159,9 @@ export async function openDb(loc: PgLocation, opts: { max?: number } = {}): Prom
   pool.on('error', () => undefined);
   const db = new PoolDb(pool, redact(loc.location));
   try {
-    await pool.query('SELECT 1'); // not retried: a server that is down is reported at once
+    // Not retried: a server that is down is reported at once.
+    const { rows } = await pool.query<{ v: string }>('SELECT version() AS v');
+    db.canCopy = !/PGlite|emscripten/i.test(rows[0].v);
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw new Error(`cannot connect: ${(e as Error).message}`);
