@@ -40,7 +40,9 @@ const { values } = benchArgs({
   dataset: { type: 'string', default: path.join(ROOT, '../shared/datasets/clothing10') },
   'skip-workers': { type: 'boolean' },
   url: { type: 'string' },
+  'skip-pglite': { type: 'boolean' },
 });
+const skipPglite = Boolean(values['skip-pglite']);
 const quick = Boolean(values.quick);
 const n = Number(values.n ?? (quick ? 20_000 : 100_000));
 const dim = Number(values.dim);
@@ -82,7 +84,7 @@ process.on('SIGINT', () => void server?.drop().finally(() => process.exit(130)))
 
 // Clustered unit vectors (n/50 centres, noise of the same scale as the spread): closer to real
 // embeddings than uniform noise, on which every ANN index is at its worst.
-function data(): { vectors: Float32Array; queries: Float32Array } {
+function data(): { vectors: Float32Array; queries: Float32Array; cluster: Int32Array } {
   const g = gaussian(rng(7));
   const centres = Math.max(1, Math.floor(n / 50));
   const c = Float32Array.from({ length: centres * dim }, () => g());
@@ -93,9 +95,10 @@ function data(): { vectors: Float32Array; queries: Float32Array } {
     for (let d = 0; d < dim; d++) v[o + d] *= inv;
   };
   const vectors = new Float32Array(n * dim);
+  const cluster = new Int32Array(n);
   const r = rng(11);
   for (let i = 0; i < n; i++) {
-    const k = Math.floor(r() * centres);
+    const k = (cluster[i] = Math.floor(r() * centres));
     for (let d = 0; d < dim; d++) vectors[i * dim + d] = c[k * dim + d] + 0.8 * g();
     unit(vectors, i * dim);
   }
@@ -105,7 +108,7 @@ function data(): { vectors: Float32Array; queries: Float32Array } {
     for (let d = 0; d < dim; d++) queries[q * dim + d] = vectors[i * dim + d] + 0.02 * g();
     unit(queries, q * dim);
   }
-  return { vectors, queries };
+  return { vectors, queries, cluster };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-pg-'));
@@ -136,7 +139,7 @@ function recall(got: { id: string }[][], truth: { id: string }[][]): number {
   return hit / all;
 }
 
-const { vectors, queries } = data();
+const { vectors, queries, cluster } = data();
 b.log(`data: ${n} x ${dim} clustered unit vectors, ${nq} queries`);
 
 // 1. Inserts. Loading a big table with the HNSW index in place is slow (every row is an HNSW
@@ -144,24 +147,23 @@ b.log(`data: ${n} x ${dim} clustered unit vectors, ${nq} queries`);
 // load into Postgres should; the rate with the index maintained is measured on a slice.
 const pgLoc = `pglite:${path.join(tmp, 'db')}`;
 const folderLoc = path.join(tmp, 'folder.lkx');
-const pg = await openStore(pgLoc, { write: true, create: { model, dim } });
 const folder = await openStore(folderLoc, { write: true, create: { model, dim } });
-const { itemsTable } = await import('../src/store/pg/tables.ts');
-const sql = (pg as unknown as { db: { query: (t: string) => Promise<unknown> } }).db;
-await sql.query(`DROP INDEX lookalike."items_main_hnsw"`);
-const pgRate = await load(pg, vectors, n);
 const folderRate = await load(folder, vectors, n);
-{
+b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} vectors/s`);
+const pg = skipPglite ? undefined : await openStore(pgLoc, { write: true, create: { model, dim } });
+if (!pg) b.note('PGlite: skipped (--skip-pglite)');
+else {
+  const { itemsTable } = await import('../src/store/pg/tables.ts');
+  const sql = (pg as unknown as { db: { query: (t: string) => Promise<unknown> } }).db;
+  await sql.query(`DROP INDEX lookalike."items_main_hnsw"`);
+  const pgRate = await load(pg, vectors, n);
   // pgvector builds the graph in memory only while it fits in maintenance_work_mem (PGlite's
   // default is 64MB, under 100k x 512); past that the build goes on page by page, several times slower.
   await sql.query(`SET maintenance_work_mem = '1GB'`);
   const t0 = performance.now();
   await sql.query(`CREATE INDEX "items_main_hnsw" ON ${itemsTable('main')} USING hnsw (embedding vector_cosine_ops)`);
   const s = (performance.now() - t0) / 1000;
-  b.note(`insert, PGlite + pgvector, bare table (5,000-row transactions): ${pgRate.toFixed(0)} vectors/s; then the HNSW build (m=16, ef_construction=64, maintenance_work_mem 1GB): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s; both together: ${(n / (n / pgRate + s)).toFixed(0)} vectors/s`);
-}
-b.note(`insert, folder store (append-only segments): ${folderRate.toFixed(0)} vectors/s (folder / PGlite bare: ${(folderRate / pgRate).toFixed(1)}x)`);
-{
+  b.note(`insert, PGlite + pgvector, bare table (5,000-row transactions): ${pgRate.toFixed(0)} vectors/s (folder store / PGlite: ${(folderRate / pgRate).toFixed(1)}x); then the HNSW build (m=16, ef_construction=64, maintenance_work_mem 1GB): ${s.toFixed(1)} s = ${(n / s).toFixed(0)} vectors/s; both together: ${(n / (n / pgRate + s)).toFixed(0)} vectors/s`);
   const slice = Math.min(n, quick ? 1000 : 2000);
   const inc = await openStore(`pglite:${path.join(tmp, 'db')}?index=inc`, { write: true, create: { model, dim } });
   const rate = await load(inc, vectors, slice);
@@ -219,12 +221,14 @@ if (server) {
 const few = queries.subarray(0, Math.min(nq, 4) * dim);
 const many = queries;
 const folderAnn = await folder.search(few, { k: 10, ann: 'on' }).then(() => true, () => false);
-const paths = [
-  { name: 'folder-exact', label: 'folder store, exact', work: few.length / dim, run: () => folder.search(few, { k: 10, ann: 'off' }), memory: false },
-  { name: 'pg-exact', label: 'PGlite pgvector, exact (seq scan)', work: few.length / dim, run: () => pg.search(few, { k: 10, ann: 'off' }), memory: false },
-  { name: 'pg-hnsw-40', label: 'PGlite pgvector HNSW, ef 40', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 40 }), memory: false },
-  { name: 'pg-hnsw-100', label: 'PGlite pgvector HNSW, ef 100', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false },
-];
+const paths = [{ name: 'folder-exact', label: 'folder store, exact', work: few.length / dim, run: () => folder.search(few, { k: 10, ann: 'off' }), memory: false }];
+if (pg) {
+  paths.push(
+    { name: 'pg-exact', label: 'PGlite pgvector, exact (seq scan)', work: few.length / dim, run: () => pg.search(few, { k: 10, ann: 'off' }), memory: false },
+    { name: 'pg-hnsw-40', label: 'PGlite pgvector HNSW, ef 40', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 40 }), memory: false },
+    { name: 'pg-hnsw-100', label: 'PGlite pgvector HNSW, ef 100', work: nq, run: () => pg.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false },
+  );
+}
 if (folderAnn) paths.push({ name: 'folder-ann', label: 'folder store ANN (usearch), ef 100', work: nq, run: () => folder.search(many, { k: 10, ann: 'on', ef: 100 }), memory: false });
 paths.push({ name: 'folder-exact-batch', label: `folder store, exact, ${nq} queries per call`, work: nq, run: () => folder.search(many, { k: 10, ann: 'off' }), memory: false });
 if (srv) {
@@ -239,17 +243,35 @@ await b.compare({ group: 'search', title: `top-10 search, ${n} x ${dim}`, unit: 
 
 // 3. Recall@10 against exact search (scores are exact cosines in every path; ids are compared).
 const truth = await folder.search(many, { k: 10, ann: 'off' });
-const pgExact = await pg.search(many, { k: 10, ann: 'off' });
-b.note(`recall@10 pgvector exact vs folder exact: ${recall(pgExact, truth).toFixed(4)} (must be 1)`);
-for (const ef of [40, 100, 200]) b.note(`recall@10 pgvector HNSW ef ${ef}: ${recall(await pg.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
+if (pg) {
+  b.note(`recall@10 PGlite pgvector exact vs folder exact: ${recall(await pg.search(many, { k: 10, ann: 'off' }), truth).toFixed(4)} (must be 1)`);
+  for (const ef of [40, 100, 200]) b.note(`recall@10 PGlite pgvector HNSW ef ${ef}: ${recall(await pg.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
+}
 if (folderAnn) for (const ef of [40, 100]) b.note(`recall@10 folder ANN (usearch) ef ${ef}: ${recall(await folder.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
 else b.note('folder store ANN: not available in this build');
 if (srv) {
+  // Leave-one-out eval (every item a query, default depth) of the first E items, folder store vs
+  // server: the figure of issue 23 (it read the table once per query before).
+  const e = Math.min(n, quick ? 2000 : 5000);
+  const items: StoreItem[] = Array.from({ length: e }, (_, j) => ({ id: `v${String(j).padStart(7, '0')}`, vector: vectors.subarray(j * dim, (j + 1) * dim) }));
+  const labels = items.map((it, j) => ({ path: it.id, label: `c${cluster[j]}`, extra: {} }));
+  const { evaluateIndex } = await import('../src/eval/from-index.ts');
+  const times: Record<string, number> = {};
+  for (const [name, loc] of [['folder', path.join(tmp, 'eval.lkx')], ['server', `${server!.url}?index=evalset`]] as const) {
+    const st = await openStore(loc, { write: true, create: { model, dim } });
+    await st.write({ upsert: items });
+    const t0 = performance.now();
+    const r = await evaluateIndex(st, labels);
+    times[name] = (performance.now() - t0) / 1000;
+    b.log(`  eval ${name}: ${times[name].toFixed(2)} s, depth ${r.depth}`);
+    await st.close();
+  }
+  b.note(`eval leave-one-out, ${e} items (all queries, default depth): folder store ${times.folder.toFixed(2)} s, server ${times.server.toFixed(2)} s (${(times.server / times.folder).toFixed(2)}x the folder store's time)`);
   b.note(`recall@10 server exact vs folder exact: ${recall(await srv.search(many, { k: 10, ann: 'off' }), truth).toFixed(4)} (must be 1)`);
   for (const ef of [40, 100, 200]) b.note(`recall@10 server pgvector HNSW ef ${ef}: ${recall(await srv.search(many, { k: 10, ann: 'on', ef }), truth).toFixed(4)}`);
   await srv.close();
 }
-await pg.close();
+await pg?.close();
 await folder.close();
 
 // 4. Workers: 1, 2, 3 processes embedding the same shared images through pg-boss.
