@@ -80,7 +80,7 @@ async function benchDatabase(base: string): Promise<{ url: string; drop: () => P
   };
 }
 const server = serverUrl ? await benchDatabase(serverUrl) : undefined;
-process.on('SIGINT', () => void server?.drop().finally(() => process.exit(130)));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void server?.drop().finally(() => process.exit(130)));
 
 // Clustered unit vectors (n/50 centres, noise of the same scale as the spread): closer to real
 // embeddings than uniform noise, on which every ANN index is at its worst.
