@@ -72,7 +72,7 @@ const LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '080
 /** True when an error means the server or the connection went away, not that a statement failed. */
 export function isConnectionLoss(e: unknown): boolean {
   const err = e as { code?: string; message?: string } | undefined;
-  return !!err && ((!!err.code && LOST.has(err.code)) || /Connection terminated|connection (is )?(closed|lost)|terminating connection|the database system is (starting up|shutting down)/i.test(err.message ?? ''));
+  return !!err && ((!!err.code && LOST.has(err.code)) || /Connection terminated|connection (is )?(closed|lost)|terminating connection|the database system is (starting up|shutting down)|not queryable/i.test(err.message ?? ''));
 }
 
 /** Delays (ms) between the attempts of a retried statement or transaction: about 5 s in all, a fast restart's length. */
