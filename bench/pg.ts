@@ -7,7 +7,7 @@
  *  3. recall@10 of each approximate path against exact search;
  *  4. worker throughput with 1, 2 and 3 `lookalike worker` processes on the shared images,
  *     through pg-boss, on the server (--url) or else over pglite-socket.
- * With --url postgres://... (a server with pgvector where the user may CREATE DATABASE, such as
+ * With --url postgres://... or LOOKALIKE_PG_URL (a server with pgvector where the user may CREATE DATABASE, such as
  * scripts/pg-test-server.sh's) the same data also goes into a real server, in a database the
  * bench creates and drops: the bulk load (COPY, then inserts into the bare table), the HNSW build
  * with maintenance_work_mem 512MB, exact search (per query on the server, and a batch ranked here),
@@ -48,7 +48,8 @@ const n = Number(values.n ?? (quick ? 20_000 : 100_000));
 const dim = Number(values.dim);
 const nq = Number(values.queries);
 const nImages = Number(values.images ?? (quick ? 96 : 240));
-const serverUrl = values.url ? String(values.url) : undefined;
+// --url, else LOOKALIKE_PG_URL (so `npm run bench:all -- --only pg` takes the test server too).
+const serverUrl = values.url ? String(values.url) : process.env.LOOKALIKE_PG_URL || undefined;
 const b = new Bench('pg', 'Postgres/pgvector store (PGlite in-process, and a real server with --url) vs the folder store: inserts, search QPS, recall@10 of HNSW; scale-out workers. Why: pgvector is the engine people already run; this shows what it costs and gains.', { n, dim, queries: nq, images: nImages, server: serverUrl ? 'yes' : 'no' });
 b.log(`load average at the start: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()} (${os.cpus().length} cores)`);
 
