@@ -46,6 +46,8 @@ export function toVectorBinary(v: Float32Array, start = 0, dim = v.length): Buff
   return b;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Read pgvector's binary format (`vector_send(embedding)`, a bytea: int16 dim, int16 0, dim
  * big-endian float32s) into `out` at `offset`; bit for bit, and no text to parse. Returns the
@@ -55,6 +57,11 @@ export function parseVectorBinary(b: Uint8Array, out: Float32Array, offset: numb
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const n = view.getInt16(0);
   if (n !== dim || b.byteLength !== 4 + 4 * n) return n;
-  for (let d = 0; d < dim; d++) out[offset + d] = view.getFloat32(4 + 4 * d);
+  if (LITTLE_ENDIAN) {
+    // Copy the big-endian floats into place and swap their bytes there (native, not per float).
+    const dst = Buffer.from(out.buffer, out.byteOffset + offset * 4, dim * 4);
+    dst.set(b.subarray(4, 4 + 4 * dim));
+    dst.swap32();
+  } else for (let d = 0; d < dim; d++) out[offset + d] = view.getFloat32(4 + 4 * d);
   return n;
 }
