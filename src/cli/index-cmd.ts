@@ -55,7 +55,7 @@ again and only the images not yet indexed are embedded.
 the gallery itself or a folder containing it. Files deleted from the gallery are removed from
 the index on the next run; to remove many items on purpose, delete them from the folder (or
 index a smaller folder with --rebuild --allow-shrink); to empty an index, index an empty folder with
---allow-empty. A run that would remove more than half of the index, or anything when no image
+--allow-empty --root-change. A run that would remove more than half of the index, or anything when no image
 decoded, stops before removing anything unless --allow-shrink. Items added over HTTP (POST /items)
 or with Index.add are kept by a re-index. Another FOLDER than the one the index was built from
 is an error unless --root-change. Links leading out of FOLDER are skipped unless --follow-links.`);

@@ -74,7 +74,10 @@ test('an empty listing leaves an existing index untouched (--allow-empty empties
   const help = run(['index', '--help'], dir);
   assert.match(help.stdout, /--allow-empty/);
   assert.match(help.stdout, /remove many items on purpose/);
-  const e = run(['index', empty, '--model', model, ...TINY_FLAGS, '--out', out, '--allow-empty', '--json'], dir);
+  // The empty folder is another source than the index's: --root-change says so on purpose.
+  const refused = run(['index', empty, '--model', model, ...TINY_FLAGS, '--out', out, '--allow-empty', '--json'], dir);
+  assert.match(refused.stderr, /--root-change/);
+  const e = run(['index', empty, '--model', model, ...TINY_FLAGS, '--out', out, '--allow-empty', '--root-change', '--json'], dir);
   assert.equal(e.status, 0, e.stderr);
   assert.equal(JSON.parse(e.stdout).removed, 6);
   assert.equal((await loadIndex(out)).ids.length, 0);

@@ -427,8 +427,9 @@ export class FolderStore implements VectorStore {
     if (this.manifest?.version === 1) await this.compact(true);
     const before = this.annCovers();
     if (!upsert.length && !remove.length) {
-      // Nothing to add or remove: commit only a change of the `building` mark.
-      if (this.manifest && !this.building !== !(this.manifest as ManifestV2).building) await this.commit([], [], [], undefined, undefined, dim);
+      // Nothing to add or remove: commit only a change of the `building` mark, or, for a store
+      // not committed yet, its empty first state (an index of an empty folder exists afterwards).
+      if (!this.manifest || !this.building !== !(this.manifest as ManifestV2).building) await this.commit([], [], [], undefined, undefined, dim);
       return;
     }
     const gen = this.generation() + 1;
