@@ -12,6 +12,7 @@ import { checkEf, checkK, checkMinScore, FieldError, FileReadError, FilterError,
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
 import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
+import { registerExplorerRoutes } from './explorer-routes.ts';
 
 /** What the routes need from the server. */
 export interface RouteContext {
@@ -488,6 +489,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     });
     return { id, deleted: true, count: live.current.count, generation: gen };
   });
+
+  registerExplorerRoutes(app, { live, maxPixels: ctx.maxPixels, fileOf: (g, id) => itemFile(g, id, ctx), queryParam, thumbnailUrl });
 
   app.post('/reload', async (req) => {
     if (ctx.token) checkToken(req.headers.authorization, ctx.token);
