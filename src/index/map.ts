@@ -52,8 +52,8 @@ export interface MapOptions {
 
 /** The 2-D map of a store (from its cache when the index has not changed since). */
 export async function galleryMap(store: VectorStore, opts: MapOptions = {}): Promise<GalleryMap> {
-  const method = checkMethod(opts.method ?? 'auto');
   const ids = await store.ids();
+  const method = resolveMethod(checkMethod(opts.method ?? 'auto'), ids.length);
   const meta = await store.meta();
   const key = crypto
     .createHash('sha256')
@@ -91,7 +91,13 @@ export async function vectorsMap(ids: string[], vectors: Float32Array, dim: numb
     const top = await searchExact(vectors, vectors, dim, k);
     return { indices: top.indices, scores: top.scores, k: top.k };
   };
-  return { ...(await layout(vectors, dim, checkMethod(opts.method ?? 'auto'), knn, opts.onNote)), ids, key: '' };
+  return { ...(await layout(vectors, dim, resolveMethod(checkMethod(opts.method ?? 'auto'), ids.length), knn, opts.onNote)), ids, key: '' };
+}
+
+/** The layout used for n items: auto is UMAP up to MAP_UMAP_MAX; too few items for UMAP's neighbourhoods get PCA. */
+function resolveMethod(m: MapMethod, n: number): 'umap' | 'pca' {
+  const use = m === 'auto' ? (n > MAP_UMAP_MAX ? 'pca' : 'umap') : m;
+  return use === 'umap' && n <= MAP_NEIGHBOURS + 1 ? 'pca' : use;
 }
 
 function checkMethod(m: string): MapMethod {
@@ -139,10 +145,8 @@ async function knnOfStore(store: VectorStore, vectors: Float32Array, dim: number
   return { indices, scores, k };
 }
 
-async function layout(vectors: Float32Array, dim: number, method: MapMethod, knn: Knn, onNote?: (msg: string) => void): Promise<{ method: 'umap' | 'pca'; x: number[]; y: number[] }> {
+async function layout(vectors: Float32Array, dim: number, use: 'umap' | 'pca', knn: Knn, onNote?: (msg: string) => void): Promise<{ method: 'umap' | 'pca'; x: number[]; y: number[] }> {
   const n = vectors.length / dim;
-  let use: 'umap' | 'pca' = method === 'auto' ? (n > MAP_UMAP_MAX ? 'pca' : 'umap') : method;
-  if (use === 'umap' && n <= MAP_NEIGHBOURS + 1) use = 'pca';
   // umap-js is an optional peer: a missing one is an error naming its npm install (PCA needs nothing).
   const umap = use === 'umap' ? await optionalImport<typeof import('umap-js')>('umap-js', 'map') : undefined;
   const xy = use === 'umap' ? await umapLayout(umap!, n, await knn(Math.min(n, MAP_NEIGHBOURS + 1))) : pcaLayout(vectors, dim);
