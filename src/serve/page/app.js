@@ -45,7 +45,9 @@ async function api(path, init) {
   return body;
 }
 
-const thumb = (id) => `/items/${encodeURIComponent(id)}/thumbnail`;
+/** Thumbnail width for a grid slot: the slot's pixels on this screen, rounded up to a few sizes so the server's cache is shared. */
+const slotSize = (css) => [128, 192, 256, 384, 512].find((s) => s >= css * (window.devicePixelRatio || 1)) ?? 512;
+const thumb = (id, css = 200) => `/items/${encodeURIComponent(id)}/thumbnail?size=${slotSize(css)}`;
 const quote = (v) => `"${String(v).replace(/["\\]/g, '\\$&')}"`;
 /** A literal of a field's type in the filter language (docs/filters.md). */
 const literal = (field, v) => (types[field] === 'number' || types[field] === 'boolean' ? String(v) : quote(v));
@@ -123,13 +125,20 @@ function card(item, i) {
   b.dataset.i = String(i);
   const name = item.id.split('/').pop();
   const label = state.label ? item.fields?.[state.label] : undefined;
-  b.append(el('img', { src: item.thumbnail ?? thumb(item.id), alt: label !== undefined ? `${label}: ${name}` : name, loading: 'lazy', decoding: 'async', width: 160, height: 160 }));
+  b.append(el('img', { src: thumb(item.id, gridSlot()), alt: label !== undefined ? `${label}: ${name}` : name, loading: 'lazy', decoding: 'async', width: 160, height: 160 }));
   const meta = el('div', { className: 'meta' }, el('span', { className: 'label', textContent: label !== undefined ? String(label) : name }));
   if (item.score !== undefined) meta.append(el('span', { className: 'score', textContent: item.score.toFixed(3) }));
   b.append(meta);
   b.addEventListener('click', () => openViewer(i));
   li.append(b);
   return li;
+}
+
+/** The CSS width of one grid cell now (a cell is at least 140 px wide, a third of the width on a phone). */
+function gridSlot() {
+  const w = $('results').clientWidth || window.innerWidth;
+  const cols = window.innerWidth <= 720 ? 2 : Math.max(1, Math.floor((w + 10) / 150));
+  return Math.ceil(w / cols);
 }
 
 /** What the grid shows now: a page of the gallery, or of a search's results. */
@@ -322,7 +331,7 @@ async function openViewer(i) {
     $('viewer-fields').replaceChildren(...Object.entries(rec.fields).map(([k, v]) => el('tr', {}, el('th', { textContent: k }), el('td', { textContent: Array.isArray(v) ? v.join(', ') : String(v) }))));
     $('viewer-near').replaceChildren(
       ...near.results.map((h) => {
-        const b = el('button', { type: 'button', title: `${h.id} · ${h.score.toFixed(3)}` }, el('img', { src: h.thumbnail, alt: h.id.split('/').pop(), loading: 'lazy' }));
+        const b = el('button', { type: 'button', title: `${h.id} · ${h.score.toFixed(3)}` }, el('img', { src: thumb(h.id, 110), alt: h.id.split('/').pop(), loading: 'lazy' }));
         b.addEventListener('click', () => {
           shown = [...shown];
           shown.splice(viewing + 1, 0, h);
@@ -442,7 +451,7 @@ function initMap() {
     const tip = $('map-tip');
     tip.hidden = i < 0;
     if (i < 0) return;
-    tip.querySelector('img').src = thumb(mapData.ids[i]);
+    tip.querySelector('img').src = thumb(mapData.ids[i], 140);
     tip.querySelector('img').alt = mapData.ids[i];
     const v = mapData.values[i];
     tip.querySelector('span').textContent = `${mapData.ids[i]}${v !== null && v !== undefined && mapData.color !== 'id' ? ` · ${v}` : ''}`;
@@ -496,7 +505,7 @@ function dupGroup(g, gi) {
     const facts = [m.size !== undefined ? `${(m.size / 1024).toFixed(1)} KB` : null, f.width && f.height ? `${f.width}×${f.height}` : null, keep ? 'keeper' : `cosine ${m.score.toFixed(4)}`].filter(Boolean).join(' · ');
     const check = el('input', { type: 'checkbox', checked: !keep, disabled: !info?.writable });
     check.dataset.id = m.id;
-    const open = el('button', { type: 'button', className: 'hit', title: m.id }, el('img', { src: m.thumbnail, alt: m.id.split('/').pop(), loading: 'lazy' }));
+    const open = el('button', { type: 'button', className: 'hit', title: m.id }, el('img', { src: thumb(m.id, 180), alt: m.id.split('/').pop(), loading: 'lazy' }));
     open.addEventListener('click', () => {
       shown = g.members;
       openViewer(g.members.indexOf(m));
