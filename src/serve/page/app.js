@@ -295,6 +295,7 @@ function renderFacets(facets) {
   });
   $('facets').replaceChildren(...boxes);
   fillSelect($('sort'), ['', ...Object.keys(types)], state.sort, (v) => v || 'path');
+  $('desc').checked = state.desc;
   fillSelect($('label-field'), ['', ...Object.keys(types)], state.label, (v) => v || 'file name');
 }
 
@@ -584,6 +585,7 @@ async function init() {
   $('where-form').addEventListener('submit', (e) => (e.preventDefault(), go({ where: $('where').value.trim() })));
   $('per').addEventListener('change', () => go({}));
   $('sort').addEventListener('change', (e) => go({ sort: e.target.value }));
+  $('desc').addEventListener('change', (e) => go({ desc: e.target.checked }));
   $('label-field').addEventListener('change', (e) => go({ label: e.target.value }));
   $('prev').addEventListener('click', () => {
     state.page = Math.max(0, state.page - 1);
