@@ -81,9 +81,9 @@ function verdictText(vs: Verdict[], metric: string): string {
   return vs.length ? `Best per dataset by ${metric}: ${vs.map(one).join('; ')}.` : `No finished run reports ${metric}.`;
 }
 
-async function thumb(file: string): Promise<string | undefined> {
+async function thumb(file: string, size = 64): Promise<string | undefined> {
   try {
-    const buf = await sharp(file).resize(64, 64, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
+    const buf = await sharp(file).resize(size, size, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
     return `data:image/jpeg;base64,${buf.toString('base64')}`;
   } catch {
     return undefined;
@@ -143,7 +143,7 @@ async function failuresHtml(vs: Verdict[], store: string, max: number, topK: num
     const rows: string[] = [];
     for (const q of wrong.slice(0, max)) {
       const img = async (id: string, cls: string, title: string) => {
-        const src = await thumb(path.join(v.run.dataset.path, id));
+        const src = await thumb(path.join(v.run.dataset.path, id), 96);
         return src ? `<img class="${cls}" src="${src}" title="${esc(title)}" alt="${esc(title)}">` : `<span class="${cls} missing" title="${esc(id)}">?</span>`;
       };
       const cells = [await img(q.query, 'query', `query ${q.query}${q.label ? ` (${q.label})` : ''}`)];
