@@ -69,7 +69,7 @@ export { dedupIndex as dedup, type DedupIndexOptions, type DedupResult } from '.
 import { findDuplicates, type DedupOptions, type DedupResult } from './index/dedup.ts';
 import { galleryMap, type GalleryMap, type MapOptions } from './index/map.ts';
 import { colourMap, type MapColours } from './index/map-picture.ts';
-export { MAP_UMAP_MAX, vectorsMap, type GalleryMap, type MapMethod, type MapOptions } from './index/map.ts';
+export { MAP_UMAP_MAX, type GalleryMap, type MapMethod, type MapOptions } from './index/map.ts';
 export { writeMap, mapColours, type MapColours, type WriteMapOptions } from './index/map-picture.ts';
 export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.ts';
 export type { VerifyReport } from './store/folder/verify.ts';

@@ -9,7 +9,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { VectorStore } from '../store/types.ts';
-import { searchExact } from '../store/exact.ts';
 import { searchStore } from './search.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
@@ -76,6 +75,7 @@ export async function galleryMap(store: VectorStore, opts: MapOptions = {}): Pro
   const m = { ...(await layout(vectors, dim, method, knn, opts.onNote)), ids, key };
   if (opts.cache !== false) {
     try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       writeFileAtomic(file, JSON.stringify({ version: MAP_VERSION, ...m }));
     } catch (e) {
       // A read-only index still gets its map, computed again next time.
@@ -83,15 +83,6 @@ export async function galleryMap(store: VectorStore, opts: MapOptions = {}): Pro
     }
   }
   return m;
-}
-
-/** The 2-D map of vectors you hold (n x dim, L2-normalised): for reports of runs that have no index. */
-export async function vectorsMap(ids: string[], vectors: Float32Array, dim: number, opts: Pick<MapOptions, 'method' | 'onNote'> = {}): Promise<GalleryMap> {
-  const knn = async (k: number) => {
-    const top = await searchExact(vectors, vectors, dim, k);
-    return { indices: top.indices, scores: top.scores, k: top.k };
-  };
-  return { ...(await layout(vectors, dim, resolveMethod(checkMethod(opts.method ?? 'auto'), ids.length), knn, opts.onNote)), ids, key: '' };
 }
 
 /** The layout used for n items: auto is UMAP up to MAP_UMAP_MAX; too few items for UMAP's neighbourhoods get PCA. */
