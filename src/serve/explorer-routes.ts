@@ -3,11 +3,11 @@
  * full size, the gallery map, and near-duplicate groups. Each calls the library (Index.map,
  * Index.duplicates); nothing here ranks or lays out on its own.
  */
-import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { toInteger, toNumber, type DedupResult } from '../api.ts';
 import { HttpError, intParam } from './limits.ts';
+import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
 
 /** What these routes borrow from routes.ts (passed in, so the two files do not import each other). */
@@ -16,6 +16,10 @@ export interface ExplorerContext {
   maxPixels: number;
   /** The image file of an item, or undefined (the same lookup and path checks as thumbnails). */
   fileOf(g: Generation, id: string): string | undefined;
+  /** Read an item's file the way thumbnails do (regular files only, size and time bounds; errors name the item). */
+  readFile(id: string, file: string): Promise<Buffer>;
+  /** The server's decode budget: every decode takes its pixels from it first. */
+  pixels: PixelBudget;
   /** A library check whose OptionError or FilterError becomes a 400 naming the parameter. */
   queryParam<T>(check: () => T): T;
   /** The thumbnail URL of an item. */
@@ -26,12 +30,10 @@ export interface ExplorerContext {
 const AS_IS: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif' };
 
 /**
- * Read an item's file for the full-size view: the bytes as they are for formats browsers show,
- * re-encoded otherwise (never an SVG or unknown type sent raw). The one place this route reads a
- * gallery file, so a hardened reader can replace fs.promises.readFile here.
+ * An item's bytes for the full-size view: as they are for formats browsers show, re-encoded
+ * otherwise (never an SVG or unknown type sent raw).
  */
-async function readItemImage(file: string, maxPixels: number): Promise<{ bytes: Buffer; type: string }> {
-  const bytes = await fs.promises.readFile(file);
+async function viewable(bytes: Buffer, ctx: ExplorerContext): Promise<{ bytes: Buffer; type: string }> {
   let meta;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -41,8 +43,8 @@ async function readItemImage(file: string, maxPixels: number): Promise<{ bytes: 
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   const type = AS_IS[String(meta.format)];
   if (type) return { bytes, type };
-  if (pixels > maxPixels) throw new HttpError(413, `${meta.width}x${meta.height} pixels; the limit is ${maxPixels}`);
-  return { bytes: await sharp(bytes, { limitInputPixels: maxPixels }).rotate().webp({ quality: 90 }).toBuffer(), type: 'image/webp' };
+  if (pixels > ctx.maxPixels) throw new HttpError(413, `${meta.width}x${meta.height} pixels; the limit is ${ctx.maxPixels}`);
+  return { bytes: await ctx.pixels.run(pixels, () => sharp(bytes, { limitInputPixels: ctx.maxPixels }).rotate().webp({ quality: 90 }).toBuffer()), type: 'image/webp' };
 }
 
 /** Register GET /items/:id/image, GET /map and GET /duplicates. */
@@ -59,12 +61,13 @@ function registerImage(app: FastifyInstance, ctx: ExplorerContext): void {
     if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
     const file = ctx.fileOf(g, id);
     if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
+    const bytes = await ctx.readFile(id, file);
     let img;
     try {
-      img = await readItemImage(file, ctx.maxPixels);
+      img = await viewable(bytes, ctx);
     } catch (e) {
       if (e instanceof HttpError) throw new HttpError(e.status, `item ${JSON.stringify(id)}: ${e.message}`);
-      throw new HttpError(422, `cannot read ${JSON.stringify(id)}: ${(e as Error).message.split('\n')[0]}`);
+      throw new HttpError(422, `cannot render ${JSON.stringify(id)}: ${(e as Error).message.split('\n')[0]}`);
     }
     reply.header('content-type', img.type).header('cache-control', 'public, max-age=300').header('content-security-policy', "default-src 'none'");
     return img.bytes;

@@ -490,7 +490,15 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return { id, deleted: true, count: live.current.count, generation: gen };
   });
 
-  registerExplorerRoutes(app, { live, maxPixels: ctx.maxPixels, fileOf: (g, id) => itemFile(g, id, ctx), queryParam, thumbnailUrl });
+  registerExplorerRoutes(app, {
+    live,
+    maxPixels: ctx.maxPixels,
+    pixels: ctx.pixels,
+    fileOf: (g, id) => itemFile(g, id, ctx),
+    readFile: async (id, file) => (await fileCheck(id, () => readRegularFile(file, { maxBytes: ctx.fileBytes, timeoutMs: ctx.readTimeoutMs }))).bytes,
+    queryParam,
+    thumbnailUrl,
+  });
 
   app.post('/reload', async (req) => {
     if (ctx.token) checkToken(req.headers.authorization, ctx.token);
