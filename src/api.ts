@@ -66,6 +66,11 @@ export { sameEmbedding, embeddingKey } from './models/compat.ts';
 
 // Jobs that are whole commands: each is one core use case, re-exported under its library name.
 export { dedupIndex as dedup, type DedupIndexOptions, type DedupResult } from './index/dedup.ts';
+import { findDuplicates, type DedupOptions, type DedupResult } from './index/dedup.ts';
+import { galleryMap, type GalleryMap, type MapOptions } from './index/map.ts';
+import { colourMap, type MapColours } from './index/map-picture.ts';
+export { MAP_UMAP_MAX, type GalleryMap, type MapMethod, type MapOptions } from './index/map.ts';
+export { writeMap, mapColours, type MapColours, type WriteMapOptions } from './index/map-picture.ts';
 export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.ts';
 export type { VerifyReport } from './store/folder/verify.ts';
 export { evaluateOxfordIndex as evaluateOxford, type OxfordEvalResult } from './eval/oxford-index.ts';
@@ -273,6 +278,7 @@ export interface OpenIndexOptions {
 /** An index: search by vector, image, id or text (one query or a batch); add and remove items when opened for writing. */
 export class Index {
   private model?: Promise<Model>;
+  private readonly maps = new Map<string, Promise<GalleryMap>>();
   private text?: Promise<TextEncoder>;
   /** @internal */
   constructor(
@@ -487,6 +493,7 @@ export class Index {
    * @example await index.setFields([{ id: 'shoes/1.jpg', fields: { price: 49.5, tags: ['red'] } }]);
    */
   setFields(updates: FieldUpdate[], opts: { replace?: boolean } = {}): Promise<number> {
+    this.maps.clear();
     return setItemFields(this.store, updates, opts.replace);
   }
 
@@ -496,6 +503,35 @@ export class Index {
    */
   browse(opts: BrowseOptions = {}): Promise<{ total: number; items: ItemRecord[] }> {
     return browseItems(this.store, opts);
+  }
+
+  /**
+   * The 2-D map of the index (UMAP, or PCA above MAP_UMAP_MAX items), cached per index state.
+   * @example const { ids, x, y } = await index.map();
+   */
+  map(opts: MapOptions = {}): Promise<GalleryMap> {
+    // Kept while this Index writes nothing, so concurrent callers (the server's page) share one computation.
+    const key = `${opts.method ?? 'auto'}:${opts.cache ?? true}`;
+    let m = this.maps.get(key);
+    if (!m) {
+      this.maps.set(key, (m = galleryMap(this.store, opts)));
+      m.catch(() => this.maps.delete(key));
+    }
+    return m;
+  }
+
+  /** The map with each point's colour by a field (default `label`), the legend and each point's value. */
+  async colouredMap(opts: Pick<MapOptions, 'method' | 'onNote'> & { color?: string } = {}): Promise<{ map: GalleryMap; colours: MapColours; values: (FieldValue | undefined)[] }> {
+    const map = await this.map(opts);
+    return { map, ...(await colourMap(this.store, map, opts.color)) };
+  }
+
+  /**
+   * Groups of near-duplicates (cosine above `threshold`, or 'auto'), optionally among the items a filter matches (docs/dedup.md).
+   * @example const { groups } = await index.duplicates({ threshold: 0.97 });
+   */
+  duplicates(opts: DedupOptions): Promise<DedupResult> {
+    return findDuplicates(this.store, opts);
   }
 
   /** Per field: the most common values with counts, or the range, among the items a filter matches. */
@@ -534,6 +570,7 @@ export class Index {
   /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */
   async addVectors(items: StoreItem[]): Promise<void> {
     for (const it of items) if (it.vector.length !== this.dim) throw new Error(`${it.id}: ${it.vector.length} values, the index is ${this.dim}-d`);
+    this.maps.clear();
     // Marked as added through the API: a re-index of the folder keeps them (index/shrink.ts).
     await this.store.write({ upsert: items.map((it) => (it.file ? { ...it, file: { ...it.file, origin: 'api' as const } } : it)) });
   }
@@ -555,12 +592,14 @@ export class Index {
     const upsert: StoreItem[] = await Promise.all(
       e.ids.map(async (id, j) => ({ id, vector: e.vectors.slice(j * e.dim, (j + 1) * e.dim), file: await record(byId.get(id)!), fields: await fieldsOf(id, byId.get(id)!) })),
     );
+    this.maps.clear();
     if (upsert.length) await this.store.write({ upsert });
     return { added: e.ids, skipped: e.skipped };
   }
 
   /** Remove items by id (ids not in the index are ignored). Needs `write: true`. */
   async remove(ids: string[]): Promise<void> {
+    this.maps.clear();
     if (ids.length) await this.store.write({ remove: ids });
   }
 

@@ -18,6 +18,7 @@ import { modelsCommand } from './models-cmd.ts';
 import { tuneCommand } from './tune-cmd.ts';
 import { whitenCommand } from './whiten-cmd.ts';
 import { dedupCommand } from './dedup-cmd.ts';
+import { mapCommand } from './map-cmd.ts';
 import { serveCommand } from './serve-cmd.ts';
 import { experimentCommand } from './experiment-cmd.ts';
 import { workerCommand } from './worker-cmd.ts';
@@ -39,7 +40,7 @@ Example:
   lookalike index ./gallery --model model.onnx --out gallery.lkx
   lookalike search gallery.lkx ./query.jpg -k 10
   lookalike compete ./comp --model model.onnx -k 10 --out sub.json`);
-  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, fieldsCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand, whitenCommand]) {
+  for (const make of [indexCommand, compactCommand, verifyCommand, searchCommand, fieldsCommand, competeCommand, demoCommand, evalCommand, modelsCommand, tuneCommand, dedupCommand, mapCommand, serveCommand, experimentCommand, workerCommand, statusCommand, reportCommand, adviseCommand, whitenCommand]) {
     program.addCommand(make());
   }
   return program;

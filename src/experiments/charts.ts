@@ -18,7 +18,7 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const FONT = { config: { font: 'sans-serif', axis: { labelFontSize: 10, titleFontSize: 11 }, legend: { labelFontSize: 10, titleFontSize: 11 }, header: { labelFontSize: 11 } } };
+const FONT = { config: { font: 'sans-serif', axis: { labelFontSize: 13, titleFontSize: 14 }, legend: { labelFontSize: 13, titleFontSize: 14 }, header: { labelFontSize: 14 }, title: { fontSize: 16 } } };
 
 /** Grouped bars: value of `metric` per model, one bar per mode, one panel per dataset. */
 export function barSpec(rows: { model: string; dataset: string; mode: string; value: number }[], metric: string): vl.TopLevelSpec {
@@ -27,8 +27,8 @@ export function barSpec(rows: { model: string; dataset: string; mode: string; va
     title: metric,
     data: { values: rows },
     mark: 'bar',
-    width: { step: 9 },
-    height: 160,
+    width: { step: 18 },
+    height: 280,
     encoding: {
       column: { field: 'dataset', type: 'nominal', title: null },
       x: { field: 'model', type: 'nominal', title: null, axis: { labelAngle: -35, labelLimit: 140 } },
@@ -47,8 +47,8 @@ export function curveSpec(rows: { dataset: string; series: string; k: number; va
     title,
     data: { values: rows },
     mark: { type: 'line', point: true },
-    width: 180,
-    height: 140,
+    width: 320,
+    height: 240,
     encoding: {
       column: { field: 'dataset', type: 'nominal', title: null },
       x: { field: 'k', type: 'quantitative', title: 'k', scale: { type: 'log' } },
@@ -65,8 +65,8 @@ export function epochSpec(rows: { dataset: string; series: string; epoch: number
     title: `validation ${metric} per epoch`,
     data: { values: rows },
     mark: { type: 'line' },
-    width: 180,
-    height: 140,
+    width: 320,
+    height: 240,
     encoding: {
       column: { field: 'dataset', type: 'nominal', title: null },
       x: { field: 'epoch', type: 'quantitative' },
@@ -83,8 +83,8 @@ export function costSpec(rows: { model: string; value: number }[], title: string
     title,
     data: { values: rows },
     mark: 'bar',
-    width: 260,
-    height: { step: 16 },
+    width: 420,
+    height: { step: 24 },
     encoding: {
       y: { field: 'model', type: 'nominal', title: null, sort: '-x', axis: { labelLimit: 200 } },
       x: { field: 'value', type: 'quantitative', title },

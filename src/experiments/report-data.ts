@@ -93,3 +93,58 @@ export function costs(runs: readonly RunRecord[]): { model: string; images_per_s
     };
   });
 }
+
+/** A table for one dataset: rows (model, mode), one column per metric, the best value in each column marked. */
+export interface DatasetTable {
+  dataset: string;
+  metrics: string[];
+  rows: { model: string; mode: string; cells: Cell[] }[];
+}
+
+/** Every metric the dataset's finished runs report: the chosen ones first (in their order), then the rest by name. */
+export function datasetMetrics(runs: readonly RunRecord[], dataset: string, first: readonly string[]): string[] {
+  const seen = new Set(cellRuns(runs).filter((r) => r.dataset.name === dataset && r.status === 'finished').flatMap((r) => Object.keys(r.metrics).filter((m) => Number.isFinite(r.metrics[m]))));
+  return [...first.filter((m) => seen.has(m)), ...[...seen].filter((m) => !first.includes(m)).sort()];
+}
+
+/** The table of one dataset with every metric as a column. */
+export function datasetTable(runs: readonly RunRecord[], dataset: string, first: readonly string[]): DatasetTable {
+  const metrics = datasetMetrics(runs, dataset, first);
+  const rs = cellRuns(runs).filter((r) => r.dataset.name === dataset);
+  const { models, modes } = axes(runs);
+  const rows = models.flatMap((model) =>
+    modes.flatMap((mode) => {
+      const run = rs.find((r) => r.model.name === model && r.mode.name === mode);
+      if (!run) return [];
+      return [{ model, mode, cells: metrics.map((m): Cell => ({ value: run.status === 'finished' && Number.isFinite(run.metrics[m]) ? run.metrics[m] : undefined, best: false, run })) }];
+    }),
+  );
+  metrics.forEach((_, j) => {
+    let best = -Infinity;
+    for (const r of rows) if (r.cells[j].value !== undefined && r.cells[j].value! > best) best = r.cells[j].value!;
+    for (const r of rows) if (r.cells[j].value === best) r.cells[j].best = true;
+  });
+  return { dataset, metrics, rows };
+}
+
+/** The winner of one dataset: the best finished run by a metric, and its gain over the same model frozen (undefined when there is no frozen run). */
+export interface Verdict {
+  dataset: string;
+  run: RunRecord;
+  value: number;
+  frozen?: number;
+  gain?: number;
+}
+
+/** Per dataset, the best model x mode by `metric` and its gain over the frozen run of the same model. */
+export function verdicts(runs: readonly RunRecord[], metric: string): Verdict[] {
+  const rs = cellRuns(runs).filter((r) => r.status === 'finished' && Number.isFinite(r.metrics[metric]));
+  return axes(runs).datasets.flatMap((dataset) => {
+    const here = rs.filter((r) => r.dataset.name === dataset);
+    if (!here.length) return [];
+    const best = here.reduce((a, b) => (b.metrics[metric] > a.metrics[metric] ? b : a));
+    const frozen = here.find((r) => r.mode.kind === 'frozen' && r.model.name === best.model.name);
+    const value = best.metrics[metric];
+    return [{ dataset, run: best, value, ...(frozen ? { frozen: frozen.metrics[metric], gain: value - frozen.metrics[metric] } : {}) }];
+  });
+}

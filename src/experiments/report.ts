@@ -8,8 +8,9 @@ import sharp from 'sharp';
 import { describeMetric, metricDigits } from '../metrics/registry.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { barSpec, costSpec, curveSpec, epochSpec, renderSvg } from './charts.ts';
-import { axes, cellRuns, costs, deltas, metricTable, type MetricTable } from './report-data.ts';
+import { axes, cellRuns, costs, datasetTable, deltas, verdicts, type DatasetTable, type Verdict } from './report-data.ts';
 import type { RunRecord } from './run-records.ts';
+import type { Cell } from './report-data.ts';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError, toInteger } from '../util/options.ts';
@@ -22,6 +23,8 @@ export interface ReportOptions {
   /** Sample queries shown per dataset (default 4), each with its top `topK` (default 5). */
   samples?: number;
   topK?: number;
+  /** Failure cases shown per dataset (default 8): queries whose top-1 is wrong in the winning run. */
+  failures?: number;
   /** Where run folders live: the run store path given to the report (to find rankings.json). */
   store: string;
   title?: string;
@@ -56,23 +59,31 @@ export function withCaptionMetrics(metrics: string[], runs: readonly RunRecord[]
   return ks.length ? [...metrics, `i2t_r@${ks[0]}`, `t2i_r@${ks[0]}`] : metrics;
 }
 
-function tableHtml(t: MetricTable): string {
-  const head = `<tr><th>model</th><th>mode</th>${t.datasets.map((d) => `<th>${esc(d)}</th>`).join('')}</tr>`;
-  const body = t.rows
-    .map((r) => `<tr><td>${esc(r.model)}</td><td>${esc(r.mode)}</td>${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(statusLabel(c.run))}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, t.metric)}${c.best ? ' ★' : ''}</td>`)).join('')}</tr>`)
-    .join('\n');
-  return `<h3>${esc(t.metric)} <small>${esc(describeMetric(t.metric))} (★ best in the column)</small></h3>\n<table>${head}\n${body}</table>`;
+function cellHtml(c: Cell, metric: string): string {
+  return c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(statusLabel(c.run))}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, metric)}${c.best ? ' ★' : ''}</td>`;
 }
 
-function tableMd(t: MetricTable): string {
-  const lines = [`| model | mode | ${t.datasets.join(' | ')} |`, `|---|---|${t.datasets.map(() => '---:').join('|')}|`];
-  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c) => (c.run && c.run.status !== 'finished' ? statusLabel(c.run) : c.best ? `**${fmt(c.value, t.metric)}**` : fmt(c.value, t.metric))).join(' | ')} |`);
+function tableHtml(t: DatasetTable): string {
+  const head = `<tr><th>model</th><th>mode</th>${t.metrics.map((m) => `<th title="${esc(describeMetric(m))}">${esc(m)}</th>`).join('')}</tr>`;
+  const body = t.rows.map((r) => `<tr><td>${esc(r.model)}</td><td>${esc(r.mode)}</td>${r.cells.map((c, j) => cellHtml(c, t.metrics[j])).join('')}</tr>`).join('\n');
+  return `<h3>${esc(t.dataset)} <small>(★ best in the column; hover a metric for its definition)</small></h3>\n<div class="wide"><table>${head}\n${body}</table></div>`;
+}
+
+function tableMd(t: DatasetTable): string {
+  const lines = [`| model | mode | ${t.metrics.join(' | ')} |`, `|---|---|${t.metrics.map(() => '---:').join('|')}|`];
+  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c, j) => (c.run && c.run.status !== 'finished' ? statusLabel(c.run) : c.best ? `**${fmt(c.value, t.metrics[j])}**` : fmt(c.value, t.metrics[j]))).join(' | ')} |`);
   return lines.join('\n');
 }
 
-async function thumb(file: string): Promise<string | undefined> {
+/** The one-line verdict: per dataset the best model x mode and its gain over the same model frozen. */
+function verdictText(vs: Verdict[], metric: string): string {
+  const one = (v: Verdict) => `${v.dataset}: ${v.run.model.name} × ${v.run.mode.name}, ${metric} ${fmt(v.value, metric)}${v.gain === undefined ? '' : v.run.mode.kind === 'frozen' ? ' (frozen is best)' : ` (${v.gain >= 0 ? '+' : ''}${(v.gain * 100).toFixed(1)} points over frozen ${fmt(v.frozen, metric)})`}`;
+  return vs.length ? `Best per dataset by ${metric}: ${vs.map(one).join('; ')}.` : `No finished run reports ${metric}.`;
+}
+
+async function thumb(file: string, size = 64): Promise<string | undefined> {
   try {
-    const buf = await sharp(file).resize(64, 64, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
+    const buf = await sharp(file).resize(size, size, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
     return `data:image/jpeg;base64,${buf.toString('base64')}`;
   } catch {
     return undefined;
@@ -115,6 +126,36 @@ async function samplesHtml(runs: RunRecord[], store: string, metric: string, sam
   return parts.join('\n');
 }
 
+/** Queries of the winning run per dataset whose top-1 is not relevant, with their results, as thumbnails (at most `max` per dataset). */
+async function failuresHtml(vs: Verdict[], store: string, max: number, topK: number): Promise<{ html: string; count: number }> {
+  const parts: string[] = [];
+  let count = 0;
+  for (const v of vs) {
+    const dir = findRunDir(store, v.run);
+    const file = dir && path.join(dir, 'rankings.json');
+    if (!file || !fs.existsSync(file)) continue;
+    const rankings = JSON.parse(fs.readFileSync(file, 'utf8')) as Ranking[];
+    const wrong = rankings.filter((q) => q.top.length && !q.top[0].relevant);
+    if (!wrong.length) {
+      parts.push(`<h3>${esc(v.dataset)}: no failures (every query's first result is relevant)</h3>`);
+      continue;
+    }
+    const rows: string[] = [];
+    for (const q of wrong.slice(0, max)) {
+      const img = async (id: string, cls: string, title: string) => {
+        const src = await thumb(path.join(v.run.dataset.path, id), 96);
+        return src ? `<img class="${cls}" src="${src}" title="${esc(title)}" alt="${esc(title)}">` : `<span class="${cls} missing" title="${esc(id)}">?</span>`;
+      };
+      const cells = [await img(q.query, 'query', `query ${q.query}${q.label ? ` (${q.label})` : ''}`)];
+      for (const t of q.top.slice(0, topK)) cells.push(await img(t.id, t.relevant ? 'hit' : 'miss', `${t.id} ${t.score.toFixed(3)} ${t.relevant ? 'relevant' : 'not relevant'}`));
+      rows.push(`<div class="strip failure"><span class="qlabel">${esc(q.label ?? path.dirname(q.query))}</span>${cells.join('')}</div>`);
+      count++;
+    }
+    parts.push(`<h3>${esc(v.dataset)}: ${wrong.length} of ${rankings.length} queries wrong at rank 1 (${esc(v.run.model.name)} × ${esc(v.run.mode.name)}${wrong.length > max ? `; the first ${max} shown` : ''})</h3>\n${rows.join('\n')}`);
+  }
+  return { html: parts.join('\n'), count };
+}
+
 /** The folder of a run under the store path (the store, an experiment folder, or the run folder itself). */
 export function findRunDir(store: string, r: RunRecord): string | undefined {
   for (const d of [path.join(store, r.experiment, r.id), path.join(store, r.id), store]) {
@@ -151,7 +192,10 @@ export async function buildReport(runs: RunRecord[], o: ReportOptions): Promise<
   const ips = cost.filter((c) => c.images_per_s !== undefined).map((c) => ({ model: c.model, value: c.images_per_s! }));
   if (ips.length) svgs['throughput'] = await renderSvg(costSpec(ips, 'embedding images/s'));
 
-  const tables = metrics.map((m) => metricTable(runs, m));
+  const tables = axes(runs).datasets.map((d) => datasetTable(runs, d, metrics));
+  const vs = verdicts(runs, head);
+  const verdict = verdictText(vs, head);
+  const failures = await failuresHtml(vs, o.store, o.failures ?? 8, o.topK ?? 5);
   const ds = deltas(runs, head);
   const title = o.title ?? `lookalike report: ${[...new Set(cells.map((r) => r.experiment))].join(', ')}`;
   const env = cells[0].environment;
@@ -178,12 +222,16 @@ td.best{background:#e4f5e4;font-weight:700}td.na{color:#999;text-align:center}td
 .chart{margin:8px 0 24px;overflow-x:auto}.strip{display:flex;gap:4px;margin:4px 0;align-items:center}
 .strip img,.strip span{width:64px;height:64px;border:3px solid #ddd;box-sizing:border-box}.strip .query{border-color:#3367d6}
 .strip .hit{border-color:#2e9e44}.strip .miss{border-color:#d93025}.missing{display:inline-block;text-align:center;line-height:58px}
-small{color:#666}
+small{color:#666}.verdict{font-size:17px;font-weight:600;background:#eef6ee;border-left:4px solid #2e9e44;padding:8px 12px}
+.wide{overflow-x:auto}.wide td{white-space:nowrap}.strip .qlabel{width:90px;height:auto;border:0;font-size:12px;color:#555;overflow:hidden;text-overflow:ellipsis}.strip.failure img,.strip.failure span.missing{width:96px;height:96px}
 </style></head><body>
 <h1>${esc(title)}</h1>
+<p class="verdict">${esc(verdict)}</p>
 <p><small>${cells.length} runs (${finished.length} finished${notRunText}); lookalike ${esc(env.lookalike.version)}${env.lookalike.commit ? ` (${esc(env.lookalike.commit.slice(0, 10))})` : ''}, Node ${esc(env.node)}, ${env.cpus} CPUs (${esc(env.cpu_model)}). Higher is better for every metric.</small></p>
-<h2>Results</h2>
+<h2>Results per dataset</h2>
 ${tables.map(tableHtml).join('\n')}
+<h2>Failures (queries whose first result is wrong, winning run per dataset; blue = query, green = relevant, red = not)</h2>
+${failures.html}
 <h2>Frozen vs tuned (${esc(head)}, points)</h2>
 <table><tr><th>model</th><th>dataset</th><th>mode</th><th>frozen</th><th>tuned</th><th>delta (points)</th></tr>
 ${deltaRows}</table>
@@ -205,7 +253,9 @@ ${notRun.length ? `<h2>Runs not finished</h2><ul>${notRun.map((r) => `<li>${esc(
     '',
     `${cells.length} runs (${finished.length} finished${notRunText}); lookalike ${env.lookalike.version}${env.lookalike.commit ? ` (${env.lookalike.commit.slice(0, 10)})` : ''}, Node ${env.node}, ${env.cpus} CPUs. Bold = best in the column.`,
     '',
-    ...tables.flatMap((t) => [`## ${t.metric}`, '', describeMetric(t.metric), '', tableMd(t), '']),
+    `**${verdict}**`,
+    '',
+    ...tables.flatMap((t) => [`## ${t.dataset}`, '', tableMd(t), '']),
     `## Frozen vs tuned (${head}, points)`,
     '',
     '| model | dataset | mode | frozen | tuned | delta |',

@@ -12,6 +12,7 @@ import { checkEf, checkK, checkMinScore, FieldError, FileReadError, FilterError,
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
 import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
+import { registerExplorerRoutes } from './explorer-routes.ts';
 
 /** What the routes need from the server. */
 export interface RouteContext {
@@ -487,6 +488,16 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return live.reload(`DELETE /items ${id}`);
     });
     return { id, deleted: true, count: live.current.count, generation: gen };
+  });
+
+  registerExplorerRoutes(app, {
+    live,
+    maxPixels: ctx.maxPixels,
+    pixels: ctx.pixels,
+    fileOf: (g, id) => itemFile(g, id, ctx),
+    readFile: async (id, file) => (await fileCheck(id, () => readRegularFile(file, { maxBytes: ctx.fileBytes, timeoutMs: ctx.readTimeoutMs }))).bytes,
+    queryParam,
+    thumbnailUrl,
   });
 
   app.post('/reload', async (req) => {

@@ -13,6 +13,7 @@ export const OPTIONAL_FEATURES = {
   workers: { what: 'queued embedding (index --enqueue, worker, status)', packages: { 'pg-boss': '10.4.2', pg: '8.23.1' } },
   serve: { what: 'lookalike serve', packages: { fastify: '5.12.8', '@fastify/multipart': '10.1.9', '@fastify/static': '10.1.11' } },
   charts: { what: 'report charts (lookalike report)', packages: { vega: '5.33.1', 'vega-lite': '5.23.0' } },
+  map: { what: 'gallery maps laid out with UMAP (lookalike map, GET /map, the page\'s map)', packages: { 'umap-js': '1.4.0' } },
   tfjs: { what: 'the TF.js engine (LOOKALIKE_TFJS_ENGINE=tfjs, or a TF.js model that does not convert to ONNX)', packages: { '@tensorflow/tfjs': '4.22.0', '@tensorflow/tfjs-backend-wasm': '4.22.0' } },
   hub: { what: 'Hugging Face Hub downloads (models fetch, preset and hf: names)', packages: { '@huggingface/hub': '2.17.5' } },
   nsfwjsPresets: { what: 'the presets mobilenet-v2 and inception-v3', packages: { nsfwjs: '4.3.0' } },

@@ -87,6 +87,13 @@ export const OUTPUT_KINDS = {
       return text !== undefined && /^<svg[\s>]/.test(text) && text.includes('class="marks"');
     },
   },
+  mapPicture: {
+    what: 'a map picture written by `lookalike map` (.html, .svg or .png)',
+    recognise(bytes: Buffer): boolean {
+      // PNG: the marker sits in the EXIF chunk; HTML and SVG carry it as text.
+      return bytes.includes('lookalike map') && (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) || /^(<!doctype html>|<svg[\s>])/i.test(utf8(bytes.subarray(0, 64)) ?? ''));
+    },
+  },
   dedupJson: {
     what: 'a groups JSON written by `lookalike dedup`',
     recognise(bytes: Buffer): boolean {

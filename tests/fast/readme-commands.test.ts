@@ -33,8 +33,9 @@ function readmeCommands(): string[][] {
 
 /** README commands run by another test file (too slow or needing a server here), with where. */
 const ELSEWHERE: Record<string, string> = {
-  serve: 'tests/fast/serve.test.ts and tests/slow/serve-page.test.ts (a real server on loopback, a real browser)',
+  serve: 'tests/fast/serve.test.ts and tests/slow/explorer-page.test.ts (a real server on loopback, a real browser)',
   experiment: 'tests/cli/experiments.test.ts (models x datasets x modes, resumed runs)',
+  map: 'tests/fast/map.test.ts (html, svg and png pictures, the cache beside the index)',
   report: 'tests/slow/report.test.ts (HTML report, charts, in a real browser)',
   advise: 'tests/cli/advise.test.ts (ranks backbones, never recommends worse than frozen)',
 };

@@ -38,10 +38,11 @@ modes:
   const runs = readRuns(path.join(dir, 'runs'));
   assert.equal(runs.length, 4);
   for (const x of runs) assert.equal(x.status, "finished", `${x.id}: ${x.reason}`);
-  // Best cell per column: exactly the maximum.
+  // Best cells per column: exactly those holding the maximum (ties all marked).
   const tbl = metricTable(runs, 'mmp@5');
   const values = tbl.rows.map((r) => r.cells[0].value!);
-  assert.deepEqual(tbl.rows.filter((r) => r.cells[0].best).map((r) => r.cells[0].value), [Math.max(...values)]);
+  const max = Math.max(...values);
+  assert.deepEqual(tbl.rows.map((r) => r.cells[0].best), values.map((v) => v === max));
   assert.equal(deltas(runs, 'mmp@5').length, 2);
 
   const out = path.join(dir, 'report.html');
@@ -51,7 +52,16 @@ modes:
   assert.ok(!/(src|href)="https?:/.test(html), 'self-contained: no external references');
   assert.match(html, /★/);
   const md = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
-  assert.match(md, /\| model \| mode \| ds \|/);
+  // One table per dataset, every metric a column (the chosen ones first), and the verdict line.
+  assert.match(md, /\n## ds\n\n\| model \| mode \| mmp@5 \| mr@1 \| precision@1 \| map@r \| [^\n]*precision@10/);
+  const best = runs.reduce((a, b) => (b.metrics['mmp@5'] > a.metrics['mmp@5'] ? b : a));
+  const frozen = runs.find((x) => x.mode.kind === 'frozen' && x.model.name === best.model.name)!;
+  const gain = best.mode.kind === 'frozen' ? ' \\(frozen is best\\)' : ` \\([+-]${Math.abs((best.metrics['mmp@5'] - frozen.metrics['mmp@5']) * 100).toFixed(1)} points over frozen`;
+  assert.match(md, new RegExp(`\\*\\*Best per dataset by mmp@5: ds: ${best.model.name} × ${best.mode.name}, mmp@5 ${best.metrics['mmp@5'].toFixed(4)}${gain}`));
+  const wrong = (JSON.parse(fs.readFileSync(path.join(dir, 'runs', best.experiment, best.id, 'rankings.json'), 'utf8')) as { top: { relevant: boolean }[] }[]).filter((q) => !q.top[0].relevant).length;
+  assert.ok(wrong > 0, 'the tiny models get some queries wrong');
+  assert.equal((html.match(/<div class="strip failure">/g) ?? []).length, Math.min(8, wrong));
+  assert.match(html, new RegExp(`ds: ${wrong} of \\d+ queries wrong at rank 1`));
   assert.match(md, /!\[bars-mmp_5\]\(charts\/bars-mmp_5\.svg\)/);
   for (const f of ['bars-mmp_5.svg', 'precision-at-k.svg', 'validation-epochs.svg', 'throughput.svg']) assert.match(fs.readFileSync(path.join(dir, 'charts', f), 'utf8'), /^<svg/);
   // Re-running may replace these files (lookalike recognises its own report, summary and charts); nothing else.
@@ -77,8 +87,12 @@ modes:
     const facts = await page.evaluate(() => ({
       charts: document.querySelectorAll('.chart svg').length,
       marks: document.querySelectorAll('.chart svg path, .chart svg rect').length,
-      thumbs: [...document.querySelectorAll('.strip img')].map((i) => (i as HTMLImageElement).naturalWidth),
+      thumbs: [...document.querySelectorAll('.strip:not(.failure) img')].map((i) => (i as HTMLImageElement).naturalWidth),
       best: document.querySelectorAll('td.best').length,
+      verdict: document.querySelector('.verdict')?.textContent ?? '',
+      verdictTop: document.querySelector('.verdict')?.getBoundingClientRect().top ?? 1e9,
+      failures: [...document.querySelectorAll('.strip.failure img')].map((i) => (i as HTMLImageElement).naturalWidth),
+      chartWidths: [...document.querySelectorAll('.chart svg')].map((x) => x.getBoundingClientRect().width),
       title: document.title,
     }));
     assert.ok(facts.charts >= 6, `charts: ${facts.charts}`);
@@ -86,8 +100,13 @@ modes:
     assert.ok(facts.thumbs.length >= 6 && facts.thumbs.every((w) => w === 64), `thumbnails decoded: ${facts.thumbs}`);
     assert.ok(facts.best >= 5);
     assert.match(facts.title, /lookalike report: rep/);
+    assert.match(facts.verdict, /^Best per dataset by mmp@5: ds: /);
+    assert.ok(facts.verdictTop < 120, 'the verdict opens the report');
+    assert.ok(facts.failures.length >= 6 && facts.failures.every((w) => w === 96), `failure thumbnails: ${facts.failures}`);
+    assert.ok(Math.max(...facts.chartWidths) > 500, `charts large enough to read: ${facts.chartWidths}`);
     assert.ok(requests.every((u) => u.startsWith('file:') || u.startsWith('data:')), `no network: ${requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))}`);
-    const shot = path.join(process.env.LOOKALIKE_SCREENSHOT_DIR ?? dir, 'report.png');
+    fs.mkdirSync(path.join(ROOT, 'out', 'test-artefacts'), { recursive: true });
+    const shot = path.join(process.env.LOOKALIKE_SCREENSHOT_DIR ?? path.join(ROOT, 'out', 'test-artefacts'), 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(fs.statSync(shot).size > 10000);
   } finally {
