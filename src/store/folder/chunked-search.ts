@@ -99,6 +99,10 @@ export async function searchSegments(
  * packed location (segment * 2^32 + row).
  */
 function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: number, cache?: RowCache): Generator<{ n: number; locs: Float64Array; rows: Float32Array }> {
+  if (cache) {
+    yield* cachedChunks(segs, dim, buf, maxRows, cache);
+    return;
+  }
   const locs = new Float64Array(maxRows);
   let scratch: Float32Array | undefined;
   let n = 0;
@@ -109,20 +113,7 @@ function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: n
       const span = Math.min(maxRows - n, seg.rows - r);
       let count = 0;
       for (let i = r; i < r + span; i++) count += live[i];
-      if (count === span && cache && n === 0) {
-        // A fully live span of one segment: a long-lived reader's cache serves it (or keeps it) whole.
-        let rows = cache.get(seg, r, span);
-        if (!rows) {
-          readRows(seg, dim, r, span, buf);
-          rows = buf.subarray(0, span * dim);
-          cache.put(seg, r, span, rows);
-        }
-        for (let i = r; i < r + span; i++) locs[n++] = si * PACK + i;
-        r += span;
-        yield { n, locs, rows };
-        n = 0;
-        continue;
-      } else if (count === span) {
+      if (count === span) {
         readRows(seg, dim, r, span, buf.subarray(n * dim));
         for (let i = r; i < r + span; i++) locs[n++] = si * PACK + i;
       } else if (count * 4 >= span) {
@@ -151,6 +142,50 @@ function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: n
       if (n === maxRows) {
         yield { n, locs, rows: buf.subarray(0, n * dim) };
         n = 0;
+      }
+    }
+  }
+  if (n) yield { n, locs, rows: buf.subarray(0, n * dim) };
+}
+
+/**
+ * liveChunks for a long-lived reader: each segment is taken in fixed blocks of `maxRows` rows
+ * (the same blocks whatever the live mask, so a filter reuses them), served from `cache` or read
+ * once and offered to it. A fully live block is scored where it lies; otherwise its live rows are
+ * copied (in memory) into `buf`.
+ */
+function* cachedChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: number, cache: RowCache): Generator<{ n: number; locs: Float64Array; rows: Float32Array }> {
+  const locs = new Float64Array(maxRows);
+  let scratch: Float32Array | undefined;
+  let n = 0;
+  for (let si = 0; si < segs.length; si++) {
+    const seg = segs[si];
+    const live = seg.live;
+    for (let r = 0; r < seg.rows; r += maxRows) {
+      const span = Math.min(maxRows, seg.rows - r);
+      let count = 0;
+      for (let i = r; i < r + span; i++) count += live[i];
+      if (!count) continue;
+      let rows = cache.get(seg, r, span);
+      if (!rows) {
+        scratch ??= new Float32Array(maxRows * dim);
+        readRows(seg, dim, r, span, scratch);
+        rows = scratch.subarray(0, span * dim);
+        cache.put(seg, r, span, rows);
+      }
+      if (count === span && n === 0) {
+        for (let i = 0; i < span; i++) locs[i] = si * PACK + r + i;
+        yield { n: span, locs, rows };
+        continue;
+      }
+      for (let i = 0; i < span; i++) {
+        if (!live[r + i]) continue;
+        buf.set(rows.subarray(i * dim, (i + 1) * dim), n * dim);
+        locs[n++] = si * PACK + r + i;
+        if (n === maxRows) {
+          yield { n, locs, rows: buf.subarray(0, n * dim) };
+          n = 0;
+        }
       }
     }
   }
