@@ -14,7 +14,8 @@ import { OptionError } from '../util/options.ts';
 import { searchExact } from '../store/exact.ts';
 import { toSubmission } from './query.ts';
 import { checkSearchOptions, searchStore, toResults, type SearchMode } from './search.ts';
-import { annSearchMatrix, useAnn } from '../store/ann-search.ts';
+import { annSearchMatrix } from '../store/ann-search.ts';
+import { chooseAnn } from '../store/ann-mode.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
 import type { VectorStore } from '../store/types.ts';
 import { assertSameEmbedding } from '../models/compat.ts';
@@ -98,7 +99,8 @@ export async function competeSubmission(dir: string, model: OpenedModel, k: numb
   const gallery = await embed(gDir, g.images, 'gallery');
   const queries = await embed(qDir, q.images, 'query');
   const mode = opts.search ?? {};
-  const results = useAnn(mode.ann, gallery.ids.length)
+  // auto weighs building a graph in memory for this one call against exact search (chooseAnn).
+  const results = chooseAnn(mode.ann, { count: gallery.ids.length, queries: queries.ids.length, dim: gallery.dim, graph: 'none' })
     ? (await annSearchMatrix(gallery.ids, gallery.vectors, gallery.dim, queries.vectors, { k, ef: mode.ef, params: mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined })).map((hits, i) => ({ query: queries.ids[i], hits }))
     : toResults(queries.ids, await searchExact(gallery.vectors, queries.vectors, gallery.dim, k), gallery.ids);
   return { submission: toSubmission(results), queries: queries.ids.length, gallery: gallery.ids.length };

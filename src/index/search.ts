@@ -90,8 +90,8 @@ export function checkSearchOptions(k: number, mode: SearchMode = {}): void {
 }
 
 /** Load, build or bring up to date the store's ANN graph now when a search in this mode would use it (a no-op with ann 'off'). */
-export async function prepareAnn(store: VectorStore, mode: Pick<SearchMode, 'ann' | 'annDtype' | 'onNote'>): Promise<void> {
-  if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote });
+export async function prepareAnn(store: VectorStore, mode: Pick<SearchMode, 'ann' | 'annDtype' | 'onNote'>, queries?: number): Promise<void> {
+  if (mode.ann !== 'off') await store.prepareAnn?.({ ann: mode.ann, dtype: mode.annDtype, onNote: mode.onNote, queries });
 }
 
 /**
@@ -104,7 +104,8 @@ export async function searchStore(store: VectorStore, queries: Float32Array, k: 
   checkSearchOptions(k, mode);
   const filter = await resolveFilter(store, mode.filter);
   if (mode.groupBy !== undefined) await checkField(store, mode.groupBy, 'groupBy');
-  await prepareAnn(store, mode);
+  const dim = (await store.meta()).dim;
+  await prepareAnn(store, mode, dim ? queries.length / dim : 0);
   const offset = mode.offset ?? 0;
   const opts = { exclude, ann: mode.ann, ef: mode.ef, minScore: mode.minScore, filter };
   const rerank = parseRerank(mode.rerank);

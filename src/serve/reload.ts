@@ -2,13 +2,15 @@
  * The served index, swapped atomically on reload. Each request takes a lease on the current
  * generation (index + model + embedding queue) and returns it when done; a reload opens the new
  * generation first, swaps it in, and closes the old one only when its last lease is returned,
- * so requests in flight finish on the index they started with. A rebuilt index is noticed by
+ * so requests in flight finish on the index they started with. An index whose own model is not on
+ * this machine is still served: everything but image and text queries (which answer 503 naming it). A rebuilt index is noticed by
  * polling manifest.json's stat (follows the path across a --rebuild folder swap) or POST /reload.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Index, loadModelForIndex, Model, openIndex, type AnnDtype, type Runtime, type StoreMeta } from '../api.ts';
 import { EmbedQueue, SearchBatcher, type ServeSearchMode } from './batching.ts';
+import { HttpError } from './limits.ts';
 
 /** How the server picks its model: flags, or the index's own. */
 export interface ModelFlagsForServe {
@@ -23,7 +25,10 @@ export interface ModelFlagsForServe {
 export interface Generation {
   index: Index;
   meta: StoreMeta;
-  model: Model;
+  /** The image model; undefined when the index's model is not on this machine (see `missing`). */
+  model?: Model;
+  /** Why image and text queries cannot be answered (the index's model could not be loaded), else undefined. */
+  missing?: string;
   queue: EmbedQueue;
   /** Concurrent searches batched into one store.search. */
   searches: SearchBatcher;
@@ -142,31 +147,49 @@ export class LiveIndex {
     const meta = probe.meta;
     await probe.close();
     // Keep the model when the index still comes from the same model and head.
-    let model: Model;
-    if (prev && prev.model.matches(meta)) model = prev.model;
-    else model = await loadModelForIndex(meta, this.flags.model, { head: this.flags.head, runtime: this.flags.runtime }, this.location);
-    const shared = this.models.get(model) ?? { model, users: 0 };
-    shared.users++;
-    this.models.set(model, shared);
+    let model: Model | undefined;
+    let missing: string | undefined;
+    if (prev?.model && prev.model.matches(meta)) model = prev.model;
+    else {
+      try {
+        model = await loadModelForIndex(meta, this.flags.model, { head: this.flags.head, runtime: this.flags.runtime }, this.location);
+      } catch (e) {
+        // A model named by --model must load; the index's own model may be absent: everything
+        // that needs no model is still served.
+        if (this.flags.model !== undefined) throw e;
+        missing = `image and text queries need the index's model ${meta.model.name}, which cannot be loaded here; restart serve with --model PATH to a copy of it (${(e as Error).message})`;
+        this.log(`model ${meta.model.name} not available: serving searches by id and vector, filters, browsing and thumbnails; image and text queries answer 503 (${(e as Error).message})`);
+      }
+    }
+    if (model) {
+      const shared = this.models.get(model) ?? { model, users: 0 };
+      shared.users++;
+      this.models.set(model, shared);
+    }
     let index: Index | undefined;
     try {
+      // Without a model, openIndex gets none, so a text query never tries to load the missing one.
       index = await openIndex(this.location, { model, runtime: this.flags.runtime });
       const mode = this.flags.search ?? {};
       // The ANN graph is loaded (or built and saved) now, not by the first query.
       await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
       const ids = new Set(await index.ids());
-      const text = await index.hasText();
-      return { index, meta: index.meta, model, queue: new EmbedQueue(async () => model, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef, rerank: mode.rerank }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      const text = model ? await index.hasText() : false;
+      const embedModel = async () => {
+        if (!model) throw new HttpError(503, missing!);
+        return model;
+      };
+      return { index, meta: index.meta, model, missing, queue: new EmbedQueue(embedModel, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef, rerank: mode.rerank }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
       await index?.close().catch(() => undefined);
-      await this.releaseModel(model);
+      if (model) await this.releaseModel(model);
       throw e;
     }
   }
 
   private async closeGeneration(g: Generation): Promise<void> {
     await g.index.close();
-    await this.releaseModel(g.model);
+    if (g.model) await this.releaseModel(g.model);
   }
 
   private async releaseModel(model: Model): Promise<void> {

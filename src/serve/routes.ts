@@ -152,6 +152,7 @@ async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<
     case 'text':
       if (!q.text.trim()) throw new HttpError(400, 'text: empty query');
       if (q.text.length > 1000) throw new HttpError(400, 'text: at most 1000 characters');
+      if (g.missing) throw new HttpError(503, g.missing);
       if (!g.text) throw new HttpError(400, `text search needs a text-image model (CLIP, SigLIP); ${g.meta.model.name} has no text tower here`);
       return g.index.embedQuery({ text: q.text });
     case 'vector':
@@ -316,6 +317,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       count: g.count,
       dim: g.meta.dim,
       text: g.text,
+      model_available: !g.missing,
       updated: g.meta.updated,
       generation: g.number,
       writable: Boolean(ctx.token),

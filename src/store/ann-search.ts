@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { config } from '../util/config.ts';
 import { ANN_AUTO_MIN, ANN_DEFAULT_EF, type AnnMode } from './ann-mode.ts';
-import { AnnGraph, ANN_DEFAULTS, refreshAnn, type AnnParams, type AnnSource } from './ann.ts';
+import { AnnGraph, ANN_DEFAULTS, readAnnManifest, refreshAnn, type AnnParams, type AnnSource } from './ann.ts';
 import type { Hit, SearchOptions, StoreItem, VectorStore } from './types.ts';
 
 /** Options for annSearch. */
@@ -142,9 +142,12 @@ export interface GetAnnOptions {
  */
 export async function getAnn(dir: string, source: AnnSource, covers: string, opts: GetAnnOptions = {}): Promise<AnnGraph> {
   let g = cache.get(dir);
+  // A mapped graph cannot be changed: one that must be brought up to date is loaded instead.
+  if (g?.readOnly && g.covers !== covers) g = undefined;
   if (!g) {
     try {
-      g = AnnGraph.open(dir);
+      // Mapped when it covers this state (searched as it is), loaded when it will be changed.
+      g = AnnGraph.open(dir, readAnnManifest(dir)?.covers === covers ? { view: true, verify: 'size' } : {});
     } catch (e) {
       opts.onNote?.(`ANN graph ignored: ${(e as Error).message}`);
       g = undefined;
@@ -226,12 +229,22 @@ export function annDeltaLimit(live: number): number {
 /** Lag allowed as a share of the live items (annDeltaLimit). */
 export const ANN_DELTA_SHARE = 0.05;
 
-/** The graph of `dir` this process holds, else the saved one (loaded, not refreshed), else undefined. */
-export function peekAnn(dir: string): AnnGraph | undefined {
+/** The graph of `dir` this process holds in memory, if any (nothing is read). */
+export function heldAnn(dir: string): AnnGraph | undefined {
+  return cache.get(dir);
+}
+
+/**
+ * The graph of `dir` this process holds, else the saved one, memory-mapped (usearch view: only
+ * the pages a search visits are read; its size is checked, its sha256 by `lookalike verify`),
+ * not refreshed; else undefined. `view` false loads it instead (a writer that will change it).
+ */
+export function peekAnn(dir: string, view = true): AnnGraph | undefined {
   let g = cache.get(dir);
-  if (g) return g;
+  // A writer that will apply its changes to the graph (annApply) needs it loaded, not mapped.
+  if (g && (view || !g.readOnly)) return g;
   try {
-    g = AnnGraph.open(dir);
+    g = AnnGraph.open(dir, view ? { view: true, verify: 'size' } : {});
   } catch {
     return undefined; // damaged: the full path (getAnn) reports it and rebuilds
   }

@@ -5,8 +5,12 @@
  *   ann.json              format, version, graph + keys file names, sha256 and size of the graph,
  *                         the store state (`covers`) it was built for, dim, dtype, connectivity
  *   ann-<seq>.usearch     the usearch graph (cosine metric, vectors in f32, f16 or i8)
- *   ann-<seq>.keys.json   {next, keys, ids, hashes}: usearch key -> item id, and a hash of each
- *                         item's float vector (to find items whose vector changed)
+ *   ann-<seq>.keys        the key map, binary (src/store/ann-keys.ts): usearch key -> item id,
+ *                         and a hash of each item's float vector (to find items whose vector
+ *                         changed); graphs saved before it have `ann-<seq>.keys.json` instead
+ *
+ * Reading maps the graph (usearch view) and searches the key map in place, so a one-shot search
+ * touches only the graph pages it visits; a graph that will be changed is loaded instead.
  *
  * Why usearch: a maintained HNSW library with Node bindings and prebuilt binaries, incremental
  * add/remove, f16/i8 storage, save/load/view (memory map). Keys are usearch keys that this
@@ -28,6 +32,7 @@ import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
 import type { AnnDtype } from './ann-mode.ts';
+import { encodeKeys, KeyTable } from './ann-keys.ts';
 import type { VectorBlock } from './types.ts';
 import { processAlive } from '../util/temp.ts';
 
@@ -60,9 +65,12 @@ export interface AnnManifest {
   connectivity: number;
   expansionAdd: number;
   saved: string;
+  /** Size and sha256 of the key file (absent in graphs saved before the binary key file). */
+  keysBytes?: number;
+  keysSha256?: string;
 }
 
-/** Contents of ann-<seq>.keys.json. */
+/** Contents of ann-<seq>.keys.json (graphs saved before the binary key file). */
 interface KeysFile {
   next: number;
   keys: number[];
@@ -160,6 +168,8 @@ export class AnnGraph {
   /** Sequence number of the last save (0 = never saved). */
   seq = 0;
   private index: UIndex;
+  /** The key map of a mapped (read-only) graph, searched in place. */
+  private table?: KeyTable;
   private keyOf = new Map<string, number>();
   private idOf = new Map<number, string>();
   private hashOf = new Map<string, number>();
@@ -179,12 +189,13 @@ export class AnnGraph {
 
   /** Number of items in the graph. */
   get size(): number {
-    return this.keyOf.size;
+    return this.table ? this.table.count : this.keyOf.size;
   }
 
   /** Ids in the graph (unordered). */
   ids(): IterableIterator<string> {
-    return this.keyOf.keys();
+    const t = this.table;
+    return t ? (function* () { for (const e of t.entries()) yield e.id; })() : this.keyOf.keys();
   }
 
   /** The recorded vector hash of an id, or undefined when the id is not in the graph. */
@@ -240,7 +251,8 @@ export class AnnGraph {
       const n = r.counts ? Number(r.counts[q]) : r.keys.length;
       const row: string[] = [];
       for (let j = 0; j < n; j++) {
-        const id = this.idOf.get(Number(r.keys[q * w + j]));
+        const key = Number(r.keys[q * w + j]);
+        const id = this.table ? this.table.idOf(key) : this.idOf.get(key);
         if (id !== undefined) row.push(id);
       }
       out.push(row);
@@ -259,19 +271,16 @@ export class AnnGraph {
     // The pid keeps two processes saving at once from writing the same names.
     const stem = `ann-${String(seq).padStart(6, '0')}-${process.pid}`;
     const graph = `${stem}.usearch`;
-    const keysName = `${stem}.keys.json`;
+    const keysName = `${stem}.keys`;
     const tmp = path.join(dir, `${graph}.tmp`);
     this.index.save(tmp);
     fsyncFile(tmp);
     crashPoint('ann:graph');
     fs.renameSync(tmp, path.join(dir, graph));
-    const keys: KeysFile = { next: this.next, keys: [], ids: [], hashes: [] };
-    for (const [id, key] of this.keyOf) {
-      keys.keys.push(key);
-      keys.ids.push(id);
-      keys.hashes.push(this.hashOf.get(id) ?? 0);
-    }
-    writeFileAtomic(path.join(dir, keysName), JSON.stringify(keys));
+    const entries: { key: number; id: string; hash: number }[] = [];
+    for (const [id, key] of this.keyOf) entries.push({ key, id, hash: this.hashOf.get(id) ?? 0 });
+    const keyBuf = encodeKeys(this.next, entries);
+    writeFileAtomic(path.join(dir, keysName), keyBuf);
     const stat = fs.statSync(path.join(dir, graph));
     const m: AnnManifest = {
       format: 'lookalike-ann',
@@ -288,6 +297,8 @@ export class AnnGraph {
       connectivity: this.params.connectivity,
       expansionAdd: this.params.expansionAdd,
       saved: new Date().toISOString(),
+      keysBytes: keyBuf.length,
+      keysSha256: createHash('sha256').update(keyBuf).digest('hex'),
     };
     crashPoint('ann:manifest');
     writeFileAtomic(path.join(dir, ANN_MANIFEST), JSON.stringify(m, null, 2) + '\n');
@@ -325,10 +336,7 @@ export class AnnGraph {
       throw new Error(`${gfile}: checksum differs from ann.json; the graph is damaged (delete ann.json to rebuild it)`);
     }
     const keysFile = path.join(dir, m.keys);
-    const k = readJsonObject(keysFile) as unknown as KeysFile;
-    if (!Array.isArray(k.keys) || !Array.isArray(k.ids) || k.keys.length !== k.ids.length || k.keys.length !== m.count) {
-      throw new Error(`${keysFile}: key map does not match ann.json (${m.count} items)`);
-    }
+    const keys = readKeys(keysFile, m);
     const params: AnnParams = { dtype: m.dtype, connectivity: m.connectivity, expansionAdd: m.expansionAdd };
     const index = newIndex(m.dim, params);
     try {
@@ -339,16 +347,69 @@ export class AnnGraph {
     }
     if (index.size() !== m.count) throw new Error(`${gfile}: graph holds ${index.size()} items, ann.json says ${m.count}`);
     const g = new AnnGraph(m.dim, params, index, !!opts.view);
-    for (let i = 0; i < k.keys.length; i++) {
-      g.keyOf.set(k.ids[i], k.keys[i]);
-      g.idOf.set(k.keys[i], k.ids[i]);
-      g.hashOf.set(k.ids[i], k.hashes?.[i] ?? 0);
+    // A mapped graph searches the key file in place; one that will be changed gets its maps.
+    if (opts.view && keys instanceof KeyTable) g.table = keys;
+    else {
+      for (const e of keys instanceof KeyTable ? keys.entries() : legacyEntries(keys)) {
+        g.keyOf.set(e.id, e.key);
+        g.idOf.set(e.key, e.id);
+        g.hashOf.set(e.id, e.hash);
+      }
     }
-    g.next = k.next;
+    g.next = keys.next;
     g.covers = m.covers;
     g.seq = m.seq;
     return g;
   }
+}
+
+/** The key map named by ann.json: the binary key file (size checked, and sha256 when recorded), or a legacy JSON one. */
+function readKeys(keysFile: string, m: AnnManifest): KeyTable | KeysFile {
+  if (m.keys.endsWith('.json')) {
+    const k = readJsonObject(keysFile) as unknown as KeysFile;
+    if (!Array.isArray(k.keys) || !Array.isArray(k.ids) || k.keys.length !== k.ids.length || k.keys.length !== m.count) {
+      throw new Error(`${keysFile}: key map does not match ann.json (${m.count} items)`);
+    }
+    return k;
+  }
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(keysFile);
+  } catch (e) {
+    throw new Error(`${keysFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing (ann.json names it); delete ann.json to rebuild the graph' : (e as Error).message}`);
+  }
+  if (m.keysBytes !== undefined && buf.length !== m.keysBytes) throw new Error(`${keysFile}: ${buf.length} bytes, ann.json says ${m.keysBytes}; delete ann.json to rebuild the graph`);
+  if (m.keysSha256 && createHash('sha256').update(buf).digest('hex') !== m.keysSha256) throw new Error(`${keysFile}: checksum differs from ann.json; delete ann.json to rebuild the graph`);
+  const t = new KeyTable(buf, keysFile);
+  if (t.count !== m.count) throw new Error(`${keysFile}: key map does not match ann.json (${t.count} keys, ${m.count} items)`);
+  return t;
+}
+
+function* legacyEntries(k: KeysFile): IterableIterator<{ key: number; id: string; hash: number }> {
+  for (let i = 0; i < k.keys.length; i++) yield { key: k.keys[i], id: k.ids[i], hash: k.hashes?.[i] ?? 0 };
+}
+
+/** Problems with the saved graph's files (size and sha256 of the graph and key file against ann.json), one line each; [] when none or no graph. */
+export function verifyAnnFiles(dir: string): string[] {
+  let m: AnnManifest | undefined;
+  try {
+    m = readAnnManifest(dir);
+  } catch (e) {
+    return [(e as Error).message];
+  }
+  if (!m) return [];
+  const out: string[] = [];
+  const gfile = path.join(dir, m.graph);
+  const st = fs.statSync(gfile, { throwIfNoEntry: false });
+  if (!st) out.push(`${gfile}: ANN graph named by ann.json is missing; delete ann.json to rebuild it`);
+  else if (st.size !== m.bytes) out.push(`${gfile}: ${st.size} bytes, ann.json says ${m.bytes}; delete ann.json to rebuild it`);
+  else if (sha256File(gfile) !== m.sha256) out.push(`${gfile}: checksum differs from ann.json; delete ann.json to rebuild it`);
+  try {
+    readKeys(path.join(dir, m.keys), m);
+  } catch (e) {
+    out.push((e as Error).message);
+  }
+  return out;
 }
 
 /** Read ann.json from a store folder, or undefined when there is none. */
@@ -362,7 +423,7 @@ export function readAnnManifest(dir: string): AnnManifest | undefined {
 }
 
 /** ANN file names this module creates (graph, keys, their temp files). */
-export const ANN_NAME = /^ann-\d{6}-\d+\.(usearch|keys\.json)(\.tmp(-\d+-[a-z0-9]+)?)?$/;
+export const ANN_NAME = /^ann-\d{6}-\d+\.(usearch|keys(\.json)?)(\.tmp(-\d+-[a-z0-9]+)?)?$/;
 
 /** Remove ANN files that ann.json does not reference, except another live process's temp files. */
 function removeUnreferenced(dir: string, m: AnnManifest): void {

@@ -108,6 +108,8 @@ export interface PrepareAnnOptions {
   dtype?: AnnDtype;
   /** Told once when a graph is built or brought up to date (a stderr line in the CLI). */
   onNote?: (msg: string) => void;
+  /** Query rows of the one search this prepares for ('auto' then weighs both paths: chooseAnn); unset for a long-lived process. */
+  queries?: number;
 }
 
 /** Options for openStore. */

@@ -50,6 +50,13 @@ export interface LookalikeConfig {
    * max(this, 5% of the live items) (LOOKALIKE_ANN_LAG, default 10000; docs/index-format.md).
    */
   annLag: number;
+  /**
+   * MiB of index rows a process keeps in memory for repeated exact searches (a server, eval):
+   * an opened index caches the chunks its searches read, from its second search on, up to this
+   * budget shared by every open index (LOOKALIKE_CACHE_MB, default a quarter of physical memory;
+   * 0 turns it off; docs/index-format.md).
+   */
+  cacheMb: number;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -77,4 +84,5 @@ export const config: LookalikeConfig = {
   tfjsEngine: process.env.LOOKALIKE_TFJS_ENGINE === 'tfjs' ? 'tfjs' : 'onnx',
   indexCommitItems: Math.min(1000, envInt('LOOKALIKE_COMMIT_ITEMS', 1000) || 1000),
   annLag: envInt('LOOKALIKE_ANN_LAG', 10_000),
+  cacheMb: envInt('LOOKALIKE_CACHE_MB', Math.floor(os.totalmem() / 4 / 2 ** 20)),
 };

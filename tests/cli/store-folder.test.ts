@@ -48,7 +48,7 @@ test('each write adds a segment and a tombstone list; automatic and explicit com
   assert.equal(m.tombstones.length, 0);
   assert.deepEqual(await snapshot(loc), before);
   // Only referenced files remain.
-  assert.deepEqual(fs.readdirSync(loc).sort(), ['lock.json', 'manifest.json', m.segments[0].npy.file, m.segments[0].ids.file].sort());
+  assert.deepEqual(fs.readdirSync(loc).sort(), ['lock.json', 'manifest.json', m.segments[0].npy.file, m.segments[0].ids.file, m.segments[0].idx!.file].sort());
   // Removing most rows triggers a full compaction on its own.
   await s.write({ remove: items.slice(2, 40).map((i) => i.id) });
   m = readManifest(loc) as ManifestV2;
@@ -116,7 +116,8 @@ test('corrupt files: truncated or bit-flipped segments, duplicate or non-string 
   assert.match(v.stderr, /checksum mismatch/);
   assert.ok(v.stderr.includes(f.npy));
   assert.equal(cli(['verify', (await make('good.lkx')).loc]).status, 0);
-  // Duplicate / non-string ids: rewrite the sidecar and its checksum so only the ids are wrong.
+  // Duplicate / non-string ids in an index written before id files (whose ids come from the sidecar):
+  // rewrite the sidecar and its checksum so only the ids are wrong.
   for (const [name, bad, want] of [['dup.lkx', (ids: unknown[]) => (ids[3] = ids[2]), /item 3: duplicate id/], ['nonstr.lkx', (ids: unknown[]) => (ids[5] = 42), /item 5 is 42/]] as const) {
     const d = await make(name);
     const side = JSON.parse(fs.readFileSync(d.side, 'utf8'));
@@ -125,13 +126,26 @@ test('corrupt files: truncated or bit-flipped segments, duplicate or non-string 
     fs.writeFileSync(d.side, text);
     const { createHash } = await import('node:crypto');
     d.m.segments[0].ids = { ...d.m.segments[0].ids, bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') };
+    // With its id file the index opens from it, and verify finds the sidecar disagreeing.
+    fs.writeFileSync(path.join(d.loc, 'manifest.json'), JSON.stringify(d.m));
+    const vr = await verifyFolder(d.loc);
+    assert.ok(vr.problems.some((p) => p.includes(d.side) && want.test(p)), vr.problems.join('\n'));
+    delete d.m.segments[0].idx;
     fs.writeFileSync(path.join(d.loc, 'manifest.json'), JSON.stringify(d.m));
     await assert.rejects(openStore(d.loc), (e: Error) => e.message.includes(d.side) && want.test(e.message));
   }
-  // A sidecar changed without fixing its checksum is caught on open.
+  // A sidecar changed without fixing its checksum is caught when its records are first read (opening reads the id file), and by verify.
   const c = await make('side.lkx');
   fs.writeFileSync(c.side, fs.readFileSync(c.side, 'utf8').replace('img/0001', 'img/000X'));
-  await assert.rejects(openStore(c.loc), (e: Error) => e.message.includes(c.side) && /checksum mismatch/.test(e.message));
+  const cs = await openStore(c.loc);
+  await assert.rejects(cs.items(['img/0002.jpg']), (e: Error) => e.message.includes(c.side) && /checksum mismatch/.test(e.message));
+  await cs.close();
+  assert.ok((await verifyFolder(c.loc)).problems.some((p) => p.includes(c.side) && /checksum mismatch/.test(p)));
+  // An id file changed without fixing its checksum is caught on open.
+  const x = await make('idx.lkx');
+  const idxFile = path.join(x.loc, x.m.segments[0].idx!.file);
+  fs.writeFileSync(idxFile, fs.readFileSync(idxFile, 'latin1').replace('img/0001', 'img/000X'), 'latin1');
+  await assert.rejects(openStore(x.loc), (e: Error) => e.message.includes(idxFile) && /checksum mismatch/.test(e.message));
 });
 
 test('a crash leaves only store-made files behind, which the next writer removes; other files are never touched', async () => {

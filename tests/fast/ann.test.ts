@@ -136,7 +136,7 @@ test('ANN graph: save, open (load and memory map), checksum and size checks, sta
   assert.deepEqual(near, [idOf(20), idOf(400)].sort());
   const m2 = r.graph.save(dir, 'gen-2');
   assert.equal(m2.seq, 2);
-  assert.deepEqual(fs.readdirSync(dir).sort(), [`ann-000002-${process.pid}.keys.json`, `ann-000002-${process.pid}.usearch`, 'ann.json'], 'the previous save is removed');
+  assert.deepEqual(fs.readdirSync(dir).sort(), [`ann-000002-${process.pid}.keys`, `ann-000002-${process.pid}.usearch`, 'ann.json'], 'the previous save is removed');
 
   // damage is detected and named
   const gfile = path.join(dir, m2.graph);

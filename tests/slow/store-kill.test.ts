@@ -64,7 +64,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
     assert.equal(again.status, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).embedded, 120 - kept(0), `${point}: the re-run embeds only what was missing`);
     assertSame(await indexState(out), full, point);
-    assert.ok(fs.readdirSync(out).every((n) => /^(manifest\.json|seg-\d{6}\.(npy|json)|tomb-\d{6}\.json|ann.*)$/.test(n)), `${point}: stray files ${fs.readdirSync(out)}`);
+    assert.ok(fs.readdirSync(out).every((n) => /^(manifest\.json|seg-\d{6}\.(npy|json|ids)|tomb-\d{6}\.json|ann.*)$/.test(n)), `${point}: stray files ${fs.readdirSync(out)}`);
   }
   // An incremental update (5 removed, 2 changed) killed when its tombstone is written: the previous index stays.
   const out = path.join(dir, 'upd.lkx');

@@ -76,14 +76,16 @@ export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: nu
   }
   const order: { id: string; s: number; r: number }[] = [];
   segs.forEach((seg, s) => {
-    for (let r = 0; r < seg.rows; r++) if (seg.live[r]) order.push({ id: seg.ids[r], s, r });
+    for (let r = 0; r < seg.rows; r++) if (seg.live[r]) order.push({ id: seg.ids.at(r), s, r });
   });
-  order.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // One segment in id order is already sorted; several are merged by sorting.
+  if (segs.length > 1 || !segs[0]?.ids.sorted) order.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const w = new SegmentWriter(dir, gen, order.length, dim);
   const side: Sidecar = { ids: [], files: [] };
   const hasLabels = segs.some((s) => s.labels);
   const hasDomains = segs.some((s) => s.domains);
   const hasFields = segs.some((s) => s.fields);
+  const files = segs.map((s) => s.files);
   if (hasLabels) side.labels = [];
   if (hasDomains) side.domains = [];
   if (hasFields) side.fields = [];
@@ -102,7 +104,7 @@ export function mergeSegments(dir: string, segs: Segment[], gen: number, dim: nu
           const o = order[i + j];
           const seg = segs[o.s];
           side.ids.push(o.id);
-          side.files.push((seg.files[o.r] as FileRecord | null) ?? null);
+          side.files.push((files[o.s][o.r] as FileRecord | null) ?? null);
           if (hasLabels) side.labels!.push(seg.labels?.[o.r] ?? null);
           if (hasDomains) side.domains!.push(seg.domains?.[o.r] ?? null);
           if (hasFields) side.fields!.push(seg.fields?.[o.r] ?? null);

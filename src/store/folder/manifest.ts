@@ -20,12 +20,14 @@ export interface FileRef {
   sha256: string;
 }
 
-/** One segment: a float32 .npy of `rows` x dim plus its sidecar JSON (ids, file records). */
+/** One segment: a float32 .npy of `rows` x dim plus its sidecar JSON (ids, file records) and its binary id file. */
 export interface SegmentRef {
   gen: number;
   rows: number;
   npy: FileRef;
   ids: FileRef;
+  /** The binary id file (sorted ids, searched in place); absent in segments written before it existed. */
+  idx?: FileRef;
 }
 
 /** One tombstone list: ids removed from every segment of an older generation. */
@@ -79,7 +81,7 @@ export function readManifest(dir: string): ManifestV1 | ManifestV2 {
     if (!Array.isArray(m.segments) || !Array.isArray(m.tombstones) || !Number.isInteger(m.generation)) throw new Error(`${file}: manifest v2 needs segments, tombstones and generation`);
     const refOk = (r: FileRef) => r && typeof r.file === 'string' && !r.file.includes('/') && !r.file.includes('\\') && Number.isInteger(r.bytes) && typeof r.sha256 === 'string';
     for (const s of m.segments as SegmentRef[]) {
-      if (!s || !Number.isInteger(s.gen) || !Number.isInteger(s.rows) || !refOk(s.npy) || !refOk(s.ids)) throw new Error(`${file}: malformed segment entry ${JSON.stringify(s)}`);
+      if (!s || !Number.isInteger(s.gen) || !Number.isInteger(s.rows) || !refOk(s.npy) || !refOk(s.ids) || (s.idx !== undefined && !refOk(s.idx))) throw new Error(`${file}: malformed segment entry ${JSON.stringify(s)}`);
     }
     for (const t of m.tombstones as TombRef[]) {
       if (!refOk(t) || !Number.isInteger(t.gen)) throw new Error(`${file}: malformed tombstone entry ${JSON.stringify(t)}`);

@@ -19,6 +19,8 @@ export const LOCK = 'lock.json';
 export const segNpy = (gen: number): string => `seg-${String(gen).padStart(6, '0')}.npy`;
 /** Segment sidecar (ids, file records) for a generation. */
 export const segJson = (gen: number): string => `seg-${String(gen).padStart(6, '0')}.json`;
+/** Segment id file (binary, sorted ids; src/store/folder/id-list.ts) for a generation. */
+export const segIds = (gen: number): string => `seg-${String(gen).padStart(6, '0')}.ids`;
 /** Tombstone list for a generation. */
 export const tombJson = (gen: number): string => `tomb-${String(gen).padStart(6, '0')}.json`;
 
@@ -26,7 +28,7 @@ export const tombJson = (gen: number): string => `tomb-${String(gen).padStart(6,
 export const V1_FILES = ['embeddings.npy', 'ids.json', 'files.json'];
 
 /** Names the folder store creates (and so may clean up when nothing references them). */
-export const STORE_NAME = /^(seg-\d{6}\.(npy|json)|tomb-\d{6}\.json|manifest\.json\.tmp-\d+-[a-z0-9]+|lock\.json(\.tmp-\d+-[a-z0-9]+|\.stale-\d+)?)$/;
+export const STORE_NAME = /^(seg-\d{6}\.(npy|json|ids)|tomb-\d{6}\.json|manifest\.json\.tmp-\d+-[a-z0-9]+|lock\.json(\.tmp-\d+-[a-z0-9]+|\.stale-\d+)?)$/;
 
 /** True if every entry of the folder is a name the store creates (and so the folder is ours to fill). */
 export function onlyStoreNames(dir: string): boolean {

@@ -1,6 +1,6 @@
 /**
- * Segments: `seg-NNNNNN.npy` (float32 rows x dim, plain NumPy) plus `seg-NNNNNN.json`
- * ({ids, files, labels?, domains?, fields?}, row order). Written once (new names, fsync), never changed;
+ * Segments: `seg-NNNNNN.npy` (float32 rows x dim, plain NumPy), `seg-NNNNNN.json`
+ * ({ids, files, labels?, domains?, fields?}, row order) and `seg-NNNNNN.ids` (the ids, binary). Written once (new names, fsync), never changed;
  * read in row ranges into caller buffers, so nothing loads a whole matrix.
  */
 import fs from 'node:fs';
@@ -10,24 +10,60 @@ import type { FileRecord } from '../types.ts';
 import type { Fields } from '../../data/field-types.ts';
 import { npyHeader, parseNpyHeader } from '../../util/npy.ts';
 import { crashPoint } from '../../util/atomic.ts';
-import { segJson, segNpy } from './names.ts';
+import { segIds, segJson, segNpy } from './names.ts';
+import { encodeIds, FileIds, MemIds, type IdList } from './id-list.ts';
 import type { FileRef, SegmentRef } from './manifest.ts';
 
-/** A segment opened for reading: its rows stay on disk behind an open file descriptor. */
-export interface Segment {
-  gen: number;
-  rows: number;
-  file: string;
-  fd: number;
-  /** Byte offset of row 0. */
-  offset: number;
-  ids: string[];
-  files: (FileRecord | null)[];
-  labels?: (string | null)[];
-  domains?: (string | null)[];
-  fields?: (Fields | null)[];
+/**
+ * A segment opened for reading: its rows stay on disk behind an open file descriptor, its ids in
+ * the binary id file (or, for older segments, the sidecar), and the rest of its sidecar (file
+ * records, labels, domains, fields) is read and checksummed on first use.
+ */
+export class Segment {
   /** 1 = live row, 0 = removed by a tombstone or replaced by a newer segment. */
   live: Uint8Array;
+  private side?: Sidecar;
+
+  constructor(
+    readonly gen: number,
+    readonly rows: number,
+    readonly file: string,
+    readonly fd: number,
+    /** Byte offset of row 0. */
+    readonly offset: number,
+    readonly ids: IdList,
+    /** Reads the sidecar (checked) when a record is first asked for. */
+    private readonly loadSide: () => Sidecar,
+    side?: Sidecar,
+  ) {
+    this.live = new Uint8Array(rows).fill(1);
+    this.side = side;
+  }
+
+  private records(): Sidecar {
+    this.side ??= this.loadSide();
+    return this.side;
+  }
+  /** File records per row. */
+  get files(): (FileRecord | null)[] {
+    return this.records().files;
+  }
+  /** Labels per row, when any item has one. */
+  get labels(): (string | null)[] | undefined {
+    return this.records().labels;
+  }
+  /** Domains per row, when any item has one. */
+  get domains(): (string | null)[] | undefined {
+    return this.records().domains;
+  }
+  /** Fields per row, when any item has some. */
+  get fields(): (Fields | null)[] | undefined {
+    return this.records().fields;
+  }
+  /** The same segment with other live rows (a filter's pre-filter bitmap); records are shared. */
+  withLive(live: Uint8Array): Segment {
+    return Object.assign(Object.create(this) as Segment, { live });
+  }
 }
 
 /** Contents of a segment sidecar. */
@@ -73,9 +109,10 @@ export class SegmentWriter {
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     const npy: FileRef = { file: segNpy(this.gen), bytes: this.bytes, sha256: this.hash.digest('hex') };
+    const idx = writeNew(path.join(this.dir, segIds(this.gen)), encodeIds(side.ids, path.join(this.dir, segIds(this.gen))));
     const ids = writeJsonNew(path.join(this.dir, segJson(this.gen)), side);
     crashPoint('store:segment');
-    return { gen: this.gen, rows: this.rows, npy, ids };
+    return { gen: this.gen, rows: this.rows, npy, ids, idx };
   }
 
   /** Give up: close and remove what was written. */
@@ -87,12 +124,17 @@ export class SegmentWriter {
     }
     fs.rmSync(this.npyFile, { force: true });
     fs.rmSync(path.join(this.dir, segJson(this.gen)), { force: true });
+    fs.rmSync(path.join(this.dir, segIds(this.gen)), { force: true });
   }
 }
 
 /** Write a new JSON file (fsync) and return its reference. */
 export function writeJsonNew(file: string, value: unknown): FileRef {
-  const buf = Buffer.from(JSON.stringify(value));
+  return writeNew(file, Buffer.from(JSON.stringify(value)));
+}
+
+/** Write a new file (fsync; an existing name is an error) and return its reference. */
+export function writeNew(file: string, buf: Buffer): FileRef {
   const fd = fs.openSync(file, 'wx');
   try {
     let off = 0;
@@ -107,6 +149,17 @@ export function writeJsonNew(file: string, value: unknown): FileRef {
 /** Read a referenced JSON file, checking its size and checksum first; errors name the file. */
 export function readCheckedJson(dir: string, ref: FileRef): unknown {
   const file = path.join(dir, ref.file);
+  const buf = readChecked(dir, ref);
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Read a referenced file, checking its size and checksum; errors name the file. */
+export function readChecked(dir: string, ref: FileRef): Buffer {
+  const file = path.join(dir, ref.file);
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
@@ -116,24 +169,7 @@ export function readCheckedJson(dir: string, ref: FileRef): unknown {
   if (buf.length !== ref.bytes) throw new Error(`${file}: ${buf.length} bytes, the manifest says ${ref.bytes} (truncated or changed)`);
   const sum = createHash('sha256').update(buf).digest('hex');
   if (sum !== ref.sha256) throw new Error(`${file}: checksum mismatch (sha256 ${sum.slice(0, 12)}, manifest ${ref.sha256.slice(0, 12)}): the file is corrupt`);
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-/** Check an ids array: non-empty strings, unique; errors name the file and the item. */
-export function checkIds(ids: unknown, rows: number, file: string): string[] {
-  if (!Array.isArray(ids)) throw new Error(`${file}: expected an array of ids`);
-  if (ids.length !== rows) throw new Error(`${file}: ${ids.length} ids for ${rows} rows`);
-  const seen = new Set<string>();
-  ids.forEach((id, i) => {
-    if (typeof id !== 'string' || id === '') throw new Error(`${file}: item ${i} is ${JSON.stringify(id)}, not a non-empty string id`);
-    if (seen.has(id)) throw new Error(`${file}: item ${i}: duplicate id "${id}"`);
-    seen.add(id);
-  });
-  return ids as string[];
+  return buf;
 }
 
 /** Open a .npy file for row reads after checking its size and header against what is expected. */
@@ -160,17 +196,33 @@ export function openNpy(file: string, rows: number, dim: number, bytes?: number)
   }
 }
 
-/** Open a v2 segment: check the npy size and header, the sidecar checksum and its ids. */
+/**
+ * Open a v2 segment: check the npy size and header, and its ids: the binary id file (checksum)
+ * when the manifest lists one, else the sidecar (checksum, then every id). The rest of the
+ * sidecar is read on first use.
+ */
 export function openSegment(dir: string, ref: SegmentRef, dim: number): Segment {
   const sideFile = path.join(dir, ref.ids.file);
-  const side = readCheckedJson(dir, ref.ids) as Sidecar;
-  if (!side || typeof side !== 'object') throw new Error(`${sideFile}: expected an object {ids, files}`);
-  const ids = checkIds(side.ids, ref.rows, sideFile);
-  const files = Array.isArray(side.files) && side.files.length === ref.rows ? side.files : ids.map(() => null);
-  if (side.fields !== undefined && (!Array.isArray(side.fields) || side.fields.length !== ref.rows)) throw new Error(`${sideFile}: "fields" is not an array of ${ref.rows} entries`);
+  let ids: IdList;
+  let side: Sidecar | undefined;
+  if (ref.idx) ids = new FileIds(readChecked(dir, ref.idx), path.join(dir, ref.idx.file), ref.rows);
+  else {
+    side = checkSidecar(readCheckedJson(dir, ref.ids), ref.rows, sideFile);
+    ids = new MemIds(side.ids, sideFile, ref.rows);
+  }
   const file = path.join(dir, ref.npy.file);
   const { fd, offset } = openNpy(file, ref.rows, dim, ref.npy.bytes);
-  return { gen: ref.gen, rows: ref.rows, file, fd, offset, ids, files, labels: side.labels, domains: side.domains, fields: side.fields, live: new Uint8Array(ref.rows).fill(1) };
+  return new Segment(ref.gen, ref.rows, file, fd, offset, ids, () => checkSidecar(readCheckedJson(dir, ref.ids), ref.rows, sideFile), side);
+}
+
+/** Check a sidecar's shape (ids are checked by their IdList); missing file records read as null. */
+export function checkSidecar(side: unknown, rows: number, sideFile: string): Sidecar {
+  if (!side || typeof side !== 'object' || Array.isArray(side)) throw new Error(`${sideFile}: expected an object {ids, files}`);
+  const s = side as Sidecar;
+  if (!Array.isArray(s.ids) || s.ids.length !== rows) throw new Error(`${sideFile}: ${Array.isArray(s.ids) ? s.ids.length : 'no'} ids for ${rows} rows`);
+  if (!(Array.isArray(s.files) && s.files.length === rows)) s.files = s.ids.map(() => null);
+  if (s.fields !== undefined && (!Array.isArray(s.fields) || s.fields.length !== rows)) throw new Error(`${sideFile}: "fields" is not an array of ${rows} entries`);
+  return s;
 }
 
 /** Read rows [row0, row0 + n) of a segment into `out` (at least n x dim floats). */

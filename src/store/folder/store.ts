@@ -13,20 +13,21 @@ import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
 import { metaOf, readManifest, writeManifest, type ManifestV1, type ManifestV2, type SegmentRef, type TombRef } from './manifest.ts';
-import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, tombJson } from './names.ts';
-import { SegmentWriter, checkIds, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, type Segment, type Sidecar } from './segments.ts';
+import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, segIds, tombJson } from './names.ts';
+import { Segment, SegmentWriter, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, writeNew, type Sidecar } from './segments.ts';
+import { encodeIds, MemIds } from './id-list.ts';
+import { RowCache } from './row-cache.ts';
 import { searchSegments } from './chunked-search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
-import { ANN_FILTER_MIN_SHARE, annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, candidateCount, peekAnn, useAnn } from '../ann-search.ts';
+import { ANN_FILTER_MIN_SHARE, annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, candidateCount, heldAnn, peekAnn, useAnn } from '../ann-search.ts';
+import { ANN_AUTO_MIN, chooseAnn, type AnnMode } from '../ann-mode.ts';
 import { liveRows } from './compact.ts';
-import { ANN_DEFAULTS, type AnnGraph } from '../ann.ts';
+import { ANN_DEFAULTS, readAnnManifest, type AnnGraph } from '../ann.ts';
+import { compareIds } from './id-order.ts';
 
 const PACK = 2 ** 32;
 
-/** Compare ids the way every store orders them (UTF-16 code units). */
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareIds };
 
 /** The best k of two hit lists for one query (score descending, ties by id), above minScore. */
 function mergeHits(a: Hit[], b: Hit[], k: number, minScore?: number): Hit[] {
@@ -40,8 +41,11 @@ export class FolderStore implements VectorStore {
   readonly kind = 'folder';
   private segs: Segment[] = [];
   private tombs: TombRef[] = [];
-  /** id -> segment index * 2^32 + row, for live rows. */
-  private loc = new Map<string, number>();
+  /** Live rows over all segments (kept up to date by every change). */
+  private liveCount = 0;
+  /** Rows kept for repeated searches (from the second search on; config.cacheMb). */
+  private cache = new RowCache();
+  private searches = 0;
   private sorted?: string[];
   private manifest?: ManifestV1 | ManifestV2;
   private newMeta?: StoreMeta;
@@ -121,52 +125,65 @@ export class FolderStore implements VectorStore {
 
   private loadV1(m: ManifestV1): void {
     const idsFile = path.join(this.dir, 'ids.json');
-    const ids = checkIds(readJson(idsFile), m.count, idsFile);
+    const raw = readJson(idsFile) as string[];
+    const ids = new MemIds(raw, idsFile, m.count);
     const filesPath = path.join(this.dir, 'files.json');
     const rec = fs.existsSync(filesPath) ? (readJson(filesPath) as Record<string, FileRecord>) : {};
     const npy = path.join(this.dir, 'embeddings.npy');
     const { fd, offset } = openNpy(npy, m.count, m.dim);
-    this.segs = [{ gen: 0, rows: m.count, file: npy, fd, offset, ids, files: ids.map((id) => rec?.[id] ?? null), live: new Uint8Array(m.count).fill(1) }];
+    const side: Sidecar = { ids: raw, files: raw.map((id) => rec?.[id] ?? null) };
+    this.segs = [new Segment(0, m.count, npy, fd, offset, ids, () => side, side)];
     this.tombs = [];
   }
 
-  /** Build the id -> row map from segments and tombstones, generation by generation. */
+  /**
+   * Mark which rows are live, generation by generation: the tombstone list of generation G
+   * removes its ids from every older segment, then segment G adds its rows. Each id is looked up
+   * in the segments' sorted ids (nothing is built per item); a live id in two segments cannot
+   * arise from a write, and the manifest's count (checked here) would catch it.
+   */
   private index(): void {
-    this.loc.clear();
     this.sorted = undefined;
-    const tombAt = new Map(this.tombs.map((t) => [t.gen, t]));
-    const gens = [...new Set([...this.segs.map((s) => s.gen), ...this.tombs.map((t) => t.gen)])].sort((a, b) => a - b);
-    const segAt = new Map(this.segs.map((s, i) => [s.gen, i]));
-    for (const g of gens) {
-      const t = tombAt.get(g);
-      if (t) {
-        const list = readCheckedJson(this.dir, t);
-        const file = path.join(this.dir, t.file);
-        if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON array of ids`);
-        for (const id of list) {
-          if (typeof id !== 'string') throw new Error(`${file}: ${JSON.stringify(id)} is not a string id`);
-          this.kill(id);
+    for (const seg of this.segs) seg.live.fill(1);
+    for (const t of this.tombs) {
+      const list = readCheckedJson(this.dir, t);
+      const file = path.join(this.dir, t.file);
+      if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON array of ids`);
+      const older = this.segs.filter((sg) => sg.gen < t.gen);
+      for (const id of list) {
+        if (typeof id !== 'string') throw new Error(`${file}: ${JSON.stringify(id)} is not a string id`);
+        for (const sg of older) {
+          const r = sg.ids.find(id);
+          if (r >= 0) sg.live[r] = 0;
         }
       }
-      const si = segAt.get(g);
-      if (si === undefined) continue;
-      const seg = this.segs[si];
-      seg.live.fill(1);
-      seg.ids.forEach((id, r) => {
-        const old = this.loc.get(id);
-        if (old !== undefined) throw new Error(`${seg.file}: id "${id}" (row ${r}) is also live in ${this.segs[Math.floor(old / PACK)].file} with no tombstone between: the index is inconsistent`);
-        this.loc.set(id, si * PACK + r);
-      });
     }
-    const count = this.loc.size;
-    if (this.manifest && this.manifest.count !== count) throw new Error(`${path.join(this.dir, MANIFEST)}: count ${this.manifest.count}, but the segments hold ${count} live items`);
+    this.liveCount = this.segs.reduce((a, sg) => a + liveRows(sg), 0);
+    if (this.manifest && this.manifest.count !== this.liveCount) throw new Error(`${path.join(this.dir, MANIFEST)}: count ${this.manifest.count}, but the segments hold ${this.liveCount} live items`);
+  }
+
+  /** Where id is live: segment index * 2^32 + row, or -1 (newest segments first; an id is live in at most one). */
+  private locate(id: string): number {
+    for (let si = this.segs.length - 1; si >= 0; si--) {
+      const seg = this.segs[si];
+      const r = seg.ids.find(id);
+      if (r >= 0 && seg.live[r]) return si * PACK + r;
+    }
+    return -1;
+  }
+
+  /** locate(), or an error naming the id. */
+  private must(id: string): number {
+    const l = this.locate(id);
+    if (l < 0) throw new Error(`${this.location}: no id "${id}" in the index`);
+    return l;
   }
 
   private kill(id: string): void {
-    const l = this.loc.get(id);
-    if (l === undefined) return;
+    const l = this.locate(id);
+    if (l < 0) return;
     this.segs[Math.floor(l / PACK)].live[l % PACK] = 0;
-    this.loc.delete(id);
+    this.liveCount--;
   }
 
   /** Remove files with names the store creates that the manifest does not reference (left by a crash). */
@@ -174,7 +191,10 @@ export class FolderStore implements VectorStore {
     const keep = new Set<string>([MANIFEST, 'lock.json']);
     const m = this.manifest;
     if (m?.version === VERSION) {
-      for (const s of m.segments) keep.add(s.npy.file).add(s.ids.file);
+      for (const s of m.segments) {
+        keep.add(s.npy.file).add(s.ids.file);
+        if (s.idx) keep.add(s.idx.file);
+      }
       for (const t of m.tombstones) keep.add(t.file);
       // v1 files left by a crash right after a migration committed.
       for (const f of V1_FILES) fs.rmSync(path.join(this.dir, f), { force: true });
@@ -202,21 +222,28 @@ export class FolderStore implements VectorStore {
 
   /** Number of live items. */
   async count(): Promise<number> {
-    return this.loc.size;
+    return this.liveCount;
   }
 
-  /** Live ids, sorted. */
+  /** Live ids, sorted (built on first call: one segment in id order needs no sort). */
   async ids(): Promise<string[]> {
-    this.sorted ??= [...this.loc.keys()].sort(compareIds);
+    if (!this.sorted) {
+      const out: string[] = [];
+      for (const seg of this.segs) for (let r = 0; r < seg.rows; r++) if (seg.live[r]) out.push(seg.ids.at(r));
+      if (this.segs.length > 1 || !this.segs[0]?.ids.sorted) out.sort(compareIds);
+      this.sorted = out;
+    }
     return this.sorted;
   }
 
   /** Content records by id. */
   async files(): Promise<Map<string, FileRecord>> {
     const out = new Map<string, FileRecord>();
-    for (const [id, l] of this.loc) {
-      const f = this.segs[Math.floor(l / PACK)].files[l % PACK];
-      if (f) out.set(id, f);
+    for (const seg of this.segs) {
+      for (let r = 0; r < seg.rows; r++) {
+        const f = seg.live[r] ? seg.files[r] : null;
+        if (f) out.set(seg.ids.at(r), f);
+      }
     }
     return out;
   }
@@ -229,8 +256,7 @@ export class FolderStore implements VectorStore {
   /** Records (file, label, domain, fields) of these ids, in the order given. */
   async items(ids: string[]): Promise<ItemRecord[]> {
     return ids.map((id) => {
-      const l = this.loc.get(id);
-      if (l === undefined) throw new Error(`${this.location}: no id "${id}" in the index`);
+      const l = this.must(id);
       const seg = this.segs[Math.floor(l / PACK)];
       const r = l % PACK;
       const rec: ItemRecord = { id, fields: { ...(seg.fields?.[r] ?? {}) } };
@@ -246,7 +272,9 @@ export class FolderStore implements VectorStore {
     if (!filter) return this.ids();
     const masks = this.masks(filter);
     const out: string[] = [];
-    this.segs.forEach((seg, si) => seg.ids.forEach((id, r) => masks[si][r] && out.push(id)));
+    this.segs.forEach((seg, si) => {
+      for (let r = 0; r < seg.rows; r++) if (masks[si][r]) out.push(seg.ids.at(r));
+    });
     return out.sort(compareIds);
   }
 
@@ -259,7 +287,8 @@ export class FolderStore implements VectorStore {
     const none: Fields = {};
     return this.segs.map((seg) => {
       const m = new Uint8Array(seg.rows);
-      for (let r = 0; r < seg.rows; r++) m[r] = seg.live[r] && test(seg.fields?.[r] ?? none, seg.ids[r]) ? 1 : 0;
+      const fields = seg.fields;
+      for (let r = 0; r < seg.rows; r++) m[r] = seg.live[r] && test(fields?.[r] ?? none, seg.ids.at(r)) ? 1 : 0;
       return m;
     });
   }
@@ -269,20 +298,58 @@ export class FolderStore implements VectorStore {
     const dim = this.dim;
     const out = new Float32Array(ids.length * dim);
     ids.forEach((id, i) => {
-      const l = this.loc.get(id);
-      if (l === undefined) throw new Error(`${this.location}: no id "${id}" in the index`);
+      const l = this.must(id);
       readRows(this.segs[Math.floor(l / PACK)], dim, l % PACK, 1, out.subarray(i * dim));
     });
     return out;
   }
 
-  /** Every live item in id order, in blocks. */
+  /**
+   * Every live item in id order, in blocks: the segments' rows (each in id order) merged by id,
+   * runs of consecutive rows read with one call; no id lookups.
+   */
   async *scan(blockRows = 4096): AsyncIterable<VectorBlock> {
-    const ids = await this.ids();
     const dim = this.dim;
-    for (let i = 0; i < ids.length; i += blockRows) {
-      const part = ids.slice(i, i + blockRows);
-      yield { ids: part, vectors: await this.getVectors(part), dim };
+    if (!this.segs.every((sg) => sg.ids.sorted)) {
+      const ids = await this.ids();
+      for (let i = 0; i < ids.length; i += blockRows) {
+        const part = ids.slice(i, i + blockRows);
+        yield { ids: part, vectors: await this.getVectors(part), dim };
+      }
+      return;
+    }
+    const segs = this.segs;
+    const pos = segs.map(() => 0);
+    const head: (string | undefined)[] = segs.map(() => undefined);
+    const advance = (si: number) => {
+      const sg = segs[si];
+      while (pos[si] < sg.rows && !sg.live[pos[si]]) pos[si]++;
+      head[si] = pos[si] < sg.rows ? sg.ids.at(pos[si]) : undefined;
+    };
+    segs.forEach((_, si) => advance(si));
+    for (;;) {
+      const ids: string[] = [];
+      const at: number[] = [];
+      while (ids.length < blockRows) {
+        let best = -1;
+        for (let si = 0; si < segs.length; si++) if (head[si] !== undefined && (best < 0 || compareIds(head[si]!, head[best]!) < 0)) best = si;
+        if (best < 0) break;
+        ids.push(head[best]!);
+        at.push(best * PACK + pos[best]);
+        pos[best]++;
+        advance(best);
+      }
+      if (!ids.length) return;
+      const vectors = new Float32Array(ids.length * dim);
+      for (let i = 0; i < at.length; ) {
+        const si = Math.floor(at[i] / PACK);
+        const r0 = at[i] % PACK;
+        let n = 1;
+        while (i + n < at.length && at[i + n] === at[i] + n) n++;
+        readRows(segs[si], dim, r0, n, vectors.subarray(i * dim));
+        i += n;
+      }
+      yield { ids, vectors, dim };
     }
   }
 
@@ -293,11 +360,13 @@ export class FolderStore implements VectorStore {
     if (dim && queries.length % dim !== 0) throw new Error(`${this.location}: queries are not ${dim}-d`);
     const nq = dim ? queries.length / dim : 0;
     if (opts.filter) return this.searchFiltered(queries, opts, opts.filter, nq);
-    const k = Math.min(opts.k, this.loc.size);
+    // A store searched again is kept by a long-lived process: its rows are cached from now on.
+    const cache = this.searches++ ? this.cache : undefined;
+    const k = Math.min(opts.k, this.liveCount);
     if (k === 0) return Array.from({ length: nq }, () => []);
     // Approximate search (src/store/ann.ts): saved beside the segments by a writer, or by a reader when no writer runs.
-    if (useAnn(opts.ann, this.loc.size)) return this.searchAnn(queries, { ...opts, k });
-    return this.checked(await searchSegments(this.segs, dim, queries, k, opts.exclude), opts.minScore);
+    if (this.annChoice(opts.ann, this.liveCount, nq)) return this.searchAnn(queries, { ...opts, k });
+    return this.checked(await searchSegments(this.segs, dim, queries, k, opts.exclude, undefined, cache), opts.minScore);
   }
 
   /**
@@ -314,13 +383,14 @@ export class FolderStore implements VectorStore {
     for (const m of masks) for (let r = 0; r < m.length; r++) matches += m[r];
     const k = Math.min(opts.k, matches);
     if (k === 0) return Array.from({ length: nq }, () => []);
-    const segs = this.segs.map((sg, i) => ({ ...sg, live: masks[i] }));
-    const exact = async (rows: Float32Array, exclude?: (string | undefined)[]) => this.checked(await searchSegments(segs, this.dim, rows, k, exclude), opts.minScore);
-    const share = matches / this.loc.size;
-    if (!useAnn(opts.ann, matches) || share < ANN_FILTER_MIN_SHARE) return exact(queries, opts.exclude);
+    const segs = this.segs.map((sg, i) => sg.withLive(masks[i]));
+    const cache = this.searches++ ? this.cache : undefined;
+    const exact = async (rows: Float32Array, exclude?: (string | undefined)[]) => this.checked(await searchSegments(segs, this.dim, rows, k, exclude, undefined, cache), opts.minScore);
+    const share = matches / this.liveCount;
+    if (!this.annChoice(opts.ann, matches, nq) || share < ANN_FILTER_MIN_SHARE) return exact(queries, opts.exclude);
     const accept = (id: string) => {
-      const l = this.loc.get(id);
-      return l !== undefined && masks[Math.floor(l / PACK)][l % PACK] === 1;
+      const l = this.locate(id);
+      return l >= 0 && masks[Math.floor(l / PACK)][l % PACK] === 1;
     };
     const ef = Math.ceil(candidateCount(k, opts.ef) / share);
     const hits = await this.searchAnn(queries, { ...opts, k, ef }, accept);
@@ -340,7 +410,7 @@ export class FolderStore implements VectorStore {
     for (const list of hits) {
       const top = list[0];
       if (top && top.score > 1.001) {
-        const l = this.loc.get(top.id)!;
+        const l = this.locate(top.id);
         throw new Error(`${this.segs[Math.floor(l / PACK)].file}: row ${l % PACK} (id "${top.id}") is not unit length (cosine ${top.score.toFixed(3)}): the file is corrupt; run lookalike verify`);
       }
     }
@@ -353,7 +423,7 @@ export class FolderStore implements VectorStore {
    * what it lacks.
    */
   annCovers(): string {
-    return `gen${this.generation()}#${this.loc.size}`;
+    return `gen${this.generation()}#${this.liveCount}`;
   }
 
   /**
@@ -361,14 +431,40 @@ export class FolderStore implements VectorStore {
    * generation it covers and the segments it lacks, when it lags by at most annDeltaLimit items;
    * undefined when it covers the current state, lags more, or does not fit.
    */
-  private annLag(g: AnnGraph): { covered: number; newer: Segment[] } | undefined {
+  private annLag(g: Pick<AnnGraph, 'covers' | 'dim' | 'size'>): { covered: number; newer: Segment[]; lagging: number } | undefined {
     const G = /^gen(\d+)#/.exec(g.covers);
     if (!G || g.covers === this.annCovers() || g.dim !== this.dim) return undefined;
     const covered = Number(G[1]);
     const newer = this.segs.filter((s) => s.gen > covered);
     const lagging = newer.reduce((a, s) => a + liveRows(s), 0);
-    const gone = g.size - (this.loc.size - lagging);
-    return lagging + gone <= annDeltaLimit(this.loc.size) ? { covered, newer } : undefined;
+    const gone = g.size - (this.liveCount - lagging);
+    return lagging + gone <= annDeltaLimit(this.liveCount) ? { covered, newer, lagging } : undefined;
+  }
+
+  /**
+   * The graph as `--ann auto` sees it, without opening it: ready (held by this process, or saved
+   * and current or lagging within annDeltaLimit; `lag` rows searched exactly) or none.
+   */
+  private graphState(): { graph: 'ready' | 'none'; lag: number } {
+    const now = this.annCovers();
+    const held = heldAnn(this.dir);
+    if (held && held.covers === now && held.dim === this.dim) return { graph: 'ready', lag: 0 };
+    let m;
+    try {
+      m = readAnnManifest(this.dir);
+    } catch {
+      return { graph: 'none', lag: 0 };
+    }
+    if (!m || m.dim !== this.dim) return { graph: 'none', lag: 0 };
+    if (m.covers === now) return { graph: 'ready', lag: 0 };
+    const lag = this.annLag({ covers: m.covers, dim: m.dim, size: m.count });
+    return lag ? { graph: 'ready', lag: lag.lagging } : { graph: 'none', lag: 0 };
+  }
+
+  /** Whether a search of `queries` rows over `count` items uses the graph (chooseAnn: 'auto' weighs both paths for this request). */
+  private annChoice(mode: AnnMode | undefined, count: number, queries: number): boolean {
+    if (mode === 'on' || mode === 'off' || count < ANN_AUTO_MIN) return chooseAnn(mode, { count, queries, dim: this.dim, graph: 'none' });
+    return chooseAnn(mode, { count, queries, dim: this.dim, ...this.graphState() });
   }
 
   /**
@@ -383,12 +479,12 @@ export class FolderStore implements VectorStore {
     if (g && lag) {
       const { covered, newer } = lag;
       const accept = (id: string) => {
-        const l = this.loc.get(id);
-        return l !== undefined && this.segs[Math.floor(l / PACK)].gen <= covered && (!keep || keep(id));
+        const l = this.locate(id);
+        return l >= 0 && this.segs[Math.floor(l / PACK)].gen <= covered && (!keep || keep(id));
       };
       const a = await annSearch(g, queries, (ids) => this.getVectors(ids), { ...opts, accept });
       if (!newer.length) return a;
-      const b = await searchSegments(keep ? newer.map((sg) => ({ ...sg, live: sg.live.map((v, r) => (v && keep(sg.ids[r]) ? 1 : 0)) })) : newer, this.dim, queries, opts.k, opts.exclude);
+      const b = await searchSegments(keep ? newer.map((sg) => sg.withLive(sg.live.map((v, r) => (v && keep(sg.ids.at(r)) ? 1 : 0)))) : newer, this.dim, queries, opts.k, opts.exclude);
       return a.map((hits, q) => mergeHits(hits, b[q], opts.k, opts.minScore));
     }
     return annStoreSearch(this, this.dir, queries, { ...opts, accept: keep }, this.persistAnn(), this.annCovers());
@@ -401,9 +497,10 @@ export class FolderStore implements VectorStore {
    * than the graph's rebuilds it.
    */
   async prepareAnn(opts: PrepareAnnOptions = {}): Promise<boolean> {
-    if (!this.loc.size || !useAnn(opts.ann, this.loc.size)) return false;
+    if (!this.liveCount || !(opts.queries === undefined ? useAnn(opts.ann, this.liveCount) : this.annChoice(opts.ann, this.liveCount, opts.queries))) return false;
     const params = opts.dtype ? { ...ANN_DEFAULTS, dtype: opts.dtype } : undefined;
-    const g = peekAnn(this.dir);
+    // A writer holds the graph loaded, so its commits update it in memory (annApply).
+    const g = peekAnn(this.dir, !this.writable);
     if (g && (!params || g.params.dtype === params.dtype) && (g.covers === this.annCovers() || this.annLag(g))) return true;
     await annStoreGraph(this, this.dir, this.persistAnn(), { params, onNote: opts.onNote }, this.annCovers());
     return true;
@@ -422,7 +519,7 @@ export class FolderStore implements VectorStore {
     const remove = change.remove ?? [];
     let dim = this.dim;
     if (!dim && upsert.length) dim = upsert[0].vector.length;
-    checkChange(upsert, remove, dim, this.location, (id) => this.loc.has(id));
+    checkChange(upsert, remove, dim, this.location, (id) => this.locate(id) >= 0);
     this.fieldTypes = typedFields(upsert, await this.fieldSchema(), this.location);
     if (this.manifest?.version === 1) await this.compact(true);
     const before = this.annCovers();
@@ -444,7 +541,7 @@ export class FolderStore implements VectorStore {
         throw e;
       }
     }
-    const dead = [...remove, ...upsert.map((u) => u.id).filter((id) => this.loc.has(id))];
+    const dead = [...remove, ...upsert.map((u) => u.id).filter((id) => this.locate(id) >= 0)];
     let tomb: TombRef | undefined;
     if (dead.length) {
       tomb = { ...writeJsonNew(path.join(this.dir, tombJson(gen)), dead), gen, count: dead.length };
@@ -468,12 +565,14 @@ export class FolderStore implements VectorStore {
   private async commit(addSegs: SegmentRef[], addTombs: TombRef[], dead: string[], replaceFrom: number | undefined, gen: number | undefined, dim: number): Promise<void> {
     const old = this.manifest;
     const oldSegs: SegmentRef[] = old?.version === VERSION ? old.segments : [];
-    const segments = [...(replaceFrom === undefined ? oldSegs : oldSegs.slice(0, replaceFrom)), ...addSegs];
+    const kept = replaceFrom === undefined ? oldSegs : oldSegs.slice(0, replaceFrom);
+    // Segments written before id files existed gain one with this commit.
+    const segments = [...kept.map((ref, i) => (ref.idx ? ref : this.withIdFile(ref, this.segs[i]))), ...addSegs];
     const minGen = Math.min(...segments.map((s) => s.gen));
     const tombstones = (replaceFrom === 0 ? [] : [...this.tombs, ...addTombs]).filter((t) => t.gen > minGen);
     const opened = addSegs.map((r) => openSegment(this.dir, r, dim));
-    const killed = new Set(dead.filter((id) => this.loc.has(id))).size;
-    const count = replaceFrom === undefined ? this.loc.size - killed + opened.reduce((a, sg) => a + sg.rows, 0) : this.loc.size;
+    const killed = new Set(dead.filter((id) => this.locate(id) >= 0)).size;
+    const count = replaceFrom === undefined ? this.liveCount - killed + opened.reduce((a, sg) => a + sg.rows, 0) : this.liveCount;
     const meta = old ? metaOf(old) : this.newMeta!;
     const fieldTypes = this.fieldTypes ?? (old as ManifestV2 | undefined)?.fieldTypes;
     this.fieldTypes = undefined;
@@ -504,19 +603,29 @@ export class FolderStore implements VectorStore {
     if (replaceFrom === undefined) {
       for (const id of dead) this.kill(id);
       for (const sg of opened) {
-        const si = this.segs.length;
         this.segs.push(sg);
-        sg.ids.forEach((id, r) => this.loc.set(id, si * PACK + r));
+        this.liveCount += sg.rows;
       }
       this.tombs = tombstones;
     } else {
       for (const sg of this.segs.slice(replaceFrom)) fs.closeSync(sg.fd);
+      this.cache.clear();
       this.segs = [...this.segs.slice(0, replaceFrom), ...opened];
       this.tombs = tombstones;
       this.index();
     }
     this.cleanUnreferenced();
     crashPoint('store:cleanup');
+  }
+
+  /** `ref` with a new binary id file written for its segment (when its rows are in id order). */
+  private withIdFile(ref: SegmentRef, seg: Segment | undefined): SegmentRef {
+    if (!seg || seg.gen !== ref.gen || !seg.ids.sorted) return ref;
+    const file = path.join(this.dir, segIds(ref.gen));
+    fs.rmSync(file, { force: true }); // unreferenced: left by a crash before its commit
+    const idx = writeNew(file, encodeIds(Array.from({ length: seg.rows }, (_, r) => seg.ids.at(r)), file));
+    crashPoint('store:idfile');
+    return { ...ref, idx };
   }
 
   /** Merge segments from index `from` on into one (full compaction when from = 0). */
@@ -552,6 +661,7 @@ export class FolderStore implements VectorStore {
   private closeSegments(): void {
     for (const s of this.segs) fs.closeSync(s.fd);
     this.segs = [];
+    this.cache.clear();
   }
 
   /** Release the lock and close files. */

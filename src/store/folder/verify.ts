@@ -1,7 +1,8 @@
 /**
  * `lookalike verify`: re-read every file of a folder store and check it against the manifest:
- * sizes, .npy headers, sha256 checksums, ids, and that every row is unit length (so even a v1
- * index without checksums is checked for corrupt rows).
+ * sizes, .npy headers, sha256 checksums, ids (the id files against the sidecars), that every
+ * row is unit length (so even a v1 index without checksums is checked for corrupt rows), and the
+ * ANN graph's files against ann.json.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,9 @@ import { createHash } from 'node:crypto';
 import { readManifest } from './manifest.ts';
 import { FolderStore } from './store.ts';
 import { MANIFEST } from './names.ts';
+import { checkSidecar, readChecked, readCheckedJson } from './segments.ts';
+import { FileIds, MemIds } from './id-list.ts';
+import { verifyAnnFiles } from '../ann.ts';
 
 /** The outcome of a verification: problems (one line each, naming the file) and what was checked. */
 export interface VerifyReport {
@@ -110,6 +114,24 @@ export async function verifyFolder(location: string): Promise<VerifyReport> {
     const sum = scanNpy(file, m.dim, off, report.problems);
     if (sum !== seg.npy.sha256) report.problems.push(`${file}: checksum mismatch (sha256 ${sum.slice(0, 12)}, manifest ${seg.npy.sha256.slice(0, 12)}): the file is corrupt`);
   }
+  for (const seg of m.segments) {
+    // Opening reads only the id files; the sidecars (records) are checked here, and against them.
+    const sideFile = path.join(dir, seg.ids.file);
+    try {
+      const side = checkSidecar(readCheckedJson(dir, seg.ids), seg.rows, sideFile);
+      new MemIds(side.ids, sideFile, seg.rows);
+      if (seg.idx) {
+        const idxFile = path.join(dir, seg.idx.file);
+        const f = new FileIds(readChecked(dir, seg.idx), idxFile, seg.rows);
+        report.files++;
+        const r = side.ids.findIndex((id, i) => f.at(i) !== id);
+        if (r >= 0) report.problems.push(`${idxFile}: row ${r} holds "${f.at(r)}", the sidecar ${seg.ids.file} says "${side.ids[r]}": the index is inconsistent`);
+      }
+    } catch (e) {
+      report.problems.push((e as Error).message);
+    }
+  }
+  report.problems.push(...verifyAnnFiles(dir));
   report.files += m.tombstones.length;
   report.problems = [...new Set(report.problems)];
   return report;
