@@ -84,8 +84,8 @@ modes:
   assert.equal(again.embeddedNow, 0);
   // The report adds the caption tables and shows n/a cells with their reason.
   const rep = await buildReport(runs, { store: path.join(dir, 'runs') });
-  assert.match(rep.markdown, /## i2t_r@1/);
-  assert.match(rep.markdown, /## t2i_r@1/);
+  // One table per dataset, every metric a column (issue 21's report).
+  assert.match(rep.markdown, /## coco\n\n\| model \| mode \| i2t_r@1 \| t2i_r@1 \|/);
   assert.match(rep.markdown, /\| tiny \| frozen \| n\/a \|/);
   assert.match(rep.markdown, /5 not applicable \(n\/a\)/);
   assert.match(rep.html, /<td class="na" title="[^"]*no text tower[^"]*">n\/a<\/td>/);
