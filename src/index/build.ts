@@ -372,8 +372,15 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     }
     const found = await Promise.all(res.ids.map((id) => fields.fieldsOf(id)));
     res.ids.forEach((id, r) => pending.push({ id, vector: res.vectors.slice(r * dim, (r + 1) * dim), file: records.get(id)!, fields: found[r] }));
-    // --strict decides at the end, so it commits nothing before then.
-    if (!opts.strict && (pending.length >= commitItems || Date.now() - lastCommit >= COMMIT_SECONDS * 1000)) await flush(false);
+    // --strict decides at the end, so it commits nothing before then. Commits hold commitItems
+    // items each whatever the batch size (a kill loses at most one commit's worth); the rest waits.
+    if (opts.strict) continue;
+    while (pending.length >= commitItems) {
+      const rest = pending.splice(commitItems);
+      await flush(false);
+      pending = rest;
+    }
+    if (pending.length && Date.now() - lastCommit >= COMMIT_SECONDS * 1000) await flush(false);
   }
   if (opts.strict && skipped.length) throw new OptionError(`{{strict}}: ${skipped.length} file(s) skipped; ${opts.out} was not written`);
   checkShrink({ ...shrink, undecodable: changed.filter((id) => failed.has(id)).length, usable: ids.length - failed.size });
