@@ -1,5 +1,5 @@
 /**
- * Filtered search checked against brute force on any store: 2,000 random unit vectors with
+ * Filtered search checked against brute force on any store: N random unit vectors (2,000 in the fast tier, 1,000 on PGlite) with
  * random fields, 50 random filters from 0.1% to 100% selectivity. Exact paths must give the
  * brute-force ranking (scores within float rounding; order up to near-ties); approximate paths
  * recall@10 >= 0.95; every path exactly min(k, matches) results.

@@ -6,7 +6,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { checkFilters, randomItems } from '../helpers/filtered-search.ts';
 
-const items = randomItems(2000, 16);
+const items = randomItems(1000, 16);
 
 test('pglite: 50 random filters, exact and HNSW, against brute force with min(k, matches) results', async () => {
   const location = `pglite:${path.join(tmpDir(), "db")}?index=filters`;
