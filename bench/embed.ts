@@ -124,7 +124,7 @@ async function cliOnce(dir: string, model: string): Promise<number> {
   const out = path.join(work, `out-${runs++}`);
   const t0 = performance.now();
   try {
-    await runProcess(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'index', dir, '--model', model, '--out', out, '--json']);
+    await runProcess(process.execPath, [path.join(ROOT, 'bin/lookalike.js'), 'index', dir, '--model', model, '--out', out, '--follow-links', '--json']);
     return (performance.now() - t0) / 1000;
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
