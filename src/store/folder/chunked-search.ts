@@ -113,10 +113,7 @@ function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: n
       const span = Math.min(maxRows - n, seg.rows - r);
       let count = 0;
       for (let i = r; i < r + span; i++) count += live[i];
-      if (count === span) {
-        readRows(seg, dim, r, span, buf.subarray(n * dim));
-        for (let i = r; i < r + span; i++) locs[n++] = si * PACK + i;
-      } else if (count * 4 >= span) {
+      if (count < span && count * 4 >= span) {
         // Dense: one read, then the live rows moved together in memory.
         scratch ??= new Float32Array(maxRows * dim);
         readRows(seg, dim, r, span, scratch);
@@ -126,6 +123,7 @@ function* liveChunks(segs: Segment[], dim: number, buf: Float32Array, maxRows: n
           locs[n++] = si * PACK + i;
         }
       } else if (count) {
+        // Run by run (a span with every row live is one run: one read).
         for (let i = r; i < r + span; ) {
           if (!live[i]) {
             i++;
