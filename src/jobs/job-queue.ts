@@ -23,6 +23,7 @@ import { crashPoint } from '../util/atomic.ts';
 import { optionalImport } from '../util/optional.ts';
 import { redact } from '../store/pg/location.ts';
 import type { PgItem, PgStore } from '../store/pg/store.ts';
+import { autoFields } from '../data/fields/auto.ts';
 import type { Sql } from '../store/pg/sql.ts';
 
 /** One image of a job. */
@@ -266,13 +267,17 @@ async function embedJob(job: JobData, backbone: Backbone, head?: Head): Promise<
     }
   }
   const res = await embedWithBackbone(backbone, sources, { head, onSkip: (s) => skipped.push(s) });
-  const items: PgItem[] = res.ids.map((id, i) => {
-    const m = meta.get(id)!;
-    const item: PgItem = { id, path: m.it.path, vector: res.vectors.slice(i * res.dim, (i + 1) * res.dim), file: { sha256: m.sha256, size: m.size } };
-    if (m.it.label) item.label = m.it.label;
-    if (m.it.domain) item.domain = m.it.domain;
-    return item;
-  });
+  const items: PgItem[] = await Promise.all(
+    res.ids.map(async (id, i) => {
+      const m = meta.get(id)!;
+      // The same automatic fields as a local index build (a CSV source's label wins over the folder's).
+      const auto = await autoFields(m.it.path, id).catch(() => ({}));
+      const item: PgItem = { id, path: m.it.path, vector: res.vectors.slice(i * res.dim, (i + 1) * res.dim), file: { sha256: m.sha256, size: m.size }, fields: { ...auto, ...(m.it.label ? { label: m.it.label } : {}) } };
+      if (m.it.label) item.label = m.it.label;
+      if (m.it.domain) item.domain = m.it.domain;
+      return item;
+    }),
+  );
   return { items, skipped };
 }
 

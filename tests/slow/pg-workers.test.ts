@@ -84,6 +84,9 @@ test(`${wireKind()}: enqueue, 3 workers, kill -9 mid-batch: every image stored e
   assert.ok(rows.rows.every((r) => r.n === 1));
   const withHash = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM lookalike.items_scale WHERE sha256 IS NOT NULL AND size > 0');
   assert.equal(withHash.rows[0].n, 48);
+  // Workers store the same automatic fields as a local build (issue 20): size, width, label...
+  const withFields = await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM lookalike.items_scale WHERE (fields->>'size')::bigint = size AND fields ? 'width' AND fields ? 'format'`);
+  assert.equal(withFields.rows[0].n, 48);
   // The job interrupted inside its transaction was retried (pg-boss expiry + retry), not lost.
   const retried = await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'lookalike_embed_scale' AND state = 'completed' AND retry_count > 0`);
   assert.ok(retried.rows[0].n >= 1, 'a killed job was retried');
