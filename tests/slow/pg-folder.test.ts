@@ -16,7 +16,8 @@ import { openStore, withStore } from '../../src/store/open-store.ts';
 import { findDuplicates } from '../../src/index/dedup.ts';
 import type { StoreItem } from '../../src/store/types.ts';
 import { SHARED, TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
-import { startCli, wireKind, wireServer } from '../helpers/pg.ts';
+import { wireKind, wireServer } from '../helpers/pg.ts';
+import { startServeProc } from '../helpers/serve-proc.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const dir = tmpDir('lookalike-pg-folder-');
@@ -156,21 +157,9 @@ test(`CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: 
   assert.equal(df.items, 12);
   assert.deepEqual(JSON.parse(ok(await runCli(['dedup', '--store', g, '--threshold', 'auto', '--json']), 'dedup pglite').stdout), JSON.parse(JSON.stringify(df)));
   // serve --store: a real loopback server answers a search by id and by uploaded image as the folder store's search did.
-  const srv = startCli(['serve', '--store', g, '--port', '0']);
+  const srv = await startServeProc(['--store', g]);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = / at (http:\/\/[^\s]+?)\/?\n/.exec(srv.stderr());
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]);
-        }
-      }, 50);
-      srv.done.then((r) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited ${r.status}: ${r.stderr}`));
-      });
-    });
+    const url = srv.url;
     const want = new Map(ref.search);
     const qid = [...want.keys()].find((q) => q.startsWith('g'))!;
     const byId = await (await fetch(`${url}/search?id=${encodeURIComponent(qid)}&k=10`)).json();
@@ -179,8 +168,7 @@ test(`CLI, tiny model: index, search, compete, eval, dedup and serve on pglite: 
     const byImage = await (await fetch(`${url}/search?k=10`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(fs.readFileSync(path.join(comp, 'query', q))) })).json();
     assert.deepEqual(byImage.results.map((h: { id: string }) => h.id), want.get(q));
   } finally {
-    srv.child.kill('SIGTERM');
-    await srv.done;
+    await srv.stop();
   }
   // compete --store with a store of another folder: one line naming both and the fix.
   const elsewhere = path.join(dir, 'elsewhere');

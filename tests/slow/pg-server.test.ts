@@ -18,6 +18,7 @@ import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { listFolder } from '../../src/data/images.ts';
 import { freshRealDb, otherSessions, privateServer, randomUnitRows, realPgSkip, runCli, startCli, type PgTestServer } from '../helpers/pg.ts';
 import { writeTinyGallery } from '../helpers/kill.ts';
+import { startServeProc } from '../helpers/serve-proc.ts';
 import { ROOT, TINY_FLAGS, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
 const skip = realPgSkip();
@@ -162,21 +163,9 @@ test('a --rebuild with another model (other width) under a running serve: search
   const b = writeTinyCnn(fs.mkdirSync(path.join(dir, 'm24'), { recursive: true }) ?? path.join(dir, 'm24'), { seed: 2, dim: 24 });
   const url = at('swap');
   assert.equal((await runCli(['index', g, '--model', a, ...TINY_FLAGS, '--store', url])).status, 0);
-  const srv = startCli(['serve', '--store', url, '--port', '0']);
+  const srv = await startServeProc(['--store', url]);
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const m = / at (http:\/\/[^\s]+?)\/?\n/.exec(srv.stderr());
-        if (m) {
-          clearInterval(timer);
-          resolve(m[1]);
-        }
-      }, 50);
-      srv.done.then((r) => {
-        clearInterval(timer);
-        reject(new Error(`serve exited ${r.status}: ${r.stderr}`));
-      });
-    });
+    const base = srv.url;
     const search = () => fetch(`${base}/search?id=${encodeURIComponent('f00/00001.png')}&k=3`);
     assert.equal((await search()).status, 200);
     const rb = await runCli(['index', g, '--model', b, ...TINY_FLAGS, '--store', url, '--rebuild']);
@@ -187,8 +176,7 @@ test('a --rebuild with another model (other width) under a running serve: search
     assert.match(body, /rebuilt with another model since it was opened .*reopen it/);
     assert.doesNotMatch(body, /different vector dimensions/);
   } finally {
-    srv.child.kill('SIGTERM');
-    await srv.done;
+    await srv.stop();
   }
   // A reader opened after the rebuild searches the new vectors.
   const s = await openStore(url);
