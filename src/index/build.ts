@@ -411,8 +411,10 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
  * given, else only items with no fields yet (an index built before fields existed). One write.
  */
 async function refreshFields(store: VectorStore, ids: string[], fieldsOf: FieldsOf, all: boolean): Promise<number> {
-  const live = new Set(await store.ids());
-  ids = ids.filter((id) => live.has(id));
+  // Without a sidecar only items lacking the automatic fields are candidates: the store finds them
+  // (a pass over its fields, or SQL), so an unchanged re-index reads no item records.
+  const candidates = new Set(await store.select(all ? undefined : { op: 'not', arg: { op: 'exists', field: 'size' } }));
+  ids = ids.filter((id) => candidates.has(id));
   if (!ids.length) return 0;
   const updates: { id: string; fields: Fields }[] = [];
   for (let i = 0; i < ids.length; i += 1000) {

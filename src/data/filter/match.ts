@@ -152,6 +152,19 @@ export function compileFilter(node: FilterNode): (fields: Fields, id: string) =>
   return compile(node);
 }
 
+/** Whether a filter reads the item's id (callers that must produce the id per row can skip it otherwise). */
+export function filterUsesId(node: FilterNode): boolean {
+  switch (node.op) {
+    case 'and':
+    case 'or':
+      return node.args.some(filterUsesId);
+    case 'not':
+      return filterUsesId(node.arg);
+    default:
+      return node.field === ID_FIELD;
+  }
+}
+
 /** Whether one item matches a filter (compile once with compileFilter when matching many). */
 export function matchesFilter(node: FilterNode, fields: Fields, id: string): boolean {
   return compile(node)(fields, id);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FieldSchema, Fields, FilterNode } from '../../data/field-types.ts';
-import { compileFilter } from '../../data/filter/match.ts';
+import { compileFilter, filterUsesId } from '../../data/filter/match.ts';
 import { checkFields } from '../../data/fields/sidecar.ts';
 import type { FileRecord, Hit, ItemRecord, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
@@ -285,10 +285,12 @@ export class FolderStore implements VectorStore {
   private masks(filter: FilterNode): Uint8Array[] {
     const test = compileFilter(filter);
     const none: Fields = {};
+    // Ids are decoded from the segment's id file only when the filter reads them.
+    const withId = filterUsesId(filter);
     return this.segs.map((seg) => {
       const m = new Uint8Array(seg.rows);
       const fields = seg.fields;
-      for (let r = 0; r < seg.rows; r++) m[r] = seg.live[r] && test(fields?.[r] ?? none, seg.ids.at(r)) ? 1 : 0;
+      for (let r = 0; r < seg.rows; r++) m[r] = seg.live[r] && test(fields?.[r] ?? none, withId ? seg.ids.at(r) : '') ? 1 : 0;
       return m;
     });
   }
