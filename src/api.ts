@@ -433,9 +433,10 @@ export class Index {
     opts.signal?.throwIfAborted();
     // like/unlike queries: their examples are embedded with the plain queries, in one batch.
     const flat: Example[] = [];
-    const spans = queries.map((query) => {
+    // Per query, where its rows start in `flat`; like/unlike queries also say how many of each.
+    const spans = queries.map((query): { start: number; like?: number; unlike?: number } => {
       const start = flat.length;
-      if (!('like' in query)) return flat.push(query), undefined;
+      if (!('like' in query)) return flat.push(query), { start };
       const ex = [...(query.like ?? []), ...(query.unlike ?? [])];
       if (ex.some((x) => 'like' in x)) throw new OptionError('{{like}}: examples are ids, images, vectors or texts, not like/unlike queries');
       flat.push(...ex);
@@ -446,17 +447,15 @@ export class Index {
     const out: SearchResult[] = [];
     const rows: { i: number; row: Float32Array; self?: string }[] = [];
     const combined: { i: number; row: Float32Array; examples: string[] }[] = [];
-    let at = 0;
     queries.forEach((_, i) => {
       const sp = spans[i];
-      if (!sp) {
-        const j = at++;
+      if (sp.like === undefined || sp.unlike === undefined) {
+        const j = sp.start;
         out[i] = e.skipped[j] !== undefined ? { hits: [], skipped: e.skipped[j] } : { hits: [] };
         if (e.rows[j]) rows.push({ i, row: e.rows[j]!, self: e.self[j] });
         return;
       }
       const idx = Array.from({ length: sp.like + sp.unlike }, (_, n) => sp.start + n);
-      at = sp.start + idx.length;
       const bad = idx.find((j) => e.skipped[j] !== undefined);
       out[i] = bad !== undefined ? { hits: [], skipped: e.skipped[bad] } : { hits: [] };
       if (bad !== undefined) return;
