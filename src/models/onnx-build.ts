@@ -18,15 +18,15 @@ export interface NodeDef {
 /** A graph input or output: name, element type and shape (string = symbolic dimension; null = unknown shape). */
 export interface ValueDef {
   name: string;
-  type?: 'float32' | 'int64' | 'int32';
+  type?: 'float32' | 'int64' | 'int32' | 'int8' | 'uint8';
   shape: (number | string)[] | null;
 }
 
-/** A constant weight: name, shape and values (float32 unless int64 is given). */
+/** A constant weight: name, shape and values (float32 unless int64 is given; int8/uint8 from their typed arrays). */
 export interface InitDef {
   name: string;
   dims: number[];
-  data: Float32Array | number[] | BigInt64Array;
+  data: Float32Array | number[] | BigInt64Array | Int8Array | Uint8Array;
   type?: 'float32' | 'int64';
 }
 
@@ -41,7 +41,8 @@ export interface GraphDef {
   metadata?: Record<string, string>;
 }
 
-const elem = (t: ValueDef['type']) => (t === 'int64' ? DataType.INT64 : t === 'int32' ? DataType.INT32 : DataType.FLOAT);
+const ELEM = { float32: DataType.FLOAT, int64: DataType.INT64, int32: DataType.INT32, int8: DataType.INT8, uint8: DataType.UINT8 } as const;
+const elem = (t: ValueDef['type']) => ELEM[t ?? 'float32'];
 
 function attribute(name: string, v: AttrValue): Record<string, unknown> {
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: Buffer.from(v) };
@@ -55,6 +56,11 @@ function attribute(name: string, v: AttrValue): Record<string, unknown> {
 }
 
 function tensor(init: InitDef): Record<string, unknown> {
+  if (init.data instanceof Int8Array || init.data instanceof Uint8Array) {
+    const a = init.data;
+    const type = a instanceof Int8Array ? DataType.INT8 : DataType.UINT8;
+    return { name: init.name, dims: init.dims, data_type: type, raw_data: Buffer.from(a.buffer, a.byteOffset, a.byteLength) };
+  }
   if (init.type === 'int64' || init.data instanceof BigInt64Array) {
     const arr = init.data instanceof BigInt64Array ? init.data : BigInt64Array.from((init.data as number[]).map((x) => BigInt(x)));
     return { name: init.name, dims: init.dims, data_type: DataType.INT64, raw_data: Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength) };

@@ -67,13 +67,13 @@ let kernel: Promise<ort.InferenceSession> | undefined;
  * core busy on a 2-core machine, and batched exact search over 1M x 512 runs 2.26x faster on both
  * (docs/index-format.md). Each score is still one thread's dot product, so results do not change.
  */
-function searchRuntime(): { threads: number } {
-  return { threads: config.threads || os.availableParallelism?.() || os.cpus().length };
+export function kernelThreads(): number {
+  return config.threads || os.availableParallelism?.() || os.cpus().length;
 }
 
 /** The shared kernel session (created once per process). */
 export function kernelSession(): Promise<ort.InferenceSession> {
-  kernel ??= createSession(kernelModel(), 'exact-search kernel', searchRuntime());
+  kernel ??= createSession(kernelModel(), 'exact-search kernel', { threads: kernelThreads() });
   return kernel;
 }
 
@@ -192,7 +192,7 @@ export async function scoreMatrix(a: Float32Array, b: Float32Array, dim: number)
       nodes: [{ op: 'Gemm', inputs: ['a', 'b'], outputs: ['scores'], attrs: { transB: 1 } }],
     }),
     'score-matrix kernel',
-    searchRuntime(),
+    { threads: kernelThreads() },
   );
   const out = await (await gemm).run({ a: new ort.Tensor('float32', a, [na, dim]), b: new ort.Tensor('float32', b, [nb, dim]) });
   return out.scores.data as Float32Array;

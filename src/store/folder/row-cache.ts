@@ -8,8 +8,20 @@
 import { config } from '../../util/config.ts';
 import type { Segment } from './segments.ts';
 
-/** Bytes held by every RowCache of this process. */
+/** Bytes held by every row cache (float32 chunks and int8 blocks) of this process. */
 let held = 0;
+
+/** Take `bytes` from the process's cache budget (config.cacheMb); false when they do not fit. */
+export function reserveCache(bytes: number): boolean {
+  if (held + bytes > config.cacheMb * 2 ** 20) return false;
+  held += bytes;
+  return true;
+}
+
+/** Give `bytes` back to the cache budget. */
+export function freeCache(bytes: number): void {
+  held -= bytes;
+}
 
 /** Chunks of rows of some segments, keyed by segment file and row range. */
 export class RowCache {
@@ -23,12 +35,10 @@ export class RowCache {
 
   /** Keep a copy of rows [r0, r0 + n) of `seg` when the budget allows. */
   put(seg: Segment, r0: number, n: number, rows: Float32Array): void {
-    if (held + rows.byteLength > config.cacheMb * 2 ** 20) return;
     const key = `${seg.file}#${r0}#${n}`;
-    if (this.chunks.has(key)) return;
+    if (this.chunks.has(key) || !reserveCache(rows.byteLength)) return;
     this.chunks.set(key, rows.slice());
     this.bytes += rows.byteLength;
-    held += rows.byteLength;
   }
 
   /** Bytes this cache holds. */
@@ -38,13 +48,13 @@ export class RowCache {
 
   /** Drop everything (the store closed, or its segments were replaced). */
   clear(): void {
-    held -= this.bytes;
+    freeCache(this.bytes);
     this.bytes = 0;
     this.chunks.clear();
   }
 }
 
-/** Bytes held by every RowCache of this process (for stats and tests). */
+/** Bytes held by every row cache of this process (for stats and tests). */
 export function rowCacheBytes(): number {
   return held;
 }

@@ -17,6 +17,10 @@ import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, o
 import { Segment, SegmentWriter, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, writeNew, type Sidecar } from './segments.ts';
 import { encodeIds, MemIds } from './id-list.ts';
 import { RowCache } from './row-cache.ts';
+import { QuantCache } from './quant-cache.ts';
+import { INT8_MAX_QUERIES, searchQuantized } from './quant-search.ts';
+import { RESCORE_MAX_K } from '../exact.ts';
+import { config } from '../../util/config.ts';
 import { searchSegments } from './chunked-search.ts';
 import { mergeFrom, mergeSegments } from './compact.ts';
 import { ANN_FILTER_MIN_SHARE, annApply, annDeltaLimit, annFlush, annSearch, annStoreGraph, annStoreSearch, candidateCount, heldAnn, peekAnn, useAnn } from '../ann-search.ts';
@@ -45,6 +49,8 @@ export class FolderStore implements VectorStore {
   private liveCount = 0;
   /** Rows kept for repeated searches (from the second search on; config.cacheMb). */
   private cache = new RowCache();
+  /** int8 blocks for the same readers' exact searches (from config.int8MinRows live items). */
+  private quant = new QuantCache();
   private searches = 0;
   private sorted?: string[];
   private manifest?: ManifestV1 | ManifestV2;
@@ -368,7 +374,8 @@ export class FolderStore implements VectorStore {
     if (k === 0) return Array.from({ length: nq }, () => []);
     // Approximate search (src/store/ann.ts): saved beside the segments by a writer, or by a reader when no writer runs.
     if (this.annChoice(opts.ann, this.liveCount, nq)) return this.searchAnn(queries, { ...opts, k });
-    return this.checked(await searchSegments(this.segs, dim, queries, k, opts.exclude, undefined, cache), opts.minScore);
+    const hot = cache && (await this.searchInt8(this.segs, queries, k, opts.exclude));
+    return this.checked(hot ?? (await searchSegments(this.segs, dim, queries, k, opts.exclude, undefined, cache)), opts.minScore);
   }
 
   /**
@@ -387,7 +394,10 @@ export class FolderStore implements VectorStore {
     if (k === 0) return Array.from({ length: nq }, () => []);
     const segs = this.segs.map((sg, i) => sg.withLive(masks[i]));
     const cache = this.searches++ ? this.cache : undefined;
-    const exact = async (rows: Float32Array, exclude?: (string | undefined)[]) => this.checked(await searchSegments(segs, this.dim, rows, k, exclude, undefined, cache), opts.minScore);
+    const exact = async (rows: Float32Array, exclude?: (string | undefined)[]) => {
+      const hot = cache && (await this.searchInt8(segs, rows, k, exclude));
+      return this.checked(hot ?? (await searchSegments(segs, this.dim, rows, k, exclude, undefined, cache)), opts.minScore);
+    };
     const share = matches / this.liveCount;
     if (!this.annChoice(opts.ann, matches, nq) || share < ANN_FILTER_MIN_SHARE) return exact(queries, opts.exclude);
     const accept = (id: string) => {
@@ -405,6 +415,24 @@ export class FolderStore implements VectorStore {
       }
     }
     return hits;
+  }
+
+  /**
+   * A long-lived reader's exact search through the int8 blocks (src/store/quant-exact.ts): same
+   * hits as the float32 path. Undefined (take the float32 path) below config.int8MinRows live
+   * items, for deep rankings or large batches, while the blocks are being built, or when the
+   * request leaves out too many rows of a block (a narrow filter: the float32 path reads only its rows).
+   */
+  private async searchInt8(segs: Segment[], queries: Float32Array, k: number, exclude?: (string | undefined)[]): Promise<Hit[][] | undefined> {
+    if (this.liveCount < config.int8MinRows || k > RESCORE_MAX_K || queries.length / this.dim > INT8_MAX_QUERIES) return undefined;
+    this.quant.warm(this.segs, this.dim);
+    const blocks = this.quant.ready(segs);
+    return blocks && searchQuantized(segs, blocks, this.quant.blockRows, this.dim, queries, k, exclude);
+  }
+
+  /** Wait until the int8 blocks a search started are built (benchmarks, tests). */
+  async warmed(): Promise<void> {
+    await this.quant.settled();
   }
 
   /** Apply minScore, and refuse rows that are not unit length (a corrupt segment scores above 1). */
@@ -612,6 +640,7 @@ export class FolderStore implements VectorStore {
     } else {
       for (const sg of this.segs.slice(replaceFrom)) fs.closeSync(sg.fd);
       this.cache.clear();
+      this.quant.clear();
       this.segs = [...this.segs.slice(0, replaceFrom), ...opened];
       this.tombs = tombstones;
       this.index();
@@ -664,6 +693,7 @@ export class FolderStore implements VectorStore {
     for (const s of this.segs) fs.closeSync(s.fd);
     this.segs = [];
     this.cache.clear();
+    this.quant.clear();
   }
 
   /** Release the lock and close files. */
