@@ -7,8 +7,9 @@
  *  - one-shot `lookalike search INDEX --id X -k 10` with default flags (and `--ann on` / `off`
  *    where a graph is saved), and with `--base DIR` the same command of another checkout;
  *  - 1,000 ids in one `search` call;
- *  - `lookalike serve`: p50 / p90 of sequential `GET /search?id=...&k=10` (exact with --ann off,
- *    ANN with --ann on), and the server's RSS after them.
+ *  - `lookalike serve`: p50 / p90 of sequential `GET /search?id=...&k=10`, servers side by side
+ *    with requests alternated: exact through float32 rows (int8 blocks off: the baseline), exact
+ *    through int8 blocks (the default), and ANN with --ann on; each server's RSS after them.
  * Sizes: --size (default 1,000,000) for the exact paths; --ann-size (default 100,000; 0 skips)
  * for the ANN paths, whose graph is built once in-process first (the build alone is 15
  * CPU-minutes per million 512-d items). The load average is printed with every group: on a shared
@@ -17,6 +18,7 @@
  *   npm run bench:open
  *   npm run bench:open -- --size 200000 --ann-size 50000 --rounds 3
  *   npm run bench:open -- --base /tmp/lookalike-main      # a built checkout of the previous code
+ *   npm run bench:open -- --only serve                    # groups: oneshot, serve, ann
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,7 +38,10 @@ const { values } = benchArgs({
   requests: { type: 'string', default: '40' },
   base: { type: 'string' },
   dir: { type: 'string', default: path.join(os.tmpdir(), 'lookalike-bench-store') },
+  only: { type: 'string', default: 'oneshot,serve,ann' },
 });
+/** Which groups run: oneshot (CLI at --size), serve (servers at --size), ann (CLI and servers at --ann-size). */
+const only = new Set(values.only!.split(','));
 const size = values.quick ? 100_000 : Number(values.size);
 const annSize = values.quick ? 0 : Number(values['ann-size']);
 const dim = Number(values.dim);
@@ -107,10 +112,10 @@ function alternate(title: string, paths: { name: string; run: () => Run }[]): Ma
 
 const cli = (bin: string, args: string[]) => () => timed(process.execPath, [bin, ...args]);
 
-/** Start `lookalike serve` on a free port and wait for /healthz. */
-async function startServe(dir: string, ann: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+/** Start `lookalike serve` on a free port and wait for /healthz (the server answers once its index is opened and warmed). */
+async function startServe(dir: string, ann: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', String(port), '--ann', ann, '--no-watch'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', String(port), '--ann', ann, '--no-watch'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (b) => (err += b));
   const url = `http://127.0.0.1:${port}`;
@@ -121,7 +126,7 @@ async function startServe(dir: string, ann: string): Promise<{ url: string; pid:
     } catch {
       // not listening yet
     }
-    if (i > 3000) throw new Error(`serve did not start: ${err}`);
+    if (i > 6000) throw new Error(`serve did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url, pid: child.pid!, stop: () => new Promise<void>((res) => (child.once('exit', () => res()), child.kill('SIGTERM'))) };
@@ -133,27 +138,55 @@ function rssOf(pid: number): string {
   return `RSS ${mib('VmRSS')} MiB (peak ${mib('VmHWM')} MiB)`;
 }
 
-/** Sequential id searches against a server: p50 / p90 milliseconds after 3 warm-up requests. */
-async function serverLatency(dir: string, n: number, ann: string, label: string): Promise<void> {
-  const s = await startServe(dir, ann);
+/** A server configuration under comparison. */
+interface ServerPath {
+  label: string;
+  ann: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Sequential id searches against servers started side by side, alternated request by request
+ * (the order flipped every request): per server p50 / p90 milliseconds after 3 warm-up requests,
+ * its start time (open + warm) and RSS.
+ */
+async function serverLatency(dir: string, n: number, paths: ServerPath[]): Promise<void> {
+  const servers: { path: ServerPath; url: string; pid: number; stop: () => Promise<void>; ms: number[]; startS: number }[] = [];
   try {
-    const ask = async (i: number) => {
+    for (const p of paths) {
       const t = performance.now();
-      const r = await fetch(`${s.url}/search?id=${encodeURIComponent(idOf((i * 7919) % n))}&k=10`);
+      const s = await startServe(dir, p.ann, p.env);
+      servers.push({ path: p, ...s, ms: [], startS: (performance.now() - t) / 1000 });
+    }
+    const ask = async (url: string, i: number) => {
+      const t = performance.now();
+      const r = await fetch(`${url}/search?id=${encodeURIComponent(idOf((i * 7919) % n))}&k=10`);
       if (!r.ok) throw new Error(`server: ${r.status} ${await r.text()}`);
       await r.arrayBuffer();
       return performance.now() - t;
     };
     const before = load();
-    for (let i = 0; i < 3; i++) await ask(1000 + i);
-    const ms: number[] = [];
-    for (let i = 0; i < requests; i++) ms.push(await ask(i));
-    ms.sort((a, b) => a - b);
-    note(`serve ${label} over ${n.toLocaleString('en-US')} x ${dim} (--ann ${ann}): ${requests} sequential searches by id, p50 ${median(ms).toFixed(1)} ms, p90 ${ms[Math.floor(ms.length * 0.9)].toFixed(1)} ms; server ${rssOf(s.pid)} [load average ${before} -> ${load()}]`);
+    for (const s of servers) for (let i = 0; i < 3; i++) await ask(s.url, 1000 + i);
+    for (let i = 0; i < requests; i++) {
+      const order = i % 2 ? [...servers].reverse() : servers;
+      for (const s of order) s.ms.push(await ask(s.url, i));
+    }
+    const after = load();
+    const base = median(servers[0].ms);
+    for (const s of servers) {
+      s.ms.sort((a, b) => a - b);
+      const p50 = median(s.ms);
+      note(`serve ${s.path.label} over ${n.toLocaleString('en-US')} x ${dim} (--ann ${s.path.ann}): ${requests} sequential searches by id, p50 ${p50.toFixed(1)} ms (${(p50 / base).toFixed(2)}x ${servers[0].path.label}), p90 ${s.ms[Math.floor(s.ms.length * 0.9)].toFixed(1)} ms; ready ${s.startS.toFixed(1)} s after start; server ${rssOf(s.pid)} [load average ${before} -> ${after}]`);
+    }
   } finally {
-    await s.stop();
+    for (const s of servers) await s.stop();
   }
 }
+
+/** The float32 exact path of a server (int8 blocks off), the previous behaviour: the baseline of the exact comparisons. */
+const F32: ServerPath = { label: 'exact float32', ann: 'off', env: { LOOKALIKE_INT8_MIN_ROWS: String(Number.MAX_SAFE_INTEGER) } };
+/** The default exact path of a server (int8 blocks from config.int8MinRows items). */
+const INT8: ServerPath = { label: 'exact int8 blocks', ann: 'off' };
 
 const numpy = hasNumpy();
 if (!numpy) bench.note('python3 with numpy not found: the numpy baseline is left out');
@@ -180,12 +213,14 @@ async function oneShot(dir: string, n: number, extra: { name: string; args: stri
 
 // Exact paths at the full size (no graph there: --ann auto must not build one for a one-shot).
 const big = await dataset(root, size, dim);
-// Without a graph, default flags and --ann off are the same path for 1,000 queries: measured once.
-await oneShot(big, size, [{ name: 'cli --ann off', args: ['--ann', 'off'] }], []);
-note(`after the one-shot searches over ${size.toLocaleString('en-US')}: ${readAnnManifest(big) ? 'a graph was saved (NOT expected)' : 'no graph was built (--ann auto chose exact)'}`);
-await serverLatency(big, size, 'off', 'exact');
+if (only.has('oneshot')) {
+  // Without a graph, default flags and --ann off are the same path for 1,000 queries: measured once.
+  await oneShot(big, size, [{ name: 'cli --ann off', args: ['--ann', 'off'] }], []);
+  note(`after the one-shot searches over ${size.toLocaleString('en-US')}: ${readAnnManifest(big) ? 'a graph was saved (NOT expected)' : 'no graph was built (--ann auto chose exact)'}`);
+}
+if (only.has('serve')) await serverLatency(big, size, [F32, INT8]);
 
-if (annSize > 0) {
+if (annSize > 0 && only.has('ann')) {
   const dir = await dataset(root, annSize, dim);
   if (!readAnnManifest(dir)) {
     const t = performance.now();
@@ -198,8 +233,7 @@ if (annSize > 0) {
     { name: 'cli --ann on', args: ['--ann', 'on'] },
     { name: 'cli --ann off', args: ['--ann', 'off'] },
   ]);
-  await serverLatency(dir, annSize, 'off', 'exact');
-  await serverLatency(dir, annSize, 'on', 'ANN');
+  await serverLatency(dir, annSize, [F32, INT8, { label: 'ANN', ann: 'on' }]);
 }
 bench.note('Shared 2-core machine: absolute times are upper bounds; compare paths within one group (alternated rounds).');
 await bench.done();

@@ -566,6 +566,11 @@ export class Index {
     return prepareAnn(this.store, opts);
   }
 
+  /** Keep what exact searches read in memory from now on (a long-lived process), within config.cacheMb; resolves when ready. Results do not change. */
+  async warm(): Promise<void> {
+    await this.store.warm?.();
+  }
+
   /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */
   async addVectors(items: StoreItem[]): Promise<void> {
     for (const it of items) if (it.vector.length !== this.dim) throw new Error(`${it.id}: ${it.vector.length} values, the index is ${this.dim}-d`);

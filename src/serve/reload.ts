@@ -173,6 +173,8 @@ export class LiveIndex {
       const mode = this.flags.search ?? {};
       // The ANN graph is loaded (or built and saved) now, not by the first query.
       await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
+      // Exact searches (every one with --ann off; filtered or small ones otherwise) read memory, not disk.
+      if (mode.ann !== 'on') await index.warm();
       const ids = new Set(await index.ids());
       const text = model ? await index.hasText() : false;
       const embedModel = async () => {

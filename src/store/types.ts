@@ -153,6 +153,11 @@ export interface VectorStore {
    * maintains (pgvector HNSW) leave it out.
    */
   prepareAnn?(opts?: PrepareAnnOptions): Promise<boolean>;
+  /**
+   * Optional: keep what repeated exact searches read in memory from now on (a long-lived
+   * process: a server), within config.cacheMb; resolves when it is ready. Results do not change.
+   */
+  warm?(): Promise<void>;
   /** Apply one change atomically and durably (needs `write: true`). */
   write(change: StoreChange): Promise<void>;
   /** Release the lock and any resources. */

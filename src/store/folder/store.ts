@@ -430,8 +430,10 @@ export class FolderStore implements VectorStore {
     return blocks && searchQuantized(segs, blocks, this.quant.blockRows, this.dim, queries, k, exclude);
   }
 
-  /** Wait until the int8 blocks a search started are built (benchmarks, tests). */
-  async warmed(): Promise<void> {
+  /** Cache rows from the next search on, and build the int8 blocks now (from config.int8MinRows live items); resolves when they are built. */
+  async warm(): Promise<void> {
+    this.searches = Math.max(this.searches, 1);
+    if (this.liveCount >= config.int8MinRows) this.quant.warm(this.segs, this.dim);
     await this.quant.settled();
   }
 
