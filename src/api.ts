@@ -302,6 +302,10 @@ export class Index {
   ids(): Promise<string[]> {
     return this.store.ids();
   }
+  /** Whether an item with this id is in the index (a lookup; nothing per item is built). */
+  async has(id: string): Promise<boolean> {
+    return (await this.store.has([id]))[0];
+  }
   /** The vectors of indexed items, row after row (an unknown id is an error naming it). */
   vectors(ids: string[]): Promise<Float32Array> {
     return this.store.getVectors(ids);

@@ -58,7 +58,7 @@ function registerImage(app: FastifyInstance, ctx: ExplorerContext): void {
   app.get('/items/:id/image', async (req, reply) => {
     const { id } = req.params as { id: string };
     const g = ctx.live.current;
-    if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+    if (!(await g.index.has(id))) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
     const file = ctx.fileOf(g, id);
     if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
     const bytes = await ctx.readFile(id, file);

@@ -32,7 +32,6 @@ export interface Generation {
   queue: EmbedQueue;
   /** Concurrent searches batched into one store.search. */
   searches: SearchBatcher;
-  ids: Set<string>;
   count: number;
   text: boolean;
   /** 1 for the first open, +1 per reload. */
@@ -175,13 +174,12 @@ export class LiveIndex {
       await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
       // Exact searches (every one with --ann off; filtered or small ones otherwise) read memory, not disk.
       if (mode.ann !== 'on') await index.warm();
-      const ids = new Set(await index.ids());
       const text = model ? await index.hasText() : false;
       const embedModel = async () => {
         if (!model) throw new HttpError(503, missing!);
         return model;
       };
-      return { index, meta: index.meta, model, missing, queue: new EmbedQueue(embedModel, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef, rerank: mode.rerank }), ids, count: ids.size, text, number: ++this.count, opened: new Date().toISOString() };
+      return { index, meta: index.meta, model, missing, queue: new EmbedQueue(embedModel, this.queueLimit, this.flags.runtime?.batchSize ?? 16), searches: new SearchBatcher(index, 64, { ann: mode.ann, ef: mode.ef, rerank: mode.rerank }), count: await index.count(), text, number: ++this.count, opened: new Date().toISOString() };
     } catch (e) {
       await index?.close().catch(() => undefined);
       if (model) await this.releaseModel(model);

@@ -147,7 +147,7 @@ async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q:
 async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<{ vector: Float32Array; self?: string }> {
   switch (q.kind) {
     case 'id':
-      if (!g.ids.has(q.id)) throw new HttpError(404, `no item ${JSON.stringify(q.id)} in the index`);
+      if (!(await g.index.has(q.id))) throw new HttpError(404, `no item ${JSON.stringify(q.id)} in the index`);
       return { vector: await g.index.vector(q.id), self: q.id };
     case 'text':
       if (!q.text.trim()) throw new HttpError(400, 'text: empty query');
@@ -347,7 +347,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const mode = { ...refine, minScore, ann: g.searches.mode.ann, ef: ef ?? g.searches.mode.ef, withFields: true };
       let hits: Hit[];
       if (q.kind === 'like') {
-        for (const x of [...q.like, ...q.unlike]) if ('id' in x && !g.ids.has(x.id)) throw new HttpError(404, `no item ${JSON.stringify(x.id)} in the index`);
+        for (const x of [...q.like, ...q.unlike]) if ('id' in x && !(await g.index.has(x.id))) throw new HttpError(404, `no item ${JSON.stringify(x.id)} in the index`);
         if ([...q.like, ...q.unlike].some((x) => 'text' in x) && !g.text) throw new HttpError(400, `text examples need a text-image model; ${g.meta.model.name} has no text tower here`);
         hits = (await queryParam(() => g.index.search({ like: q.like, unlike: q.unlike }, { ...mode, k }))).hits;
       } else {
@@ -393,7 +393,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/items/:id', async (req) => {
     const { id } = req.params as { id: string };
     return live.use(async (g) => {
-      if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      if (!(await g.index.has(id))) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
       return itemJson((await g.index.items([id]))[0]);
     });
   });
@@ -405,7 +405,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const fields = body.fields;
     if (!fields || typeof fields !== 'object' || Array.isArray(fields)) throw new HttpError(400, 'PATCH /items/:id takes JSON {"fields": {"name": value, ...}} (null removes a field; "replace": true drops the others)');
     const gen = await serially(async () => {
-      if (!live.current.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      if (!(await live.current.index.has(id))) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
       await withWriter(live.location, (w) => queryParam(() => w.setFields([{ id, fields: fields as Record<string, Fields[string] | null> }], { replace: body.replace === true })));
       return live.reload(`PATCH /items ${id}`);
     });
@@ -417,7 +417,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { id } = req.params as { id: string };
     const size = intParam((req.query as Record<string, string>)?.size, 'size', 256, 512);
     const g = live.current;
-    if (!g.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+    if (!(await g.index.has(id))) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
     const file = itemFile(g, id, ctx);
     if (!file) throw new HttpError(404, `item ${JSON.stringify(id)} has no image file here (the indexed folder moved?)`);
     // Checked without opening: a FIFO, device or socket in the gallery is refused at once.
@@ -457,7 +457,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const id = checkItemId(rawId);
     const result = await serially(async () => {
       const vector = await live.use(async (g) => {
-        if (g.ids.has(id)) throw new HttpError(409, `item ${JSON.stringify(id)} already exists; DELETE /items/${encodeURIComponent(id)} first`);
+        if (await g.index.has(id)) throw new HttpError(409, `item ${JSON.stringify(id)} already exists; DELETE /items/${encodeURIComponent(id)} first`);
         return ctx.pixels.run(info.width * info.height, () => g.queue.embed(up.bytes));
       });
       let kept: string | undefined;
@@ -482,7 +482,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     checkToken(req.headers.authorization, ctx.token);
     const { id } = req.params as { id: string };
     const gen = await serially(async () => {
-      if (!live.current.ids.has(id)) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
+      if (!(await live.current.index.has(id))) throw new HttpError(404, `no item ${JSON.stringify(id)} in the index`);
       await withWriter(live.location, (w) => w.remove([id]));
       // Only images this server kept are deleted; the indexed folder is never touched.
       const kept = ctx.uploads ? inside(ctx.uploads, id) : undefined;

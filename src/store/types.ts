@@ -138,6 +138,8 @@ export interface VectorStore {
   fieldSchema(): Promise<FieldSchema>;
   /** Records (file, label, domain, fields) of these ids, in the order given; an unknown id is an error naming it. */
   items(ids: string[]): Promise<ItemRecord[]>;
+  /** Whether each id is live, in the order given (an index lookup; nothing else is read). */
+  has(ids: string[]): Promise<boolean[]>;
   /** Live ids matching `filter` (all when undefined), sorted. */
   select(filter?: FilterNode): Promise<string[]>;
   /** Vectors of these ids, in the order given; an unknown id is an error naming it. */

@@ -131,6 +131,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal(await r.count(), 48);
       const ids = await r.ids();
       assert.ok(!ids.includes(items[4].id) && !ids.includes(items[10].id));
+      assert.deepEqual(await r.has([items[3].id, items[4].id, 'missing.jpg', items[0].id]), [true, false, false, true], 'has: live, removed, unknown, live');
       assert.deepEqual([...(await r.getVectors([items[3].id]))], [...fresh.slice(0, dim)]);
       const seen: string[] = [];
       for await (const b of r.scan(7)) {

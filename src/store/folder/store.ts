@@ -260,6 +260,10 @@ export class FolderStore implements VectorStore {
   }
 
   /** Records (file, label, domain, fields) of these ids, in the order given. */
+  async has(ids: string[]): Promise<boolean[]> {
+    return ids.map((id) => this.locate(id) >= 0);
+  }
+
   async items(ids: string[]): Promise<ItemRecord[]> {
     return ids.map((id) => {
       const l = this.must(id);

@@ -188,6 +188,17 @@ export class PgStore implements VectorStore {
     });
   }
 
+  /** Whether each id is live, in the order given. */
+  async has(ids: string[]): Promise<boolean[]> {
+    const found = new Set<string>();
+    if (await this.ready()) {
+      for (let i = 0; i < ids.length; i += 10_000) {
+        for (const r of await this.db.query<{ id: string }>(`SELECT id FROM ${this.table} WHERE id = ANY($1::text[])`, [ids.slice(i, i + 10_000)])) found.add(r.id);
+      }
+    }
+    return ids.map((id) => found.has(id));
+  }
+
   /** Live ids matching `filter` (all when undefined), sorted. */
   async select(filter?: FilterNode): Promise<string[]> {
     if (!filter) return this.ids();
