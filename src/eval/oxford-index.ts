@@ -1,5 +1,6 @@
 /** Oxford-protocol evaluation of embedding rows: each truth query's image ranks every gallery row (exact cosine), scored by scoreOxford. */
-import { searchExact } from '../store/exact.ts';
+import { rankRows } from '../index/rerank/rerank-search.ts';
+import type { RerankStep } from '../index/rerank/base.ts';
 import { gatherRows } from '../util/matrix.ts';
 import type { VectorStore } from '../store/types.ts';
 import { oxfordName, scoreOxford, type OxfordTruth } from '../metrics/oxford-truth.ts';
@@ -21,10 +22,10 @@ export interface OxfordEvalResult {
   gallery_size: number;
 }
 
-/** Evaluate L2-normalised rows (ids = gallery paths) under the Oxford protocol; a query image missing from the ids is an error. */
-export async function evaluateOxford(ids: readonly string[], vectors: Float32Array, dim: number, truth: readonly OxfordTruth[], source = 'ground truth'): Promise<OxfordEvalResult> {
+/** Evaluate L2-normalised rows (ids = gallery paths) under the Oxford protocol, re-ranked by `rerank` when given; a query image missing from the ids is an error. */
+export async function evaluateOxford(ids: readonly string[], vectors: Float32Array, dim: number, truth: readonly OxfordTruth[], source = 'ground truth', rerank: readonly RerankStep[] = []): Promise<OxfordEvalResult> {
   const rows = queryIds(ids, truth, source).map((id) => ids.indexOf(id));
-  const top = await searchExact(vectors, gatherRows(vectors, dim, rows), dim, ids.length);
+  const top = await rankRows(vectors, gatherRows(vectors, dim, rows), dim, ids.length, rerank);
   const rankings = new Map<string, string[]>();
   truth.forEach((t, q) => {
     const list: string[] = [];

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readLabels, type LabelRow } from '../data/labels.ts';
+import { readLabels } from '../data/labels.ts';
 import { listFolder } from '../data/images.ts';
 import { readTruth, type Submission } from '../metrics/competition.ts';
 import { readOxfordTruth, type OxfordTruth } from '../metrics/oxford-truth.ts';
@@ -63,13 +63,13 @@ function posix(p: string): string {
   return p.split(path.sep).join('/');
 }
 
-/** Stratified seeded sample of at most `limit` rows (every class keeps at least 2 rows where it has them). */
-function sample(rows: LabelRow[], limit: number, rng: Rng): LabelRow[] {
+/** Stratified seeded sample of at most `limit` rows (every class keeps at least 2 rows where it has them), in their original order. */
+export function sample<R extends { label: string }>(rows: R[], limit: number, rng: Rng): R[] {
   if (rows.length <= limit) return rows;
-  const byClass = new Map<string, LabelRow[]>();
+  const byClass = new Map<string, R[]>();
   for (const r of rows) (byClass.get(r.label) ?? byClass.set(r.label, []).get(r.label)!).push(r);
   const share = limit / rows.length;
-  const keep = new Set<LabelRow>();
+  const keep = new Set<R>();
   for (const [, rs] of [...byClass].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const n = Math.min(rs.length, Math.max(2, Math.round(rs.length * share)));
     for (const r of rng.shuffle([...rs]).slice(0, n)) keep.add(r);
@@ -101,6 +101,8 @@ export function loadDataset(entry: DatasetEntry, seed: number): DatasetData {
   if (entry.protocol === 'captions') return loadCaptions(entry);
   const labelsFile = entry.labels ?? path.join(entry.path, 'labels.csv');
   let rows = fs.existsSync(labelsFile) ? readLabels(labelsFile) : folderLabels(listFolder(entry.path).images, entry.path);
+  // holdOut: classes: the split column does not choose the test part (class-disjoint instead).
+  if (entry.holdOut === 'classes') rows = rows.map(({ split: _split, ...r }) => r);
   if (entry.limit) rows = sample(rows, entry.limit, rng);
   const items: DatasetItem[] = rows.map((r) => ({ id: r.path, file: path.join(entry.path, r.path), label: r.label, domain: r.domain, split: r.split }));
   const all = items.map((_, i) => i);

@@ -10,6 +10,7 @@ import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { normaliseKs } from '../metrics/evaluate.ts';
 import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
+import { formatRerank, parseRerank } from '../index/rerank/options.ts';
 
 /** A backbone to compare: a preset, folder or file, plus its model flags (pooling, resize...). */
 export interface ModelEntry {
@@ -44,10 +45,26 @@ export interface DatasetEntry {
   captions?: string;
   /** Use at most this many labelled rows (seeded sample, stratified by class); for quick runs. */
   limit?: number;
+  /**
+   * classes: hold out testClasses of the classes (class-disjoint) even when the labels have a split
+   * column, whose test/val rows are then ordinary rows (held-out classes instead of held-out images of seen classes).
+   */
+  holdOut?: 'classes';
 }
 
 /** Kinds of adaptation. */
-export type ModeKind = 'frozen' | 'tune' | 'projection' | 'cross' | 'search' | 'distill';
+export type ModeKind = 'frozen' | 'tune' | 'projection' | 'cross' | 'search' | 'distill' | 'whiten';
+
+/**
+ * Embedding options a mode may set (`embed: {NAME: value}`), e.g. views at embed time: each changes
+ * the rows every kind of mode starts from, so it is part of the embedding cache's key and of the
+ * run's params (`embed.NAME`). None is wired yet: an option is added here and applied in
+ * src/experiments/embed.ts (embedDataset's `embed` argument, passed to the embedding pipeline).
+ */
+export const MODE_EMBED_OPTIONS: readonly string[] = [];
+
+/** Options of a whiten mode (src/tune/whiten.ts): output dimensions, shrinkage, supervised (from matching pairs of the train pool). */
+export const WHITEN_MODE_OPTIONS: readonly string[] = ['dims', 'shrinkage', 'supervised'];
 
 /** One adaptation mode; `options` are `lookalike tune` flags in camelCase (loss, epochs, lr, hidden, ...). */
 export interface ModeEntry {
@@ -60,6 +77,10 @@ export interface ModeEntry {
   /** search: trials and the space (see src/tune/hyper-search.ts). */
   trials?: number;
   space?: Record<string, unknown>;
+  /** Re-ranking of the test evaluation (`rerank: aqe+dba`, parsed by parseRerank; docs/ranking.md), any kind. */
+  rerank?: string;
+  /** Embedding options of this mode (MODE_EMBED_OPTIONS); empty: the backbone's own embeddings. */
+  embed?: Record<string, string>;
   options: Record<string, string | number | boolean>;
 }
 
@@ -72,6 +93,11 @@ export interface ExperimentConfig {
   /** Embedding cache folder. */
   cache: string;
   seed: number;
+  /**
+   * Replicates of each tuned cell (default 1): replicate i uses seed + i as its tuning seed and, from
+   * i = 1, the train pool in a seeded shuffled order; the cell's metrics are the mean, metrics_sd the sample sd.
+   */
+  seeds: number;
   ks: number[];
   /** Metrics shown in tables and reports (all are recorded). */
   metrics: string[];
@@ -84,7 +110,7 @@ export interface ExperimentConfig {
 export const DEFAULT_TABLE_METRICS = ['mmp@5', 'mr@1', 'precision@1', 'map@r', 'weighted_topk'];
 
 const PROTOCOLS: Protocol[] = ['leave-one-out', 'split', 'cross-domain', 'competition', 'oxford', 'captions'];
-const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search', 'distill'];
+const KINDS: ModeKind[] = ['frozen', 'tune', 'projection', 'cross', 'search', 'distill', 'whiten'];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -120,7 +146,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
   };
   if (!isObj(data)) fail('top level', 'expected a mapping with models, datasets and modes');
   const d = data as Obj;
-  const known = new Set(['name', 'store', 'cache', 'seed', 'ks', 'k', 'metrics', 'models', 'datasets', 'modes']);
+  const known = new Set(['name', 'store', 'cache', 'seed', 'seeds', 'ks', 'k', 'metrics', 'models', 'datasets', 'modes']);
   for (const k of Object.keys(d)) if (!known.has(k)) fail(k, `unknown field (known: ${[...known].join(', ')})`);
   const str = (v: unknown, where: string): string => (typeof v === 'string' && v !== '' ? v : fail(where, `expected a non-empty string, got ${JSON.stringify(v)}`));
   const name = d.name === undefined ? path.basename(file).replace(/\.(ya?ml|json)$/, '') : str(d.name, 'name');
@@ -162,6 +188,8 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     const opt = (k: string) => (x[k] === undefined ? undefined : path.resolve(root, str(x[k], `${where}.${k}`)));
     const limit = x.limit === undefined ? undefined : Number(x.limit);
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 4)) fail(`${where}.limit`, `expected an integer >= 4, got ${x.limit}`);
+    if (x.holdOut !== undefined && x.holdOut !== 'classes') fail(`${where}.holdOut`, `"${x.holdOut}": the only choice is classes (hold out classes even when the labels have a split column)`);
+    if (x.holdOut !== undefined && !['leave-one-out', 'cross-domain'].includes(protocol)) fail(`${where}.holdOut`, `applies to the leave-one-out and cross-domain protocols, not ${protocol}`);
     if (protocol === 'oxford' && x.oxford === undefined) fail(`${where}.oxford`, 'the oxford protocol needs the ground truth folder (oxford: gt/)');
     return {
       name: entryName(x.name ?? path.basename(root), where, 'dataset'),
@@ -175,6 +203,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       oxford: opt('oxford'),
       captions: protocol === 'captions' ? opt('captions') ?? path.join(root, 'captions.csv') : opt('captions'),
       limit,
+      ...(x.holdOut ? { holdOut: 'classes' as const } : {}),
     };
   });
   const datasetNames = new Set(datasets.map((x) => x.name));
@@ -182,7 +211,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
   const modes = list(d.modes, 'modes').map((x, i): ModeEntry => {
     const where = `modes[${i}]`;
     if (typeof x === 'string') {
-      if (x !== 'frozen' && x !== 'projection') fail(where, `"${x}": a bare string is only "frozen" or "projection"; give {name, kind, ...options} otherwise`);
+      if (x !== 'frozen' && x !== 'projection' && x !== 'whiten') fail(where, `"${x}": a bare string is only "frozen", "projection" or "whiten"; give {name, kind, ...options} otherwise`);
       return { name: entryName(x, where, 'mode'), kind: x as ModeKind, options: {} };
     }
     if (!isObj(x)) return fail(where, 'expected {name, kind, ...tune options}');
@@ -190,7 +219,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     if (!KINDS.includes(kind)) fail(`${where}.kind`, `"${kind}" (choose ${KINDS.join(', ')})`);
     const options: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(x)) {
-      if (['name', 'kind', 'train', 'trials', 'space', 'teacher'].includes(k)) continue;
+      if (['name', 'kind', 'train', 'trials', 'space', 'teacher', 'rerank', 'embed'].includes(k)) continue;
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${where}.${k}`, 'expected a string, number or boolean');
       options[k] = v as string | number | boolean;
     }
@@ -202,7 +231,32 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       if (options.loss !== undefined && options.loss !== 'cosine' && options.loss !== 'mse') fail(`${where}.loss`, `"${options.loss}": distillation takes cosine or mse`);
       if (options.headType !== undefined && options.headType !== 'linear' && options.headType !== 'mlp') fail(`${where}.headType`, `"${options.headType}" (choose linear, mlp)`);
     } else if (x.teacher !== undefined) fail(`${where}.teacher`, 'only a distill mode has a teacher');
-    if (kind !== 'distill' && options.loss !== undefined && !LOSS_NAMES.includes(String(options.loss) as never)) fail(`${where}.loss`, `"${options.loss}" (choose ${LOSS_NAMES.join(', ')})`);
+    if (kind === 'whiten') {
+      for (const k of Object.keys(options)) if (!WHITEN_MODE_OPTIONS.includes(k)) fail(`${where}.${k}`, `not a whiten option (known: ${WHITEN_MODE_OPTIONS.join(', ')})`);
+      if (options.shrinkage !== undefined && !(Number(options.shrinkage) >= 0 && Number(options.shrinkage) <= 1)) fail(`${where}.shrinkage`, `expected a number from 0 to 1, got ${options.shrinkage}`);
+      if (options.dims !== undefined && !(Number.isInteger(Number(options.dims)) && Number(options.dims) >= 1)) fail(`${where}.dims`, `expected a whole number >= 1, got ${options.dims}`);
+      if (options.supervised !== undefined && typeof options.supervised !== 'boolean') fail(`${where}.supervised`, `expected true or false, got ${options.supervised}`);
+    }
+    let rerank: string | undefined;
+    if (x.rerank !== undefined) {
+      rerank = str(x.rerank, `${where}.rerank`);
+      try {
+        const steps = parseRerank(rerank);
+        rerank = steps.length ? formatRerank(steps) : undefined;
+      } catch (e) {
+        fail(`${where}.rerank`, (e as Error).message.replace(/\{\{rerank\}\}\s*/g, ''));
+      }
+    }
+    let embed: Record<string, string> | undefined;
+    if (x.embed !== undefined) {
+      if (!isObj(x.embed)) fail(`${where}.embed`, 'expected a mapping of embedding options');
+      embed = {};
+      for (const [k, v] of Object.entries(x.embed as Obj)) {
+        if (!MODE_EMBED_OPTIONS.includes(k)) fail(`${where}.embed.${k}`, MODE_EMBED_OPTIONS.length ? `not an embedding option (known: ${MODE_EMBED_OPTIONS.join(', ')})` : 'no embedding option can be set per mode in this version');
+        embed[k] = String(v);
+      }
+    }
+    if (kind !== 'distill' && kind !== 'whiten' && options.loss !== undefined && !LOSS_NAMES.includes(String(options.loss) as never)) fail(`${where}.loss`, `"${options.loss}" (choose ${LOSS_NAMES.join(', ')})`);
     const train = x.train === undefined ? undefined : str(x.train, `${where}.train`);
     if (kind === 'cross') {
       if (!train) fail(`${where}.train`, 'cross mode needs train: DATASET (the dataset the head is tuned on)');
@@ -211,7 +265,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     const trials = x.trials === undefined ? undefined : Number(x.trials);
     if (kind === 'search' && !(Number.isInteger(trials) && trials! >= 1)) fail(`${where}.trials`, 'search mode needs trials: N (a positive integer)');
     if (x.space !== undefined && !isObj(x.space)) fail(`${where}.space`, 'expected a mapping of parameter -> values or {min, max, log}');
-    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options, ...(teacher ? { teacher } : {}) };
+    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options, ...(teacher ? { teacher } : {}), ...(rerank ? { rerank } : {}), ...(embed && Object.keys(embed).length ? { embed } : {}) };
   });
   let ks: number[];
   try {
@@ -224,12 +278,15 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
   checkMetricNames(metrics, `${file}: metrics`);
   const seed = d.seed === undefined ? 0 : Number(d.seed);
   if (!Number.isInteger(seed)) fail('seed', `expected an integer, got ${d.seed}`);
+  const seeds = d.seeds === undefined ? 1 : Number(d.seeds);
+  if (!(Number.isInteger(seeds) && seeds >= 1)) fail('seeds', `expected a whole number >= 1 (replicates per cell), got ${d.seeds}`);
   return {
     file: path.resolve(file),
     name,
     store: at(d.store === undefined ? 'runs' : str(d.store, 'store')),
     cache: at(d.cache === undefined ? '.lookalike-cache' : str(d.cache, 'cache')),
     seed,
+    seeds,
     ks,
     metrics,
     models,

@@ -22,6 +22,9 @@ import type { ModeEntry } from './experiment-config.ts';
 import type { DatasetData } from './datasets.ts';
 import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResult } from './protocols.ts';
 import type { TextEncoder } from '../models/text-encoder.ts';
+import { parseRerank } from '../index/rerank/options.ts';
+import type { RerankStep } from '../index/rerank/base.ts';
+import { learnWhitening, WHITEN_SHRINKAGE } from '../tune/whiten.ts';
 
 /** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
 export class NotApplicable extends Error {}
@@ -42,9 +45,10 @@ export interface ModeOutput {
   trials?: Trial[];
 }
 
-/** The labelled training pool of a dataset (embedded rows only). */
-export function poolOf(d: DatasetData, v: ItemVectors): Labelled {
-  const rows = d.trainPool.filter((i) => v.row[i] >= 0 && d.items[i].label !== undefined);
+/** The labelled training pool of a dataset (embedded rows only), in item order or shuffled by the seed `order` (a seeds replicate). */
+export function poolOf(d: DatasetData, v: ItemVectors, order?: number): Labelled {
+  let rows = d.trainPool.filter((i) => v.row[i] >= 0 && d.items[i].label !== undefined);
+  if (order !== undefined) rows = new Rng(order).shuffle([...rows]);
   if (rows.length < 4) throw new Error(`dataset ${d.entry.name}: only ${rows.length} labelled training rows; nothing to tune on`);
   return {
     ids: rows.map((i) => d.items[i].id),
@@ -110,9 +114,9 @@ export function testFiles(t: ProtocolResult): Record<string, string> {
   return { 'per_query.csv': perQueryCsv(t.result), 'rankings.json': JSON.stringify(t.rankings) + '\n', ...(t.submission ? { 'submission.json': JSON.stringify(t.submission, null, 1) + '\n' } : {}) };
 }
 
-async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly number[], meta: Record<string, string>): Promise<ModeOutput> {
+async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly number[], meta: Record<string, string>, rerank: readonly RerankStep[]): Promise<ModeOutput> {
   const tuned = await applyHead(fit.result.head, v);
-  const test = await evaluateTest(d, tuned, ks);
+  const test = await evaluateTest(d, tuned, ks, tuned, rerank);
   const cls = await classifierMetrics(fit, d, v);
   const epochs: EpochRecord[] = fit.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, lr: e.lr, seconds: e.seconds, val: e.val as unknown as Record<string, number> | undefined }));
   const onnx = headModel(fit.result.head, { [HEAD_META.loss]: String(fit.values.loss), [HEAD_META.classes]: String(fit.classes.length), [HEAD_META.bestEpoch]: String(fit.result.bestEpoch), ...meta });
@@ -136,29 +140,45 @@ async function fromFit(fit: Fit, d: DatasetData, v: ItemVectors, ks: readonly nu
 
 const crossFits = new WeakMap<ItemVectors, Map<string, Fit>>();
 
+/** What runMode needs besides the mode and the data. */
+export interface ModeContext {
+  ks: readonly number[];
+  /** Tuning seed (the experiment's seed, + i for seeds replicate i). */
+  seed: number;
+  /** Shuffle the train pool with this seed before tuning (seeds replicates from 1); undefined: item order. */
+  order?: number;
+  model: string;
+  text?: () => Promise<TextEncoder>;
+  pretrained?: { weight: Float32Array; reference?: ItemVectors };
+  teacher?: { name: string; ref: string; v: ItemVectors };
+}
+
 /** Run one mode on a dataset (`train` is the dataset tuned on: the same one, or another for cross). */
-export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: { ks: readonly number[]; seed: number; model: string; text?: () => Promise<TextEncoder>; pretrained?: { weight: Float32Array; reference?: ItemVectors }; teacher?: { name: string; ref: string; v: ItemVectors } }): Promise<ModeOutput> {
+export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, train: { data: DatasetData; v: ItemVectors } | undefined, o: ModeContext): Promise<ModeOutput> {
+  const rerank = parseRerank(mode.rerank);
   if (d.test.protocol === 'captions' || train?.data.test.protocol === 'captions') {
+    if (rerank.length) throw new NotApplicable(`mode ${mode.name}: rerank does not apply to image<->text retrieval (captions)`);
     if (mode.kind !== 'frozen') throw new NotApplicable(`${mode.kind} mode: the captions protocol has no labels to tune on (only frozen applies to ${train?.data.test.protocol === 'captions' ? train.data.entry.name : d.entry.name})`);
     if (!o.text) throw new NotApplicable(`model ${o.model}: no text tower`);
     const test = await evaluateCaptionsTest(d, v, await o.text(), o.ks);
     return { test, files: { 'captions.json': JSON.stringify(test.captions ? { ...test.captions, metrics: test.result.mean } : test.result.mean, null, 2) + '\n' }, extra: { ...test.captions } };
   }
   if (mode.kind === 'frozen') {
-    const test = await evaluateTest(d, v, o.ks);
-    return { test, files: testFiles(test), extra: {} };
+    const test = await evaluateTest(d, v, o.ks, v, rerank);
+    return { test, files: testFiles(test), extra: rerank.length ? { rerank: mode.rerank } : {} };
   }
-  if (mode.kind === 'distill') return runDistillMode(mode, d, v, o);
+  if (mode.kind === 'distill') return runDistillMode(mode, d, v, o, rerank);
   const src = train ?? { data: d, v };
   if (src.data.test.protocol === 'oxford') throw new NotApplicable(`dataset ${src.data.entry.name}: the Oxford protocol has no labels to tune on`);
-  const pool = poolOf(src.data, src.v);
+  const pool = poolOf(src.data, src.v, o.order);
+  if (mode.kind === 'whiten') return runWhitenMode(mode, pool, d, v, o, rerank);
   const where = `mode ${mode.name}`;
   const meta = { [HEAD_META.model]: o.model, [HEAD_META.source]: src.data.entry.name, [HEAD_META.mode]: mode.name };
   if (mode.kind === 'search') {
     const space = mode.space ? checkSpace(mode.space, `${where}: space`) : DEFAULT_SPACE;
     const { strategy, ...base } = mode.options;
     const r = await searchHeads(pool, src.data.valRule, { space, trials: mode.trials!, strategy: strategy === 'grid' ? 'grid' : 'random', base, seed: o.seed, valCrossDomain: src.data.valCrossDomain });
-    const out = await fromFit(r.final, d, v, o.ks, meta);
+    const out = await fromFit(r.final, d, v, o.ks, meta, rerank);
     out.extra.search = { best_trial: r.best.index, best_values: r.best.values, best_val: r.best.val, trials: r.trials.map((t) => ({ index: t.index, values: t.values, val: t.val, best_epoch: t.bestEpoch, seconds: t.seconds })) };
     out.trials = r.trials;
     return out;
@@ -184,12 +204,13 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
   delete values.init;
   // A cross head is trained once per (backbone rows, mode) and reused for every dataset it is scored on.
   const memo = train ? crossFits.get(train.v) ?? crossFits.set(train.v, new Map()).get(train.v)! : undefined;
-  let fit = memo?.get(mode.name);
+  const memoKey = `${mode.name}\u0000${o.seed}\u0000${o.order ?? ''}`;
+  let fit = memo?.get(memoKey);
   if (!fit) {
     fit = await fitHead(pool, src.data.valRule, values, { seed: o.seed, valCrossDomain: src.data.valCrossDomain, init, where });
-    memo?.set(mode.name, fit);
+    memo?.set(memoKey, fit);
   }
-  const out = await fromFit(fit, d, v, o.ks, meta);
+  const out = await fromFit(fit, d, v, o.ks, meta, rerank);
   if (agreement !== undefined) out.extra.init = { from: 'pretrained', min_cosine_to_frozen: agreement };
   return out;
 }
@@ -220,18 +241,19 @@ export async function initAgreement(weight: Float32Array, pre: ItemVectors, ref:
  * with the mapped student rows as queries against the teacher's gallery, and measure agreement
  * with the teacher's own retrieval on the test images.
  */
-async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o: { ks: readonly number[]; seed: number; model: string; teacher?: { name: string; ref: string; v: ItemVectors } }): Promise<ModeOutput> {
+async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o: ModeContext, rerank: readonly RerankStep[]): Promise<ModeOutput> {
   if (!d.trainPool.length) throw new NotApplicable(`distill mode: dataset ${d.entry.name} (${d.test.protocol}) has no training images to distil on`);
   const t = o.teacher;
   if (!t) throw new Error(`mode ${mode.name}: no teacher embeddings`);
-  const rows = d.trainPool.filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
+  let rows = d.trainPool.filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
+  if (o.order !== undefined) rows = new Rng(o.order).shuffle([...rows]);
   if (rows.length < 4) throw new Error(`dataset ${d.entry.name}: only ${rows.length} training images embedded by both models; nothing to tune on`);
   const opt = { ...DISTILL_DEFAULTS, ...mode.options };
   const t0 = performance.now();
   const r = await distill(gatherRows(v.vectors, v.dim, rows.map((i) => v.row[i])), v.dim, gatherRows(t.v.vectors, t.v.dim, rows.map((i) => t.v.row[i])), t.v.dim, distillOptionsFrom(mode.options, o.seed, `mode ${mode.name}`));
   const trainSeconds = (performance.now() - t0) / 1000;
   const mapped: ItemVectors = { vectors: await applyDistilled(r.head, v.vectors), dim: t.v.dim, row: v.row };
-  const test = await evaluateTest(d, t.v, o.ks, mapped);
+  const test = await evaluateTest(d, t.v, o.ks, mapped, rerank);
   // Agreement on the test images both models embedded: the student's (mapped) retrieval vs the teacher's.
   const testItems = [...new Set([...d.test.queries, ...d.test.gallery])].filter((i) => v.row[i] >= 0 && t.v.row[i] >= 0);
   const agree = testItems.length >= 2 ? await agreement(gatherRows(mapped.vectors, mapped.dim, testItems.map((i) => mapped.row[i])), gatherRows(t.v.vectors, t.v.dim, testItems.map((i) => t.v.row[i])), t.v.dim) : undefined;
@@ -247,4 +269,23 @@ async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o
     secondsPerEpoch: r.epochs.length ? trainSeconds / r.epochs.length : undefined,
     counts: { train: rows.length },
   };
+}
+
+/**
+ * whiten: PCA-whitening learned on the train pool's rows (supervised: from its matching pairs), as
+ * `lookalike whiten` learns it, applied as a linear head to every row, then scored on the test part.
+ */
+async function runWhitenMode(mode: ModeEntry, pool: Labelled, d: DatasetData, v: ItemVectors, o: ModeContext, rerank: readonly RerankStep[]): Promise<ModeOutput> {
+  const shrinkage = mode.options.shrinkage === undefined ? WHITEN_SHRINKAGE : Number(mode.options.shrinkage);
+  const dims = mode.options.dims === undefined ? undefined : Number(mode.options.dims);
+  const supervised = mode.options.supervised === true;
+  const t0 = performance.now();
+  const w = learnWhitening(pool.vectors, pool.dim, { dims, shrinkage, labels: supervised ? pool.labels : undefined });
+  const head = createHead({ kind: 'linear', inputDim: pool.dim, outputDim: w.outputDim, hidden: [], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(1), { weight: w.weight, bias: w.bias });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const whitened = await applyHead(head, v);
+  const test = await evaluateTest(d, whitened, o.ks, whitened, rerank);
+  const settings = { shrinkage, dims: w.outputDim, rows: pool.labels.length, supervised };
+  const onnx = headModel(head, { [HEAD_META.mode]: supervised ? 'whiten-supervised' : 'whiten', [HEAD_META.model]: o.model, [HEAD_META.source]: d.entry.name, [HEAD_META.whiten]: JSON.stringify(settings) });
+  return { test, files: { ...testFiles(test), 'head.onnx': onnx }, extra: { whiten: settings, ...(rerank.length ? { rerank: mode.rerank } : {}) }, trainSeconds, counts: { train: pool.labels.length } };
 }

@@ -3,7 +3,8 @@
  * label (optionally other domains only), a competition submission against its truth, or the Oxford
  * protocol. Rankings come from the one exact search (src/store/exact.ts); metrics from src/metrics.
  */
-import { searchExact } from '../store/exact.ts';
+import { rankRows } from '../index/rerank/rerank-search.ts';
+import type { RerankStep } from '../index/rerank/base.ts';
 import { evaluateSubmission, judgeQuery, normaliseKs, summarize, type EvalResult, type QueryEval } from '../metrics/evaluate.ts';
 import { evaluateOxford } from '../eval/oxford-index.ts';
 import { gatherRows } from '../util/matrix.ts';
@@ -34,8 +35,8 @@ export interface ProtocolResult {
 /** Top entries kept per query for reports. */
 export const KEEP_TOP = 10;
 
-/** Evaluate the test part of a dataset on the given rows; queries come from `qv` when given (e.g. a distilled student against its teacher's gallery). */
-export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly number[], qv: ItemVectors = v): Promise<ProtocolResult> {
+/** Evaluate the test part of a dataset on the given rows, re-ranked by `rerank` when given; queries come from `qv` when given (e.g. a distilled student against its teacher's gallery). */
+export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly number[], qv: ItemVectors = v, rerank: readonly RerankStep[] = []): Promise<ProtocolResult> {
   const t = d.test;
   if (qv.dim !== v.dim) throw new Error(`dataset ${d.entry.name}: query rows are ${qv.dim}-d but gallery rows are ${v.dim}-d`);
   const ok = (i: number) => v.row[i] >= 0;
@@ -43,7 +44,7 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
   const missing = new Set([...t.queries.filter((i) => !qok(i)), ...t.gallery.filter((i) => !ok(i))]).size;
   if (t.protocol === 'oxford') {
     const g = t.gallery.filter(ok);
-    const ox = await evaluateOxford(g.map((i) => d.items[i].id), gatherRows(v.vectors, v.dim, g.map((i) => v.row[i])), v.dim, t.oxford!, d.entry.oxford);
+    const ox = await evaluateOxford(g.map((i) => d.items[i].id), gatherRows(v.vectors, v.dim, g.map((i) => v.row[i])), v.dim, t.oxford!, d.entry.oxford, rerank);
     const results: QueryEval[] = Object.entries(ox.per_query).map(([id, m]) => ({ id, R: 1, skipped: false, metrics: { oxford_map: m.ap } }));
     const result: EvalResult = { ks: [...ks], metrics: ['oxford_map'], mean: { oxford_map: ox.mean.oxford_map }, queries_scored: results.length, queries_skipped_no_relevant: [], queries_zero_no_relevant: [], per_query: Object.fromEntries(results.map((r) => [r.id, r.metrics])), queries: results };
     return { result, rankings: [], missing };
@@ -53,12 +54,13 @@ export async function evaluateTest(d: DatasetData, v: ItemVectors, ks: readonly 
   const same = t.queries === t.gallery;
   const gPos = new Map(gallery.map((i, j) => [i, j]));
   const depth = gallery.length;
-  const top = await searchExact(
+  const top = await rankRows(
     gatherRows(v.vectors, v.dim, gallery.map((i) => v.row[i])),
     gatherRows(qv.vectors, qv.dim, queries.map((i) => qv.row[i])),
     v.dim,
     depth,
-    { exclude: same ? Int32Array.from(queries, (i) => gPos.get(i) ?? -1) : undefined },
+    rerank,
+    same ? Int32Array.from(queries, (i) => gPos.get(i) ?? -1) : undefined,
   );
   const rankings: ProtocolResult['rankings'] = [];
   if (t.protocol === 'competition') {

@@ -59,8 +59,14 @@ export function withCaptionMetrics(metrics: string[], runs: readonly RunRecord[]
   return ks.length ? [...metrics, `i2t_r@${ks[0]}`, `t2i_r@${ks[0]}`] : metrics;
 }
 
+/** ` ± sd` of a cell whose run has replicates (seeds: N), else ''. */
+function sdText(c: Cell, metric: string): string {
+  const sd = c.run?.metrics_sd?.[metric];
+  return sd === undefined || c.value === undefined ? '' : ` ± ${fmt(sd, metric)}`;
+}
+
 function cellHtml(c: Cell, metric: string): string {
-  return c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(statusLabel(c.run))}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, metric)}${c.best ? ' ★' : ''}</td>`;
+  return c.run && c.run.status !== 'finished' ? `<td class="na" title="${esc(c.run.reason ?? c.run.status)}">${esc(statusLabel(c.run))}</td>` : `<td class="${c.best ? 'best' : ''}">${fmt(c.value, metric)}${sdText(c, metric)}${c.best ? ' ★' : ''}</td>`;
 }
 
 function tableHtml(t: DatasetTable): string {
@@ -71,7 +77,7 @@ function tableHtml(t: DatasetTable): string {
 
 function tableMd(t: DatasetTable): string {
   const lines = [`| model | mode | ${t.metrics.join(' | ')} |`, `|---|---|${t.metrics.map(() => '---:').join('|')}|`];
-  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c, j) => (c.run && c.run.status !== 'finished' ? statusLabel(c.run) : c.best ? `**${fmt(c.value, t.metrics[j])}**` : fmt(c.value, t.metrics[j]))).join(' | ')} |`);
+  for (const r of t.rows) lines.push(`| ${r.model} | ${r.mode} | ${r.cells.map((c, j) => (c.run && c.run.status !== 'finished' ? statusLabel(c.run) : (c.best ? `**${fmt(c.value, t.metrics[j])}**` : fmt(c.value, t.metrics[j])) + sdText(c, t.metrics[j]))).join(' | ')} |`);
   return lines.join('\n');
 }
 

@@ -37,8 +37,12 @@ export interface RunRecord {
   params: Record<string, string | number | boolean>;
   /** Hash of the parameters: a finished run with the same hash is not run again. */
   params_hash: string;
-  /** Final test metrics (means). */
+  /** Final test metrics (means over queries; with seeds: N, the mean of the replicates). */
   metrics: Record<string, number>;
+  /** seeds: N (N > 1): the sample standard deviation (n - 1) of each metric over the replicates. */
+  metrics_sd?: Record<string, number>;
+  /** seeds: N (N > 1): each replicate's tuning seed, input order and test metrics; artefacts are replicate 0's. */
+  replicates?: { seed: number; order: string; metrics: Record<string, number> }[];
   /** Validation metrics before/after tuning, classification metrics of the head, distillation agreement... */
   extra?: Record<string, unknown>;
   epochs?: EpochRecord[];
@@ -115,7 +119,9 @@ export function toCsv(columns: string[], rows: Record<string, unknown>[]): strin
 
 /** Rewrite `<experiment dir>/runs.csv`: one row per run with the key metrics and timings. */
 export function writeSummaryCsv(dir: string, runs: RunRecord[], metrics: string[]): void {
-  const cols = ['id', 'status', 'model', 'dataset', 'mode', 'kind', ...metrics, 'embed_images_per_s', 'seconds_per_epoch', 'total_seconds', 'peak_rss_mb'];
+  // With seeds: N, each metric gets a METRIC_sd column (sample sd over the replicates) and a seeds column.
+  const sd = runs.some((r) => r.metrics_sd);
+  const cols = ['id', 'status', 'model', 'dataset', 'mode', 'kind', ...(sd ? metrics.flatMap((m) => [m, `${m}_sd`]) : metrics), ...(sd ? ['seeds'] : []), 'embed_images_per_s', 'seconds_per_epoch', 'total_seconds', 'peak_rss_mb'];
   const rows = runs.map((r) => ({
     id: r.id,
     status: r.status,
@@ -124,6 +130,8 @@ export function writeSummaryCsv(dir: string, runs: RunRecord[], metrics: string[
     mode: r.mode.name,
     kind: r.mode.kind,
     ...Object.fromEntries(metrics.map((m) => [m, r.metrics[m]])),
+    ...Object.fromEntries(metrics.map((m) => [`${m}_sd`, r.metrics_sd?.[m] ?? (r.status === 'finished' ? 0 : undefined)])),
+    seeds: r.replicates?.length ?? 1,
     embed_images_per_s: r.timings.embed_images_per_s,
     seconds_per_epoch: r.timings.seconds_per_epoch,
     total_seconds: r.timings.total_seconds,

@@ -58,6 +58,29 @@ export interface ExperimentResult {
   seconds: number;
 }
 
+/** Mode kinds whose result depends on the seed and the input order (a seeds: N config replicates them); frozen and whiten are deterministic. */
+export const SEEDED_KINDS: readonly string[] = ['tune', 'projection', 'cross', 'search', 'distill'];
+
+/** How many replicates a cell runs: the config's seeds for a seeded kind, else 1. */
+export function replicatesOf(c: ExperimentConfig, p: RunPlan): number {
+  return SEEDED_KINDS.includes(p.mode.kind) ? c.seeds : 1;
+}
+
+/** Mean and sample standard deviation (n - 1) of each metric every replicate reports. */
+export function meanAndSd(runs: readonly Record<string, number>[]): { mean: Record<string, number>; sd: Record<string, number> } {
+  const mean: Record<string, number> = {};
+  const sd: Record<string, number> = {};
+  const n = runs.length;
+  for (const k of Object.keys(runs[0] ?? {})) {
+    const xs = runs.map((r) => r[k]);
+    if (!xs.every((x) => Number.isFinite(x))) continue;
+    const m = xs.reduce((a, b) => a + b, 0) / n;
+    mean[k] = m;
+    sd[k] = n < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (n - 1));
+  }
+  return { mean, sd };
+}
+
 /** Flat parameters of a run (what makes it the run it is). */
 export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {
@@ -70,6 +93,10 @@ export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, strin
     ks: c.ks.join(','),
   };
   if (p.dataset.limit) out.limit = p.dataset.limit;
+  if (p.dataset.holdOut) out.hold_out = p.dataset.holdOut;
+  if (replicatesOf(c, p) > 1) out.seeds = replicatesOf(c, p);
+  if (p.mode.rerank) out.rerank = p.mode.rerank;
+  for (const [k, v] of Object.entries(p.mode.embed ?? {})) out[`embed.${k}`] = v;
   if (p.dataset.protocol === 'captions') out.captions = p.dataset.captions!;
   for (const [k, v] of Object.entries(p.model.flags)) out[`model.${k}`] = v;
   if (p.trainDataset) out.train_dataset = p.trainDataset.path;
@@ -78,6 +105,8 @@ export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, strin
     out['distill.teacher'] = t.model;
     for (const [k, v] of Object.entries(t.flags)) out[`teacher.${k}`] = v;
     for (const [k, v] of Object.entries({ ...DISTILL_DEFAULTS, ...p.mode.options })) out[`distill.${k}`] = v;
+  } else if (p.mode.kind === 'whiten') {
+    for (const [k, v] of Object.entries(p.mode.options)) out[`whiten.${k}`] = v;
   } else if (p.mode.kind !== 'frozen') {
     const { strategy, ...rest } = p.mode.options;
     const values = resolveTuneValues(p.mode.kind === 'projection' ? { ...rest, headType: 'linear', init: undefined } : rest, `mode ${p.mode.name}`);
@@ -248,15 +277,22 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
           const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await (pretrained?.embeddingOf ?? embeddingOf)(plan.trainDataset.name) } : undefined;
           const e0 = performance.now();
           const teacher = plan.mode.kind === 'distill' && d.trainPool.length ? { name: plan.mode.teacher!.name, ref: plan.mode.teacher!.model, v: await (await teacherOf(plan.mode.teacher!)).embeddingOf(plan.dataset.name) } : undefined;
-          const out = await runMode(plan.mode, d, v, train, { ks: c.ks, seed: c.seed, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen }, teacher });
+          const ctx = { ks: c.ks, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen }, teacher };
+          // seeds: N: replicate i tunes with seed + i and, from i = 1, the train pool in a shuffled order; replicate 0 is the single run.
+          const n = replicatesOf(c, plan);
+          const outs = [];
+          for (let i = 0; i < n; i++) outs.push(await runMode(plan.mode, d, v, train, { ...ctx, seed: c.seed + i, order: i ? c.seed + i : undefined }));
+          const out = outs[0];
+          const agg = n > 1 ? meanAndSd(outs.map((x) => x.test.result.mean)) : undefined;
           files = out.files;
-          const evalSeconds = (performance.now() - e0) / 1000 - (out.trainSeconds ?? 0);
+          const evalSeconds = (performance.now() - e0) / 1000 - outs.reduce((a, x) => a + (x.trainSeconds ?? 0), 0);
           record = {
             ...base,
             status: 'finished',
             dataset: { ...base.dataset, description: d.description },
             model: { ...base.model, dim: v.dim },
-            metrics: out.test.result.mean,
+            metrics: agg ? agg.mean : out.test.result.mean,
+            ...(agg ? { metrics_sd: agg.sd, replicates: outs.map((x, i) => ({ seed: c.seed + i, order: i ? `shuffled (seed ${c.seed + i})` : 'items', metrics: x.test.result.mean })) } : {}),
             extra: { ...out.extra, queries_skipped_no_relevant: out.test.result.queries_skipped_no_relevant.length },
             epochs: out.epochs,
             timings: {

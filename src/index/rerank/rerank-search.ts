@@ -3,7 +3,7 @@
  * DBA and k-reciprocal over the loaded gallery. The index itself is never changed.
  */
 import type { Hit, VectorStore } from '../../store/types.ts';
-import { scoreMatrix, searchExact } from '../../store/exact.ts';
+import { scoreMatrix, searchExact, type TopK } from '../../store/exact.ts';
 import { OptionError } from '../../util/options.ts';
 import type { AnnMode } from '../../store/ann-mode.ts';
 import type { FilterNode } from '../../data/field-types.ts';
@@ -47,14 +47,42 @@ async function loadGallery(store: VectorStore, dba: RerankStep | undefined, limi
     vectors.set(b.vectors, o);
     o += b.vectors.length;
   }
-  let g: Gallery = { ids, vectors: vectors.subarray(0, o), dim: meta.dim };
-  if (dba) {
-    const n = Math.min(dba.params.n, ids.length);
-    const top = await searchExact(g.vectors, g.vectors, g.dim, n);
-    g = { ...g, vectors: augmentDatabase(g.vectors, g.dim, top.indices, top.scores, top.k, dba.params.alpha) };
-  }
+  const g = await augmented({ ids, vectors: vectors.subarray(0, o), dim: meta.dim }, dba);
   galleries.set(store, { key, gallery: g });
   return g;
+}
+
+/** The gallery with DBA applied (a new array), or as it is without a dba step. */
+async function augmented(g: Gallery, dba: RerankStep | undefined): Promise<Gallery> {
+  if (!dba) return g;
+  const n = Math.min(dba.params.n, g.ids.length);
+  const top = await searchExact(g.vectors, g.vectors, g.dim, n);
+  return { ...g, vectors: augmentDatabase(g.vectors, g.dim, top.indices, top.scores, top.k, dba.params.alpha) };
+}
+
+/**
+ * Exact top-k of query rows against gallery rows (both L2-normalised), re-ranked by `steps` as
+ * rerankSearch ranks a loaded gallery (same limits); no steps: searchExact itself. The answer has
+ * searchExact's shape; `exclude` is a gallery row per query (or -1). Experiments score with it.
+ */
+export async function rankRows(gallery: Float32Array, queries: Float32Array, dim: number, k: number, steps: readonly RerankStep[], exclude?: Int32Array): Promise<TopK> {
+  if (!steps.length) return searchExact(gallery, queries, dim, k, { exclude });
+  const kr = steps.some((s) => s.method === 'kr');
+  const ng = gallery.length / dim;
+  const limit = kr ? KR_MAX_ITEMS - 1 : DBA_MAX_GALLERY;
+  if (ng > limit && (kr || steps.some((s) => s.method === 'dba'))) throw new OptionError(`{{rerank}} ${kr ? 'kr' : 'dba'}: the gallery has ${ng} items, more than the ${limit.toLocaleString('en-US')} it accepts; use aqe alone on large galleries`);
+  const ids = Array.from({ length: ng }, (_, i) => String(i));
+  const g = await augmented({ ids, vectors: gallery, dim }, steps.find((s) => s.method === 'dba'));
+  const lists = await rankGallery(g, queries, k, exclude && Array.from(exclude, (x) => (x >= 0 ? String(x) : undefined)), steps, undefined);
+  const kk = Math.min(k, ng);
+  const nq = queries.length / dim;
+  const indices = new Int32Array(nq * kk).fill(-1);
+  const scores = new Float32Array(nq * kk).fill(-Infinity);
+  lists.forEach((t, i) => t.idx.forEach((gi, j) => {
+    indices[i * kk + j] = gi;
+    scores[i * kk + j] = t.score[j];
+  }));
+  return { k: kk, indices, scores };
 }
 
 /** Top lists (indices into the gallery, scores) of each query, without its excluded id and only `allowed` rows (all when absent), at most `n` long. */
@@ -109,12 +137,27 @@ export async function rerankSearch(store: VectorStore, queries: Float32Array, k:
   }
   const g = await loadGallery(store, dba, kr ? KR_MAX_ITEMS - 1 : DBA_MAX_GALLERY, kr ? 'kr' : 'dba');
   if (queries.length % g.dim !== 0) throw new Error(`${store.location}: queries are not ${g.dim}-d`);
-  const nq = queries.length / g.dim;
   let allowed: Set<number> | undefined;
   if (mode.filter) {
     const keep = new Set(await store.select(mode.filter));
     allowed = new Set(g.ids.flatMap((id, i) => (keep.has(id) ? [i] : [])));
   }
+  const lists = await rankGallery(g, queries, k, exclude, steps, allowed);
+  return lists.map((t) => {
+    const hits: Hit[] = [];
+    t.idx.forEach((gi, j) => {
+      if (mode.minScore !== undefined && t.score[j] < mode.minScore) return;
+      hits.push({ rank: hits.length + 1, id: g.ids[gi], score: t.score[j] });
+    });
+    return hits;
+  });
+}
+
+/** αQE and k-reciprocal over a loaded (DBA-augmented) gallery: each query's top `k` gallery rows and scores. */
+async function rankGallery(g: Gallery, queries: Float32Array, k: number, exclude: (string | undefined)[] | undefined, steps: readonly RerankStep[], allowed: Set<number> | undefined): Promise<{ idx: number[]; score: number[] }[]> {
+  const aqe = steps.find((s) => s.method === 'aqe');
+  const kr = steps.find((s) => s.method === 'kr');
+  const nq = queries.length / g.dim;
   const q = aqe ? expand(g, queries, await exactTop(g, queries, Math.min(aqe.params.n, g.ids.length), exclude, allowed), aqe) : queries;
   let lists: { idx: number[]; score: number[] }[];
   if (kr) {
@@ -138,12 +181,5 @@ export async function rerankSearch(store: VectorStore, queries: Float32Array, k:
   } else {
     lists = await exactTop(g, q, Math.min(k, g.ids.length), exclude, allowed);
   }
-  return lists.map((t) => {
-    const hits: Hit[] = [];
-    t.idx.forEach((gi, j) => {
-      if (mode.minScore !== undefined && t.score[j] < mode.minScore) return;
-      hits.push({ rank: hits.length + 1, id: g.ids[gi], score: t.score[j] });
-    });
-    return hits;
-  });
+  return lists;
 }
