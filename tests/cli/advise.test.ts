@@ -1,4 +1,4 @@
-/** lookalike advise: ranked table of backbones x modes on held-out classes, a recommendation and its commands; second call re-embeds nothing. */
+/** lookalike advise: ranked table of backbones x modes on held-out classes, a recommendation and the commands that rerun its first split; second call re-embeds nothing. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { tinyCnn } from '../../src/models/tiny.ts';
 import { ROOT, tmpDir } from '../helpers/tmp.ts';
+import { runCli } from '../helpers/cli.ts';
 
 test('advise: ranks models x modes by mmp@5, recommends one, prints the reproducing command; cached the second time', async () => {
   const dir = tmpDir('lookalike-advise-');
@@ -24,7 +25,8 @@ test('advise: ranks models x modes by mmp@5, recommends one, prints the reproduc
   const scores = rows.map((l) => Number(l.trim().split(/\s+/)[3]));
   for (let i = 1; i < scores.length; i++) assert.ok(scores[i] <= scores[i - 1] + 0.005, `ranked by mmp@5: ${scores}`);
   assert.match(r.stdout, /recommended: [ab] \((frozen|tune)\)/);
-  assert.match(r.stdout, /reproduce with:\n  lookalike (index|tune) /);
+  assert.match(r.stdout, /reproduce split 1 \(seed 0: mmp@5 [\d.]+\) with:\n  lookalike (index|tune) /);
+  assert.match(r.stdout, /half of the classes held out \(class-disjoint\)/);
   assert.match(r.stdout, /vs frozen/);
   assert.match(r.stderr, /embedded a x data: 80 now/);
   const again = spawnSync(process.execPath, [...args, '--json'], { encoding: 'utf8' });
@@ -72,9 +74,11 @@ test('advise never samples the test/query/gallery rows of a competition-style la
   assert.match(r.stderr, /6 test\/query\/gallery rows of .*labels\.csv left out/);
   assert.doesNotMatch(r.stderr + r.stdout, /held\//);
   assert.match(r.stdout, /recommended: a \(frozen\)/);
+  // The set's own held-out rows are of a seen class (class00), so the splits hold out images of seen classes.
+  assert.match(r.stdout, /half of each class's images held out \(seen classes\)/);
 });
 
-test('on a held-out test split, advise\'s pick never scores below frozen (its printed commands, run on the test classes)', async (t) => {
+test('advise: every row\'s printed commands rerun split 1 exactly (its mmp@5), and the pick never scores below frozen on a class-disjoint test split', async (t) => {
   const dir = tmpDir('lookalike-advise-test-');
   const all = path.join(dir, 'all');
   await writeClassFolders(all, 12, 8, 0, 40);
@@ -86,26 +90,43 @@ test('on a held-out test split, advise\'s pick never scores below frozen (its pr
   fs.writeFileSync(path.join(testDir, 'labels.csv'), 'path,label\n' + classes.slice(8).flatMap((c) => fs.readdirSync(path.join(testDir, c)).map((f) => `${c}/${f},${c}`)).join('\n') + '\n');
   const model = path.join(dir, 'a.onnx');
   fs.writeFileSync(model, tinyCnn({ seed: 3 }));
-  const bin = path.join(ROOT, 'bin/lookalike.js');
-  const run = (args: string[]) => {
-    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
+  const run = async (args: string[]) => {
+    const r = await runCli(args);
     assert.equal(r.status, 0, `${args.join(' ')}\n${r.stderr}`);
     return r.stdout;
   };
-  const a = JSON.parse(run(['advise', adviseDir, '--models', model, '--modes', 'tune', '--epochs', '3', '--cache', path.join(dir, 'cache'), '--store', path.join(dir, 'store'), '--json'])) as { recommended: { mode: string }; commands: string[] };
-  const testScore = (head?: string) => {
-    const out = path.join(dir, `t-${head ? 'head' : 'frozen'}.lkx`);
-    run(['index', testDir, '--model', model, ...(head ? ['--head', head] : []), '--out', out]);
-    return JSON.parse(run(['eval', out, '--labels', path.join(testDir, 'labels.csv'), '--json'])).mean['mmp@5'] as number;
-  };
-  const frozen = testScore();
-  t.diagnostic(`advise picked ${a.recommended.mode}; frozen test mmp@5 ${frozen.toFixed(4)}`);
-  if (a.recommended.mode === 'frozen') return assert.match(a.commands[0], /^lookalike index /);
-  // Run the printed tune command as printed (it trains on the advise classes), then apply its head to the test classes.
-  const tune = a.commands[0].split(/\s+/).slice(1);
-  run(tune);
-  const head = path.join(dir, tune[tune.indexOf('--out') + 1]);
-  const tuned = testScore(head);
-  t.diagnostic(`its head's test mmp@5 ${tuned.toFixed(4)}`);
-  assert.ok(tuned >= frozen, `recommended ${a.recommended.mode} scores below frozen on the test split`);
+  const a = JSON.parse(await run(['advise', adviseDir, '--models', model, '--modes', 'tune,projection', '--epochs', '3', '--cache', path.join(dir, 'cache'), '--store', path.join(dir, 'store'), '--json'])) as { recommended: { mode: string }; commands: string[]; splits: { seed: number; labels: string; test: string }[]; rows: { mode: string; splits: number[]; commands: string[] }[] };
+  assert.equal(a.rows.length, 3);
+  // The measured rows: the split's labels file never holds the test classes; its held-out rows are the test file's.
+  const split = fs.readFileSync(a.splits[0].labels, 'utf8');
+  assert.doesNotMatch(split, /class(08|09|10|11)\//);
+  const held = split.trim().split('\n').slice(1).filter((l) => l.endsWith(',test')).map((l) => l.replace(/,test$/, ''));
+  assert.deepEqual(fs.readFileSync(a.splits[0].test, 'utf8').trim().split('\n').slice(1), held);
+  const cwd = process.cwd();
+  process.chdir(dir); // the printed commands write their head and index beside the user, here the temp folder
+  try {
+    for (const row of a.rows) {
+      let score = NaN;
+      for (const c of row.commands) {
+        const args = c.split(/\s+/).slice(1);
+        const out = await run(args[0] === 'eval' ? [...args, '--json'] : args);
+        if (args[0] === 'eval') score = JSON.parse(out).mean['mmp@5'];
+      }
+      assert.ok(Math.abs(score - row.splits[0]) < 1e-6, `${row.mode}: its printed commands score ${score}, advise measured ${row.splits[0]} on split 1`);
+    }
+    const testScore = async (head?: string) => {
+      const out = path.join(dir, `t-${head ? 'head' : 'frozen'}.lkx`);
+      await run(['index', testDir, '--model', model, ...(head ? ['--head', head] : []), '--out', out]);
+      return JSON.parse(await run(['eval', out, '--labels', path.join(testDir, 'labels.csv'), '--json'])).mean['mmp@5'] as number;
+    };
+    const frozen = await testScore();
+    t.diagnostic(`advise picked ${a.recommended.mode}; frozen test mmp@5 ${frozen.toFixed(4)}`);
+    if (a.recommended.mode === 'frozen') return;
+    const tune = a.commands[0].split(/\s+/);
+    const tuned = await testScore(path.join(dir, tune[tune.indexOf('--out') + 1]));
+    t.diagnostic(`its head's test mmp@5 ${tuned.toFixed(4)}`);
+    assert.ok(tuned >= frozen, `recommended ${a.recommended.mode} scores below frozen on the test split`);
+  } finally {
+    process.chdir(cwd);
+  }
 });
