@@ -244,7 +244,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
         const steps = parseRerank(rerank);
         rerank = steps.length ? formatRerank(steps) : undefined;
       } catch (e) {
-        fail(`${where}.rerank`, (e as Error).message.replace(/\{\{rerank\}\}\s*/g, ''));
+        fail(`${where}.rerank`, (e as Error).message.replace(/^(\{\{rerank\}\}|rerank)\s*/, ''));
       }
     }
     let embed: Record<string, string> | undefined;

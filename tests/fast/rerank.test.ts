@@ -202,3 +202,21 @@ test('a filter restricts re-ranked results (and αQE neighbours) to matching ite
     await s.close();
   }
 });
+
+test('rankRows (how experiments score a re-ranked mode) equals the αQE loop reference and searchStore for every method, with a left-out row per query', async () => {
+  const { rankRows } = await import('../../src/index/rerank/rerank-search.ts');
+  const ids = (top: { indices: Int32Array; k: number }, i: number) => Array.from(top.indices.subarray(i * top.k, (i + 1) * top.k)).filter((j) => j >= 0).map((j) => IDS[j]);
+  const top = await rankRows(f32(GALLERY), f32(QUERIES), DIM, 6, parseRerank('aqe:n=3,alpha=3'));
+  QUERIES.forEach((q, i) => same(ids(top, i).map((id, j) => ({ id, score: top.scores[i * top.k + j] })), rank(weighted(q, GALLERY, 3, 3, q), GALLERY).slice(0, 6), `rankRows aqe query ${i}`));
+  const s = await store();
+  try {
+    const exclude = Int32Array.from([4, -1, 9]);
+    for (const r of ['dba:n=3,alpha=1', 'aqe+dba', 'kr', 'dba+aqe+kr', 'none']) {
+      const got = await rankRows(f32(GALLERY), f32(QUERIES), DIM, 14, parseRerank(r), exclude);
+      const want = await searchStore(s, f32(QUERIES), 14, Array.from(exclude, (j) => (j >= 0 ? IDS[j] : undefined)), { rerank: r });
+      QUERIES.forEach((_, i) => same(ids(got, i).map((id, j) => ({ id, score: got.scores[i * got.k + j] })), want[i], `rankRows ${r} query ${i}`));
+    }
+  } finally {
+    await s.close();
+  }
+});

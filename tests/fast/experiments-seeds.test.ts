@@ -1,0 +1,71 @@
+/** Experiments: seeds: N replicates (mean ± sample sd, replicate 0 = the single run), the whiten mode (learned on the train pool), rerank per mode, holdOut: classes. */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeClassFolders } from '../../src/data/synthetic.ts';
+import { tinyCnn } from '../../src/models/tiny.ts';
+import { checkConfig } from '../../src/experiments/experiment-config.ts';
+import { planExperiment, runExperiment } from '../../src/experiments/runner.ts';
+import { readRuns } from '../../src/experiments/run-records.ts';
+import { loadDataset } from '../../src/experiments/datasets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is the seeds: 1 run); whiten learns on the train pool; rerank and holdOut apply', async () => {
+  const dir = tmpDir('lookalike-exp-seeds-');
+  // A split column the runner would use (test rows of seen classes), overridden by holdOut: classes.
+  await writeClassFolders(path.join(dir, 'ds'), 8, 6, 0, 40);
+  const rows = fs.readFileSync(path.join(dir, 'ds/labels.csv'), 'utf8').trim().split('\n').slice(1).map((l, i) => `${l.split(',').slice(0, 2).join(',')},${i % 3 ? 'train' : 'test'}`);
+  fs.writeFileSync(path.join(dir, 'ds/labels.csv'), ['path,label,split', ...rows].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'tiny.onnx'), tinyCnn({ seed: 5 }));
+  const config = (name: string, seeds?: number) =>
+    checkConfig({
+      name,
+      store: 'runs',
+      cache: 'cache',
+      ...(seeds ? { seeds } : {}),
+      metrics: ['mmp@5', 'mr@1'],
+      models: [{ name: 'tiny', model: 'tiny.onnx' }],
+      datasets: [{ name: 'ds', path: 'ds', holdOut: 'classes' }],
+      modes: ['frozen', { name: 'lin', kind: 'tune', headType: 'linear', epochs: 3, batchSize: 16 }, 'whiten', { name: 'qe', kind: 'frozen', rerank: 'aqe:n=2' }],
+    }, path.join(dir, 'exp.yaml'));
+  const one = config('one');
+  // seeds: 1 (the default) adds nothing to a run's parameters, so existing run stores stay finished.
+  assert.ok(planExperiment(one).every((p) => !('seeds' in p.params)));
+  const d = loadDataset(one.datasets[0], 0);
+  assert.match(d.description, /4 of 8 classes held out \(class-disjoint/);
+  await runExperiment(one, { quiet: true });
+  const three = config('three', 3);
+  await runExperiment(three, { quiet: true });
+  const get = (exp: string, mode: string) => readRuns(path.join(dir, 'runs', exp)).find((r) => r.mode.name === mode)!;
+  const lin = get('three', 'lin');
+  assert.equal(lin.status, 'finished', lin.reason);
+  assert.equal(lin.params.seeds, 3);
+  assert.deepEqual(lin.replicates!.map((r) => r.seed), [0, 1, 2]);
+  assert.deepEqual(lin.replicates![0].metrics, get('one', 'lin').metrics, 'replicate 0 is the seeds: 1 run');
+  for (const m of ['mmp@5', 'mr@1']) {
+    const xs = lin.replicates!.map((r) => r.metrics[m]);
+    const mean = (xs[0] + xs[1] + xs[2]) / 3;
+    const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / 2);
+    assert.ok(Math.abs(lin.metrics[m] - mean) < 1e-12 && Math.abs(lin.metrics_sd![m] - sd) < 1e-12, `${m}: mean ${mean} ± ${sd}`);
+  }
+  // The seed and the order move the tuned replicates; frozen and whiten are deterministic: one run, no sd.
+  assert.ok(new Set(lin.replicates!.map((r) => r.metrics['mmp@5'])).size > 1 || lin.replicates![1].order !== lin.replicates![0].order);
+  for (const m of ['frozen', 'whiten', 'qe']) assert.equal(get('three', m).replicates, undefined);
+  const csv = fs.readFileSync(path.join(dir, 'runs/three/runs.csv'), 'utf8').split('\n');
+  assert.ok(csv[0].startsWith('id,status,model,dataset,mode,kind,mmp@5,mmp@5_sd,mr@1,mr@1_sd,seeds,'), csv[0]);
+  assert.match(csv.find((l) => l.includes('__lin,'))!, new RegExp(`,${lin.metrics['mmp@5']},${lin.metrics_sd!['mmp@5']},`));
+  // whiten: learned on the tuning rows only (the held-out classes never), written as a linear head.
+  const w = get('one', 'whiten');
+  assert.equal(w.status, 'finished', w.reason);
+  assert.equal((w.extra!.whiten as { rows: number }).rows, d.trainPool.length);
+  assert.ok(fs.statSync(path.join(dir, 'runs/one/tiny__ds__whiten/head.onnx')).size > 0);
+  // rerank: recorded canonically and changing the scoring of the same frozen rows.
+  const qe = get('one', 'qe');
+  assert.equal(qe.params.rerank, 'aqe:n=2,alpha=3');
+  assert.notDeepEqual(qe.metrics, get('one', 'frozen').metrics);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'x', kind: 'frozen', rerank: 'zz' }] }, 'x.yaml'), /modes\[0\]\.rerank: zz: unknown method/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'w', kind: 'whiten', lr: 1 }] }, 'x.yaml'), /modes\[0\]\.lr: not a whiten option/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: ['frozen'], seeds: 0 }, 'x.yaml'), /seeds: expected a whole number >= 1/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'v', kind: 'frozen', embed: { views: 'flip' } }] }, 'x.yaml'), /modes\[0\]\.embed\.views: no embedding option/);
+});
