@@ -16,8 +16,14 @@ export interface DatasetEmbedding extends ItemVectors {
 /** Images embedded per cache shard (each shard is one commit). */
 export const CACHE_CHUNK = 512;
 
-/** Embed the items of a dataset not yet in the cache, then gather every item's row (row -1: undecodable). */
-export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void, chunk = CACHE_CHUNK): Promise<DatasetEmbedding> {
+/**
+ * Embed the items of a dataset not yet in the cache, then gather every item's row (row -1:
+ * undecodable). `embed` are a mode's embedding options (MODE_EMBED_OPTIONS; the cache passed in is
+ * keyed by them): each wired option is turned into embedWithBackbone's options here; none is yet.
+ */
+export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void, chunk = CACHE_CHUNK, embed: Record<string, string> = {}): Promise<DatasetEmbedding> {
+  const unwired = Object.keys(embed);
+  if (unwired.length) throw new Error(`embedding option ${unwired[0]} is not wired into the experiments' embedding (src/experiments/embed.ts)`);
   const hashes = await hashFiles(d.items.map((x) => x.file));
   const todo: number[] = [];
   const seen = new Set<string>();

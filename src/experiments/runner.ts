@@ -58,6 +58,12 @@ export interface ExperimentResult {
   seconds: number;
 }
 
+/** The embedding cache key of rows embedded with a mode's embedding options: the backbone's fingerprint alone without any. */
+export function embedCacheKey(fingerprint: string, embed?: Record<string, string>): string {
+  const entries = Object.entries(embed ?? {}).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return entries.length ? hashParts(fingerprint, JSON.stringify(entries)) : fingerprint;
+}
+
 /** Mode kinds whose result depends on the seed and the input order (a seeds: N config replicates them); frozen and whiten are deterministic. */
 export const SEEDED_KINDS: readonly string[] = ['tune', 'projection', 'cross', 'search', 'distill'];
 
@@ -145,7 +151,7 @@ export function notApplicable(p: RunPlan): string | undefined {
 interface PreProjection {
   backbone: Backbone;
   weight: Float32Array;
-  embeddingOf: (dataset: string) => Promise<DatasetEmbedding>;
+  embeddingOf: (dataset: string, embed?: Record<string, string>) => Promise<DatasetEmbedding>;
 }
 
 /**
@@ -209,18 +215,21 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
       return opened;
     };
     const cache = openCache(backbone.fingerprint);
-    // Each (backbone, dataset) is embedded once, through the embedding cache of that backbone's fingerprint.
+    // Each (backbone, embedding options, dataset) is embedded once, through the embedding cache of
+    // that backbone's fingerprint (with a mode's embedding options, a cache keyed by both).
     const embedder = (bb: Backbone, label: string) => {
-      const bbCache = bb === backbone ? cache : openCache(bb.fingerprint);
+      const caches = new Map<string, EmbeddingCache>([[bb.fingerprint, bb === backbone ? cache : openCache(bb.fingerprint)]]);
       const embedded = new Map<string, DatasetEmbedding>();
-      return async (name: string) => {
-        let e = embedded.get(name);
+      return async (name: string, embed?: Record<string, string>) => {
+        const key = embedCacheKey(bb.fingerprint, embed);
+        let e = embedded.get(`${key}\u0000${name}`);
         if (!e) {
           const d = dataset(name);
+          if (!caches.has(key)) caches.set(key, openCache(key));
           const ebar = new Progress(`embedding ${label} x ${name}`, d.items.length, { quiet: o.quiet });
-          e = await embedDataset(d, bb, bbCache, (n) => ebar.update(n));
+          e = await embedDataset(d, bb, caches.get(key)!, (n) => ebar.update(n), undefined, embed);
           if (e.embeddedNow) ebar.end();
-          embedded.set(name, e);
+          embedded.set(`${key}\u0000${name}`, e);
           result.embeddedNow += e.embeddedNow;
           result.fromCache += e.fromCache;
           log(`embedded ${label} x ${name}: ${e.embeddedNow} now, ${e.fromCache} from the cache${e.skipped.length ? `, ${e.skipped.length} undecodable (first: ${e.skipped[0].id}: ${e.skipped[0].reason})` : ''}`);
@@ -230,7 +239,7 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
     };
     const embeddingOf = embedder(backbone, model.name);
     // distill: each teacher backbone, opened on first use (its embeddings come from its own cache).
-    const teachers = new Map<string, Promise<{ backbone: Backbone; embeddingOf: (dataset: string) => Promise<DatasetEmbedding> }>>();
+    const teachers = new Map<string, Promise<{ backbone: Backbone; embeddingOf: (dataset: string, embed?: Record<string, string>) => Promise<DatasetEmbedding> }>>();
     const teacherOf = (t: ModelEntry) => {
       const key = JSON.stringify([t.model, t.flags]);
       let e = teachers.get(key);
@@ -272,9 +281,11 @@ export async function runExperiment(c: ExperimentConfig, o: RunOptions = {}): Pr
           if (na) throw new NotApplicable(na);
           const d = dataset(plan.dataset.name);
           const pretrained = plan.mode.kind === 'projection' && plan.mode.options.init === 'pretrained' ? await preOf() : undefined;
-          const frozen = await embeddingOf(plan.dataset.name);
-          const v = pretrained ? await pretrained.embeddingOf(plan.dataset.name) : frozen;
-          const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await (pretrained?.embeddingOf ?? embeddingOf)(plan.trainDataset.name) } : undefined;
+          // The mode's embedding options (views...) apply to every row it starts from.
+          const embed = plan.mode.embed;
+          const frozen = await embeddingOf(plan.dataset.name, embed);
+          const v = pretrained ? await pretrained.embeddingOf(plan.dataset.name, embed) : frozen;
+          const train = plan.trainDataset ? { data: dataset(plan.trainDataset.name), v: await (pretrained?.embeddingOf ?? embeddingOf)(plan.trainDataset.name, embed) } : undefined;
           const e0 = performance.now();
           const teacher = plan.mode.kind === 'distill' && d.trainPool.length ? { name: plan.mode.teacher!.name, ref: plan.mode.teacher!.model, v: await (await teacherOf(plan.mode.teacher!)).embeddingOf(plan.dataset.name) } : undefined;
           const ctx = { ks: c.ks, model: model.name, text: textOf, pretrained: pretrained && { weight: pretrained.weight, reference: frozen }, teacher };

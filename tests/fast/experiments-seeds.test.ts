@@ -6,7 +6,7 @@ import path from 'node:path';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { tinyCnn } from '../../src/models/tiny.ts';
 import { checkConfig } from '../../src/experiments/experiment-config.ts';
-import { planExperiment, runExperiment } from '../../src/experiments/runner.ts';
+import { embedCacheKey, planExperiment, runExperiment } from '../../src/experiments/runner.ts';
 import { readRuns } from '../../src/experiments/run-records.ts';
 import { loadDataset } from '../../src/experiments/datasets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -68,4 +68,9 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'w', kind: 'whiten', lr: 1 }] }, 'x.yaml'), /modes\[0\]\.lr: not a whiten option/);
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: ['frozen'], seeds: 0 }, 'x.yaml'), /seeds: expected a whole number >= 1/);
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'v', kind: 'frozen', embed: { views: 'flip' } }] }, 'x.yaml'), /modes\[0\]\.embed\.views: no embedding option/);
+  // Rows embedded with a mode's embedding options get their own cache key; without any, the backbone's fingerprint.
+  assert.equal(embedCacheKey('abc'), 'abc');
+  assert.equal(embedCacheKey('abc', {}), 'abc');
+  assert.notEqual(embedCacheKey('abc', { views: 'flip' }), 'abc');
+  assert.equal(embedCacheKey('abc', { a: '1', b: '2' }), embedCacheKey('abc', { b: '2', a: '1' }));
 });
