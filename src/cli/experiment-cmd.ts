@@ -13,9 +13,10 @@ export function experimentCommand(): Command {
     .option('--json', 'print a JSON summary, no progress');
   cmd.addHelpText('after', `
 Config (docs/runs.md): name, store (run folder, default ./runs), cache (embedding cache, default
-./.lookalike-cache), seed, ks, metrics, models [{name, model, flags}], datasets [{name, path,
-protocol: leave-one-out|split|cross-domain|competition|oxford|captions}], modes [{name, kind:
-frozen|tune|projection|cross|search|distill, ...lookalike tune options}]. Cells that cannot apply (tuning on
+./.lookalike-cache), seed, seeds (replicates of each tuned cell: mean ± sample sd, default 1), ks,
+metrics, models [{name, model, flags}], datasets [{name, path, protocol:
+leave-one-out|split|cross-domain|competition|oxford|captions, holdOut: classes}], modes [{name, kind:
+frozen|tune|projection|cross|search|distill|whiten, rerank, ...lookalike tune options}]. Cells that cannot apply (tuning on
 captions or Oxford data, image<->text with a model without a text tower) are recorded as
 not-applicable. With MLFLOW_TRACKING_URI set, every run is also logged to that MLflow server.
 
