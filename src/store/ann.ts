@@ -336,7 +336,7 @@ export class AnnGraph {
       throw new Error(`${gfile}: checksum differs from ann.json; the graph is damaged (delete ann.json to rebuild it)`);
     }
     const keysFile = path.join(dir, m.keys);
-    const keys = readKeys(keysFile, m);
+    const keys = readKeys(keysFile, m, (opts.verify ?? 'full') === 'full');
     const params: AnnParams = { dtype: m.dtype, connectivity: m.connectivity, expansionAdd: m.expansionAdd };
     const index = newIndex(m.dim, params);
     try {
@@ -363,8 +363,8 @@ export class AnnGraph {
   }
 }
 
-/** The key map named by ann.json: the binary key file (size checked, and sha256 when recorded), or a legacy JSON one. */
-function readKeys(keysFile: string, m: AnnManifest): KeyTable | KeysFile {
+/** The key map named by ann.json: the binary key file (size checked, and sha256 when recorded and `full`, as for the graph), or a legacy JSON one. */
+function readKeys(keysFile: string, m: AnnManifest, full: boolean): KeyTable | KeysFile {
   if (m.keys.endsWith('.json')) {
     const k = readJsonObject(keysFile) as unknown as KeysFile;
     if (!Array.isArray(k.keys) || !Array.isArray(k.ids) || k.keys.length !== k.ids.length || k.keys.length !== m.count) {
@@ -379,7 +379,7 @@ function readKeys(keysFile: string, m: AnnManifest): KeyTable | KeysFile {
     throw new Error(`${keysFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing (ann.json names it); delete ann.json to rebuild the graph' : (e as Error).message}`);
   }
   if (m.keysBytes !== undefined && buf.length !== m.keysBytes) throw new Error(`${keysFile}: ${buf.length} bytes, ann.json says ${m.keysBytes}; delete ann.json to rebuild the graph`);
-  if (m.keysSha256 && createHash('sha256').update(buf).digest('hex') !== m.keysSha256) throw new Error(`${keysFile}: checksum differs from ann.json; delete ann.json to rebuild the graph`);
+  if (full && m.keysSha256 && createHash('sha256').update(buf).digest('hex') !== m.keysSha256) throw new Error(`${keysFile}: checksum differs from ann.json; delete ann.json to rebuild the graph`);
   const t = new KeyTable(buf, keysFile);
   if (t.count !== m.count) throw new Error(`${keysFile}: key map does not match ann.json (${t.count} keys, ${m.count} items)`);
   return t;
@@ -405,7 +405,7 @@ export function verifyAnnFiles(dir: string): string[] {
   else if (st.size !== m.bytes) out.push(`${gfile}: ${st.size} bytes, ann.json says ${m.bytes}; delete ann.json to rebuild it`);
   else if (sha256File(gfile) !== m.sha256) out.push(`${gfile}: checksum differs from ann.json; delete ann.json to rebuild it`);
   try {
-    readKeys(path.join(dir, m.keys), m);
+    readKeys(path.join(dir, m.keys), m, true);
   } catch (e) {
     out.push((e as Error).message);
   }
