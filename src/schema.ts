@@ -17,3 +17,4 @@ export { config } from './util/config.ts';
 export { Progress, formatSeconds } from './util/progress.ts';
 export { escapeControls } from './util/terminal.ts';
 export type { ModelSettings } from './models/settings.ts';
+export { VIEWS_HELP, parseViews, formatViews, type ViewSet } from './models/views.ts';

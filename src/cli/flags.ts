@@ -5,7 +5,7 @@
  * OptionErrors are shown with the flag names (flagOf).
  */
 import { Command, Option } from 'commander';
-import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, checkMinScore, config, Progress, rerankHelp, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
+import { ANN_AUTO_MIN, ANN_DEFAULT_EF, checkEf, checkMinScore, config, Progress, rerankHelp, VIEWS_HELP, type AnnDtype, type AnnMode, type ModelSettings } from '../schema.ts';
 import type { Skipped } from '../api.ts';
 import { printOut, printErr } from './io.ts';
 
@@ -36,6 +36,7 @@ export function addModelOptions(cmd: Command, required = false): Command {
     .option('--bgr', 'feed channels in BGR order')
     .addOption(new Option('--layout <layout>', 'input tensor layout').choices(['nchw', 'nhwc']))
     .option('--prefix-tokens <n>', "special tokens skipped by 'mean' pooling (default 1)")
+    .option('--views <views>', `${VIEWS_HELP} (docs/ranking.md)`)
     .option('--threads <n>', 'inference threads (default: every core)')
     .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
     .option('--batch <n>', `images per batch (default ${config.batchSize})`);

@@ -19,6 +19,7 @@ import type { Backbone } from '../models/backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from '../models/spec.ts';
 import { l2normalize, pool } from '../models/pool.ts';
 import type { Head } from '../models/head.ts';
+import { flipImages, scaleSpec, viewCount, type ViewSet } from '../models/views.ts';
 
 /** One image to embed: an id and where its bytes come from. */
 export interface EmbedItem {
@@ -76,7 +77,7 @@ export interface EmbeddedBatch {
   processed: number;
 }
 
-/** Images of one tensor size, ready for one backbone call; `rows` are their positions in `ok`. */
+/** Images of one tensor size, ready for one backbone call; `rows` are their positions in `ok` (-1: dropped, see decodeViews). */
 interface SizeGroup {
   size: { height: number; width: number };
   pixels: Float32Array;
@@ -162,9 +163,53 @@ async function runGroups(backbone: Backbone, cur: Decoded, head: Head | undefine
   return { data: out!, dim };
 }
 
-function slotSize(backbone: Backbone): number {
-  const { height, width } = inputSize(backbone.spec);
-  return inputChannels(backbone.spec) * height * width;
+/**
+ * A batch with several views per image (`spec.views`): every scale decoded from the source with
+ * that scale's spec (in parallel; in decode workers when the size is fixed), groups of all scales
+ * together. An image is kept only if it decodes at every scale; the flipped views are made from
+ * these tensors at inference (runViews), so decoded memory is one tensor per scale.
+ */
+async function decodeViews(items: EmbedItem[], specs: ModelSpec[], shrink: boolean, pool: DecodePool | undefined): Promise<Decoded> {
+  // Own copies, so an item object given twice is still two rows.
+  const own = items.map((i) => ({ ...i }));
+  const all = await Promise.all(specs.map((spec) => (variableSize(spec) ? decodeVariable(own, spec, shrink) : decodeBatch(own, spec, new ArrayBuffer(own.length * slotSize(spec) * 4), shrink, pool))));
+  const decodedAll = own.filter((i) => all.every((d) => d.ok.includes(i)));
+  const at = new Map(decodedAll.map((i, r) => [i, r]));
+  const groups = all.flatMap((d) => d.groups.map((g) => ({ ...g, rows: g.rows.map((r) => at.get(d.ok[r]) ?? -1) })));
+  const skipped = own.flatMap((i) => (at.has(i) ? [] : [all.flatMap((d) => d.skipped).find((x) => x.id === i.id)!]));
+  return { items, groups, ok: decodedAll.map((i) => items[own.indexOf(i)]), skipped };
+}
+
+/**
+ * Every view of a batch through the backbone: each view's pooled descriptor L2-normalised, the
+ * mean over an image's views L2-normalised again, then the head (as for one view). Rows in `ok` order.
+ */
+async function runViews(backbone: Backbone, cur: Decoded, views: ViewSet, head: Head | undefined): Promise<{ data: Float32Array; dim: number }> {
+  const spec = backbone.spec;
+  let sum: Float32Array | undefined;
+  let dim = 0;
+  const add = (pooled: { data: Float32Array; dim: number }, rows: number[]) => {
+    dim = pooled.dim;
+    sum ??= new Float32Array(cur.ok.length * dim);
+    const unit = l2normalize(pooled.data.slice(0, rows.length * dim), dim);
+    rows.forEach((r, j) => {
+      if (r < 0) return;
+      for (let k = 0; k < dim; k++) sum![r * dim + k] += unit[j * dim + k];
+    });
+  };
+  for (const g of cur.groups) {
+    const n = g.rows.length;
+    add(pool(await backbone.run(g.pixels, n, g.size), spec), g.rows);
+    if (views.flip) add(pool(await backbone.run(flipImages(g.pixels, n, g.size, inputChannels(spec), spec.layout), n, g.size), spec), g.rows);
+  }
+  const count = viewCount(views);
+  const mean = l2normalize(sum!.map((x) => x / count), dim);
+  return head ? head.apply(mean, cur.ok.length, dim) : { data: mean, dim };
+}
+
+function slotSize(spec: ModelSpec): number {
+  const { height, width } = inputSize(spec);
+  return inputChannels(spec) * height * width;
 }
 
 /**
@@ -181,7 +226,9 @@ export async function* embedBatches(backbone: Backbone, items: readonly EmbedIte
   const count = Math.ceil(items.length / bs);
   assertInputFits(backbone.spec, backbone.inputs, backbone.name);
   const variable = variableSize(backbone.spec);
-  const size = variable ? 0 : slotSize(backbone);
+  const size = variable ? 0 : slotSize(backbone.spec);
+  const views = backbone.spec.views;
+  const viewSpecs = views?.scales.map((s) => scaleSpec(backbone.spec, s));
   const shrink = opts.shrinkOnLoad ?? config.shrinkOnLoad;
   // Workers pay off from the second batch on; one batch (a query, an upload) decodes here.
   const workers = variable ? 0 : (opts.decodeWorkers ?? (count > 1 ? config.decodeConcurrency : 0));
@@ -192,7 +239,8 @@ export async function* embedBatches(backbone: Backbone, items: readonly EmbedIte
   const fill = () => {
     while (started < count && queue.length < ahead) {
       const batch = items.slice(started * bs, (started + 1) * bs);
-      if (variable) queue.push(decodeVariable(batch, backbone.spec, shrink));
+      if (viewSpecs) queue.push(decodeViews(batch, viewSpecs, shrink, decoders));
+      else if (variable) queue.push(decodeVariable(batch, backbone.spec, shrink));
       else queue.push(decodeBatch(batch, backbone.spec, free.pop() ?? new ArrayBuffer(bs * size * 4), shrink, decoders));
       started++;
     }
@@ -208,7 +256,7 @@ export async function* embedBatches(backbone: Backbone, items: readonly EmbedIte
       for (const s of cur.skipped) opts.onSkip?.(s);
       let vectors: Float32Array = new Float32Array(0);
       if (cur.ok.length) {
-        const pooled = await runGroups(backbone, cur, opts.head);
+        const pooled = views ? await runViews(backbone, cur, views, opts.head) : await runGroups(backbone, cur, opts.head);
         if (dim && pooled.dim !== dim) throw new Error(`embedding size changed from ${dim} to ${pooled.dim}`);
         dim = pooled.dim;
         vectors = l2normalize(Float32Array.from(pooled.data.subarray(0, cur.ok.length * dim)), dim);

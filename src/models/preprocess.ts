@@ -80,14 +80,19 @@ export function variableSize(spec: Pick<ModelSpec, 'resize' | 'crop'>): boolean 
 }
 
 /**
- * Refuse a variable-size spec (`--crop none` after a shortest-edge `--resize`) for a graph whose
- * image input has a fixed height and width: such a model cannot take each image at its own aspect ratio.
+ * Refuse a variable-size spec (`--crop none` after a shortest-edge `--resize`), or `views` at
+ * scales other than 1, for a graph whose image input has a fixed height and width: such a model
+ * cannot take each image at its own aspect ratio or at another size.
  */
 export function assertInputFits(spec: ModelSpec, inputs: readonly TensorInfo[], model: string): void {
-  if (!variableSize(spec)) return;
+  const rescaled = spec.views?.scales.some((s) => s !== 1);
+  if (!variableSize(spec) && !rescaled) return;
   const input = imageInput([...inputs], spec.inputName);
   const fixed = input ? readInputShape(input.shape)?.size : undefined;
-  if (fixed) {
+  if (fixed && rescaled) {
+    throw new OptionError(`${model}: {{views}} scales=${spec.views!.scales.join(',')} changes the input size, but the model's input ${input!.name} is fixed at ${fixed.height}x${fixed.width}; use {{views}} flip alone, or a model whose input takes any size`);
+  }
+  if (fixed && variableSize(spec)) {
     throw new OptionError(
       `${model}: {{crop}} none keeps each image's aspect ratio, but the model's input ${input!.name} is fixed at ${fixed.height}x${fixed.width}; give a crop ({{crop}} ${fixed.height}x${fixed.width}) or a fixed {{resize}} ${fixed.height}x${fixed.width} (which stretches)`,
     );

@@ -9,6 +9,7 @@ import type { SpecOverrides } from './load.ts';
 import type { ModelChoice } from './open-model.ts';
 import type { Runtime } from './runtime.ts';
 import type { Pooling } from './spec.ts';
+import { parseViews, type ViewSet } from './views.ts';
 
 /** Model, spec, head and runtime settings, as given by a user (strings where a user types them). */
 export interface ModelSettings {
@@ -27,6 +28,8 @@ export interface ModelSettings {
   bgr?: boolean;
   layout?: 'nchw' | 'nhwc';
   prefixTokens?: string | number;
+  /** Views per image (`flip`, `scales=0.707,1,1.414`, both, or `none`): see src/models/views.ts. */
+  views?: string | ViewSet;
   head?: string;
   threads?: string | number;
   device?: 'cpu' | 'cuda';
@@ -66,6 +69,8 @@ export function specOverrides(o: ModelSettings): SpecOverrides {
   if (o.bgr) s.channelOrder = 'bgr';
   if (o.layout) s.layout = o.layout;
   if (o.prefixTokens !== undefined) s.prefixTokens = toNumber(o.prefixTokens, 'prefixTokens');
+  const views = parseViews(o.views);
+  if (views) s.views = views;
   return s;
 }
 

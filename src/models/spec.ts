@@ -4,6 +4,8 @@
  * Defaults are ImageNet's (see docs/models.md).
  */
 
+import type { ViewSet } from './views.ts';
+
 export type Pooling = 'auto' | 'none' | 'cls' | 'mean' | 'gap' | 'gem';
 export type Resample = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
 
@@ -43,6 +45,8 @@ export interface ModelSpec {
   gemP: number;
   /** Leading special tokens (CLS, registers) excluded by 'mean' pooling of a token sequence. */
   prefixTokens: number;
+  /** Several views per image, averaged (src/models/views.ts); absent = one view. */
+  views?: ViewSet;
 }
 
 /** ImageNet mean (RGB). */
