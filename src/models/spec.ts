@@ -4,8 +4,6 @@
  * Defaults are ImageNet's (see docs/models.md).
  */
 
-import type { ViewSet } from './views.ts';
-
 export type Pooling = 'auto' | 'none' | 'cls' | 'mean' | 'gap' | 'gem';
 export type Resample = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
 
@@ -47,6 +45,12 @@ export interface ModelSpec {
   prefixTokens: number;
   /** Several views per image, averaged (src/models/views.ts); absent = one view. */
   views?: ViewSet;
+}
+
+/** The views of one image (src/models/views.ts): input-size scales (sorted, 1 = the model's size) and whether each is also flipped. */
+export interface ViewSet {
+  scales: number[];
+  flip: boolean;
 }
 
 /** ImageNet mean (RGB). */

@@ -6,13 +6,9 @@
  */
 import { OptionError } from '../util/options.ts';
 import { didYouMean } from '../util/text.ts';
-import type { ModelSpec } from './spec.ts';
+import type { ModelSpec, ViewSet } from './spec.ts';
 
-/** The views of one image: input-size scales (sorted, 1 = the model's size) and whether each is also flipped. */
-export interface ViewSet {
-  scales: number[];
-  flip: boolean;
-}
+export type { ViewSet } from './spec.ts';
 
 /** Smallest and largest scale accepted (a typo beyond these would make a tiny or huge tensor). */
 export const VIEW_SCALE_MIN = 0.25;
