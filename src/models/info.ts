@@ -3,6 +3,7 @@
  * preprocessing and output/pooling lookalike will use, the embedding size, the fingerprint,
  * and the text tower when there is one.
  */
+import { formatViews } from './views.ts';
 import fs from 'node:fs';
 import type { TensorInfo } from './backbone.ts';
 import { loadBackbone, type LoadOptions } from './load.ts';
@@ -170,6 +171,7 @@ export function formatInfo(i: ModelInfo): string {
     const resize = s.resize.mode === 'fixed' ? `${s.resize.height}x${s.resize.width} (fixed)` : `shortest edge ${s.resize.shortestEdge}`;
     lines.push(`preprocess:   resize ${resize} ${s.resample}, crop ${s.crop ? `${s.crop.height}x${s.crop.width}` : 'none'}, rescale ${+s.rescale.toFixed(8)}, mean [${s.mean.join(', ')}], std [${s.std.join(', ')}], ${s.channelOrder.toUpperCase()}, ${s.layout.toUpperCase()}`);
     lines.push(`embedding:    output ${s.output ?? i.outputs?.[0]?.name}, pooling ${i.pooling ?? s.pooling}${s.pooling === 'gem' ? ` (p=${s.gemP})` : ''}${i.pooling === 'mean' ? ` (skip ${s.prefixTokens} prefix tokens)` : ''}, dim ${i.dim ?? '?'}`);
+    if (s.views) lines.push(`views:        ${formatViews(s.views)} (mean of the views' L2-normalised descriptors)`);
   }
   const img = i.inputs?.find((t) => t.name === (s?.inputName ?? t.name) && t.shape.length === 4);
   if (s && img) {
