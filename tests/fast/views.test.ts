@@ -94,7 +94,7 @@ test('views: an image embeds as the normalised mean of its flipped and rescaled 
   }
 });
 
-test('views: flip works on a fixed-size graph; scales there are refused naming views and the size', async () => {
+test('views: flip works on a fixed-size graph (the head applies to the pooled views); scales there are refused naming views and the size', async () => {
   const dir = tmpDir();
   const model = writeTinyCnn(dir);
   const fixed = { resize: { mode: 'fixed' as const, height: 32, width: 32 }, crop: null };
@@ -104,6 +104,10 @@ test('views: flip works on a fixed-size graph; scales there are refused naming v
     const r = await embedWithBackbone(bb, [{ id: 'a', source: img }, { id: 'b', source: img }], { batchSize: 2 });
     const ref = await reference(bb, img, [[32, 32]], true);
     assert.ok(maxDiff(row(r.vectors, r.dim, 0), ref) < 1e-5 && maxDiff(row(r.vectors, r.dim, 1), ref) < 1e-5);
+    // A head sees the descriptor pooled over the views (here a diagonal one, written in the test).
+    const head = { file: 'diag', fingerprint: 'diag', inputDim: undefined, dispose: async () => {}, apply: async (data: Float32Array, _n: number, dim: number) => ({ data: data.map((x, i) => x * ((i % dim) + 1)), dim }) };
+    const h = await embedWithBackbone(bb, [{ id: 'a', source: img }], { head });
+    assert.ok(maxDiff(h.vectors, unit(ref.map((x, k) => x * (k + 1)))) < 1e-5);
   } finally {
     await bb.dispose();
   }
