@@ -1,6 +1,8 @@
 /**
  * The one embedding pipeline: decode + preprocess (sharp) -> batch -> backbone -> pool ->
- * optional tuned head -> L2 normalise. Decoding runs a bounded number of batches ahead of
+ * optional tuned head -> L2 normalise; with views (spec.views: scales, flip) each view is
+ * embedded alone and the mean of their unit descriptors goes on to the head (runViews).
+ * Decoding runs a bounded number of batches ahead of
  * inference (embedBatches); undecodable files are reported and skipped.
  *
  * How the two stages share the cores (the rule, docs/models.md "Where the time goes"): the
