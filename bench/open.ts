@@ -218,7 +218,8 @@ if (only.has('oneshot')) {
   await oneShot(big, size, [{ name: 'cli --ann off', args: ['--ann', 'off'] }], []);
   note(`after the one-shot searches over ${size.toLocaleString('en-US')}: ${readAnnManifest(big) ? 'a graph was saved (NOT expected)' : 'no graph was built (--ann auto chose exact)'}`);
 }
-if (only.has('serve')) await serverLatency(big, size, [F32, INT8]);
+// A graph saved beside the big index (built by a long-lived process earlier) adds the ANN server.
+if (only.has('serve')) await serverLatency(big, size, readAnnManifest(big) ? [F32, INT8, { label: 'ANN (mapped graph)', ann: 'on' }] : [F32, INT8]);
 
 if (annSize > 0 && only.has('ann')) {
   const dir = await dataset(root, annSize, dim);
