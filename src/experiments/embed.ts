@@ -1,6 +1,7 @@
 /** Embeddings of a dataset's items through one backbone, via the embedding cache: only images whose content is not cached are embedded. */
 import { embedWithBackbone } from '../embed/pipeline.ts';
 import type { Backbone } from '../models/backbone.ts';
+import { parseViews, withViews } from '../models/views.ts';
 import { EmbeddingCache, hashFiles } from './cache.ts';
 import type { DatasetData } from './datasets.ts';
 import type { ItemVectors } from './protocols.ts';
@@ -19,11 +20,13 @@ export const CACHE_CHUNK = 512;
 /**
  * Embed the items of a dataset not yet in the cache, then gather every item's row (row -1:
  * undecodable). `embed` are a mode's embedding options (MODE_EMBED_OPTIONS; the cache passed in is
- * keyed by them): each wired option is turned into embedWithBackbone's options here; none is yet.
+ * keyed by them): `views` embeds each image with those views (src/models/views.ts).
  */
 export async function embedDataset(d: DatasetData, backbone: Backbone, cache: EmbeddingCache, onProgress?: (n: number, total: number) => void, chunk = CACHE_CHUNK, embed: Record<string, string> = {}): Promise<DatasetEmbedding> {
-  const unwired = Object.keys(embed);
+  const unwired = Object.keys(embed).filter((k) => k !== 'views');
   if (unwired.length) throw new Error(`embedding option ${unwired[0]} is not wired into the experiments' embedding (src/experiments/embed.ts)`);
+  const views = parseViews(embed.views, 'embed.views');
+  if (views) backbone = withViews(backbone, views);
   const hashes = await hashFiles(d.items.map((x) => x.file));
   const todo: number[] = [];
   const seen = new Set<string>();

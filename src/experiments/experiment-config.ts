@@ -11,6 +11,7 @@ import { checkMetricNames } from '../metrics/registry.ts';
 import { normaliseKs } from '../metrics/evaluate.ts';
 import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
 import { formatRerank, parseRerank } from '../index/rerank/options.ts';
+import { parseViews } from '../models/views.ts';
 
 /** A backbone to compare: a preset, folder or file, plus its model flags (pooling, resize...). */
 export interface ModelEntry {
@@ -56,12 +57,11 @@ export interface DatasetEntry {
 export type ModeKind = 'frozen' | 'tune' | 'projection' | 'cross' | 'search' | 'distill' | 'whiten';
 
 /**
- * Embedding options a mode may set (`embed: {NAME: value}`), e.g. views at embed time: each changes
- * the rows every kind of mode starts from, so it is part of the embedding cache's key and of the
- * run's params (`embed.NAME`). None is wired yet: an option is added here and applied in
- * src/experiments/embed.ts (embedDataset's `embed` argument, passed to the embedding pipeline).
+ * Embedding options a mode may set (`embed: {NAME: value}`): `views` (e.g. `flip,scales=0.707,1,1.414`,
+ * the `--views` syntax). Each changes the rows every kind of mode starts from, so it is part of the
+ * embedding cache's key and of the run's params (`embed.NAME`); src/experiments/embed.ts applies it.
  */
-export const MODE_EMBED_OPTIONS: readonly string[] = [];
+export const MODE_EMBED_OPTIONS: readonly string[] = ['views'];
 
 /** Options of a whiten mode (src/tune/whiten.ts): output dimensions, shrinkage, supervised (from matching pairs of the train pool). */
 export const WHITEN_MODE_OPTIONS: readonly string[] = ['dims', 'shrinkage', 'supervised'];
@@ -254,6 +254,13 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       for (const [k, v] of Object.entries(x.embed as Obj)) {
         if (!MODE_EMBED_OPTIONS.includes(k)) fail(`${where}.embed.${k}`, MODE_EMBED_OPTIONS.length ? `not an embedding option (known: ${MODE_EMBED_OPTIONS.join(', ')})` : 'no embedding option can be set per mode in this version');
         embed[k] = String(v);
+        if (k === 'views') {
+          try {
+            parseViews(embed[k]);
+          } catch (e) {
+            fail(`${where}.embed.views`, (e as Error).message.replace(/\{\{(\w+)\}\}/g, '$1'));
+          }
+        }
       }
     }
     if (kind !== 'distill' && kind !== 'whiten' && options.loss !== undefined && !LOSS_NAMES.includes(String(options.loss) as never)) fail(`${where}.loss`, `"${options.loss}" (choose ${LOSS_NAMES.join(', ')})`);

@@ -6,6 +6,8 @@
  */
 import { OptionError } from '../util/options.ts';
 import { didYouMean } from '../util/text.ts';
+import { hashParts } from '../util/hash.ts';
+import type { Backbone } from './backbone.ts';
 import type { ModelSpec, ViewSet } from './spec.ts';
 
 export type { ViewSet } from './spec.ts';
@@ -111,4 +113,12 @@ export function flipImages(src: Float32Array, n: number, size: { height: number;
     }
   }
   return out;
+}
+
+/** The same opened backbone (one session) embedding with these views; its fingerprint gains them, as a spec with views does. */
+export function withViews(backbone: Backbone, views: ViewSet): Backbone {
+  return Object.create(backbone, {
+    spec: { value: { ...backbone.spec, views } },
+    fingerprint: { value: hashParts(backbone.fingerprint, `views=${formatViews(views)}`) },
+  }) as Backbone;
 }

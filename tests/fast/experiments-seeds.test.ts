@@ -27,7 +27,7 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
       metrics: ['mmp@5', 'mr@1'],
       models: [{ name: 'tiny', model: 'tiny.onnx' }],
       datasets: [{ name: 'ds', path: 'ds', holdOut: 'classes' }],
-      modes: ['frozen', { name: 'lin', kind: 'tune', headType: 'linear', epochs: 3, batchSize: 16 }, 'whiten', { name: 'qe', kind: 'frozen', rerank: 'aqe:n=2' }],
+      modes: ['frozen', { name: 'lin', kind: 'tune', headType: 'linear', epochs: 3, batchSize: 16 }, 'whiten', { name: 'qe', kind: 'frozen', rerank: 'aqe:n=2' }, ...(seeds ? [] : [{ name: 'flip', kind: 'frozen', embed: { views: 'flip' } }])],
     }, path.join(dir, 'exp.yaml'));
   const one = config('one');
   // seeds: 1 (the default) adds nothing to a run's parameters, so existing run stores stay finished.
@@ -67,7 +67,14 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'x', kind: 'frozen', rerank: 'zz' }] }, 'x.yaml'), /modes\[0\]\.rerank: zz: unknown method/);
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'w', kind: 'whiten', lr: 1 }] }, 'x.yaml'), /modes\[0\]\.lr: not a whiten option/);
   assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: ['frozen'], seeds: 0 }, 'x.yaml'), /seeds: expected a whole number >= 1/);
-  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'v', kind: 'frozen', embed: { views: 'flip' } }] }, 'x.yaml'), /modes\[0\]\.embed\.views: no embedding option/);
+  // views per mode: embedded again with the flipped view (its own cache), recorded in the params; a bad value is named.
+  const flip = get('one', 'flip');
+  assert.equal(flip.status, 'finished', flip.reason);
+  assert.equal(flip.params['embed.views'], 'flip');
+  assert.ok((flip.timings.embedded_now ?? 0) > 0, 'the flipped rows are embedded, not taken from the plain cache');
+  assert.notDeepEqual(flip.metrics, get('one', 'frozen').metrics);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'v', kind: 'frozen', embed: { views: 'flop' } }] }, 'x.yaml'), /modes\[0\]\.embed\.views: .*flop/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'v', kind: 'frozen', embed: { crop: 'face' } }] }, 'x.yaml'), /modes\[0\]\.embed\.crop: not an embedding option/);
   // Rows embedded with a mode's embedding options get their own cache key; without any, the backbone's fingerprint.
   assert.equal(embedCacheKey('abc'), 'abc');
   assert.equal(embedCacheKey('abc', {}), 'abc');
