@@ -29,7 +29,7 @@ export function addModelOptions(cmd: Command, required = false): Command {
     .addOption(new Option('--pooling <mode>', 'reduce the output to a vector').choices(['auto', 'none', 'cls', 'mean', 'gap', 'gem']))
     .option('--gem-p <p>', 'GeM exponent (default 3)')
     .option('--resize <n|HxW>', 'resize shortest edge to n, or to exactly HxW')
-    .option('--crop <n|HxW|none>', 'center crop after resizing')
+    .option('--crop <n|HxW|none|face>', 'center crop after resizing; face: the largest face, aligned by the eyes (docs/faces.md)')
     .option('--mean <r,g,b>', 'per-channel mean after rescaling (default ImageNet)')
     .option('--std <r,g,b>', 'per-channel std (default ImageNet)')
     .option('--rescale <f>', 'multiply 0..255 pixels by f first (default 1/255)')

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { decodeRgb, normalizeInto } from '../models/preprocess.ts';
 import { decodeRgbShrunk } from '../models/shrink-decode.ts';
+import { decodeFace } from '../models/face-crop.ts';
 import { fsReason } from '../data/images.ts';
 import type { ModelSpec } from '../models/spec.ts';
 
@@ -15,6 +16,8 @@ export type ImageSource = string | Buffer | Uint8Array;
 export interface BatchDecode {
   ok: number[];
   skipped: { index: number; reason: string }[];
+  /** `--crop face`: input positions where no face was found (embedded from the whole image). */
+  noFace?: number[];
 }
 
 /** Human-readable reason from a sharp/IO error. */
@@ -32,7 +35,7 @@ export function decodeError(e: unknown): string {
   return msg.split('\n')[0];
 }
 
-type Decoder = typeof decodeRgb;
+type Decoder = (input: string | Buffer, spec: ModelSpec) => Promise<{ data: Buffer; width: number; height: number; face?: boolean }>;
 
 const asBuffer = (b: Buffer | Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -52,10 +55,11 @@ export async function decodeAlone(source: ImageSource, spec: ModelSpec, decode: 
 
 /**
  * Decode images into `tensor` (batch slots of the spec's input size): the images that decode are
- * normalised into slots 0, 1, ... in input order; `shrink` selects shrink-on-load decoding.
+ * normalised into slots 0, 1, ... in input order; `shrink` selects shrink-on-load decoding; a spec
+ * with a face framing cuts the aligned face (src/models/face-crop.ts) and lists the images without one.
  */
 export async function decodeBatchInto(sources: readonly ImageSource[], spec: ModelSpec, tensor: Float32Array, shrink: boolean): Promise<BatchDecode> {
-  const decode: Decoder = shrink ? decodeRgbShrunk : decodeRgb;
+  const decode: Decoder = spec.face ? decodeFace : shrink ? decodeRgbShrunk : decodeRgb;
   // Files are read here and decoded from memory: libvips reading a path costs ~0.4 ms more CPU per small JPEG.
   const results: PromiseSettledResult<Awaited<ReturnType<Decoder>>>[] = await Promise.allSettled(
     sources.map(async (s) => decode(typeof s === 'string' ? await fs.promises.readFile(s) : asBuffer(s), spec)),
@@ -69,11 +73,12 @@ export async function decodeBatchInto(sources: readonly ImageSource[], spec: Mod
       (reason) => ({ status: 'rejected', reason }) as const,
     );
   }
-  const out: BatchDecode = { ok: [], skipped: [] };
+  const out: BatchDecode = spec.face ? { ok: [], skipped: [], noFace: [] } : { ok: [], skipped: [] };
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') {
       normalizeInto(r.value.data, spec, tensor, out.ok.length);
       out.ok.push(i);
+      if (r.value.face === false) out.noFace!.push(i);
     } else out.skipped.push({ index: i, reason: decodeError(r.reason) });
   });
   return out;

@@ -69,7 +69,7 @@ export class DecodePool {
       this.pending.delete(r.id);
       if (--slot.inFlight === 0) worker.unref();
       if (r.error !== undefined) p.reject(new Error(r.error));
-      else p.resolve({ buffer: r.buffer, ok: r.ok!, skipped: r.skipped! });
+      else p.resolve({ buffer: r.buffer, ok: r.ok!, skipped: r.skipped!, noFace: r.noFace });
     });
     const fail = (e: Error) => {
       // A dead worker: its batches fail, and the next batch starts a new one.

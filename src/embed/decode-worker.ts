@@ -21,6 +21,7 @@ export interface DecodeReply {
   buffer: ArrayBuffer;
   ok?: number[];
   skipped?: { index: number; reason: string }[];
+  noFace?: number[];
   error?: string;
 }
 
@@ -28,7 +29,7 @@ parentPort!.on('message', async (m: DecodeRequest) => {
   let reply: DecodeReply;
   try {
     const r = await decodeBatchInto(m.sources, m.spec, new Float32Array(m.buffer), m.shrink);
-    reply = { id: m.id, buffer: m.buffer, ok: r.ok, skipped: r.skipped };
+    reply = { id: m.id, buffer: m.buffer, ok: r.ok, skipped: r.skipped, noFace: r.noFace };
   } catch (e) {
     reply = { id: m.id, buffer: m.buffer, error: decodeError(e) };
   }

@@ -42,6 +42,8 @@ export interface EmbedResult {
   vectors: Float32Array;
   dim: number;
   skipped: Skipped[];
+  /** `--crop face`: ids embedded from the whole image because no face was found in them. */
+  noFace?: string[];
 }
 
 /** Options for embedWithBackbone and embedBatches. */
@@ -52,6 +54,8 @@ export interface EmbedOptions {
   onProgress?: (n: number) => void;
   /** Called for each skipped file as soon as it is found. */
   onSkip?: (s: Skipped) => void;
+  /** `--crop face`: called for each image with no face (embedded from the whole image). */
+  onNoFace?: (id: string) => void;
   /** Stop between batches (rejects with the signal's reason). */
   signal?: AbortSignal;
   /** Batches decoded ahead of the one being inferred (default PREFETCH_BATCHES); bounds decoded memory. */
@@ -75,6 +79,8 @@ export interface EmbeddedBatch {
   vectors: Float32Array;
   dim: number;
   skipped: Skipped[];
+  /** `--crop face`: ids of this batch embedded from the whole image because no face was found. */
+  noFace?: string[];
   /** Items of the input this batch covered (embedded + skipped). */
   processed: number;
 }
@@ -94,6 +100,7 @@ interface Decoded {
   groups: SizeGroup[];
   ok: EmbedItem[];
   skipped: Skipped[];
+  noFace?: string[];
 }
 
 export { decodeError };
@@ -110,7 +117,8 @@ async function decodeBatch(items: EmbedItem[], spec: ModelSpec, buffer: ArrayBuf
   const pixels = new Float32Array(r.buffer, 0, r.ok.length * inputChannels(spec) * height * width);
   const ok = r.ok.map((i) => items[i]);
   const skipped = r.skipped.map((x) => ({ id: items[x.index].id, reason: x.reason }));
-  return { items, buffer: r.buffer, groups: [{ size: { height, width }, pixels, rows: ok.map((_, i) => i) }], ok, skipped };
+  const noFace = r.noFace?.map((i) => items[i].id);
+  return { items, buffer: r.buffer, groups: [{ size: { height, width }, pixels, rows: ok.map((_, i) => i) }], ok, skipped, ...(noFace ? { noFace } : {}) };
 }
 
 /**
@@ -256,6 +264,7 @@ export async function* embedBatches(backbone: Backbone, items: readonly EmbedIte
       // Keep `ahead` batches decoding while this one runs.
       fill();
       for (const s of cur.skipped) opts.onSkip?.(s);
+      for (const id of cur.noFace ?? []) opts.onNoFace?.(id);
       let vectors: Float32Array = new Float32Array(0);
       if (cur.ok.length) {
         const pooled = views ? await runViews(backbone, cur, views, opts.head) : await runGroups(backbone, cur, opts.head);
@@ -266,7 +275,7 @@ export async function* embedBatches(backbone: Backbone, items: readonly EmbedIte
       // The model is done with the pixels: the tensor goes back for a later batch.
       if (cur.buffer) free.push(cur.buffer);
       opts.onProgress?.(cur.items.length);
-      yield { ids: cur.ok.map((i) => i.id), vectors, dim, skipped: cur.skipped, processed: cur.items.length };
+      yield { ids: cur.ok.map((i) => i.id), vectors, dim, skipped: cur.skipped, ...(cur.noFace ? { noFace: cur.noFace } : {}), processed: cur.items.length };
     }
   } finally {
     // Stopped early (break, abort, error): let the batches in flight settle quietly.
@@ -279,9 +288,11 @@ export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], 
   const ids: string[] = [];
   const chunks: Float32Array[] = [];
   const skipped: Skipped[] = [];
+  let noFace: string[] | undefined;
   let dim = 0;
   for await (const b of embedBatches(backbone, items, opts)) {
     skipped.push(...b.skipped);
+    if (b.noFace) (noFace ??= []).push(...b.noFace);
     if (!b.ids.length) continue;
     dim = b.dim;
     ids.push(...b.ids);
@@ -293,5 +304,5 @@ export async function embedWithBackbone(backbone: Backbone, items: EmbedItem[], 
     vectors.set(c, o);
     o += c.length;
   }
-  return { ids, vectors, dim, skipped };
+  return { ids, vectors, dim, skipped, ...(noFace ? { noFace } : {}) };
 }

@@ -20,9 +20,10 @@ import { isTfjsPath } from './tfjs.ts';
 import { loadTfjsModel } from './tfjs-onnx/tfjs-load.ts';
 import { findOnSearchPath, modelSearchPath, notOnSearchPathMessage } from './search-path.ts';
 import type { Runtime } from './runtime.ts';
+import { resolveFaceCrop } from './face-spec.ts';
 
-/** Spec fields set explicitly (CLI flags); they win over files and defaults. */
-export type SpecOverrides = Partial<ModelSpec>;
+/** Spec fields set explicitly (CLI flags); they win over files and defaults. `faceCrop` (`--crop face`) asks for the model's face framing (src/models/face-spec.ts). */
+export type SpecOverrides = Partial<ModelSpec> & { faceCrop?: boolean };
 
 /** Options for loading a model. */
 export interface LoadOptions {
@@ -84,8 +85,8 @@ function knownModelNames(): string[] {
 }
 
 /** Load a resolved model with the caller's spec overrides, weight variant, feature and runtime. */
-export async function loadResolved(r: ResolvedModel, opts: LoadOptions = {}): Promise<Backbone> {
-  const overrides = opts.overrides ?? {};
+export async function loadResolved(resolved: ResolvedModel, opts: LoadOptions = {}): Promise<Backbone> {
+  const { r, overrides } = resolveFaceCrop(resolved, opts.overrides ?? {});
   switch (r.kind) {
     case 'tfjs':
       return loadTfjsModel(r.path, { name: r.name, base: r.presetSpec, overrides, runtime: opts.runtime });

@@ -75,8 +75,8 @@ export function centerCrop(src: Buffer, w: number, h: number, cw: number, ch: nu
  * image's aspect ratio, so images are batched by size (src/embed/pipeline.ts) instead of being
  * forced into one N x N slot.
  */
-export function variableSize(spec: Pick<ModelSpec, 'resize' | 'crop'>): boolean {
-  return spec.crop === null && spec.resize.mode === 'shortest-edge';
+export function variableSize(spec: Pick<ModelSpec, 'resize' | 'crop' | 'face'>): boolean {
+  return spec.crop === null && spec.resize.mode === 'shortest-edge' && !spec.face;
 }
 
 /**

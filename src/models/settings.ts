@@ -38,7 +38,7 @@ export interface ModelSettings {
 
 function hw(v: string | number, option: string): { height: number; width: number } {
   const m = /^(\d+)(?:x(\d+))?$/.exec(String(v));
-  if (!m) throw new OptionError(`{{${option}}} ${v}: expected N or HxW`);
+  if (!m) throw new OptionError(`{{${option}}} ${v}: expected N or HxW${option === 'crop' ? ', none or face' : ''}`);
   return { height: Number(m[1]), width: Number(m[2] ?? m[1]) };
 }
 
@@ -59,7 +59,8 @@ export function specOverrides(o: ModelSettings): SpecOverrides {
   if (o.resize !== undefined) {
     s.resize = /x/.test(String(o.resize)) ? { mode: 'fixed', ...hw(o.resize, 'resize') } : { mode: 'shortest-edge', shortestEdge: toNumber(o.resize, 'resize') };
   }
-  if (o.crop !== undefined) s.crop = o.crop === 'none' ? null : hw(o.crop, 'crop');
+  if (o.crop === 'face') s.faceCrop = true;
+  else if (o.crop !== undefined) s.crop = o.crop === 'none' ? null : hw(o.crop, 'crop');
   if (o.mean) s.mean = rgb(o.mean, 'mean');
   if (o.std) s.std = rgb(o.std, 'std');
   if (o.rescale !== undefined) {

@@ -45,6 +45,11 @@ export interface ModelSpec {
   prefixTokens: number;
   /** Several views per image, averaged (src/models/views.ts); absent = one view. */
   views?: ViewSet;
+  /**
+   * `--crop face`: the largest detected face, its eyes aligned to these positions (fractions of the
+   * input: eyes level at eyeY x H, eyeDist x W apart, centred), replaces resize and crop (src/models/face-crop.ts). Absent: no face crop.
+   */
+  face?: { eyeY: number; eyeDist: number };
 }
 
 /** The views of one image (src/models/views.ts): input-size scales (sorted, 1 = the model's size) and whether each is also flipped. */

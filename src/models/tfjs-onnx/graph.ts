@@ -19,11 +19,11 @@ export type Conversion = { ok: true; model: Uint8Array; input: string; output: s
 
 const bare = (ref: string) => ref.replace(/^\^/, '').replace(/:0$/, '');
 
-/** The nodes `output` depends on, inputs before users. */
-function needed(byName: Map<string, TfNode>, output: string): TfNode[] {
+/** The nodes the outputs depend on, inputs before users. */
+function needed(byName: Map<string, TfNode>, outputs: readonly string[]): TfNode[] {
   const order: TfNode[] = [];
   const seen = new Set<string>();
-  const stack: [string, boolean][] = [[output, false]];
+  const stack: [string, boolean][] = [...outputs].reverse().map((o) => [o, false]);
   while (stack.length) {
     const [name, done] = stack.pop()!;
     const node = byName.get(name);
@@ -40,10 +40,11 @@ function needed(byName: Map<string, TfNode>, output: string): TfNode[] {
   return order;
 }
 
-/** Convert the subgraph that computes `output` from the graph's Placeholder input. */
-export function convertGraph(nodes: TfNode[], weights: Map<string, ConstTensor>, output: string): Conversion {
+/** Convert the subgraph that computes `output` (or several outputs, e.g. a detector's boxes and scores) from the graph's Placeholder input. */
+export function convertGraph(nodes: TfNode[], weights: Map<string, ConstTensor>, output: string | readonly string[]): Conversion {
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const order = needed(byName, bare(output));
+  const outNames = (typeof output === 'string' ? [output] : output).map(bare);
+  const order = needed(byName, outNames);
   const missing = [...new Set(order.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && !GRAPH_OPS[n.op]).map((n) => n.op))];
   if (missing.length) return { ok: false, unsupported: missing.sort() };
   const placeholders = order.filter((n) => n.op === 'Placeholder');
@@ -86,18 +87,16 @@ export function convertGraph(nodes: TfNode[], weights: Map<string, ConstTensor>,
       throw err;
     }
   }
-  const out = values.get(bare(output))!;
-  const outName = bare(output);
-  e.node('Identity', [e.nhwc(out)], undefined, outName);
-  const live = e.live([outName]);
+  for (const name of outNames) e.node('Identity', [e.nhwc(values.get(name)!)], undefined, name);
+  const live = e.live(outNames);
   const dims = (input.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1));
   const model = buildModel({
     name: 'tfjs-graph',
     inputs: [{ name: input.name, shape: dims.map((d) => (d < 0 ? 'batch' : d)) }],
-    outputs: [{ name: outName, shape: null }],
+    outputs: outNames.map((name) => ({ name, shape: null })),
     nodes: live.nodes,
     initializers: live.inits,
     opset: 17,
   });
-  return { ok: true, model, input: input.name, output: outName };
+  return { ok: true, model, input: input.name, output: outNames.join(',') };
 }

@@ -1,0 +1,29 @@
+/**
+ * Where `--crop face` becomes a spec field: the flag asks for "this model's face framing"
+ * (`faceCrop`), resolved here, once, before a model loads, into `spec.face` (the eye positions,
+ * recorded with every index like the rest of the spec, so queries are cropped the same way and the
+ * compatibility rule sees it). A preset that crops faces by default stops doing so when a crop is
+ * given explicitly (`--crop none`, `--crop 224`, or the full spec an index recorded without a face).
+ */
+import type { ModelSpec } from './spec.ts';
+import type { ResolvedModel, SpecOverrides } from './load.ts';
+import { findPreset } from './presets.ts';
+import { ARCFACE_FRAMING } from './face-align.ts';
+
+/** The framing `--crop face` gives a model: its preset's (default face crop, else declared framing), else ArcFace's. */
+export function faceFramingOf(name: string | undefined, presetSpec: Partial<ModelSpec> | undefined): NonNullable<ModelSpec['face']> {
+  return presetSpec?.face ?? (name ? findPreset(name)?.faceFraming : undefined) ?? ARCFACE_FRAMING;
+}
+
+/** Turn `faceCrop` into `face` for a resolved model, and drop a preset's default face crop when the caller set the crop itself. */
+export function resolveFaceCrop(r: ResolvedModel, o: SpecOverrides): { r: ResolvedModel; overrides: Partial<ModelSpec> } {
+  const { faceCrop, ...overrides } = o;
+  const presetSpec = r.kind === 'onnx-file' ? undefined : r.presetSpec;
+  const name = r.kind === 'onnx-file' ? undefined : r.name;
+  if (faceCrop) return { r, overrides: { ...overrides, face: faceFramingOf(name, presetSpec) } };
+  if (presetSpec?.face && overrides.crop !== undefined && overrides.face === undefined) {
+    const { face: _, ...rest } = presetSpec;
+    return { r: { ...r, presetSpec: rest } as ResolvedModel, overrides };
+  }
+  return { r, overrides };
+}
