@@ -1,7 +1,8 @@
 /** `lookalike compete DIR`: rank DIR/gallery for every image in DIR/query and write the top-k submission JSON. */
 import { Command } from 'commander';
 import { addAnnOptions, addFilterOptions, filterMode, addModelOptions, addRerankOption, annMode, modelSettings, partProgress, printJson, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
-import { printOut } from './io.ts';
+import { printOut, printErr } from './io.ts';
+import { noFaceLine } from './face-note.ts';
 
 interface CompeteFlags extends ModelFlags, AnnFlags, FilterFlags {
   k: string;
@@ -37,7 +38,8 @@ Example:
     const bars = partProgress(o.json);
     const { out, store } = o;
     const r = await api.compete(dir, { model: modelSettings(o), store, k, out, strict: o.strict, search: { ...annMode(o), ...filterMode(o) }, onSkip: skips.report, ...bars }).finally(() => bars.end());
-    const summary = { out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list };
+    const summary = { out, queries: r.queries, gallery: r.gallery, k, skipped: skips.list, ...(r.noFace ? { no_face: r.noFace } : {}) };
+    if (r.noFace?.length) printErr(noFaceLine(r.noFace));
     if (o.json) printJson(summary);
     else printOut(`${out}: ${summary.queries} queries x top-${k} of ${summary.gallery} gallery images; ${skips.list.length} skipped\n`);
   });

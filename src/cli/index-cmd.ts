@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { addIndexAnnOptions, addModelOptions, annMode, lazyProgress, modelSettings, printJson, skipReporter, type AnnFlags, type ModelFlags } from './flags.ts';
 import { printOut, printErr } from './io.ts';
+import { noFaceLine } from './face-note.ts';
 
 interface IndexFlags extends ModelFlags, AnnFlags {
   out?: string;
@@ -112,7 +113,9 @@ is an error unless --root-change. Links leading out of FOLDER are skipped unless
       fields_updated: report.fieldsUpdated,
       fields_unmatched: report.fieldsUnmatched,
       skipped: report.skipped,
+      ...(report.noFace ? { no_face: report.noFace } : {}),
     };
+    if (report.noFace?.length) printErr(noFaceLine(report.noFace));
     if (o.json) printJson({ ...summary, added_ids: report.added, changed_ids: report.changed, removed_ids: report.removed });
     else {
       for (const id of report.added.slice(0, 20)) printOut(`+ ${id}\n`);

@@ -82,6 +82,8 @@ export interface BuildReport {
   removed: string[];
   unchanged: number;
   skipped: Skipped[];
+  /** `--crop face`: images of this run with no face found, embedded from the whole image (absent without a face crop). */
+  noFace?: string[];
   dim: number;
   /** Images embedded by this run. */
   embedded: number;
@@ -343,6 +345,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
   let dim = meta.dim;
   let done = 0;
   let embedded = 0;
+  const noFace: string[] = [];
   const failed = new Set<string>();
   const flush = async (final: boolean) => {
     if (final && folderStore) folderStore.building = undefined;
@@ -366,6 +369,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     signal: opts.signal,
   })) {
     opts.signal?.throwIfAborted();
+    if (res.noFace) noFace.push(...res.noFace);
     if (res.ids.length) {
       if (dim && res.dim !== dim) throw new Error(`${opts.out}: index has ${dim}-d embeddings, model gives ${res.dim}-d`);
       dim = res.dim;
@@ -398,6 +402,7 @@ async function update(store: VectorStore, opts: BuildOptions, source: EmbeddingS
     removed: [...removed, ...changed.filter((id) => failed.has(id))],
     unchanged: ids.length - added.length - changed.length,
     skipped,
+    ...(backbone.spec.face ? { noFace } : {}),
     dim,
     embedded,
     fieldsUpdated,

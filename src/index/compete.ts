@@ -18,6 +18,7 @@ import { annSearchMatrix } from '../store/ann-search.ts';
 import { chooseAnn } from '../store/ann-mode.ts';
 import { ANN_DEFAULTS } from '../store/ann.ts';
 import type { VectorStore } from '../store/types.ts';
+import type { ModelSpec } from '../models/spec.ts';
 import { assertSameEmbedding } from '../models/compat.ts';
 
 /** Options for competeSubmission. */
@@ -36,6 +37,8 @@ export interface CompeteResult {
   submission: Submission;
   queries: number;
   gallery: number;
+  /** `--crop face`: images embedded here with no face found (query/... and gallery/...), embedded from the whole image. */
+  noFace?: string[];
 }
 
 /** Check that a store holds an index of `gDir` (its recorded root), else a one-line error saying how to make one. */
@@ -73,7 +76,7 @@ export async function competeWithStore(dir: string, store: VectorStore, model: O
   if (queries.ids.length && queries.dim !== meta.dim) throw new Error(`${store.location}: index has ${meta.dim}-d embeddings, queries have ${queries.dim}-d`);
   const hits = queries.ids.length ? await searchStore(store, queries.vectors, k, undefined, opts.search) : [];
   const results = queries.ids.map((query, i) => ({ query, hits: hits[i] }));
-  return { submission: toSubmission(results), queries: queries.ids.length, gallery };
+  return { submission: toSubmission(results), queries: queries.ids.length, gallery, ...noFaceOf(backbone.spec, [['query', queries]]) };
 }
 
 /** Rank DIR/gallery for every image in DIR/query with `model`; k results per query. */
@@ -103,7 +106,12 @@ export async function competeSubmission(dir: string, model: OpenedModel, k: numb
   const results = chooseAnn(mode.ann, { count: gallery.ids.length, queries: queries.ids.length, dim: gallery.dim, graph: 'none' })
     ? (await annSearchMatrix(gallery.ids, gallery.vectors, gallery.dim, queries.vectors, { k, ef: mode.ef, params: mode.annDtype ? { ...ANN_DEFAULTS, dtype: mode.annDtype } : undefined })).map((hits, i) => ({ query: queries.ids[i], hits }))
     : toResults(queries.ids, await searchExact(gallery.vectors, queries.vectors, gallery.dim, k), gallery.ids);
-  return { submission: toSubmission(results), queries: queries.ids.length, gallery: gallery.ids.length };
+  return { submission: toSubmission(results), queries: queries.ids.length, gallery: gallery.ids.length, ...noFaceOf(model.backbone.spec, [['gallery', gallery], ['query', queries]]) };
+}
+
+/** The no-face list of a face-cropping spec, ids prefixed with their part; nothing without a face crop. */
+function noFaceOf(spec: ModelSpec, parts: [string, { noFace?: string[] }][]): { noFace?: string[] } {
+  return spec.face ? { noFace: parts.flatMap(([part, r]) => (r.noFace ?? []).map((id) => `${part}/${id}`)) } : {};
 }
 
 /** Options of competeFolder: the model (or a store holding the gallery), k, the submission file. */

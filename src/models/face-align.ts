@@ -71,7 +71,8 @@ export function invertSimilarity(t: Similarity): Similarity {
 
 /**
  * Warp an RGB image (w x h) by `t` into a new outW x outH RGB image: each output pixel centre is
- * mapped back into the source and sampled bilinearly; points outside the image are black.
+ * mapped back into the source and sampled bilinearly; outside the image the border pixels are
+ * repeated (black bars would be an edge the face models never saw in training).
  */
 export function warpSimilarity(rgb: Uint8Array, w: number, h: number, t: Similarity, outW: number, outH: number): Buffer {
   const inv = invertSimilarity(t);
@@ -86,19 +87,15 @@ export function warpSimilarity(rgb: Uint8Array, w: number, h: number, t: Similar
       const ax = fx - x0;
       const ay = fy - y0;
       const d = (oy * outW + ox) * 3;
+      // Outside the image, the nearest edge pixel (replicated border).
+      const xa = Math.min(w - 1, Math.max(0, x0));
+      const xb = Math.min(w - 1, Math.max(0, x0 + 1));
+      const ya = Math.min(h - 1, Math.max(0, y0));
+      const yb = Math.min(h - 1, Math.max(0, y0 + 1));
       for (let c = 0; c < 3; c++) {
-        let v = 0;
-        for (let j = 0; j < 2; j++) {
-          const yy = y0 + j;
-          if (yy < 0 || yy >= h) continue;
-          const wy = j ? ay : 1 - ay;
-          for (let i = 0; i < 2; i++) {
-            const xx = x0 + i;
-            if (xx < 0 || xx >= w) continue;
-            v += wy * (i ? ax : 1 - ax) * rgb[(yy * w + xx) * 3 + c];
-          }
-        }
-        out[d + c] = Math.round(v);
+        const top = rgb[(ya * w + xa) * 3 + c] * (1 - ax) + rgb[(ya * w + xb) * 3 + c] * ax;
+        const bottom = rgb[(yb * w + xa) * 3 + c] * (1 - ax) + rgb[(yb * w + xb) * 3 + c] * ax;
+        out[d + c] = Math.round(top * (1 - ay) + bottom * ay);
       }
     }
   }
