@@ -7,20 +7,21 @@
  */
 import type { ModelSpec } from './spec.ts';
 import type { ResolvedModel, SpecOverrides } from './load.ts';
-import { findPreset } from './presets.ts';
 import { ARCFACE_FRAMING } from './face-align.ts';
 
-/** The framing `--crop face` gives a model: its preset's (default face crop, else declared framing), else ArcFace's. */
-export function faceFramingOf(name: string | undefined, presetSpec: Partial<ModelSpec> | undefined): NonNullable<ModelSpec['face']> {
-  return presetSpec?.face ?? (name ? findPreset(name)?.faceFraming : undefined) ?? ARCFACE_FRAMING;
+/**
+ * The framing `--crop face` gives a model: its preset's default face crop, else ArcFace's template
+ * (the best framing measured for every face preset, faceres included: docs/faces.md).
+ */
+export function faceFramingOf(presetSpec: Partial<ModelSpec> | undefined): NonNullable<ModelSpec['face']> {
+  return presetSpec?.face ?? ARCFACE_FRAMING;
 }
 
 /** Turn `faceCrop` into `face` for a resolved model, and drop a preset's default face crop when the caller set the crop itself. */
 export function resolveFaceCrop(r: ResolvedModel, o: SpecOverrides): { r: ResolvedModel; overrides: Partial<ModelSpec> } {
   const { faceCrop, ...overrides } = o;
   const presetSpec = r.kind === 'onnx-file' ? undefined : r.presetSpec;
-  const name = r.kind === 'onnx-file' ? undefined : r.name;
-  if (faceCrop) return { r, overrides: { ...overrides, face: faceFramingOf(name, presetSpec) } };
+  if (faceCrop) return { r, overrides: { ...overrides, face: faceFramingOf(presetSpec) } };
   if (presetSpec?.face && overrides.crop !== undefined && overrides.face === undefined) {
     const { face: _, ...rest } = presetSpec;
     return { r: { ...r, presetSpec: rest } as ResolvedModel, overrides };

@@ -35,8 +35,6 @@ export interface Preset {
   /** Where the weights come from (publisher, original file). */
   weights: string;
   note?: string;
-  /** Where `--crop face` puts the eyes for this model (src/models/face-align.ts); absent: ArcFace's 112 x 112 template. */
-  faceFraming?: { eyeY: number; eyeDist: number };
 }
 
 /** Every preset lookalike knows, in the order `models list` shows them. */
