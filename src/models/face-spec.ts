@@ -6,7 +6,6 @@
  * given explicitly (`--crop none`, `--crop 224`, or the full spec an index recorded without a face).
  */
 import type { ModelSpec } from './spec.ts';
-import type { ResolvedModel, SpecOverrides } from './load.ts';
 import { ARCFACE_FRAMING } from './face-align.ts';
 
 /**
@@ -17,14 +16,16 @@ export function faceFramingOf(presetSpec: Partial<ModelSpec> | undefined): NonNu
   return presetSpec?.face ?? ARCFACE_FRAMING;
 }
 
-/** Turn `faceCrop` into `face` for a resolved model, and drop a preset's default face crop when the caller set the crop itself. */
-export function resolveFaceCrop(r: ResolvedModel, o: SpecOverrides): { r: ResolvedModel; overrides: Partial<ModelSpec> } {
+/**
+ * Turn `faceCrop` (the flag) into `face` (the spec field) for a model with these preset spec fields,
+ * and drop the preset's default face crop when the caller set the crop itself.
+ */
+export function resolveFaceCrop(presetSpec: Partial<ModelSpec> | undefined, o: Partial<ModelSpec> & { faceCrop?: boolean }): { presetSpec?: Partial<ModelSpec>; overrides: Partial<ModelSpec> } {
   const { faceCrop, ...overrides } = o;
-  const presetSpec = r.kind === 'onnx-file' ? undefined : r.presetSpec;
-  if (faceCrop) return { r, overrides: { ...overrides, face: faceFramingOf(presetSpec) } };
+  if (faceCrop) return { presetSpec, overrides: { ...overrides, face: faceFramingOf(presetSpec) } };
   if (presetSpec?.face && overrides.crop !== undefined && overrides.face === undefined) {
     const { face: _, ...rest } = presetSpec;
-    return { r: { ...r, presetSpec: rest } as ResolvedModel, overrides };
+    return { presetSpec: rest, overrides };
   }
-  return { r, overrides };
+  return { presetSpec, overrides };
 }

@@ -169,7 +169,7 @@ export function formatInfo(i: ModelInfo): string {
   const s = i.spec;
   if (s) {
     const resize = s.resize.mode === 'fixed' ? `${s.resize.height}x${s.resize.width} (fixed)` : `shortest edge ${s.resize.shortestEdge}`;
-    lines.push(`preprocess:   resize ${resize} ${s.resample}, crop ${s.crop ? `${s.crop.height}x${s.crop.width}` : 'none'}, rescale ${+s.rescale.toFixed(8)}, mean [${s.mean.join(', ')}], std [${s.std.join(', ')}], ${s.channelOrder.toUpperCase()}, ${s.layout.toUpperCase()}`);
+    lines.push(`preprocess:   resize ${resize} ${s.resample}, crop ${s.face ? `face (eyes level at ${s.face.eyeY} H, ${s.face.eyeDist} W apart)` : s.crop ? `${s.crop.height}x${s.crop.width}` : 'none'}, rescale ${+s.rescale.toFixed(8)}, mean [${s.mean.join(', ')}], std [${s.std.join(', ')}], ${s.channelOrder.toUpperCase()}, ${s.layout.toUpperCase()}`);
     lines.push(`embedding:    output ${s.output ?? i.outputs?.[0]?.name}, pooling ${i.pooling ?? s.pooling}${s.pooling === 'gem' ? ` (p=${s.gemP})` : ''}${i.pooling === 'mean' ? ` (skip ${s.prefixTokens} prefix tokens)` : ''}, dim ${i.dim ?? '?'}`);
     if (s.views) lines.push(`views:        ${formatViews(s.views)} (mean of the views' L2-normalised descriptors)`);
   }

@@ -86,7 +86,9 @@ function knownModelNames(): string[] {
 
 /** Load a resolved model with the caller's spec overrides, weight variant, feature and runtime. */
 export async function loadResolved(resolved: ResolvedModel, opts: LoadOptions = {}): Promise<Backbone> {
-  const { r, overrides } = resolveFaceCrop(resolved, opts.overrides ?? {});
+  const face = resolveFaceCrop(resolved.kind === 'onnx-file' ? undefined : resolved.presetSpec, opts.overrides ?? {});
+  const overrides = face.overrides;
+  const r: ResolvedModel = resolved.kind === 'onnx-file' ? resolved : { ...resolved, presetSpec: face.presetSpec };
   switch (r.kind) {
     case 'tfjs':
       return loadTfjsModel(r.path, { name: r.name, base: r.presetSpec, overrides, runtime: opts.runtime });
