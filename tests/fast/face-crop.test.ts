@@ -11,6 +11,8 @@ import sharp from 'sharp';
 import { anchorCentres, BLAZEFACE_FRONT, decodeFaces } from '../../src/models/face-anchors.ts';
 import { applySimilarity, ARCFACE_FRAMING, eyeTargets, similarityFromPairs, warpSimilarity, type Point } from '../../src/models/face-align.ts';
 import { detectFaces, faceDetectorFile } from '../../src/models/face-detect.ts';
+import { resolveFaceCrop } from '../../src/models/face-spec.ts';
+import { findPreset } from '../../src/models/presets.ts';
 import { embedImages, indexFolder, loadModel } from '../../src/api.ts';
 import { SHARED, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 
@@ -87,6 +89,18 @@ test('the alignment maps the eyes onto the framing, and the warp puts the pixels
     for (let y = Math.floor(q[1]) - 4; y <= q[1] + 4; y++) for (let x = Math.floor(q[0]) - 4; x <= q[0] + 4; x++) if (out[(y * 112 + x) * 3] > best[0]) best = [out[(y * 112 + x) * 3], x + 0.5, y + 0.5];
     assert.ok(Math.hypot(best[1] - q[0], best[2] - q[1]) <= 1.5, `spot at ${best.slice(1)}, target ${q}`);
   }
+});
+
+test('--crop face resolves to a framing in the spec; an explicit crop (or an index recorded without a face) turns a preset default off', () => {
+  const faceRes = findPreset('face-res')!.spec;
+  const mobile = findPreset('face-mobileface')!.spec;
+  assert.deepEqual(faceRes?.face, ARCFACE_FRAMING, 'face-res crops faces by default');
+  assert.equal(mobile?.face, undefined);
+  assert.deepEqual(resolveFaceCrop(mobile, { faceCrop: true }).overrides, { face: ARCFACE_FRAMING });
+  assert.deepEqual(resolveFaceCrop(faceRes, {}).presetSpec?.face, ARCFACE_FRAMING);
+  const off = resolveFaceCrop(faceRes, { crop: null });
+  assert.equal(off.presetSpec?.face, undefined);
+  assert.ok(!('face' in off.overrides) && !('faceCrop' in off.overrides), 'no face key left to change the fingerprint');
 });
 
 test('the detector finds the eyes of a real face photo where they are', { skip: noDetector }, async () => {
