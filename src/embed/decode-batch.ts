@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import { decodeRgb, normalizeInto } from '../models/preprocess.ts';
 import { decodeRgbShrunk } from '../models/shrink-decode.ts';
-import { decodeFace } from '../models/face-crop.ts';
 import { fsReason } from '../data/images.ts';
 import type { ModelSpec } from '../models/spec.ts';
 
@@ -36,6 +35,9 @@ export function decodeError(e: unknown): string {
 }
 
 type Decoder = (input: string | Buffer, spec: ModelSpec) => Promise<{ data: Buffer; width: number; height: number; face?: boolean }>;
+
+// The face detector (and ONNX Runtime with it) loads in a decode worker only when a spec asks for faces.
+const decodeFace: Decoder = async (input, spec) => (await import('../models/face-crop.ts')).decodeFace(input, spec);
 
 const asBuffer = (b: Buffer | Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
