@@ -187,7 +187,10 @@ async function decodeViews(items: EmbedItem[], specs: ModelSpec[], shrink: boole
   const at = new Map(decodedAll.map((i, r) => [i, r]));
   const groups = all.flatMap((d) => d.groups.map((g) => ({ ...g, rows: g.rows.map((r) => at.get(d.ok[r]) ?? -1) })));
   const skipped = own.flatMap((i) => (at.has(i) ? [] : [all.flatMap((d) => d.skipped).find((x) => x.id === i.id)!]));
-  return { items, groups, ok: decodedAll.map((i) => items[own.indexOf(i)]), skipped };
+  // Every scale detects the same faces: the first scale's list speaks for the image.
+  const kept = new Set(decodedAll.map((i) => i.id));
+  const noFace = all[0].noFace?.filter((id) => kept.has(id));
+  return { items, groups, ok: decodedAll.map((i) => items[own.indexOf(i)]), skipped, ...(noFace ? { noFace } : {}) };
 }
 
 /**

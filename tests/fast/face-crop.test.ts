@@ -133,6 +133,12 @@ test('--crop face changes the embedding and the fingerprint; an image with no fa
   assert.equal(b.noFace?.length, 0);
   await plain.close();
   await face.close();
+  // With views (flip), the no-face list still comes back.
+  const flipped = await loadModel({ model: modelFile, crop: 'face', views: 'flip' });
+  const fv = await embedImages(flipped, [FACE, path.join(gallery, 'sky.png')]);
+  await flipped.close();
+  assert.deepEqual(fv.noFace, [path.join(gallery, 'sky.png')]);
+  assert.equal(fv.ids.length, 2);
   // Batches of one: two batches, so decoding runs in the decode workers, whose list must come back.
   const report = await indexFolder(gallery, path.join(dir, 'idx'), { model: { model: modelFile, crop: 'face', batch: 1 } });
   assert.deepEqual(report.noFace, ['sky.png']);
