@@ -251,6 +251,8 @@ export interface IndexSearchOptions extends SearchMode {
   batchSize?: number;
   /** An image query that cannot be decoded (in a batch; a single query throws instead). */
   onSkip?: (s: Skipped) => void;
+  /** `--crop face`: called with each image query (file name, or "image") in which no face was found (embedded from the whole image). */
+  onNoFace?: (query: string) => void;
   /** Image queries embedded so far. */
   onProgress?: (done: number, total: number) => void;
   /** Stop before embedding or searching (rejects with the signal's reason). */
@@ -405,6 +407,7 @@ export class Index {
       };
       const e = await embedImages(model, items, { batchSize: o.batchSize, onProgress: o.onProgress, signal: o.signal, onSkip: (s) => (single ? undefined : o.onSkip?.({ ...s, id: shown(s.id) })) });
       const at = new Map(e.ids.map((id, j) => [id, j]));
+      for (const id of e.noFace ?? []) o.onNoFace?.(shown(id));
       for (const s of e.skipped) skipped[Number(s.id.slice(1))] = s.reason;
       for (const i of byImage) {
         const j = at.get(`#${i}`);

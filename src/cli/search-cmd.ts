@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { Progress } from '../schema.ts';
 import type { QueryResult } from '../api.ts';
 import { addAnnOptions, addFilterOptions, addModelOptions, addRerankOption, addStoreOption, annMode, filterMode, modelSettings, printJson, setFlagNames, skipReporter, type AnnFlags, type FilterFlags, type ModelFlags } from './flags.ts';
-import { printOut } from './io.ts';
+import { printErr, printOut } from './io.ts';
+import { noFaceLine } from './face-note.ts';
 
 interface SearchFlags extends ModelFlags, AnnFlags, FilterFlags {
   k: string;
@@ -82,6 +83,7 @@ Example:
     const skips = skipReporter(o.json);
     const { id, excludeSelf, submission, text } = o;
     let bar: Progress | undefined;
+    const noFace: string[] = [];
     const num = (v: string | undefined, option: string) => (v === undefined ? undefined : api.toInteger(v, option));
     const { results } = await api.search(location, { files, ids: id, texts: text, like: o.like, unlike: o.unlike }, {
       ...annMode(o),
@@ -97,13 +99,15 @@ Example:
       strict: o.strict,
       model: modelSettings(o),
       onSkip: skips.report,
+      onNoFace: (q) => noFace.push(q),
       onProgress: (done, total) => {
         bar ??= new Progress('queries', total, { quiet: o.json });
         bar.update(done);
       },
     });
     bar?.end();
-    if (o.json) printJson({ k, results, skipped: skips.list });
+    if (noFace.length) printErr(noFaceLine(noFace));
+    if (o.json) printJson({ k, results, skipped: skips.list, ...(noFace.length ? { no_face: noFace } : {}) });
     else printResults(results);
   });
   return cmd;

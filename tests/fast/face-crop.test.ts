@@ -149,6 +149,11 @@ test('--crop face changes the embedding and the fingerprint; an image with no fa
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).no_face, ['sky.png']);
   assert.match(r.stderr, /--crop face: 1 image\(s\) with no face found, embedded from the whole image: sky\.png/);
+  // A search with image queries: the index's face crop applies to them, and a query without a face is named.
+  const q = await runCli(['search', path.join(dir, 'idx2'), path.join(gallery, 'sky.png'), FACE, '-k', '1', '--json']);
+  assert.equal(q.status, 0, q.stderr);
+  assert.deepEqual(JSON.parse(q.stdout).no_face, [path.join(gallery, 'sky.png')]);
+  assert.match(q.stderr, /no face found.*sky\.png/);
   const comp = path.join(dir, 'comp');
   fs.mkdirSync(path.join(comp, 'query'), { recursive: true });
   fs.cpSync(gallery, path.join(comp, 'gallery'), { recursive: true });
