@@ -8,23 +8,11 @@ import { pool } from '../../src/models/pool.ts';
 import { defaultSpec } from '../../src/models/spec.ts';
 import { tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 import type { Backbone } from '../../src/models/backbone.ts';
+import { gradientPicture } from '../helpers/pictures.ts';
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
-/** A non-square test image: a horizontal gradient in red, a vertical one in green, a diagonal stripe in blue. */
-async function gradient(width: number, height: number): Promise<Buffer> {
-  const raw = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      raw[i] = Math.round((255 * x) / (width - 1));
-      raw[i + 1] = Math.round((255 * y) / (height - 1));
-      raw[i + 2] = (x + 2 * y) % 16 < 8 ? 230 : 20;
-    }
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
-}
 
 /** Reference: sharp's own resize to exactly `w x h` (no crop), normalised by plain loops (NCHW), run through the backbone, L2-normalised. */
 async function reference(bb: Backbone, img: Buffer, w: number, h: number): Promise<number[]> {
@@ -44,9 +32,9 @@ test('--resize N --crop none keeps each image\'s aspect ratio end to end: rows e
   const model = writeTinyCnn(dir, { anySize: true });
   const bb = await loadBackbone(model, { overrides: { resize: { mode: 'shortest-edge', shortestEdge: 16 }, crop: null } });
   try {
-    const wide = await gradient(48, 24); // -> 32 x 16
-    const tall = await gradient(20, 40); // -> 16 x 32
-    const square = await gradient(30, 30); // -> 16 x 16
+    const wide = await gradientPicture(48, 24); // -> 32 x 16
+    const tall = await gradientPicture(20, 40); // -> 16 x 32
+    const square = await gradientPicture(30, 30); // -> 16 x 16
     const dec = await decodeRgb(wide, bb.spec);
     assert.deepEqual([dec.width, dec.height], [32, 16]);
     // One batch with three sizes (and a repeated one): each row is its own image's embedding, in input order.
@@ -69,7 +57,7 @@ test('--crop none is refused for a model with a fixed input size, naming the cro
   const dir = tmpDir();
   const bb = await loadBackbone(writeTinyCnn(dir), { overrides: { resize: { mode: 'shortest-edge', shortestEdge: 32 }, crop: null } });
   try {
-    await assert.rejects(embedWithBackbone(bb, [{ id: 'a', source: await gradient(48, 24) }]), (e: Error) => e.name === 'OptionError' && /crop\b.*none.*fixed at 32x32/.test(e.message));
+    await assert.rejects(embedWithBackbone(bb, [{ id: 'a', source: await gradientPicture(48, 24) }]), (e: Error) => e.name === 'OptionError' && /crop\b.*none.*fixed at 32x32/.test(e.message));
   } finally {
     await bb.dispose();
   }

@@ -9,23 +9,11 @@ import { parseViews } from '../../src/models/views.ts';
 import { tmpDir, TINY_FLAGS, writeTinyCnn } from '../helpers/tmp.ts';
 import { runCli } from '../helpers/cli.ts';
 import type { Backbone } from '../../src/models/backbone.ts';
+import { gradientPicture } from '../helpers/pictures.ts';
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
-/** A non-square test image with no left-right symmetry. */
-async function picture(width: number, height: number, seed = 0): Promise<Buffer> {
-  const raw = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      raw[i] = Math.round((255 * x) / (width - 1));
-      raw[i + 1] = Math.round((255 * y) / (height - 1));
-      raw[i + 2] = (x * (3 + seed) + 2 * y) % 16 < 8 ? 230 : 20;
-    }
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
-}
 
 const unit = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -61,8 +49,8 @@ test('views: an image embeds as the normalised mean of its flipped and rescaled 
   try {
     assert.deepEqual(bb.spec.views, { scales: [0.75, 1.5], flip: true });
     assert.notEqual(bb.fingerprint, plain.fingerprint);
-    const wide = await picture(48, 24);
-    const tall = await picture(20, 40, 1);
+    const wide = await gradientPicture(48, 24);
+    const tall = await gradientPicture(20, 40, 1);
     const items = [
       { id: 'wide', source: wide },
       { id: 'broken', source: Buffer.from('not an image') },
@@ -98,7 +86,7 @@ test('views: flip works on a fixed-size graph (the head applies to the pooled vi
   const dir = tmpDir();
   const model = writeTinyCnn(dir);
   const fixed = { resize: { mode: 'fixed' as const, height: 32, width: 32 }, crop: null };
-  const img = await picture(40, 30);
+  const img = await gradientPicture(40, 30);
   const bb = await loadBackbone(model, { overrides: { ...fixed, views: parseViews('flip') } });
   try {
     const r = await embedWithBackbone(bb, [{ id: 'a', source: img }, { id: 'b', source: img }], { batchSize: 2 });
@@ -127,7 +115,7 @@ test('views: parsing (order, none, one view = no views) and one-line errors nami
     assert.throws(() => parseViews(bad), (e: Error) => e.name === 'OptionError' && why.test(e.message), bad);
   }
   const dir = tmpDir();
-  fs.writeFileSync(path.join(dir, 'a.png'), await picture(40, 30));
+  fs.writeFileSync(path.join(dir, 'a.png'), await gradientPicture(40, 30));
   const r = await runCli(['index', dir, '--model', writeTinyCnn(dir), ...TINY_FLAGS, '--views', 'flp', '--out', path.join(dir, 'x.lkx')]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /^[^\n]*--views flp: unknown view "flp" \(did you mean "flip"\?\)[^\n]*\n$/);
@@ -137,7 +125,7 @@ test('views: an index built with views embeds image queries with the same views 
   const dir = tmpDir();
   const imgs = path.join(dir, 'imgs');
   fs.mkdirSync(imgs);
-  for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(imgs, `p${i}.png`), await picture(40 + 8 * i, 30, i));
+  for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(imgs, `p${i}.png`), await gradientPicture(40 + 8 * i, 30, i));
   const model = writeTinyCnn(dir, { anySize: true });
   const out = path.join(dir, 'v.lkx');
   const built = await runCli(['index', imgs, '--model', model, '--resize', '16', '--crop', 'none', '--views', 'flip,scales=0.75,1.5', '--out', out, '--json']);
