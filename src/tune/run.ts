@@ -1,18 +1,17 @@
 /**
  * One tuning run from inputs to a head file: read labelled embeddings (an index + labels, or a
- * folder embedded now), choose the validation split, load an --init matrix, train, write the
- * ONNX head with its metadata. Options and defaults come from the one schema (./options.ts).
+ * folder embedded now), choose the validation split, load --init (a matrix or a linear head),
+ * train, write the ONNX head with its metadata. Options and defaults come from the one schema (./options.ts).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { readLabels } from '../data/labels.ts';
 import { listFolder, listingSkips } from '../data/images.ts';
 import { embedWithBackbone, type Skipped } from '../embed/pipeline.ts';
 import { loadIndex, type IndexData } from '../index/whole-index.ts';
-import { decodeNpy } from '../util/npy.ts';
 import { openModel, type ModelChoice } from '../models/open-model.ts';
 import { Rng } from '../util/random.ts';
 import { writeHead } from './export.ts';
+import { readInit } from './head-read.ts';
 import { encodeLabels, folderLabels, joinLabels, splitRows, subset, type Labelled, type SplitRule } from './data.ts';
 import { train, type TrainOptions, type TrainResult } from './train.ts';
 import { headAndTraining, resolveTuneValues, type TuneValues } from './tune-options.ts';
@@ -42,7 +41,7 @@ export interface TuneHeadOptions {
   options?: TuneValues;
   /** Head shape, instead of the head options; outputDim defaults to the input size (or the init matrix's columns). */
   head?: { kind: 'linear' | 'mlp'; hidden: number[]; outputDim?: number; dropout: number; batchNorm: boolean };
-  /** Initial weight matrix for a linear head (.npy float32 [D, D']); also the `init` option. */
+  /** Where a linear head starts: a .npy matrix (float32 [D, D']) or a linear head .onnx lookalike wrote (whiten, tune: weight and bias); also the `init` option. */
   init?: string;
   /**
    * Write the head even when it does not beat the frozen embeddings on validation (by the monitored
@@ -160,10 +159,8 @@ export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise
   let outputDim = headSpec.outputDim;
   if (initFile) {
     if (headSpec.kind !== 'linear') throw new OptionError('{{init}} needs {{headType}} linear');
-    if (!fs.existsSync(initFile)) throw new Error(`${initFile}: no such file`);
-    const m = decodeNpy(fs.readFileSync(initFile), initFile);
-    if (m.rows !== data.dim) throw new Error(`${initFile}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${data.dim}-d`);
-    init = { weight: m.data };
+    const m = readInit(initFile, data.dim);
+    init = { weight: m.weight, ...(m.bias ? { bias: m.bias } : {}) };
     if (outputDim !== undefined && outputDim !== m.cols) throw new OptionError(`{{outDim}} ${outputDim} differs from ${initFile}'s ${m.cols} columns`);
     outputDim = m.cols;
   }

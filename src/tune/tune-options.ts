@@ -48,7 +48,7 @@ export const TUNE_OPTIONS: readonly TuneOption[] = [
   { name: 'outDim', kind: 'int', min: 1, arg: 'n', help: 'embedding size of the head (default: the input size)', group: 'head' },
   { name: 'dropout', kind: 'number', default: 0.1, arg: 'p', help: 'dropout after each hidden layer', group: 'head' },
   { name: 'batchNorm', kind: 'boolean', help: 'batch norm before each hidden ReLU', group: 'head' },
-  { name: 'init', kind: 'string', arg: 'npy', help: "initial weight matrix for a linear head (.npy, float32 [D, D']): projection tuning", group: 'head' },
+  { name: 'init', kind: 'string', arg: 'file', help: "where a linear head starts: a weight matrix (.npy, float32 [D, D']) or a linear head .onnx (lookalike whiten, or tune --head-type linear: weight and bias): projection tuning", group: 'head' },
   { name: 'loss', kind: 'choice', arg: 'loss', choices: LOSS_NAMES, default: 'hybrid', help: 'training loss', group: 'training' },
   { name: 'miner', kind: 'choice', arg: 'miner', choices: MINERS.map((m) => m.name), default: 'none', help: 'pair/triplet miner for contrastive, triplet, multi-similarity', group: 'training' },
   { name: 'sampler', kind: 'choice', arg: 'sampler', choices: ['random', 'm-per-class'], default: 'm-per-class', help: 'batch sampler', group: 'training' },
