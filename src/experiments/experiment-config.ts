@@ -81,6 +81,8 @@ export interface ModeEntry {
   rerank?: string;
   /** Embedding options of this mode (MODE_EMBED_OPTIONS); empty: the backbone's own embeddings. */
   embed?: Record<string, string>;
+  /** projection with `init: whiten`: the whitening's options (WHITEN_MODE_OPTIONS), learned on the head's training rows. */
+  whiten?: Record<string, string | number | boolean>;
   options: Record<string, string | number | boolean>;
 }
 
@@ -219,7 +221,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     if (!KINDS.includes(kind)) fail(`${where}.kind`, `"${kind}" (choose ${KINDS.join(', ')})`);
     const options: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(x)) {
-      if (['name', 'kind', 'train', 'trials', 'space', 'teacher', 'rerank', 'embed'].includes(k)) continue;
+      if (['name', 'kind', 'train', 'trials', 'space', 'teacher', 'rerank', 'embed', 'whiten'].includes(k)) continue;
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${where}.${k}`, 'expected a string, number or boolean');
       options[k] = v as string | number | boolean;
     }
@@ -231,11 +233,21 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
       if (options.loss !== undefined && options.loss !== 'cosine' && options.loss !== 'mse') fail(`${where}.loss`, `"${options.loss}": distillation takes cosine or mse`);
       if (options.headType !== undefined && options.headType !== 'linear' && options.headType !== 'mlp') fail(`${where}.headType`, `"${options.headType}" (choose linear, mlp)`);
     } else if (x.teacher !== undefined) fail(`${where}.teacher`, 'only a distill mode has a teacher');
-    if (kind === 'whiten') {
-      for (const k of Object.keys(options)) if (!WHITEN_MODE_OPTIONS.includes(k)) fail(`${where}.${k}`, `not a whiten option (known: ${WHITEN_MODE_OPTIONS.join(', ')})`);
-      if (options.shrinkage !== undefined && !(Number(options.shrinkage) >= 0 && Number(options.shrinkage) <= 1)) fail(`${where}.shrinkage`, `expected a number from 0 to 1, got ${options.shrinkage}`);
-      if (options.dims !== undefined && !(Number.isInteger(Number(options.dims)) && Number(options.dims) >= 1)) fail(`${where}.dims`, `expected a whole number >= 1, got ${options.dims}`);
-      if (options.supervised !== undefined && typeof options.supervised !== 'boolean') fail(`${where}.supervised`, `expected true or false, got ${options.supervised}`);
+    const checkWhiten = (o: Obj, at: string) => {
+      for (const k of Object.keys(o)) if (!WHITEN_MODE_OPTIONS.includes(k)) fail(`${at}${k}`, `not a whiten option (known: ${WHITEN_MODE_OPTIONS.join(', ')})`);
+      if (o.shrinkage !== undefined && !(Number(o.shrinkage) >= 0 && Number(o.shrinkage) <= 1)) fail(`${at}shrinkage`, `expected a number from 0 to 1, got ${o.shrinkage}`);
+      if (o.dims !== undefined && !(Number.isInteger(Number(o.dims)) && Number(o.dims) >= 1)) fail(`${at}dims`, `expected a whole number >= 1, got ${o.dims}`);
+      if (o.supervised !== undefined && typeof o.supervised !== 'boolean') fail(`${at}supervised`, `expected true or false, got ${o.supervised}`);
+    };
+    if (kind === 'whiten') checkWhiten(options, `${where}.`);
+    // projection from a learned whitening: init: whiten, its options in a nested whiten: mapping.
+    let whiten: Record<string, string | number | boolean> | undefined;
+    if (options.init === 'whiten' && kind !== 'projection') fail(`${where}.init`, `"whiten" starts a projection mode's head (kind: projection), not a ${kind} mode`);
+    if (x.whiten !== undefined) {
+      if (options.init !== 'whiten') fail(`${where}.whiten`, 'whitening options need init: whiten (a projection mode starting from a learned whitening)');
+      if (!isObj(x.whiten)) fail(`${where}.whiten`, `expected a mapping of whiten options (${WHITEN_MODE_OPTIONS.join(', ')})`);
+      checkWhiten(x.whiten as Obj, `${where}.whiten.`);
+      whiten = x.whiten as Record<string, string | number | boolean>;
     }
     let rerank: string | undefined;
     if (x.rerank !== undefined) {
@@ -272,7 +284,7 @@ export function checkConfig(data: unknown, file: string): ExperimentConfig {
     const trials = x.trials === undefined ? undefined : Number(x.trials);
     if (kind === 'search' && !(Number.isInteger(trials) && trials! >= 1)) fail(`${where}.trials`, 'search mode needs trials: N (a positive integer)');
     if (x.space !== undefined && !isObj(x.space)) fail(`${where}.space`, 'expected a mapping of parameter -> values or {min, max, log}');
-    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options, ...(teacher ? { teacher } : {}), ...(rerank ? { rerank } : {}), ...(embed && Object.keys(embed).length ? { embed } : {}) };
+    return { name: entryName(x.name ?? kind, where, 'mode'), kind, train, trials, space: x.space as Obj | undefined, options, ...(teacher ? { teacher } : {}), ...(rerank ? { rerank } : {}), ...(embed && Object.keys(embed).length ? { embed } : {}), ...(whiten ? { whiten } : {}) };
   });
   let ks: number[];
   try {

@@ -1,17 +1,17 @@
 /**
  * The adaptation modes of an experiment cell: frozen embeddings; a tuned head (any loss, head,
  * sampler, miner, schedule); projection tuning (a linear head starting from the identity, a
- * given matrix, or the model's own pretrained projection on its pre-projection feature); cross (tuned on another dataset); search (hyperparameter search on the
- * validation split, best retrained). Each returns the test evaluation and the run's extras.
+ * given matrix or linear head file, a whitening learned on its training rows, or the model's own
+ * pretrained projection on its pre-projection feature); cross (tuned on another dataset); search
+ * (hyperparameter search on the validation split, best retrained); whiten. Each returns the test evaluation and the run's extras.
  */
-import fs from 'node:fs';
-import { decodeNpy } from '../util/npy.ts';
 import { l2normalize } from '../models/pool.ts';
 import { classificationReport } from '../metrics/classification.ts';
 import { perQueryCsv } from '../metrics/eval-report.ts';
 import { HeadEngine } from '../tune/engine.ts';
 import { headModel } from '../tune/export.ts';
-import { fitHead, type Fit } from '../tune/fit.ts';
+import { fitHead, type Fit, type FitOptions } from '../tune/fit.ts';
+import { readInit } from '../tune/head-read.ts';
 import { createHead, param, type TrainableHead } from '../tune/heads.ts';
 import { Rng } from '../util/random.ts';
 import { checkSpace, DEFAULT_SPACE, searchHeads, type Trial } from '../tune/hyper-search.ts';
@@ -24,7 +24,7 @@ import { evaluateCaptionsTest, evaluateTest, type ItemVectors, type ProtocolResu
 import type { TextEncoder } from '../models/text-encoder.ts';
 import { parseRerank } from '../index/rerank/options.ts';
 import type { RerankStep } from '../index/rerank/base.ts';
-import { learnWhitening, WHITEN_SHRINKAGE } from '../tune/whiten.ts';
+import { learnWhitening, WHITEN_SHRINKAGE, type Whitening } from '../tune/whiten.ts';
 
 /** A cell that cannot apply by design (a tuning mode on a protocol without labels, image<->text without a text tower): recorded as not-applicable, not failed. */
 export class NotApplicable extends Error {}
@@ -184,8 +184,9 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
     return out;
   }
   const values = { ...mode.options };
-  let init: { weight: Float32Array } | undefined;
+  let init: FitOptions['init'];
   let agreement: number | undefined;
+  let whitened: WhitenSettings | undefined;
   if (mode.kind === 'projection') {
     values.headType = 'linear';
     if (values.init === 'pretrained') {
@@ -193,12 +194,21 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
       if (o.pretrained.weight.length % v.dim !== 0) throw new Error(`${where}: the pretrained projection has ${o.pretrained.weight.length} values, not a multiple of the ${v.dim}-d pre-projection feature`);
       init = { weight: o.pretrained.weight };
       if (o.pretrained.reference) agreement = await initAgreement(init.weight, v, o.pretrained.reference);
+    } else if (values.init === 'whiten') {
+      // Learned on the rows the head trains on (fitHead's training split), as the whiten mode learns it.
+      init = (rows) => {
+        const r = learnModeWhitening(mode.whiten ?? {}, rows);
+        whitened = r.settings;
+        return { weight: r.whitening.weight, bias: r.whitening.bias };
+      };
     } else if (values.init !== undefined && values.init !== 'identity') {
-      const f = String(values.init);
-      if (!fs.existsSync(f)) throw new Error(`${where}: init ${f}: no such file`);
-      const m = decodeNpy(fs.readFileSync(f), f);
-      if (m.rows !== v.dim) throw new Error(`${where}: init ${f} is [${m.rows}, ${m.cols}], the embeddings are ${v.dim}-d`);
-      init = { weight: m.data };
+      let m: ReturnType<typeof readInit>;
+      try {
+        m = readInit(String(values.init), v.dim);
+      } catch (e) {
+        throw new Error(`${where}: init ${(e as Error).message}`);
+      }
+      init = { weight: m.weight, ...(m.bias ? { bias: m.bias } : {}) };
     }
   }
   delete values.init;
@@ -212,6 +222,7 @@ export async function runMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, t
   }
   const out = await fromFit(fit, d, v, o.ks, meta, rerank);
   if (agreement !== undefined) out.extra.init = { from: 'pretrained', min_cosine_to_frozen: agreement };
+  if (whitened) out.extra.init = { from: 'whiten', ...whitened };
   return out;
 }
 
@@ -276,16 +287,30 @@ async function runDistillMode(mode: ModeEntry, d: DatasetData, v: ItemVectors, o
  * `lookalike whiten` learns it, applied as a linear head to every row, then scored on the test part.
  */
 async function runWhitenMode(mode: ModeEntry, pool: Labelled, d: DatasetData, v: ItemVectors, o: ModeContext, rerank: readonly RerankStep[]): Promise<ModeOutput> {
-  const shrinkage = mode.options.shrinkage === undefined ? WHITEN_SHRINKAGE : Number(mode.options.shrinkage);
-  const dims = mode.options.dims === undefined ? undefined : Number(mode.options.dims);
-  const supervised = mode.options.supervised === true;
   const t0 = performance.now();
-  const w = learnWhitening(pool.vectors, pool.dim, { dims, shrinkage, labels: supervised ? pool.labels : undefined });
+  const { whitening: w, settings } = learnModeWhitening(mode.options, pool);
   const head = createHead({ kind: 'linear', inputDim: pool.dim, outputDim: w.outputDim, hidden: [], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(1), { weight: w.weight, bias: w.bias });
   const trainSeconds = (performance.now() - t0) / 1000;
   const whitened = await applyHead(head, v);
   const test = await evaluateTest(d, whitened, o.ks, whitened, rerank);
-  const settings = { shrinkage, dims: w.outputDim, rows: pool.labels.length, supervised };
+  const supervised = settings.supervised;
   const onnx = headModel(head, { [HEAD_META.mode]: supervised ? 'whiten-supervised' : 'whiten', [HEAD_META.model]: o.model, [HEAD_META.source]: d.entry.name, [HEAD_META.whiten]: JSON.stringify(settings) });
   return { test, files: { ...testFiles(test), 'head.onnx': onnx }, extra: { whiten: settings, ...(rerank.length ? { rerank: mode.rerank } : {}) }, trainSeconds, counts: { train: pool.labels.length } };
+}
+
+/** What a learned whitening was: its settings and the rows it was learned from. */
+export interface WhitenSettings {
+  shrinkage: number;
+  dims: number;
+  rows: number;
+  supervised: boolean;
+}
+
+/** Learn a whitening on labelled rows with a whiten mode's options (WHITEN_MODE_OPTIONS: dims, shrinkage, supervised; a projection's `whiten:` mapping). */
+export function learnModeWhitening(options: Readonly<Record<string, string | number | boolean>>, rows: Labelled): { whitening: Whitening; settings: WhitenSettings } {
+  const shrinkage = options.shrinkage === undefined ? WHITEN_SHRINKAGE : Number(options.shrinkage);
+  const dims = options.dims === undefined ? undefined : Number(options.dims);
+  const supervised = options.supervised === true;
+  const whitening = learnWhitening(rows.vectors, rows.dim, { dims, shrinkage, labels: supervised ? rows.labels : undefined });
+  return { whitening, settings: { shrinkage, dims: whitening.outputDim, rows: rows.labels.length, supervised } };
 }

@@ -118,6 +118,7 @@ export function runParams(c: ExperimentConfig, p: RunPlan): Record<string, strin
     const values = resolveTuneValues(p.mode.kind === 'projection' ? { ...rest, headType: 'linear', init: undefined } : rest, `mode ${p.mode.name}`);
     for (const [k, v] of Object.entries(values)) out[`tune.${k}`] = v;
     if (p.mode.kind === 'projection' && p.mode.options.init !== undefined) out['tune.init'] = String(p.mode.options.init);
+    for (const [k, v] of Object.entries(p.mode.whiten ?? {})) out[`whiten.${k}`] = v;
     if (p.mode.kind === 'search') {
       out['search.trials'] = p.mode.trials!;
       out['search.strategy'] = String(strategy ?? 'random');

@@ -24,8 +24,8 @@ export interface Fit {
 export interface FitOptions {
   seed: number;
   valCrossDomain?: boolean;
-  /** Initial matrix of a linear head (projection tuning). */
-  init?: TrainOptions['init'];
+  /** Initial matrix of a linear head (projection tuning), or a function giving it from the training rows (validation rows left out). */
+  init?: TrainOptions['init'] | ((train: Labelled) => TrainOptions['init']);
   onEpoch?: (e: EpochLog) => void;
   /** Name used in errors. */
   where?: string;
@@ -41,10 +41,11 @@ export async function fitHead(pool: Labelled, rule: SplitRule, values: TuneValue
   const { names, index } = encodeLabels(tr.labels);
   if (names.length < 2) throw new Error(`${where}: training needs at least 2 classes, found ${names.length}`);
   const options = trainOptionsFrom(v, pool.dim, names.length, o.seed, where);
-  if (o.init) {
+  const init = typeof o.init === 'function' ? o.init(tr) : o.init;
+  if (init) {
     options.head = { ...options.head, kind: 'linear', hidden: [] };
-    options.init = o.init;
-    options.head.outputDim = o.init.weight.length / pool.dim;
+    options.init = init;
+    options.head.outputDim = init.weight.length / pool.dim;
   }
   options.onEpoch = o.onEpoch;
   const result = await train(
