@@ -8,6 +8,11 @@ import { loadHead } from '../../src/models/head.ts';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/util/random.ts';
 import { runCli } from '../helpers/cli.ts';
+import { readLinearHead } from '../../src/tune/head-read.ts';
+import { tuneHead } from '../../src/tune/run.ts';
+import { writeHead } from '../../src/tune/export.ts';
+import { createHead } from '../../src/tune/heads.ts';
+import { encodeNpy } from '../../src/util/npy.ts';
 import { tmpDir, writeTinyCnn, TINY_FLAGS } from '../helpers/tmp.ts';
 
 /** n rows of dim with very different variances per (rotated) direction, L2-normalised like index rows. */
@@ -114,7 +119,7 @@ test('supervised whitening: the differences of matching pairs come out with iden
   assert.throws(() => learnWhitening(x.subarray(0, 3 * dim), dim, { labels: ['a', 'b', 'c'] }), /no matching pairs/);
 });
 
-test('lookalike whiten INDEX writes a head that --head applies: (unit x - mean) W, then the index and search use it', async () => {
+test('lookalike whiten INDEX writes a head that --head applies: (unit x - mean) W, then the index and search use it; tune --init starts from it exactly', async () => {
   const dir = tmpDir();
   const gallery = path.join(dir, 'g');
   await writeClassFolders(gallery, 3, 8, 0);
@@ -156,4 +161,47 @@ test('lookalike whiten INDEX writes a head that --head applies: (unit x - mean) 
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
   assert.equal((await runCli(['whiten', lkx, '--out', path.join(dir, 'notes.txt')])).status, 1);
   assert.equal(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine');
+
+  // tune --init from the whitening head: the reader gives back exactly what was written, and a head
+  // tuned for 0 epochs from it (or from its weight as .npy, no bias) reproduces its outputs.
+  const idx = await (await import('../../src/api.ts')).openIndex(lkx);
+  const ids = await idx.ids();
+  const vecs = await idx.store.getVectors(ids);
+  await idx.close();
+  const w = learnWhitening(vecs, 16, { dims: 8, shrinkage: 0.1 });
+  const read = readLinearHead(out);
+  assert.deepEqual([read.inputDim, read.outputDim, read.mode], [16, 8, 'whiten']);
+  assert.deepEqual(read.weight, w.weight);
+  assert.deepEqual(read.bias, w.bias);
+  const raw = Float32Array.from({ length: 3 * 16 }, (_, k) => Math.sin(k * 1.7) + 0.3);
+  const outputs = async (file: string) => {
+    const h = await loadHead(file);
+    try {
+      return (await h.apply(raw, 3, 16)).data;
+    } finally {
+      await h.dispose();
+    }
+  };
+  const whitened = await outputs(out);
+  const labels = path.join(dir, 'labels.csv');
+  fs.writeFileSync(labels, ['path,label', ...ids.map((id) => `${id},${id.split('/')[0]}`)].join('\n') + '\n');
+  const tuned = await tuneHead({ index: lkx, labels, init: out, out: path.join(dir, 't.onnx'), keepWorse: true, training: { epochs: 0 } });
+  assert.deepEqual([tuned.written, tuned.outputDim, tuned.epochs.length], [true, 8, 0]);
+  assert.deepEqual(await outputs(path.join(dir, 't.onnx')), whitened, 'before any training step the tuned head is the whitening head');
+  fs.writeFileSync(path.join(dir, 'w.npy'), encodeNpy(w.weight, 16, 8));
+  await tuneHead({ index: lkx, labels, options: { init: path.join(dir, 'w.npy') }, out: path.join(dir, 'n.onnx'), keepWorse: true, training: { epochs: 0 } });
+  const fromNpy = await outputs(path.join(dir, 'n.onnx'));
+  fromNpy.forEach((v, i) => assert.ok(Math.abs(v + w.bias[i % 8] - whitened[i]) < 1e-5, `npy init row ${Math.floor(i / 8)}`));
+  // Training from it moves on from there.
+  const r1 = await runCli(['tune', '--index', lkx, '--labels', labels, '--init', out, '--epochs', '1', '--batch-size', '8', '--m', '2', '--keep-worse', '--out', path.join(dir, 't1.onnx'), '--json']);
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.notDeepEqual(await outputs(path.join(dir, 't1.onnx')), whitened);
+  // An MLP head, or any other graph, is refused naming the file and what it holds.
+  const mlp = path.join(dir, 'mlp.onnx');
+  writeHead(mlp, createHead({ kind: 'mlp', inputDim: 16, outputDim: 8, hidden: [12], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(1)));
+  const bad = await runCli(['tune', '--index', lkx, '--labels', labels, '--init', mlp, '--out', path.join(dir, 'm2.onnx')]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, new RegExp(`${mlp.replace(/[.\\]/g, '\\$&')}: an MLP head \\(hidden 12\\), not a linear one`));
+  assert.throws(() => readLinearHead(model), /tiny-cnn\.onnx: not a head written by lookalike/);
+  assert.ok(!fs.existsSync(path.join(dir, 'm2.onnx')));
 });
