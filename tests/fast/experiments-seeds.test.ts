@@ -1,4 +1,4 @@
-/** Experiments: seeds: N replicates (mean ± sample sd, replicate 0 = the single run), the whiten mode (learned on the train pool), rerank per mode, holdOut: classes. */
+/** Experiments: seeds: N replicates (mean ± sample sd, replicate 0 = the single run), the whiten mode (learned on the train pool), projection from a whitening, rerank per mode, holdOut: classes. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,8 +10,11 @@ import { embedCacheKey, planExperiment, runExperiment } from '../../src/experime
 import { readRuns } from '../../src/experiments/run-records.ts';
 import { loadDataset } from '../../src/experiments/datasets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import { fitHead } from '../../src/tune/fit.ts';
+import { learnModeWhitening } from '../../src/experiments/modes.ts';
+import { Rng } from '../../src/util/random.ts';
 
-test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is the seeds: 1 run); whiten learns on the train pool; rerank and holdOut apply', async () => {
+test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is the seeds: 1 run); whiten learns on the train pool; projection starts from a whitening; rerank and holdOut apply', async () => {
   const dir = tmpDir('lookalike-exp-seeds-');
   // A split column the runner would use (test rows of seen classes), overridden by holdOut: classes.
   await writeClassFolders(path.join(dir, 'ds'), 8, 6, 0, 40);
@@ -27,7 +30,7 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
       metrics: ['mmp@5', 'mr@1'],
       models: [{ name: 'tiny', model: 'tiny.onnx' }],
       datasets: [{ name: 'ds', path: 'ds', holdOut: 'classes' }],
-      modes: ['frozen', { name: 'lin', kind: 'tune', headType: 'linear', epochs: 3, batchSize: 16 }, 'whiten', { name: 'qe', kind: 'frozen', rerank: 'aqe:n=2' }, ...(seeds ? [] : [{ name: 'flip', kind: 'frozen', embed: { views: 'flip' } }])],
+      modes: ['frozen', { name: 'lin', kind: 'tune', headType: 'linear', epochs: 3, batchSize: 16 }, 'whiten', { name: 'qe', kind: 'frozen', rerank: 'aqe:n=2' }, ...(seeds ? [] : [{ name: 'flip', kind: 'frozen', embed: { views: 'flip' } }, { name: 'pw', kind: 'projection', init: 'whiten', whiten: { shrinkage: 0.2, dims: 12 }, epochs: 2, batchSize: 16 }])],
     }, path.join(dir, 'exp.yaml'));
   const one = config('one');
   // seeds: 1 (the default) adds nothing to a run's parameters, so existing run stores stay finished.
@@ -51,7 +54,7 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
   }
   // The seed and the order move the tuned replicates; frozen and whiten are deterministic: one run, no sd.
   assert.ok(new Set(lin.replicates!.map((r) => r.metrics['mmp@5'])).size > 1 || lin.replicates![1].order !== lin.replicates![0].order);
-  for (const m of ['frozen', 'whiten', 'qe']) assert.equal(get('three', m).replicates, undefined);
+  for (const m of ['frozen', 'whiten', 'qe']) assert.equal(get('three', m).replicates, undefined,);
   const csv = fs.readFileSync(path.join(dir, 'runs/three/runs.csv'), 'utf8').split('\n');
   assert.ok(csv[0].startsWith('id,status,model,dataset,mode,kind,mmp@5,mmp@5_sd,mr@1,mr@1_sd,seeds,'), csv[0]);
   assert.match(csv.find((l) => l.includes('__lin,'))!, new RegExp(`,${lin.metrics['mmp@5']},${lin.metrics_sd!['mmp@5']},`));
@@ -60,6 +63,15 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
   assert.equal(w.status, 'finished', w.reason);
   assert.equal((w.extra!.whiten as { rows: number }).rows, d.trainPool.length);
   assert.ok(fs.statSync(path.join(dir, 'runs/one/tiny__ds__whiten/head.onnx')).size > 0);
+  // projection from a whitening learned on the head's training rows (validation rows left out): recorded.
+  const pw = get('one', 'pw');
+  assert.equal(pw.status, 'finished', pw.reason);
+  assert.deepEqual([pw.params['tune.init'], pw.params['whiten.shrinkage'], pw.params['whiten.dims']], ['whiten', 0.2, 12]);
+  assert.deepEqual(pw.extra!.init, { from: 'whiten', shrinkage: 0.2, dims: 12, rows: pw.counts.train, supervised: false });
+  assert.equal(pw.counts.train, d.trainPool.length, 'this pool is too small for validation rows (the split is checked below)');
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'p', kind: 'projection', init: 'whiten', whiten: { shrink: 1 } }] }, 'x.yaml'), /modes\[0\]\.whiten\.shrink: not a whiten option/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 'p', kind: 'projection', whiten: { dims: 4 } }] }, 'x.yaml'), /modes\[0\]\.whiten: whitening options need init: whiten/);
+  assert.throws(() => checkConfig({ models: ['m.onnx'], datasets: [{ path: 'd' }], modes: [{ name: 't', kind: 'tune', init: 'whiten' }] }, 'x.yaml'), /modes\[0\]\.init: "whiten" starts a projection mode's head/);
   // rerank: recorded canonically and changing the scoring of the same frozen rows.
   const qe = get('one', 'qe');
   assert.equal(qe.params.rerank, 'aqe:n=2,alpha=3');
@@ -80,4 +92,22 @@ test('seeds: 3 records the mean and sample sd of 3 replicates (replicate 0 is th
   assert.equal(embedCacheKey('abc', {}), 'abc');
   assert.notEqual(embedCacheKey('abc', { views: 'flip' }), 'abc');
   assert.equal(embedCacheKey('abc', { a: '1', b: '2' }), embedCacheKey('abc', { b: '2', a: '1' }));
+});
+
+test('init from the training rows: fitHead hands the init function its training split only (validation rows left out)', async () => {
+  const rng = new Rng(3);
+  const n = 40, dim = 8;
+  const pool = { ids: Array.from({ length: n }, (_, i) => `r${i}`), vectors: Float32Array.from({ length: n * dim }, () => rng.normal()), dim, labels: Array.from({ length: n }, (_, i) => `c${i % 4}`), domains: Array(n).fill(undefined), splits: Array(n).fill(undefined) };
+  let seen: string[] = [];
+  const fit = await fitHead(pool, { kind: 'stratified', frac: 0.3 }, { epochs: 1, batchSize: 8, m: 2 }, {
+    seed: 1,
+    init: (rows) => {
+      seen = rows.ids;
+      const w = learnModeWhitening({ dims: 6 }, rows).whitening;
+      return { weight: w.weight, bias: w.bias };
+    },
+  });
+  assert.equal(seen.length, fit.trainRows);
+  assert.ok(fit.valRows > 0 && seen.length + fit.valRows === n);
+  assert.equal(fit.result.head.spec.outputDim, 6);
 });
