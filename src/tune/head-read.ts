@@ -16,6 +16,8 @@ export interface LinearHeadFile {
   outputDim: number;
   /** Its `lookalike.mode` metadata (whiten, whiten-supervised, an experiment mode) when present. */
   mode?: string;
+  /** The backbone it was written for (`lookalike.model`) when recorded. */
+  model?: string;
 }
 
 interface Tensor { name?: string; dims?: (number | { toNumber(): number })[]; data_type?: number; float_data?: number[]; raw_data?: Uint8Array }
@@ -62,17 +64,17 @@ export function readLinearHead(file: string, bytes?: Buffer): LinearHeadFile {
   }
   const weight = floats(w), bias = floats(b);
   if (weight.length !== inputDim * outputDim || bias.length !== outputDim) throw new Error(`${file}: weight has ${weight.length} values for [${inputDim}, ${outputDim}], bias ${bias.length}; the file is damaged`);
-  return { weight, bias, inputDim, outputDim, ...(meta.get(HEAD_META.mode) ? { mode: meta.get(HEAD_META.mode) } : {}) };
+  return { weight, bias, inputDim, outputDim, ...(meta.get(HEAD_META.mode) ? { mode: meta.get(HEAD_META.mode) } : {}), ...(meta.get(HEAD_META.model) ? { model: meta.get(HEAD_META.model) } : {}) };
 }
 
 /** The starting point of a linear head on dim-d embeddings: a .npy matrix [dim, D'] (no bias; told by its magic bytes) or a linear head .onnx (weight and bias). */
-export function readInit(file: string, dim: number): { weight: Float32Array; bias?: Float32Array; cols: number } {
+export function readInit(file: string, dim: number): { weight: Float32Array; bias?: Float32Array; cols: number; model?: string } {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file (init takes a .npy matrix or a linear head .onnx)`);
   const bytes = fs.readFileSync(file);
   if (bytes.toString('latin1', 0, 6) !== '\x93NUMPY' && !/\.npy$/i.test(file)) {
     const h = readLinearHead(file, bytes);
     if (h.inputDim !== dim) throw new Error(`${file}: the head takes ${h.inputDim}-d embeddings, these are ${dim}-d (was it written for another model?)`);
-    return { weight: h.weight, bias: h.bias, cols: h.outputDim };
+    return { weight: h.weight, bias: h.bias, cols: h.outputDim, ...(h.model ? { model: h.model } : {}) };
   }
   const m = decodeNpy(bytes, file);
   if (m.rows !== dim) throw new Error(`${file}: matrix is [${m.rows}, ${m.cols}], the embeddings are ${dim}-d`);

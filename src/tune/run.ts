@@ -160,6 +160,8 @@ export async function tuneHead(o: TuneHeadOptions, prepared?: TuneData): Promise
   if (initFile) {
     if (headSpec.kind !== 'linear') throw new OptionError('{{init}} needs {{headType}} linear');
     const m = readInit(initFile, data.dim);
+    // Same size is not enough: a head learned on another backbone's embeddings means nothing here.
+    if (m.model && model && m.model !== model) throw new Error(`${initFile}: a head for model ${m.model}, but these embeddings are from ${model}; learn it on ${source} (lookalike whiten)`);
     init = { weight: m.weight, ...(m.bias ? { bias: m.bias } : {}) };
     if (outputDim !== undefined && outputDim !== m.cols) throw new OptionError(`{{outDim}} ${outputDim} differs from ${initFile}'s ${m.cols} columns`);
     outputDim = m.cols;

@@ -203,5 +203,8 @@ test('lookalike whiten INDEX writes a head that --head applies: (unit x - mean) 
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, new RegExp(`${mlp.replace(/[.\\]/g, '\\$&')}: an MLP head \\(hidden 12\\), not a linear one`));
   assert.throws(() => readLinearHead(model), /tiny-cnn\.onnx: not a head written by lookalike/);
+  const other = path.join(dir, 'other.onnx');
+  writeHead(other, createHead({ kind: 'linear', inputDim: 16, outputDim: 8, hidden: [], dropout: 0, batchNorm: false, numClasses: 0 }, new Rng(1)), { 'lookalike.model': 'other-model' });
+  await assert.rejects(tuneHead({ index: lkx, labels, init: other, out: path.join(dir, 'o2.onnx'), training: { epochs: 0 } }), /other\.onnx: a head for model other-model, but these embeddings are from /);
   assert.ok(!fs.existsSync(path.join(dir, 'm2.onnx')));
 });
