@@ -100,7 +100,7 @@ test('kill -9 at every crash point: the index is the previous state or the new o
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.')), []);
 });
 
-test('kill -9 at 12 random moments of a 2,000-image build: always absent or loadable, never losing committed work; each re-run embeds only the rest', async () => {
+test('kill -9 at 8 random moments of a 2,000-image build: always absent or loadable, never losing committed work; each re-run embeds only the rest', async () => {
   const dir = tmpDir();
   const gallery = path.join(dir, 'gallery');
   const N = 2000;
@@ -135,7 +135,7 @@ test('kill -9 at 12 random moments of a 2,000-image build: always absent or load
   assert.equal(full.size, N);
   const out = path.join(dir, 'g.lkx');
   const rnd = rng(42);
-  const kills = 12;
+  const kills = 8;
   const figures: { killedAfterMs?: number; before: number; toEmbed?: number; after: number }[] = [];
   let have = 0;
   // A run killed before its first commit made no progress: the next one is given longer (on a
