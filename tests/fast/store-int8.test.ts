@@ -99,6 +99,23 @@ test('a long-lived reader answers exact searches through int8 blocks with the fl
     await s.close();
   }
   assert.equal(rowCacheBytes(), before, 'close frees the blocks');
+  // A budget that holds the first segment's blocks but not the second's keeps none (blocks for
+  // only some segments are never used), and searches take the float32 path.
+  const savedMb = config.cacheMb;
+  const t = await FolderStore.open(loc);
+  try {
+    config.int8MinRows = 0;
+    config.cacheMb = (150 * (dim + 4) * 1.5) / 2 ** 20;
+    await t.warm();
+    assert.equal(rowCacheBytes(), before, 'no blocks held when they do not all fit');
+    const got = await t.search(live[3].vector, { k: 7, ann: 'off' });
+    config.cacheMb = 0;
+    assert.deepEqual(got, await t.search(live[3].vector, { k: 7, ann: 'off' }));
+  } finally {
+    config.int8MinRows = saved;
+    config.cacheMb = savedMb;
+    await t.close();
+  }
 });
 
 test('small blocks: a block is asked again until its bound clears the k-th score; a block mostly out of the search is left to the float32 path', async () => {

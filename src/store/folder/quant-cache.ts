@@ -58,7 +58,9 @@ export class QuantCache {
       const made: QuantBlock[] = [];
       const need = seg.rows * dim + seg.rows * 4;
       if (!reserveCache(need)) {
+        // Blocks for only some segments are never used: give back what was built.
         this.full = true;
+        this.drop();
         return;
       }
       try {
@@ -91,6 +93,10 @@ export class QuantCache {
     this.epoch++;
     this.building = undefined;
     this.full = false;
+    this.drop();
+  }
+
+  private drop(): void {
     freeCache(this.bytes);
     this.bytes = 0;
     for (const list of this.blocks.values()) for (const b of list) void releaseQuantBlock(b);
