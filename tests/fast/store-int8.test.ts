@@ -150,3 +150,42 @@ test('small blocks: a block is asked again until its bound clears the k-th score
     await s.close();
   }
 });
+
+test('a store opened again (a server\'s next generation) shares the blocks of the segments it has in common and builds only the new ones', async () => {
+  const loc = path.join(tmpDir(), 'int8-shared.lkx');
+  const items = galleryItems();
+  const w = await FolderStore.open(loc, { write: true, create: contractMeta(dim) });
+  await w.write({ upsert: items.slice(0, 200) });
+  await w.write({ upsert: items.slice(200, 400) });
+  await w.close();
+  const saved = config.int8MinRows;
+  const before = rowCacheBytes();
+  const perRow = dim + 4;
+  config.int8MinRows = 0;
+  const a = await FolderStore.open(loc);
+  let b: FolderStore | undefined;
+  try {
+    await a.warm();
+    assert.equal(rowCacheBytes() - before, 400 * perRow);
+    // An upload: one more segment (and a removal, a tombstone on an old one).
+    const w2 = await FolderStore.open(loc, { write: true });
+    await w2.write({ upsert: items.slice(400), remove: [items[5].id] });
+    await w2.close();
+    b = await FolderStore.open(loc);
+    await b.warm();
+    assert.equal(rowCacheBytes() - before, 420 * perRow, 'only the new segment was built');
+    await a.close();
+    assert.equal(rowCacheBytes() - before, 420 * perRow, 'the blocks b uses stay when a closes');
+    // The removed item's own vector: its old row is in a shared block, and must not come back.
+    const q = items[5].vector;
+    const got = await b.search(q, { k: 9, ann: 'off' });
+    assert.ok(!got[0].some((h) => h.id === items[5].id), 'a removed item is not found through a shared block');
+    config.int8MinRows = Number.MAX_SAFE_INTEGER;
+    assert.deepEqual(got, await b.search(q, { k: 9, ann: 'off' }));
+  } finally {
+    config.int8MinRows = saved;
+    await a.close();
+    await b?.close();
+  }
+  assert.equal(rowCacheBytes(), before, 'the last store to close frees them');
+});
