@@ -8,14 +8,12 @@
  */
 import { searchExact } from '../exact.ts';
 import type { Hit } from '../types.ts';
-import { readRows, type Segment } from './segments.ts';
+import { liveLocation, PACK, readRows, type Segment } from './segments.ts';
 import type { RowCache } from './row-cache.ts';
 
 /** Gallery rows read per chunk (8192 x 512-d = 16 MiB). */
 export const SEARCH_CHUNK_ROWS = 8192;
 
-/** Segment index and row packed in one exact float64: segment * 2^32 + row. */
-const PACK = 2 ** 32;
 
 /** Exact top-k over the live rows of the segments; `exclude[q]` is an id left out of query q's results. */
 export async function searchSegments(
@@ -37,12 +35,7 @@ export async function searchSegments(
   const skipAt = extra
     ? Float64Array.from({ length: nq }, (_, q) => {
         const id = exclude![q];
-        if (id === undefined) return -1;
-        for (let si = 0; si < segs.length; si++) {
-          const r = segs[si].ids.find(id);
-          if (r >= 0 && segs[si].live[r]) return si * PACK + r;
-        }
-        return -1;
+        return id === undefined ? -1 : liveLocation(segs, id);
       })
     : undefined;
   // Per query, the best candidates so far in typed arrays (no object per candidate), sorted by

@@ -8,7 +8,7 @@
 import { dot64, RESCORE_MARGIN } from '../exact.ts';
 import { quantBound, quantQuery, quantTop, type QuantBlock } from '../quant-exact.ts';
 import type { Hit } from '../types.ts';
-import { readRows, type Segment } from './segments.ts';
+import { liveLocation, PACK, readRows, type Segment } from './segments.ts';
 
 /** A block with more rows than this out of the search (removed or filtered out) is left to the float32 path. */
 export const QUANT_MAX_DEAD_SHARE = 1 / 8;
@@ -18,9 +18,6 @@ export const INT8_MAX_QUERIES = 64;
 
 /** How much more a block is asked for each time its bound is not met. */
 const GROW = 4;
-
-/** Segment index and row packed in one exact float64: segment * 2^32 + row. */
-const PACK = 2 ** 32;
 
 interface BlockRef {
   seg: number;
@@ -57,14 +54,7 @@ export async function searchQuantized(
   if (refs.some((b) => b.dead > b.rows * QUANT_MAX_DEAD_SHARE)) return undefined;
   const nq = queries.length / dim;
   const idOf = (l: number) => segs[Math.floor(l / PACK)].ids.at(l % PACK);
-  const skip = (exclude ?? []).map((id) => {
-    if (id === undefined) return -1;
-    for (let si = 0; si < segs.length; si++) {
-      const r = segs[si].ids.find(id);
-      if (r >= 0 && segs[si].live[r]) return si * PACK + r;
-    }
-    return -1;
-  });
+  const skip = (exclude ?? []).map((id) => (id === undefined ? -1 : liveLocation(segs, id)));
   const qq = Array.from({ length: nq }, (_, q) => quantQuery(queries, q * dim, dim));
   // Per query: exact scores of every row proposed so far.
   const seen = Array.from({ length: nq }, () => new Map<number, number>());

@@ -236,3 +236,15 @@ export function readRows(seg: Segment, dim: number, row0: number, n: number, out
     got += r;
   }
 }
+
+/** Segment index and row packed in one exact float64: segment * 2^32 + row. */
+export const PACK = 2 ** 32;
+
+/** Where `id` is live among `segs`, packed (segment * PACK + row), or -1 (newest segments first; an id is live in at most one). */
+export function liveLocation(segs: Segment[], id: string): number {
+  for (let si = segs.length - 1; si >= 0; si--) {
+    const r = segs[si].ids.find(id);
+    if (r >= 0 && segs[si].live[r]) return si * PACK + r;
+  }
+  return -1;
+}

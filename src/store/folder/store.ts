@@ -14,7 +14,7 @@ import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
 import { metaOf, readManifest, writeManifest, type ManifestV1, type ManifestV2, type SegmentRef, type TombRef } from './manifest.ts';
 import { FORMAT, LOCK, MANIFEST, STORE_NAME, V1_FILES, VERSION, backupSibling, onlyStoreNames, segIds, tombJson } from './names.ts';
-import { Segment, SegmentWriter, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, writeNew, type Sidecar } from './segments.ts';
+import { liveLocation, PACK, Segment, SegmentWriter, openNpy, openSegment, readCheckedJson, readRows, writeJsonNew, writeNew, type Sidecar } from './segments.ts';
 import { encodeIds, MemIds } from './id-list.ts';
 import { RowCache } from './row-cache.ts';
 import { QuantCache } from './quant-cache.ts';
@@ -28,8 +28,6 @@ import { ANN_AUTO_MIN, chooseAnn, type AnnMode } from '../ann-mode.ts';
 import { liveRows } from './compact.ts';
 import { ANN_DEFAULTS, readAnnManifest, type AnnGraph } from '../ann.ts';
 import { compareIds } from './id-order.ts';
-
-const PACK = 2 ** 32;
 
 export { compareIds };
 
@@ -168,14 +166,9 @@ export class FolderStore implements VectorStore {
     if (this.manifest && this.manifest.count !== this.liveCount) throw new Error(`${path.join(this.dir, MANIFEST)}: count ${this.manifest.count}, but the segments hold ${this.liveCount} live items`);
   }
 
-  /** Where id is live: segment index * 2^32 + row, or -1 (newest segments first; an id is live in at most one). */
+  /** Where id is live: segment index * 2^32 + row, or -1. */
   private locate(id: string): number {
-    for (let si = this.segs.length - 1; si >= 0; si--) {
-      const seg = this.segs[si];
-      const r = seg.ids.find(id);
-      if (r >= 0 && seg.live[r]) return si * PACK + r;
-    }
-    return -1;
+    return liveLocation(this.segs, id);
   }
 
   /** locate(), or an error naming the id. */
@@ -259,11 +252,12 @@ export class FolderStore implements VectorStore {
     return { ...((this.manifest as ManifestV2 | undefined)?.fieldTypes ?? {}) };
   }
 
-  /** Records (file, label, domain, fields) of these ids, in the order given. */
+  /** Whether each id is live, in the order given. */
   async has(ids: string[]): Promise<boolean[]> {
     return ids.map((id) => this.locate(id) >= 0);
   }
 
+  /** Records (file, label, domain, fields) of these ids, in the order given. */
   async items(ids: string[]): Promise<ItemRecord[]> {
     return ids.map((id) => {
       const l = this.must(id);
