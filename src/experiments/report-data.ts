@@ -45,11 +45,7 @@ export function metricTable(runs: readonly RunRecord[], metric: string): MetricT
       }),
     })),
   ).filter((r) => r.cells.some((c) => c.run));
-  datasets.forEach((_, j) => {
-    let best = -Infinity;
-    for (const r of rows) if (r.cells[j].value !== undefined && r.cells[j].value! > best) best = r.cells[j].value!;
-    for (const r of rows) if (r.cells[j].value === best) r.cells[j].best = true;
-  });
+  markBest(rows, datasets.length);
   return { metric, datasets, rows };
 }
 
@@ -119,11 +115,7 @@ export function datasetTable(runs: readonly RunRecord[], dataset: string, first:
       return [{ model, mode, cells: metrics.map((m): Cell => ({ value: run.status === 'finished' && Number.isFinite(run.metrics[m]) ? run.metrics[m] : undefined, best: false, run })) }];
     }),
   );
-  metrics.forEach((_, j) => {
-    let best = -Infinity;
-    for (const r of rows) if (r.cells[j].value !== undefined && r.cells[j].value! > best) best = r.cells[j].value!;
-    for (const r of rows) if (r.cells[j].value === best) r.cells[j].best = true;
-  });
+  markBest(rows, metrics.length);
   return { dataset, metrics, rows };
 }
 
@@ -147,4 +139,13 @@ export function verdicts(runs: readonly RunRecord[], metric: string): Verdict[] 
     const value = best.metrics[metric];
     return [{ dataset, run: best, value, ...(frozen ? { frozen: frozen.metrics[metric], gain: value - frozen.metrics[metric] } : {}) }];
   });
+}
+
+/** Mark the highest value of each of the `columns` columns as best (every row that reaches it). */
+function markBest(rows: { cells: Cell[] }[], columns: number): void {
+  for (let j = 0; j < columns; j++) {
+    let best = -Infinity;
+    for (const r of rows) if (r.cells[j].value !== undefined && r.cells[j].value! > best) best = r.cells[j].value!;
+    for (const r of rows) if (r.cells[j].value === best) r.cells[j].best = true;
+  }
 }
