@@ -38,11 +38,7 @@ export function metricTable(runs: readonly RunRecord[], metric: string): MetricT
     modes.map((mode) => ({
       model,
       mode,
-      cells: datasets.map((d): Cell => {
-        const run = find(model, d, mode);
-        const v = run?.status === 'finished' ? run.metrics[metric] : undefined;
-        return { value: v !== undefined && Number.isFinite(v) ? v : undefined, best: false, run };
-      }),
+      cells: datasets.map((d) => cellOf(find(model, d, mode), metric)),
     })),
   ).filter((r) => r.cells.some((c) => c.run));
   markBest(rows, datasets.length);
@@ -112,7 +108,7 @@ export function datasetTable(runs: readonly RunRecord[], dataset: string, first:
     modes.flatMap((mode) => {
       const run = rs.find((r) => r.model.name === model && r.mode.name === mode);
       if (!run) return [];
-      return [{ model, mode, cells: metrics.map((m): Cell => ({ value: run.status === 'finished' && Number.isFinite(run.metrics[m]) ? run.metrics[m] : undefined, best: false, run })) }];
+      return [{ model, mode, cells: metrics.map((m) => cellOf(run, m)) }];
     }),
   );
   markBest(rows, metrics.length);
@@ -139,6 +135,12 @@ export function verdicts(runs: readonly RunRecord[], metric: string): Verdict[] 
     const value = best.metrics[metric];
     return [{ dataset, run: best, value, ...(frozen ? { frozen: frozen.metrics[metric], gain: value - frozen.metrics[metric] } : {}) }];
   });
+}
+
+/** A table cell: the run's metric when it finished with a finite value. */
+function cellOf(run: RunRecord | undefined, metric: string): Cell {
+  const v = run?.status === 'finished' ? run.metrics[metric] : undefined;
+  return { value: v !== undefined && Number.isFinite(v) ? v : undefined, best: false, run };
 }
 
 /** Mark the highest value of each of the `columns` columns as best (every row that reaches it). */
