@@ -72,17 +72,25 @@ const LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '080
 /** True when an error means the server or the connection went away, not that a statement failed. */
 export function isConnectionLoss(e: unknown): boolean {
   const err = e as { code?: string; message?: string } | undefined;
-  return !!err && ((!!err.code && LOST.has(err.code)) || /Connection terminated|connection (is )?(closed|lost)|terminating connection|the database system is (starting up|shutting down)|not queryable/i.test(err.message ?? ''));
+  return !!err && ((!!err.code && (LOST.has(err.code) || err.code === LOST_CODE)) || /Connection terminated|connection (is )?(closed|lost)|terminating connection|the database system is (starting up|shutting down)|not queryable/i.test(err.message ?? ''));
 }
+
+/** The code of lostError's errors. */
+const LOST_CODE = 'LOOKALIKE_PG_LOST';
 
 /** Delays (ms) between the attempts of a retried statement or transaction: about 5 s in all, a fast restart's length. */
 export const RETRY_DELAYS_MS = [200, 500, 1000, 1500, 2000];
 
-/** The one-line error of a lost connection: what happened and what to do. */
+/** The one-line error of a lost connection: what happened and what to do (an error that already is one is returned as it is). */
 export function lostError(e: unknown, what: string): Error {
-  const msg = String((e as Error)?.message ?? e).split('\n')[0];
-  const out = new Error(`${what}: lost the connection to the Postgres server (${msg}); the server restarted or went away. Nothing of the interrupted transaction was committed; run the command again when the server is up (it resumes where it stopped)`);
-  (out as Error & { code?: string }).code = 'LOOKALIKE_PG_LOST';
+  const err = e as Error & { code?: string; commitUnknown?: boolean };
+  if (err?.code === LOST_CODE) return err;
+  const msg = String(err?.message ?? e).split('\n')[0];
+  const outcome = err?.commitUnknown
+    ? 'It went away during a commit, so whether that change was committed is unknown'
+    : 'Nothing of the interrupted transaction was committed';
+  const out = new Error(`${what}: lost the connection to the Postgres server (${msg}); the server restarted or went away. ${outcome}; run the command again when the server is up (it resumes where it stopped)`);
+  Object.assign(out, { code: LOST_CODE, commitUnknown: err?.commitUnknown });
   return out;
 }
 
@@ -95,8 +103,9 @@ export async function retryOnLoss<T>(what: string, fn: () => Promise<T>): Promis
     try {
       return await fn();
     } catch (e) {
-      if (!isConnectionLoss(e) || (e as { commitUnknown?: boolean }).commitUnknown) throw e;
-      if (attempt >= RETRY_DELAYS_MS.length) throw lostError(e, what);
+      if (!isConnectionLoss(e)) throw e;
+      // A commit whose outcome is unknown is never repeated as if it had been rolled back.
+      if ((e as { commitUnknown?: boolean }).commitUnknown || attempt >= RETRY_DELAYS_MS.length) throw lostError(e, what);
       await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
     }
   }
@@ -113,10 +122,18 @@ class PoolDb implements Db {
   async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
     const run = async () => (await this.pool.query(text, params)).rows as T[];
     // A read is repeated after a lost connection; a single write is not (it may have run).
-    return /^\s*(SELECT|WITH)\b/i.test(text) ? retryOnLoss(this.where, run) : run();
+    if (/^\s*(SELECT|WITH)\b/i.test(text)) return retryOnLoss(this.where, run);
+    return run().catch((e: unknown) => {
+      throw isConnectionLoss(e) ? lostError(e, this.where) : e;
+    });
   }
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw isConnectionLoss(e) ? lostError(e, this.where) : e;
+    }
     // A checked-out client whose server goes away emits 'error' besides failing its query;
     // without a listener that event would end the process with a stack trace.
     let lost: Error | undefined;
@@ -137,7 +154,8 @@ class PoolDb implements Db {
       else if (!lost) lost = e as Error;
       // A loss during COMMIT leaves its outcome unknown: never retried as if rolled back.
       if (lost && committing) Object.assign(e as object, { commitUnknown: true });
-      throw e;
+      // Every loss leaves the store as one error that says so (retryOnLoss still repeats it).
+      throw lost ? lostError(e, this.where) : e;
     } finally {
       client.off('error', onError);
       // A broken connection is discarded, not returned to the pool.
