@@ -141,11 +141,20 @@ test('corrupt files: truncated or bit-flipped segments, duplicate or non-string 
   await assert.rejects(cs.items(['img/0002.jpg']), (e: Error) => e.message.includes(c.side) && /checksum mismatch/.test(e.message));
   await cs.close();
   assert.ok((await verifyFolder(c.loc)).problems.some((p) => p.includes(c.side) && /checksum mismatch/.test(p)));
-  // An id file changed without fixing its checksum is caught on open.
+  // An id file changed without fixing its checksums: a changed block is caught when a lookup
+  // reads it, and by verify; a changed block directory on open.
   const x = await make('idx.lkx');
   const idxFile = path.join(x.loc, x.m.segments[0].idx!.file);
-  fs.writeFileSync(idxFile, fs.readFileSync(idxFile, 'latin1').replace('img/0001', 'img/000X'), 'latin1');
-  await assert.rejects(openStore(x.loc), (e: Error) => e.message.includes(idxFile) && /checksum mismatch/.test(e.message));
+  const good = fs.readFileSync(idxFile);
+  fs.writeFileSync(idxFile, good.toString('latin1').replace('img/0001', 'img/000X'), 'latin1');
+  const xs = await openStore(x.loc);
+  await assert.rejects(xs.getVectors(['img/0001.jpg']), (e: Error) => e.message.includes(idxFile) && /checksum mismatch in block 0/.test(e.message));
+  await xs.close();
+  assert.ok((await verifyFolder(x.loc)).problems.some((p) => p.includes(idxFile) && /checksum mismatch/.test(p)));
+  const dirFlip = Buffer.from(good);
+  dirFlip[48 + 8] ^= 1; // the first block's length, in the directory
+  fs.writeFileSync(idxFile, dirFlip);
+  await assert.rejects(openStore(x.loc), (e: Error) => e.message.includes(idxFile) && /checksum mismatch in the block directory/.test(e.message));
 });
 
 test('a crash leaves only store-made files behind, which the next writer removes; other files are never touched', async () => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FolderStore } from '../../src/store/folder/store.ts';
 import { readManifest, writeManifest, type ManifestV2 } from '../../src/store/folder/manifest.ts';
-import { encodeIds, FileIds } from '../../src/store/folder/id-list.ts';
+import { decodeIds, encodeIds, openIdFile } from '../../src/store/folder/id-list.ts';
 import { writeBulk } from '../../src/store/folder/bulk.ts';
 import { AnnGraph, readAnnManifest } from '../../src/store/ann.ts';
 import { ANN_AUTO_MIN, annCosts, chooseAnn } from '../../src/store/ann-mode.ts';
@@ -75,11 +75,29 @@ test('every segment gets a binary id file covered by the manifest; lookups, scan
   for (const sg of m.segments) {
     assert.ok(sg.idx, `${sg.npy.file} has an id file`);
     const ids = JSON.parse(fs.readFileSync(path.join(loc, sg.ids.file), 'utf8')).ids as string[];
-    const f = new FileIds(fs.readFileSync(path.join(loc, sg.idx!.file)), sg.idx!.file, sg.rows);
+    const f = decodeIds(fs.readFileSync(path.join(loc, sg.idx!.file)), sg.idx!.file, sg.rows);
     assert.deepEqual(Array.from({ length: f.length }, (_, r) => f.at(r)), ids, 'the id file holds the sidecar ids in row order');
     ids.forEach((id, r) => assert.equal(f.find(id), r));
     assert.equal(f.find('nope'), -1);
   }
+  // Blocks: every row and id through a file of 3-row blocks (first, middle, last block; ids
+  // between and around them are absent), and a first-format (v1) file still reads.
+  const many = [...ODD, ...Array.from({ length: 11 }, (_, i) => `img/${i}.jpg`)].sort();
+  const blocked = decodeIds(encodeIds(many, 'b.ids', 3), 'b.ids', many.length);
+  assert.deepEqual(Array.from({ length: many.length }, (_, r) => blocked.at(r)), many);
+  many.forEach((id, r) => assert.equal(blocked.find(id), r, id));
+  for (const absent of ['', '0', 'img/1.jpf', 'img/10.jpgx', '\u{10FFFF}']) assert.equal(blocked.find(absent), -1, absent);
+  const parts = many.map((id) => Buffer.from(id));
+  const v1 = Buffer.alloc(16 + 4 * (many.length + 1));
+  v1.write('LKXIDS01', 0, 'latin1');
+  v1.writeUInt32LE(many.length, 8);
+  v1.writeUInt32LE(1, 12);
+  parts.reduce((off, p, i) => (v1.writeUInt32LE(off, 16 + 4 * i), off + p.length), 0);
+  v1.writeUInt32LE(parts.reduce((a, p) => a + p.length, 0), 16 + 4 * many.length);
+  const v1file = path.join(tmpDir(), 'v1.ids');
+  fs.writeFileSync(v1file, Buffer.concat([v1, ...parts]));
+  const old = openIdFile(v1file, { bytes: fs.statSync(v1file).size }, many.length, () => fs.readFileSync(v1file));
+  many.forEach((id, r) => (assert.equal(old.at(r), id), assert.equal(old.find(id), r)));
   await check(loc, live);
   // A damaged id file is a one-line error naming it.
   const idx = path.join(loc, m.segments[0].idx!.file);

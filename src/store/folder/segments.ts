@@ -11,7 +11,7 @@ import type { Fields } from '../../data/field-types.ts';
 import { npyHeader, parseNpyHeader } from '../../util/npy.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import { segIds, segJson, segNpy } from './names.ts';
-import { encodeIds, FileIds, MemIds, type IdList } from './id-list.ts';
+import { encodeIds, MemIds, openIdFile, type IdList } from './id-list.ts';
 import type { FileRef, SegmentRef } from './manifest.ts';
 
 /**
@@ -59,6 +59,11 @@ export class Segment {
   /** Fields per row, when any item has some. */
   get fields(): (Fields | null)[] | undefined {
     return this.records().fields;
+  }
+  /** Close the segment's files (not the views made by withLive, which share them). */
+  close(): void {
+    fs.closeSync(this.fd);
+    this.ids.close?.();
   }
   /** The same segment with other live rows (a filter's pre-filter bitmap); records are shared. */
   withLive(live: Uint8Array): Segment {
@@ -197,21 +202,30 @@ export function openNpy(file: string, rows: number, dim: number, bytes?: number)
 }
 
 /**
- * Open a v2 segment: check the npy size and header, and its ids: the binary id file (checksum)
- * when the manifest lists one, else the sidecar (checksum, then every id). The rest of the
+ * Open a v2 segment: check the npy size and header, and its ids: the binary id file (size now,
+ * checksums block by block as they are read) when the manifest lists one, else the sidecar
+ * (checksum, then every id). The rest of the
  * sidecar is read on first use.
  */
 export function openSegment(dir: string, ref: SegmentRef, dim: number): Segment {
   const sideFile = path.join(dir, ref.ids.file);
   let ids: IdList;
   let side: Sidecar | undefined;
-  if (ref.idx) ids = new FileIds(readChecked(dir, ref.idx), path.join(dir, ref.idx.file), ref.rows);
+  const idx = ref.idx;
+  if (idx) ids = openIdFile(path.join(dir, idx.file), idx, ref.rows, () => readChecked(dir, idx));
   else {
     side = checkSidecar(readCheckedJson(dir, ref.ids), ref.rows, sideFile);
     ids = new MemIds(side.ids, sideFile, ref.rows);
   }
   const file = path.join(dir, ref.npy.file);
-  const { fd, offset } = openNpy(file, ref.rows, dim, ref.npy.bytes);
+  let npy: { fd: number; offset: number };
+  try {
+    npy = openNpy(file, ref.rows, dim, ref.npy.bytes);
+  } catch (e) {
+    ids.close?.();
+    throw e;
+  }
+  const { fd, offset } = npy;
   return new Segment(ref.gen, ref.rows, file, fd, offset, ids, () => checkSidecar(readCheckedJson(dir, ref.ids), ref.rows, sideFile), side);
 }
 

@@ -627,7 +627,7 @@ export class FolderStore implements VectorStore {
     try {
       writeManifest(this.dir, next);
     } catch (e) {
-      for (const sg of opened) fs.closeSync(sg.fd);
+      for (const sg of opened) sg.close();
       throw e;
     }
     this.manifest = next;
@@ -640,7 +640,7 @@ export class FolderStore implements VectorStore {
       }
       this.tombs = tombstones;
     } else {
-      for (const sg of this.segs.slice(replaceFrom)) fs.closeSync(sg.fd);
+      for (const sg of this.segs.slice(replaceFrom)) sg.close();
       this.cache.clear();
       this.quant.clear();
       this.segs = [...this.segs.slice(0, replaceFrom), ...opened];
@@ -692,7 +692,7 @@ export class FolderStore implements VectorStore {
   }
 
   private closeSegments(): void {
-    for (const s of this.segs) fs.closeSync(s.fd);
+    for (const s of this.segs) s.close();
     this.segs = [];
     this.cache.clear();
     this.quant.clear();

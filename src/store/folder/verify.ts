@@ -11,7 +11,7 @@ import { readManifest } from './manifest.ts';
 import { FolderStore } from './store.ts';
 import { MANIFEST } from './names.ts';
 import { checkSidecar, readChecked, readCheckedJson } from './segments.ts';
-import { FileIds, MemIds } from './id-list.ts';
+import { decodeIds, MemIds } from './id-list.ts';
 import { verifyAnnFiles } from '../ann.ts';
 
 /** The outcome of a verification: problems (one line each, naming the file) and what was checked. */
@@ -122,7 +122,7 @@ export async function verifyFolder(location: string): Promise<VerifyReport> {
       new MemIds(side.ids, sideFile, seg.rows);
       if (seg.idx) {
         const idxFile = path.join(dir, seg.idx.file);
-        const f = new FileIds(readChecked(dir, seg.idx), idxFile, seg.rows);
+        const f = decodeIds(readChecked(dir, seg.idx), idxFile, seg.rows);
         report.files++;
         const r = side.ids.findIndex((id, i) => f.at(i) !== id);
         if (r >= 0) report.problems.push(`${idxFile}: row ${r} holds "${f.at(r)}", the sidecar ${seg.ids.file} says "${side.ids[r]}": the index is inconsistent`);
