@@ -6,6 +6,7 @@
  *
  *   "LKXANNK1" | u32 count | u32 0 | f64 next | f64 keys[count] | u32 hashes[count] | u32 offsets[count + 1] | blob
  */
+import fs from 'node:fs';
 
 const MAGIC = 'LKXANNK1';
 const HEAD = 24;
@@ -35,52 +36,112 @@ export function encodeKeys(next: number, entries: { key: number; id: string; has
   return buf;
 }
 
-/** A decoded key file: key -> id by binary search, and every entry for a graph opened to be changed. */
+/** A key file's bytes: held in memory, or read in place with positioned reads. */
+interface KeyBytes {
+  readonly length: number;
+  f64(at: number): number;
+  u32(at: number): number;
+  text(from: number, to: number, encoding?: BufferEncoding): string;
+  close(): void;
+}
+
+function memoryBytes(buf: Buffer): KeyBytes {
+  return {
+    length: buf.length,
+    f64: (at) => buf.readDoubleLE(at),
+    u32: (at) => buf.readUInt32LE(at),
+    text: (from, to, encoding = 'utf8') => buf.toString(encoding, from, to),
+    close: () => {},
+  };
+}
+
+function fileBytes(file: string, fd: number): KeyBytes {
+  const length = fs.fstatSync(fd).size;
+  const b = Buffer.alloc(8);
+  const read = (at: number, n: number, into: Buffer) => {
+    const got = fs.readSync(fd, into, 0, n, at);
+    if (got !== n) throw new Error(`${file}: ends at byte ${at + got}, before the ${n} bytes at ${at}; delete ann.json to rebuild the graph`);
+    return into;
+  };
+  return {
+    length,
+    f64: (at) => read(at, 8, b).readDoubleLE(0),
+    u32: (at) => read(at, 4, b).readUInt32LE(0),
+    text: (from, to, encoding = 'utf8') => read(from, to - from, Buffer.alloc(to - from)).toString(encoding),
+    close: () => fs.closeSync(fd),
+  };
+}
+
+/**
+ * A key file: key -> id by binary search, and every entry for a graph opened to be changed.
+ * Read from memory (`fromBuffer`) or in place (`fromFile`: a one-shot search reads about 20
+ * keys and one id per candidate, not the 34 MB of a 1M-item file).
+ */
 export class KeyTable {
   readonly count: number;
   readonly next: number;
-  private keys: Float64Array;
-  private hashes: Uint32Array;
-  private offsets: Uint32Array;
+  private bytes: KeyBytes;
   private base: number;
-  private buf: Buffer;
 
-  constructor(buf: Buffer, file: string) {
-    if (buf.length < HEAD || buf.toString('latin1', 0, 8) !== MAGIC) throw new Error(`${file}: not a lookalike ANN key file (bad magic)`);
-    // Typed views need aligned offsets; copy a buffer that does not start on an 8-byte boundary.
-    if (buf.byteOffset % 8) buf = Buffer.from(buf);
-    this.buf = buf;
-    const n = (this.count = buf.readUInt32LE(8));
-    this.next = buf.readDoubleLE(16);
+  private constructor(bytes: KeyBytes, file: string) {
+    this.bytes = bytes;
+    if (bytes.length < HEAD || bytes.text(0, 8, 'latin1') !== MAGIC) throw new Error(`${file}: not a lookalike ANN key file (bad magic)`);
+    const n = (this.count = bytes.u32(8));
+    this.next = bytes.f64(16);
     const end = HEAD + 16 * n + 4;
-    if (buf.length < end) throw new Error(`${file}: truncated (${buf.length} bytes for ${n} keys)`);
-    this.keys = new Float64Array(buf.buffer, buf.byteOffset + HEAD, n);
-    this.hashes = new Uint32Array(buf.buffer, buf.byteOffset + HEAD + 8 * n, n);
-    this.offsets = new Uint32Array(buf.buffer, buf.byteOffset + HEAD + 12 * n, n + 1);
+    if (bytes.length < end) throw new Error(`${file}: truncated (${bytes.length} bytes for ${n} keys)`);
     this.base = end;
-    if (this.base + this.offsets[n] !== buf.length) throw new Error(`${file}: ${buf.length} bytes, the offsets table says ${this.base + this.offsets[n]}`);
+    const blob = bytes.u32(HEAD + 12 * n + 4 * n);
+    if (this.base + blob !== bytes.length) throw new Error(`${file}: ${bytes.length} bytes, the offsets table says ${this.base + blob}`);
+  }
+
+  /** A key file held in memory. */
+  static fromBuffer(buf: Buffer, file: string): KeyTable {
+    return new KeyTable(memoryBytes(buf), file);
+  }
+
+  /** A key file read in place (close() releases it). */
+  static fromFile(file: string): KeyTable {
+    const fd = fs.openSync(file, 'r');
+    try {
+      return new KeyTable(fileBytes(file, fd), file);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Size of the key file in bytes. */
+  get bytesLength(): number {
+    return this.bytes.length;
   }
 
   /** The id of usearch key `key`, or undefined. */
   idOf(key: number): string | undefined {
-    const k = this.keys;
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (k[mid] === key) return this.idAt(mid);
-      if (k[mid] < key) lo = mid + 1;
+      const k = this.bytes.f64(HEAD + 8 * mid);
+      if (k === key) return this.idAt(mid);
+      if (k < key) lo = mid + 1;
       else hi = mid - 1;
     }
     return undefined;
   }
 
   private idAt(i: number): string {
-    return this.buf.toString('utf8', this.base + this.offsets[i], this.base + this.offsets[i + 1]);
+    const o = HEAD + 12 * this.count + 4 * i;
+    return this.bytes.text(this.base + this.bytes.u32(o), this.base + this.bytes.u32(o + 4));
   }
 
   /** Every entry (to rebuild the maps of a graph that will be changed). */
   *entries(): IterableIterator<{ key: number; id: string; hash: number }> {
-    for (let i = 0; i < this.count; i++) yield { key: this.keys[i], id: this.idAt(i), hash: this.hashes[i] };
+    for (let i = 0; i < this.count; i++) yield { key: this.bytes.f64(HEAD + 8 * i), id: this.idAt(i), hash: this.bytes.u32(HEAD + 8 * this.count + 4 * i) };
+  }
+
+  /** Release the file of a table read in place. */
+  close(): void {
+    this.bytes.close();
   }
 }

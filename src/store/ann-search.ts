@@ -164,12 +164,20 @@ export async function getAnn(dir: string, source: AnnSource, covers: string, opt
       dirty.delete(dir);
     }
   }
-  cache.set(dir, g);
+  keep(dir, g);
   return g;
+}
+
+/** Hold `g` as the graph of `dir`, closing the files of the one it replaces. */
+function keep(dir: string, g: AnnGraph): void {
+  const old = cache.get(dir);
+  if (old && old !== g) old.close();
+  cache.set(dir, g);
 }
 
 /** Forget cached graphs (tests; a process that replaced a store folder). */
 export function clearAnnCache(): void {
+  for (const g of cache.values()) g.close();
   cache.clear();
 }
 
@@ -235,9 +243,10 @@ export function heldAnn(dir: string): AnnGraph | undefined {
 }
 
 /**
- * The graph of `dir` this process holds, else the saved one, memory-mapped (usearch view: only
- * the pages a search visits are read; its size is checked, its sha256 by `lookalike verify`),
- * not refreshed; else undefined. `view` false loads it instead (a writer that will change it).
+ * The graph of `dir` this process holds, else the saved one, read in place (AnnGraph.open view:
+ * only the nodes a search visits are read; its size is checked, its sha256 by `lookalike
+ * verify`), not refreshed; else undefined. `view` false loads it instead (a writer that will
+ * change it, or a long-lived reader).
  */
 export function peekAnn(dir: string, view = true): AnnGraph | undefined {
   let g = cache.get(dir);
@@ -248,7 +257,7 @@ export function peekAnn(dir: string, view = true): AnnGraph | undefined {
   } catch {
     return undefined; // damaged: the full path (getAnn) reports it and rebuilds
   }
-  if (g) cache.set(dir, g);
+  if (g) keep(dir, g);
   return g;
 }
 
@@ -262,6 +271,7 @@ export function annApply(dir: string, before: string, after: string, upsert: Sto
   const g = cache.get(dir);
   if (!g) return;
   if (g.covers !== before || g.readOnly) {
+    g.close();
     cache.delete(dir);
     return;
   }

@@ -9,8 +9,9 @@
  *                         and a hash of each item's float vector (to find items whose vector
  *                         changed); graphs saved before it have `ann-<seq>.keys.json` instead
  *
- * Reading maps the graph (usearch view) and searches the key map in place, so a one-shot search
- * touches only the graph pages it visits; a graph that will be changed is loaded instead.
+ * A one-shot reader searches the graph and the key map in place (src/store/ann-file.ts): it reads
+ * only the nodes and vectors its walk visits. A call with many queries maps the graph through
+ * usearch (view) instead; a graph that will be changed, or searched for long, is loaded.
  *
  * Why usearch: a maintained HNSW library with Node bindings and prebuilt binaries, incremental
  * add/remove, f16/i8 storage, save/load/view (memory map). Keys are usearch keys that this
@@ -31,8 +32,9 @@ import type { Index as UIndex, MetricKind, ScalarKind } from 'usearch';
 import { readJsonObject } from '../util/json.ts';
 import { writeFileAtomic, crashPoint } from '../util/atomic.ts';
 import { config } from '../util/config.ts';
-import type { AnnDtype } from './ann-mode.ts';
+import { readInPlace, type AnnDtype } from './ann-mode.ts';
 import { encodeKeys, KeyTable } from './ann-keys.ts';
+import { GraphFile } from './ann-file.ts';
 import type { VectorBlock } from './types.ts';
 import { processAlive } from '../util/temp.ts';
 
@@ -163,28 +165,32 @@ export class AnnGraph {
   readonly params: AnnParams;
   /** The store state the graph reflects (set by refreshAnn / save). */
   covers = '';
-  /** True when opened as a memory map (view): searchable, not modifiable. */
+  /** True when opened to be read in place (view): searchable, not modifiable. */
   readonly readOnly: boolean;
   /** Sequence number of the last save (0 = never saved). */
   seq = 0;
-  private index: UIndex;
-  /** The key map of a mapped (read-only) graph, searched in place. */
+  /** The usearch index: loaded or created, or, for a graph read in place, mapped on the first call with many queries. */
+  private index?: UIndex;
+  /** A graph read in place: its file, searched without usearch. */
+  private file?: GraphFile;
+  /** The key map of a graph read in place, searched in place. */
   private table?: KeyTable;
   private keyOf = new Map<string, number>();
   private idOf = new Map<number, string>();
   private hashOf = new Map<string, number>();
   private next = 1;
 
-  private constructor(dim: number, params: AnnParams, index: UIndex, readOnly: boolean) {
+  private constructor(dim: number, params: AnnParams, index: UIndex | undefined, file: GraphFile | undefined) {
     this.dim = dim;
     this.params = params;
     this.index = index;
-    this.readOnly = readOnly;
+    this.file = file;
+    this.readOnly = !!file;
   }
 
   /** An empty graph. */
   static create(dim: number, params: AnnParams = ANN_DEFAULTS): AnnGraph {
-    return new AnnGraph(dim, params, newIndex(dim, params), false);
+    return new AnnGraph(dim, params, newIndex(dim, params), undefined);
   }
 
   /** Number of items in the graph. */
@@ -217,7 +223,7 @@ export class AnnGraph {
       this.idOf.set(key, ids[i]);
       this.hashOf.set(ids[i], vectorHash(vectors.subarray(i * this.dim, (i + 1) * this.dim)));
     }
-    this.index.add(keys, vectors, annThreads());
+    this.index!.add(keys, vectors, annThreads());
   }
 
   /** Remove items by id (unknown ids are ignored). */
@@ -232,32 +238,53 @@ export class AnnGraph {
       this.idOf.delete(key);
       this.hashOf.delete(id);
     }
-    if (keys.length) this.index.remove(BigUint64Array.from(keys));
+    if (keys.length) this.index!.remove(BigUint64Array.from(keys));
   }
 
   /**
    * The `wanted` approximate nearest ids of each query (row-major), best first. `wanted` is also
-   * the search depth (HNSW ef) usearch uses.
+   * the search depth (HNSW ef). A graph read in place walks its file while readInPlace says that
+   * is cheaper than mapping it through usearch, which it does otherwise (and keeps).
    */
   candidates(queries: Float32Array, wanted: number): string[][] {
     const nq = queries.length / this.dim;
-    const w = Math.min(wanted, this.index.size());
+    const w = Math.min(wanted, this.size);
     if (nq === 0) return [];
     if (w < 1) return Array.from({ length: nq }, () => []);
+    const idOf = (key: number) => (this.table ? this.table.idOf(key) : this.idOf.get(key));
+    const named = (keys: Iterable<number>) => [...keys].map(idOf).filter((id): id is string => id !== undefined);
+    const file = this.file;
+    if (file && !this.index && readInPlace(nq, this.size, this.dim)) {
+      return Array.from({ length: nq }, (_, q) => named(file.search(queries.subarray(q * this.dim, (q + 1) * this.dim), w)));
+    }
     // One query at a time returns Matches; several return BatchMatches (same fields plus counts).
-    const r = this.index.search(queries, w, annThreads()) as unknown as { keys: BigUint64Array; counts?: BigUint64Array };
+    const r = this.native().search(queries, w, annThreads()) as unknown as { keys: BigUint64Array; counts?: BigUint64Array };
     const out: string[][] = [];
     for (let q = 0; q < nq; q++) {
       const n = r.counts ? Number(r.counts[q]) : r.keys.length;
-      const row: string[] = [];
-      for (let j = 0; j < n; j++) {
-        const key = Number(r.keys[q * w + j]);
-        const id = this.table ? this.table.idOf(key) : this.idOf.get(key);
-        if (id !== undefined) row.push(id);
-      }
-      out.push(row);
+      out.push(named(Array.from(r.keys.subarray(q * w, q * w + n), Number)));
     }
     return out;
+  }
+
+  /** The usearch index; a graph read in place is mapped (usearch view) on first use. */
+  private native(): UIndex {
+    if (this.index) return this.index;
+    const file = this.file!.file;
+    const index = newIndex(this.dim, this.params);
+    try {
+      index.view(file);
+    } catch (e) {
+      throw new Error(`${file}: usearch could not map it (${(e as Error).message})`);
+    }
+    if (index.size() !== this.size) throw new Error(`${file}: graph holds ${index.size()} items, ann.json says ${this.size}`);
+    return (this.index = index);
+  }
+
+  /** Release the files of a graph read in place (a graph that is no longer used). */
+  close(): void {
+    this.file?.close();
+    this.table?.close();
   }
 
   /**
@@ -273,7 +300,7 @@ export class AnnGraph {
     const graph = `${stem}.usearch`;
     const keysName = `${stem}.keys`;
     const tmp = path.join(dir, `${graph}.tmp`);
-    this.index.save(tmp);
+    this.index!.save(tmp);
     fsyncFile(tmp);
     crashPoint('ann:graph');
     fs.renameSync(tmp, path.join(dir, graph));
@@ -321,9 +348,10 @@ export class AnnGraph {
   }
 
   /**
-   * Open the graph saved in `dir`, or undefined when there is none. `view` memory-maps it
-   * (searchable, read-only); otherwise it is loaded into memory (modifiable). A graph whose
-   * size or checksum does not match ann.json is an error naming the file.
+   * Open the graph saved in `dir`, or undefined when there is none. `view` reads it in place
+   * (searchable, read-only: headers and level table now, nodes as searches visit them);
+   * otherwise it is loaded into memory (modifiable). A graph whose size or checksum does not
+   * match ann.json is an error naming the file.
    */
   static open(dir: string, opts: { view?: boolean; verify?: 'full' | 'size' } = {}): AnnGraph | undefined {
     const m = readAnnManifest(dir);
@@ -336,41 +364,71 @@ export class AnnGraph {
       throw new Error(`${gfile}: checksum differs from ann.json; the graph is damaged (delete ann.json to rebuild it)`);
     }
     const keysFile = path.join(dir, m.keys);
-    const keys = readKeys(keysFile, m, (opts.verify ?? 'full') === 'full');
+    const full = (opts.verify ?? 'full') === 'full';
     const params: AnnParams = { dtype: m.dtype, connectivity: m.connectivity, expansionAdd: m.expansionAdd };
-    const index = newIndex(m.dim, params);
-    try {
-      if (opts.view) index.view(gfile);
-      else index.load(gfile);
-    } catch (e) {
-      throw new Error(`${gfile}: usearch could not ${opts.view ? 'map' : 'load'} it (${(e as Error).message})`);
-    }
-    if (index.size() !== m.count) throw new Error(`${gfile}: graph holds ${index.size()} items, ann.json says ${m.count}`);
-    const g = new AnnGraph(m.dim, params, index, !!opts.view);
-    // A mapped graph searches the key file in place; one that will be changed gets its maps.
-    if (opts.view && keys instanceof KeyTable) g.table = keys;
-    else {
+    let g: AnnGraph;
+    if (opts.view && !m.keys.endsWith('.json')) {
+      // Read in place: the graph file and the key file are searched where they lie.
+      const keys = readKeys(keysFile, m, full, true) as KeyTable;
+      let file: GraphFile;
+      try {
+        file = GraphFile.open(gfile, { dim: m.dim, dtype: m.dtype, count: m.count });
+      } catch (e) {
+        keys.close();
+        throw e;
+      }
+      g = new AnnGraph(m.dim, params, undefined, file);
+      g.table = keys;
+      g.next = keys.next;
+    } else {
+      const keys = readKeys(keysFile, m, full, false);
+      const index = newIndex(m.dim, params);
+      try {
+        index.load(gfile);
+      } catch (e) {
+        throw new Error(`${gfile}: usearch could not load it (${(e as Error).message})`);
+      }
+      if (index.size() !== m.count) throw new Error(`${gfile}: graph holds ${index.size()} items, ann.json says ${m.count}`);
+      g = new AnnGraph(m.dim, params, index, undefined);
+      // A graph that will be changed gets its maps.
       for (const e of keys instanceof KeyTable ? keys.entries() : legacyEntries(keys)) {
         g.keyOf.set(e.id, e.key);
         g.idOf.set(e.key, e.id);
         g.hashOf.set(e.id, e.hash);
       }
+      g.next = keys.next;
     }
-    g.next = keys.next;
     g.covers = m.covers;
     g.seq = m.seq;
     return g;
   }
 }
 
-/** The key map named by ann.json: the binary key file (size checked, and sha256 when recorded and `full`, as for the graph), or a legacy JSON one. */
-function readKeys(keysFile: string, m: AnnManifest, full: boolean): KeyTable | KeysFile {
+/**
+ * The key map named by ann.json: the binary key file (size checked, and sha256 when recorded and
+ * `full`, as for the graph; `inPlace` reads it where it lies unless `full`), or a legacy JSON one.
+ */
+function readKeys(keysFile: string, m: AnnManifest, full: boolean, inPlace: boolean): KeyTable | KeysFile {
   if (m.keys.endsWith('.json')) {
     const k = readJsonObject(keysFile) as unknown as KeysFile;
     if (!Array.isArray(k.keys) || !Array.isArray(k.ids) || k.keys.length !== k.ids.length || k.keys.length !== m.count) {
       throw new Error(`${keysFile}: key map does not match ann.json (${m.count} items)`);
     }
     return k;
+  }
+  if (inPlace && !full) {
+    let t: KeyTable;
+    try {
+      t = KeyTable.fromFile(keysFile);
+    } catch (e) {
+      throw new Error((e as NodeJS.ErrnoException).code === 'ENOENT' ? `${keysFile}: missing (ann.json names it); delete ann.json to rebuild the graph` : (e as Error).message);
+    }
+    const problem = m.keysBytes !== undefined && t.bytesLength !== m.keysBytes ? `${t.bytesLength} bytes, ann.json says ${m.keysBytes}` : t.count !== m.count ? `key map does not match ann.json (${t.count} keys, ${m.count} items)` : '';
+    if (problem) {
+      t.close();
+      throw new Error(`${keysFile}: ${problem}; delete ann.json to rebuild the graph`);
+    }
+    return t;
   }
   let buf: Buffer;
   try {
@@ -380,7 +438,7 @@ function readKeys(keysFile: string, m: AnnManifest, full: boolean): KeyTable | K
   }
   if (m.keysBytes !== undefined && buf.length !== m.keysBytes) throw new Error(`${keysFile}: ${buf.length} bytes, ann.json says ${m.keysBytes}; delete ann.json to rebuild the graph`);
   if (full && m.keysSha256 && createHash('sha256').update(buf).digest('hex') !== m.keysSha256) throw new Error(`${keysFile}: checksum differs from ann.json; delete ann.json to rebuild the graph`);
-  const t = new KeyTable(buf, keysFile);
+  const t = KeyTable.fromBuffer(buf, keysFile);
   if (t.count !== m.count) throw new Error(`${keysFile}: key map does not match ann.json (${t.count} keys, ${m.count} items)`);
   return t;
 }
@@ -405,7 +463,7 @@ export function verifyAnnFiles(dir: string): string[] {
   else if (st.size !== m.bytes) out.push(`${gfile}: ${st.size} bytes, ann.json says ${m.bytes}; delete ann.json to rebuild it`);
   else if (sha256File(gfile) !== m.sha256) out.push(`${gfile}: checksum differs from ann.json; delete ann.json to rebuild it`);
   try {
-    readKeys(path.join(dir, m.keys), m, true);
+    readKeys(path.join(dir, m.keys), m, true, false);
   } catch (e) {
     out.push((e as Error).message);
   }

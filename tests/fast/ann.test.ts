@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { AnnGraph, readAnnManifest, refreshAnn, type AnnSource } from '../../src/store/ann.ts';
 import { annSearch, candidateCount } from '../../src/store/ann-search.ts';
+import { GraphFile } from '../../src/store/ann-file.ts';
+import { readInPlace } from '../../src/store/ann-mode.ts';
 import { searchBrute } from '../../src/store/exact.ts';
 import { writeClassFolders, writeCompetition } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -312,5 +315,54 @@ test('folder store: search with ann on equals ann off; writes update the held gr
     assert.match(m.covers, /^gen\d+#1400$/);
   } finally {
     config.annLag = lag;
+  }
+});
+
+test('a saved graph read in place proposes the candidates usearch finds (every dtype, removed items); one-shot searches walk it, many queries map it; damage is named', async () => {
+  const dim = 16;
+  const n = 16000;
+  const v = clustered(n, dim, 40, 5);
+  const ids = Array.from({ length: n }, (_, i) => idOf(i));
+  const nq = 12;
+  const q = clustered(nq, dim, 40, 6, 0.5);
+  const usearch = createRequire(import.meta.url)('usearch') as typeof import('usearch');
+  for (const dtype of ['f32', 'f16', 'i8'] as const) {
+    const dir = tmpDir();
+    const g = AnnGraph.create(dim, { dtype, connectivity: 8, expansionAdd: 32 });
+    g.add(ids.slice(0, dtype === 'f32' ? n : 3000), v.subarray(0, (dtype === 'f32' ? n : 3000) * dim));
+    g.remove(ids.slice(0, 200)); // removed members stay in the graph, marked with usearch's free key
+    const m = g.save(dir, 'gen-1');
+    const file = GraphFile.open(path.join(dir, m.graph), { dim, dtype, count: m.count });
+    const native = new usearch.Index({ dimensions: dim, metric: 'cos' as never, quantization: dtype as never, connectivity: 8, expansion_add: 32, expansion_search: 1, multi: false });
+    native.load(path.join(dir, m.graph));
+    let same = 0;
+    for (let i = 0; i < nq; i++) {
+      const query = q.subarray(i * dim, (i + 1) * dim);
+      const mine = file.search(query, 30);
+      const theirs = Array.from((native.search(query, 30, 1) as unknown as { keys: BigUint64Array }).keys, Number);
+      assert.equal(mine.length, 30);
+      assert.ok(mine.every((k) => k > 200), `${dtype}: no removed member is proposed`);
+      if (dtype === 'f32') assert.deepEqual(mine, theirs, 'the same walk over the same graph');
+      same += mine.filter((k) => theirs.includes(k)).length;
+    }
+    assert.ok(same / (nq * 30) >= 0.9, `${dtype}: ${same} of ${nq * 30} candidates shared with usearch`);
+    file.close();
+    if (dtype !== 'f32') continue;
+    // Through AnnGraph: one query walks the file in place (no usearch index until a call has many).
+    assert.ok(readInPlace(1, m.count, dim) && !readInPlace(nq, m.count, dim) && readInPlace(50, 1e6, 512) && !readInPlace(100, 1e6, 512) && !readInPlace(1, 2000, dim));
+    const viewed = AnnGraph.open(dir, { view: true, verify: 'size' })!;
+    const one = viewed.candidates(q.subarray(0, dim), 20)[0];
+    const many = viewed.candidates(q, 20);
+    assert.deepEqual(many[0], one, 'a call with many queries (usearch view) proposes the same for the first');
+    viewed.close();
+    // Damage: a truncated graph, a node level out of range.
+    const gfile = path.join(dir, m.graph);
+    const good = fs.readFileSync(gfile);
+    fs.writeFileSync(gfile, good.subarray(0, good.length - 7));
+    assert.throws(() => GraphFile.open(gfile, { dim, dtype, count: m.count }), /\.usearch: \d+ bytes, its \d+ nodes need \d+; the graph is damaged \(delete ann\.json to rebuild it\)/);
+    const bad = Buffer.from(good);
+    bad.writeInt16LE(99, 8 + n * dim * 4 + 64 + 40 + 2 * 5);
+    fs.writeFileSync(gfile, bad);
+    assert.throws(() => GraphFile.open(gfile, { dim, dtype, count: m.count }), /a node level is outside 0-\d+; the graph is damaged/);
   }
 });
