@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { FolderStore } from '../../src/store/folder/store.ts';
 import { readManifest, writeManifest, type ManifestV2 } from '../../src/store/folder/manifest.ts';
-import { decodeIds, encodeIds, openIdFile } from '../../src/store/folder/id-list.ts';
+import { decodeIds, encodeIds } from '../../src/store/folder/id-list.ts';
 import { writeBulk } from '../../src/store/folder/bulk.ts';
 import { AnnGraph, readAnnManifest } from '../../src/store/ann.ts';
 import { ANN_AUTO_MIN, annCosts, chooseAnn } from '../../src/store/ann-mode.ts';
@@ -81,23 +82,12 @@ test('every segment gets a binary id file covered by the manifest; lookups, scan
     assert.equal(f.find('nope'), -1);
   }
   // Blocks: every row and id through a file of 3-row blocks (first, middle, last block; ids
-  // between and around them are absent), and a first-format (v1) file still reads.
+  // between and around them are absent).
   const many = [...ODD, ...Array.from({ length: 11 }, (_, i) => `img/${i}.jpg`)].sort();
   const blocked = decodeIds(encodeIds(many, 'b.ids', 3), 'b.ids', many.length);
   assert.deepEqual(Array.from({ length: many.length }, (_, r) => blocked.at(r)), many);
   many.forEach((id, r) => assert.equal(blocked.find(id), r, id));
   for (const absent of ['', '0', 'img/1.jpf', 'img/10.jpgx', '\u{10FFFF}']) assert.equal(blocked.find(absent), -1, absent);
-  const parts = many.map((id) => Buffer.from(id));
-  const v1 = Buffer.alloc(16 + 4 * (many.length + 1));
-  v1.write('LKXIDS01', 0, 'latin1');
-  v1.writeUInt32LE(many.length, 8);
-  v1.writeUInt32LE(1, 12);
-  parts.reduce((off, p, i) => (v1.writeUInt32LE(off, 16 + 4 * i), off + p.length), 0);
-  v1.writeUInt32LE(parts.reduce((a, p) => a + p.length, 0), 16 + 4 * many.length);
-  const v1file = path.join(tmpDir(), 'v1.ids');
-  fs.writeFileSync(v1file, Buffer.concat([v1, ...parts]));
-  const old = openIdFile(v1file, { bytes: fs.statSync(v1file).size }, many.length, () => fs.readFileSync(v1file));
-  many.forEach((id, r) => (assert.equal(old.at(r), id), assert.equal(old.find(id), r)));
   await check(loc, live);
   // A damaged id file is a one-line error naming it.
   const idx = path.join(loc, m.segments[0].idx!.file);
@@ -219,4 +209,40 @@ test('a store searched again keeps its rows in memory within config.cacheMb; a o
   } finally {
     config.cacheMb = saved;
   }
+});
+
+test('an index whose id file is of the first format (LKXIDS01) opens and searches as before; a full compaction rewrites it in blocks', async () => {
+  const loc = path.join(tmpDir(), 'v1.lkx');
+  const s = await FolderStore.open(loc, { write: true, create: contractMeta(dim) });
+  const v = unitVectors(30, dim, 4);
+  await s.write({ upsert: itemsOf(v, dim) });
+  await s.close();
+  const m = readManifest(loc) as ManifestV2;
+  const sg = m.segments[0];
+  const ids = JSON.parse(fs.readFileSync(path.join(loc, sg.ids.file), 'utf8')).ids as string[];
+  const parts = ids.map((id) => Buffer.from(id));
+  const head = Buffer.alloc(16 + 4 * (ids.length + 1));
+  head.write('LKXIDS01', 0, 'latin1');
+  head.writeUInt32LE(ids.length, 8);
+  head.writeUInt32LE(1, 12);
+  let off = 0;
+  parts.forEach((p, i) => (head.writeUInt32LE(off, 16 + 4 * i), (off += p.length)));
+  head.writeUInt32LE(off, 16 + 4 * ids.length);
+  const v1 = Buffer.concat([head, ...parts]);
+  fs.writeFileSync(path.join(loc, sg.idx!.file), v1);
+  sg.idx = { ...sg.idx!, bytes: v1.length, sha256: createHash('sha256').update(v1).digest('hex') };
+  writeManifest(loc, m);
+  const r = await FolderStore.open(loc);
+  assert.deepEqual(await r.ids(), ids);
+  const [hits] = await r.search(v.subarray(7 * dim, 8 * dim), { k: 1 });
+  assert.equal(hits[0].id, ids[7]);
+  await r.close();
+  const w = await FolderStore.open(loc, { write: true });
+  assert.ok(await w.compact(true), 'a full compaction rewrites the lone segment');
+  await w.close();
+  const after = readManifest(loc) as ManifestV2;
+  assert.equal(fs.readFileSync(path.join(loc, after.segments[0].idx!.file)).toString('latin1', 0, 8), 'LKXIDS02');
+  const again = await FolderStore.open(loc);
+  assert.deepEqual(await again.ids(), ids);
+  await again.close();
 });

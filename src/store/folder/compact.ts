@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SegmentWriter, readRows, type Segment, type Sidecar } from './segments.ts';
+import { FileIds } from './id-list.ts';
 import { readManifest, type FileRef, type SegmentRef } from './manifest.ts';
 import type { FileRecord } from '../types.ts';
 
@@ -31,7 +32,8 @@ export function mergeFrom(segs: Segment[], force = false): number {
   if (segs.length === 0) return -1;
   const total = segs.reduce((a, s) => a + s.rows, 0);
   const live = segs.reduce((a, s) => a + liveRows(s), 0);
-  if (force) return segs.length === 1 && live === total ? -1 : 0;
+  // A full compaction also rewrites a lone segment whose id file is of the first format (read whole at every open).
+  if (force) return segs.length === 1 && live === total && !(segs[0].ids instanceof FileIds) ? -1 : 0;
   if (total > 0 && (total - live) / total > DEAD_SHARE) return 0;
   if (segs.length <= MAX_SEGMENTS) return -1;
   // The newest run in which each segment is no larger than all newer ones together.
