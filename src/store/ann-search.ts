@@ -142,7 +142,7 @@ export interface GetAnnOptions {
  */
 export async function getAnn(dir: string, source: AnnSource, covers: string, opts: GetAnnOptions = {}): Promise<AnnGraph> {
   let g = cache.get(dir);
-  // A mapped graph cannot be changed: one that must be brought up to date is loaded instead.
+  // A graph read in place cannot be changed: one that must be brought up to date is loaded instead.
   if (g?.readOnly && g.covers !== covers) g = undefined;
   if (!g) {
     try {

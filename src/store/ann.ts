@@ -211,7 +211,7 @@ export class AnnGraph {
 
   /** Add items (row-major vectors); an id already present is replaced. */
   add(ids: string[], vectors: Float32Array): void {
-    if (this.readOnly) throw new Error('ANN graph was opened read-only (memory-mapped); open it writable to change it');
+    if (this.readOnly) throw new Error('ANN graph was opened read-only (read in place); open it writable to change it');
     if (vectors.length !== ids.length * this.dim) throw new Error(`ANN add: ${ids.length} ids but ${vectors.length / this.dim} vectors`);
     if (!ids.length) return;
     this.remove(ids.filter((id) => this.keyOf.has(id)));
@@ -228,7 +228,7 @@ export class AnnGraph {
 
   /** Remove items by id (unknown ids are ignored). */
   remove(ids: string[]): void {
-    if (this.readOnly) throw new Error('ANN graph was opened read-only (memory-mapped); open it writable to change it');
+    if (this.readOnly) throw new Error('ANN graph was opened read-only (read in place); open it writable to change it');
     const keys: bigint[] = [];
     for (const id of ids) {
       const key = this.keyOf.get(id);
