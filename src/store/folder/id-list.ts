@@ -28,8 +28,6 @@ const SUM = 16;
 const SORTED = 1;
 /** Rows per block: a lookup reads one block (about 13 KB for 20-byte ids). */
 export const ID_BLOCK_ROWS = 512;
-/** Blocks a reader keeps decoded (least recently read dropped first). */
-const CACHED_BLOCKS = 256;
 
 /** Row -> id and id -> row of one segment. */
 export interface IdList {
@@ -194,7 +192,7 @@ export function openIdFile(file: string, ref: { bytes: number }, rows: number, r
   }
 }
 
-/** The ids of a blocked id file: the directory held, blocks read and checked on first use. */
+/** The ids of a blocked id file: the directory held, blocks read and checked on first use and kept. */
 export class BlockIds implements IdList {
   readonly length: number;
   readonly sorted = true;
@@ -267,7 +265,7 @@ export class BlockIds implements IdList {
     const buf = this.bytes.read(this.starts[b], this.sizes[b]);
     if (!sum(buf).equals(this.sums[b])) throw new Error(`${this.file}: checksum mismatch in block ${b} (rows ${b * this.blockRows}-${Math.min(this.length, (b + 1) * this.blockRows) - 1}): the file is corrupt`);
     s = new IdSlice(buf, 0, Math.min(this.blockRows, this.length - b * this.blockRows), this.file);
-    if (this.cache.size >= CACHED_BLOCKS) this.cache.delete(this.cache.keys().next().value!);
+    // Kept for the life of the reader: at most the file's size, what a first-format file holds whole.
     this.cache.set(b, s);
     return s;
   }
