@@ -39,59 +39,58 @@ export function encodeKeys(next: number, entries: { key: number; id: string; has
 /** A key file's bytes: held in memory, or read in place with positioned reads. */
 interface KeyBytes {
   readonly length: number;
-  f64(at: number): number;
-  u32(at: number): number;
-  text(from: number, to: number, encoding?: BufferEncoding): string;
+  read(at: number, len: number): Buffer;
   close(): void;
 }
 
 function memoryBytes(buf: Buffer): KeyBytes {
-  return {
-    length: buf.length,
-    f64: (at) => buf.readDoubleLE(at),
-    u32: (at) => buf.readUInt32LE(at),
-    text: (from, to, encoding = 'utf8') => buf.toString(encoding, from, to),
-    close: () => {},
-  };
+  return { length: buf.length, read: (at, len) => buf.subarray(at, at + len), close: () => {} };
 }
 
 function fileBytes(file: string, fd: number): KeyBytes {
-  const length = fs.fstatSync(fd).size;
-  const b = Buffer.alloc(8);
-  const read = (at: number, n: number, into: Buffer) => {
-    const got = fs.readSync(fd, into, 0, n, at);
-    if (got !== n) throw new Error(`${file}: ends at byte ${at + got}, before the ${n} bytes at ${at}; delete ann.json to rebuild the graph`);
-    return into;
-  };
   return {
-    length,
-    f64: (at) => read(at, 8, b).readDoubleLE(0),
-    u32: (at) => read(at, 4, b).readUInt32LE(0),
-    text: (from, to, encoding = 'utf8') => read(from, to - from, Buffer.alloc(to - from)).toString(encoding),
+    length: fs.fstatSync(fd).size,
+    read: (at, len) => {
+      const b = Buffer.alloc(len);
+      const got = fs.readSync(fd, b, 0, len, at);
+      if (got !== len) throw new Error(`${file}: ends at byte ${at + got}, before the ${len} bytes at ${at}; delete ann.json to rebuild the graph`);
+      return b;
+    },
     close: () => fs.closeSync(fd),
   };
 }
 
+/** `len` bytes at `at` as a typed array (copied when they do not start on its alignment). */
+function typed<T>(bytes: KeyBytes, at: number, n: number, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
+  let b = bytes.read(at, n * size);
+  if (b.byteOffset % size) b = Buffer.from(b);
+  return make(b.buffer as ArrayBuffer, b.byteOffset, n);
+}
+
 /**
  * A key file: key -> id by binary search, and every entry for a graph opened to be changed.
- * Read from memory (`fromBuffer`) or in place (`fromFile`: a one-shot search reads about 20
- * keys and one id per candidate, not the 34 MB of a 1M-item file).
+ * Read from memory (`fromBuffer`) or in place (`fromFile`: the keys and the offsets table are
+ * read on the first lookup, 12 bytes an item, and then one id per candidate; the vector hashes
+ * and the other ids are not read).
  */
 export class KeyTable {
   readonly count: number;
   readonly next: number;
   private bytes: KeyBytes;
   private base: number;
+  private keys?: Float64Array;
+  private offsets?: Uint32Array;
 
   private constructor(bytes: KeyBytes, file: string) {
     this.bytes = bytes;
-    if (bytes.length < HEAD || bytes.text(0, 8, 'latin1') !== MAGIC) throw new Error(`${file}: not a lookalike ANN key file (bad magic)`);
-    const n = (this.count = bytes.u32(8));
-    this.next = bytes.f64(16);
+    const head = bytes.length >= HEAD ? bytes.read(0, HEAD) : undefined;
+    if (!head || head.toString('latin1', 0, 8) !== MAGIC) throw new Error(`${file}: not a lookalike ANN key file (bad magic)`);
+    const n = (this.count = head.readUInt32LE(8));
+    this.next = head.readDoubleLE(16);
     const end = HEAD + 16 * n + 4;
     if (bytes.length < end) throw new Error(`${file}: truncated (${bytes.length} bytes for ${n} keys)`);
     this.base = end;
-    const blob = bytes.u32(HEAD + 12 * n + 4 * n);
+    const blob = bytes.read(HEAD + 16 * n, 4).readUInt32LE(0);
     if (this.base + blob !== bytes.length) throw new Error(`${file}: ${bytes.length} bytes, the offsets table says ${this.base + blob}`);
   }
 
@@ -118,26 +117,35 @@ export class KeyTable {
 
   /** The id of usearch key `key`, or undefined. */
   idOf(key: number): string | undefined {
+    const k = this.tables().keys;
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const k = this.bytes.f64(HEAD + 8 * mid);
-      if (k === key) return this.idAt(mid);
-      if (k < key) lo = mid + 1;
+      if (k[mid] === key) return this.idAt(mid);
+      if (k[mid] < key) lo = mid + 1;
       else hi = mid - 1;
     }
     return undefined;
   }
 
+  private tables(): { keys: Float64Array; offsets: Uint32Array } {
+    const n = this.count;
+    this.keys ??= typed(this.bytes, HEAD, n, 8, (b, o, len) => new Float64Array(b, o, len));
+    this.offsets ??= typed(this.bytes, HEAD + 12 * n, n + 1, 4, (b, o, len) => new Uint32Array(b, o, len));
+    return { keys: this.keys, offsets: this.offsets };
+  }
+
   private idAt(i: number): string {
-    const o = HEAD + 12 * this.count + 4 * i;
-    return this.bytes.text(this.base + this.bytes.u32(o), this.base + this.bytes.u32(o + 4));
+    const o = this.tables().offsets;
+    return this.bytes.read(this.base + o[i], o[i + 1] - o[i]).toString('utf8');
   }
 
   /** Every entry (to rebuild the maps of a graph that will be changed). */
   *entries(): IterableIterator<{ key: number; id: string; hash: number }> {
-    for (let i = 0; i < this.count; i++) yield { key: this.bytes.f64(HEAD + 8 * i), id: this.idAt(i), hash: this.bytes.u32(HEAD + 8 * this.count + 4 * i) };
+    const { keys } = this.tables();
+    const hashes = typed(this.bytes, HEAD + 8 * this.count, this.count, 4, (b, o, len) => new Uint32Array(b, o, len));
+    for (let i = 0; i < this.count; i++) yield { key: keys[i], id: this.idAt(i), hash: hashes[i] };
   }
 
   /** Release the file of a table read in place. */
