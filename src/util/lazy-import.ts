@@ -1,9 +1,10 @@
 /**
- * Heavy third-party packages, loaded on first use instead of at import. Importing the library
- * (api.ts) with them static cost about 0.35 s before any command ran; a one-shot command that
- * decodes no image and runs no model (search --id, status, --version) now starts without them.
- * Each getter loads its package once, with require() (every one has a CommonJS entry), and
- * returns the same module after. Files take the package's types with `import type`.
+ * Heavy third-party packages, loaded on first use instead of at import. With them imported
+ * statically, importing the library (api.ts) took about 0.3 s longer, before any command ran; a
+ * one-shot command that decodes no image and runs no model (search --id, status) now starts
+ * without them. Each getter loads its package once, with require() (each has a CommonJS entry),
+ * and returns the same module after. Files take the package's types with `import type`.
+ * tests/fast/layers.test.ts checks that importing api.ts and cli/main.ts loads none of them.
  */
 import { createRequire } from 'node:module';
 import type Sharp from 'sharp';
@@ -15,32 +16,26 @@ import type * as Tokenizers from '@huggingface/tokenizers';
 const require = createRequire(import.meta.url);
 
 /**
- * A getter that loads package `name` on its first call and returns the same module after;
- * `init`, when given, runs once on the module before its first use (settings it needs first).
+ * A getter that runs `load` (a require() of one package, written out so that tools reading
+ * src/ see the package) on its first call and returns the same module after. Settings a package
+ * needs before any use belong in `load`, after the require().
  */
-export function lazyPackage<T>(name: string, init?: (mod: T) => void): () => T {
+export function lazyPackage<T>(load: () => T): () => T {
   let mod: T | undefined;
-  return () => {
-    if (mod === undefined) {
-      const m = require(name) as T;
-      init?.(m);
-      mod = m;
-    }
-    return mod;
-  };
+  return () => (mod ??= load());
 }
 
 /** sharp (libvips, ~150 ms to load): only commands that decode, draw or write images need it. */
-export const sharpLib = lazyPackage<typeof Sharp>('sharp');
+export const sharpLib = lazyPackage(() => require('sharp') as typeof Sharp);
 
 /** onnxruntime-node (native runtime, ~45 ms): only embedding, tuning and the exact-search kernel run a session. */
-export const ortLib = lazyPackage<typeof Ort>('onnxruntime-node');
+export const ortLib = lazyPackage(() => require('onnxruntime-node') as typeof Ort);
 
 /** yaml (~45 ms): only experiment and tune-search configs written in YAML need the parser. */
-export const yamlLib = lazyPackage<typeof Yaml>('yaml');
+export const yamlLib = lazyPackage(() => require('yaml') as typeof Yaml);
 
-/** protobufjs (~40 ms): only reading or writing ONNX graphs (heads, projections, output metadata) needs it. */
-export const protobufLib = lazyPackage<typeof Protobuf>('protobufjs');
+/** protobufjs (~40 ms): only reading or writing ONNX graphs (heads, projections, the search kernels) needs it. */
+export const protobufLib = lazyPackage(() => require('protobufjs') as typeof Protobuf);
 
-/** @huggingface/tokenizers (CommonJS build ./dist/tokenizers.cjs): only text queries tokenize. */
-export const tokenizersLib = lazyPackage<typeof Tokenizers>('@huggingface/tokenizers');
+/** @huggingface/tokenizers (its CommonJS build, ./dist/tokenizers.cjs): only text queries tokenize. */
+export const tokenizersLib = lazyPackage(() => require('@huggingface/tokenizers') as typeof Tokenizers);
