@@ -53,6 +53,8 @@ export { OptionError, isOptionError, MAX_K, MAX_EF, checkK, checkEf, checkMinSco
 export { Progress, formatSeconds } from './util/progress.ts';
 export { didYouMean } from './util/text.ts';
 export { optionalImport } from './util/optional.ts';
+/** sharp, loaded on first use (the server decodes uploads with it; a CLI command that decodes nothing never loads it). */
+export { sharpLib } from './util/lazy-import.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';

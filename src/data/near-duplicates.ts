@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { sharpLib } from '../util/lazy-import.ts';
 
 /** The edits applied to each source image (name -> sharp pipeline). */
 export const EDITS: Record<string, (img: Sharp, w: number, h: number) => Sharp> = {
@@ -22,6 +23,7 @@ export const EDITS: Record<string, (img: Sharp, w: number, h: number) => Sharp> 
  */
 export async function writeNearDuplicates(dir: string, sources: Buffer[], dupOf: number): Promise<Map<string, string>> {
   if (sources.length < dupOf) throw new Error(`writeNearDuplicates: ${sources.length} sources, ${dupOf} wanted as originals`);
+  const sharp = sharpLib();
   const truth = new Map<string, string>();
   for (let i = 0; i < sources.length; i++) {
     const src = sources[i];

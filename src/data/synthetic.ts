@@ -1,8 +1,8 @@
 /** Images drawn with sharp from SVG: labelled classes of coloured shapes, for demos and tests. */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { rng } from '../util/random.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 
 const SHAPES = ['circle', 'square', 'triangle', 'stripes'] as const;
 const COLOURS = ['#d62728', '#2ca02c', '#1f77b4', '#ff7f0e', '#9467bd', '#17becf'];
@@ -26,7 +26,7 @@ export function classSvg(c: number, seed: number, size = 64): string {
 
 /** Render one synthetic image as JPEG (or PNG) bytes. */
 export async function classImage(c: number, seed: number, size = 64, format: 'jpeg' | 'png' = 'jpeg'): Promise<Buffer> {
-  const img = sharp(Buffer.from(classSvg(c, seed, size)));
+  const img = sharpLib()(Buffer.from(classSvg(c, seed, size)));
   return format === 'png' ? img.png().toBuffer() : img.jpeg({ quality: 90 }).toBuffer();
 }
 

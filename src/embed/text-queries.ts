@@ -18,7 +18,7 @@ import { embedWithBackbone } from './pipeline.ts';
 import { scoreMatrix } from '../store/exact.ts';
 import { readCaptions } from '../data/captions-csv.ts';
 import { loadBackbone } from '../models/load.ts';
-import { ModelProto } from '../util/onnx-proto.ts';
+import { modelProto } from '../util/onnx-proto.ts';
 import { OptionError } from '../util/options.ts';
 import { HEAD_META } from '../util/head-metadata.ts';
 
@@ -39,7 +39,7 @@ export interface TextTarget {
 /** The teacher a head was distilled from (its `lookalike.distilled_from` metadata), or undefined. */
 export function distilledTeacher(headFile: string): string | undefined {
   try {
-    const m = ModelProto.decode(fs.readFileSync(headFile)) as unknown as { metadata_props?: { key?: string; value?: string }[] };
+    const m = modelProto().decode(fs.readFileSync(headFile)) as unknown as { metadata_props?: { key?: string; value?: string }[] };
     return (m.metadata_props ?? []).find((p) => p.key === HEAD_META.distilledFrom)?.value || undefined;
   } catch {
     return undefined;

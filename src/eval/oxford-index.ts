@@ -9,10 +9,10 @@ import { withStore } from '../store/open-store.ts';
 import { searchStore, type SearchMode } from '../index/search.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { openModelForIndex, closeModel } from '../models/open-model.ts';
 import type { Runtime } from '../models/runtime.ts';
 import { embedWithBackbone } from '../embed/pipeline.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 
 /** Result of an Oxford evaluation: mAP, per-query AP, and counts. */
 export interface OxfordEvalResult {
@@ -105,7 +105,7 @@ export async function embedQueryBoxes(store: VectorStore, truth: readonly Oxford
     truth.map(async (t, i) => {
       const file = path.join(meta.root!, qids[i]);
       const [x0, y0, x1, y1] = boxes.get(t.id)!;
-      const img = sharp(file);
+      const img = sharpLib()(file);
       const { width = 0, height = 0 } = await img.metadata();
       // The box in whole pixels, inside the image.
       const left = Math.max(0, Math.floor(x0));

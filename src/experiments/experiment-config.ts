@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { LOSS_NAMES } from '../tune/losses/index.ts';
 import { checkMetricNames } from '../metrics/registry.ts';
 import { normaliseKs } from '../metrics/evaluate.ts';
 import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
+import { yamlLib } from '../util/lazy-import.ts';
 import { formatRerank, parseRerank } from '../index/rerank/options.ts';
 import { parseViews } from '../models/views.ts';
 
@@ -130,6 +130,7 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   } catch (e) {
     throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  const { parse: parseYaml } = yamlLib();
   let data: unknown;
   try {
     data = parseYaml(text);

@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { describeMetric, metricDigits } from '../metrics/registry.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 import { barSpec, costSpec, curveSpec, epochSpec, renderSvg } from './charts.ts';
 import { axes, cellRuns, costs, datasetTable, deltas, verdicts, type DatasetTable, type Verdict } from './report-data.ts';
 import type { RunRecord } from './run-records.ts';
@@ -88,6 +88,7 @@ function verdictText(vs: Verdict[], metric: string): string {
 }
 
 async function thumb(file: string, size = 64): Promise<string | undefined> {
+  const sharp = sharpLib();
   try {
     const buf = await sharp(file).resize(size, size, { fit: 'cover' }).jpeg({ quality: 60 }).toBuffer();
     return `data:image/jpeg;base64,${buf.toString('base64')}`;

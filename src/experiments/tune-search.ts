@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { peakRssMb, runEnvironment } from './environment.ts';
 import { mlflowFromEnv } from './mlflow.ts';
 import { writeRun, type RunRecord } from './run-records.ts';
@@ -18,6 +17,7 @@ import { hashParts } from '../util/hash.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { OptionError, toInteger } from '../util/options.ts';
 import { HEAD_META } from '../util/head-metadata.ts';
+import { yamlLib } from '../util/lazy-import.ts';
 
 /** Options of searchHead: tuneHead's inputs and fixed options, plus the space and the trials. */
 export interface SearchHeadOptions extends Omit<TuneHeadOptions, 'head' | 'training' | 'init'> {
@@ -45,6 +45,7 @@ export function readSpace(arg: string): SearchSpace {
   if (arg === 'default') return DEFAULT_SPACE;
   let data: unknown;
   if (fs.existsSync(arg)) {
+    const { parse: parseYaml } = yamlLib();
     try {
       data = parseYaml(fs.readFileSync(arg, 'utf8'));
     } catch (e) {

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { OptionError } from '../util/options.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
 import { didYouMean } from '../util/text.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 import { galleryMap, type GalleryMap, type MapMethod } from './map.ts';
 
 /** Categorical palette (Tableau 10): the most common values get these, in order. */
@@ -120,8 +121,7 @@ ${mapSvg(map, colours, { titles: true })}</body></html>
 
 /** The map as PNG bytes (the SVG rasterised by sharp, the generator marker in its EXIF). */
 export async function mapPng(map: GalleryMap, colours: MapColours, title: string): Promise<Buffer> {
-  const { default: sharp } = await import('sharp');
-  return sharp(Buffer.from(mapSvg(map, colours, { title })))
+  return sharpLib()(Buffer.from(mapSvg(map, colours, { title })))
     .withExif({ IFD0: { Software: MAP_GENERATOR } })
     .png()
     .toBuffer();

@@ -5,11 +5,11 @@
  * the rest of the one embedding pipeline are unchanged. An image with no face decodes as it would
  * without the face crop (the whole image) and says so (`face: false`), for the caller to report.
  */
-import sharp from 'sharp';
 import { decodeRgb } from './preprocess.ts';
 import { inputSize, type ModelSpec } from './spec.ts';
 import { detectFaces, largestFace } from './face-detect.ts';
 import { eyeTargets, similarityFromPairs, warpSimilarity, type Point } from './face-align.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 
 /** Images are decoded at most this large (longest side) before detection and warping. */
 export const FACE_DECODE_MAX = 1536;
@@ -31,6 +31,7 @@ function wholeImageSpec(spec: ModelSpec): ModelSpec {
 /** Decode an image and cut the aligned crop of its largest face at the spec's input size (see the file header). */
 export async function decodeFace(input: string | Buffer, spec: ModelSpec): Promise<FaceDecode> {
   if (!spec.face) throw new Error('decodeFace: the spec has no face framing');
+  const sharp = sharpLib();
   const { data, info } = await sharp(input)
     .rotate()
     .removeAlpha()

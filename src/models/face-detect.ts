@@ -6,13 +6,13 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import sharp from 'sharp';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { createSession } from './ort.ts';
 import { readTfjsArtifacts } from './tfjs.ts';
 import { tfjsToOnnx } from './tfjs-onnx/convert.ts';
 import { findPackageDir } from './npm.ts';
 import { installCommand } from '../util/optional.ts';
+import { ortLib, sharpLib } from '../util/lazy-import.ts';
 import { anchorCentres, BLAZEFACE_FRONT, decodeFaces, type Face } from './face-anchors.ts';
 
 /** Faces scoring below this are not faces (MediaPipe's default for this model). */
@@ -56,7 +56,7 @@ export async function detectFaces(rgb: Buffer, width: number, height: number): P
   const h = Math.max(1, Math.round((height * S) / side));
   const ox = (S - w) >> 1;
   const oy = (S - h) >> 1;
-  const small = await sharp(rgb, { raw: { width, height, channels: 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+  const small = await sharpLib()(rgb, { raw: { width, height, channels: 3 } }).resize(w, h, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
   // [-1, 1] inside the image, -1 (black) in the bars.
   const x = new Float32Array(S * S * 3).fill(-1);
   for (let yy = 0; yy < h; yy++) {
@@ -69,7 +69,7 @@ export async function detectFaces(rgb: Buffer, width: number, height: number): P
     }
   }
   session ??= openDetector();
-  const out = await (await session).run({ input: new ort.Tensor('float32', x, [1, S, S, 3]) });
+  const out = await (await session).run({ input: new (ortLib().Tensor)('float32', x, [1, S, S, 3]) });
   const cat = (a: string, b: string) => {
     const p = out[a].data as Float32Array;
     const q = out[b].data as Float32Array;

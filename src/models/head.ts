@@ -1,8 +1,8 @@
 /** Tuned heads: an ONNX graph from `lookalike tune` mapping pooled embeddings [N, D] to [N, D']. */
-import * as ort from 'onnxruntime-node';
 import { createSession } from './ort.ts';
 import type { Runtime } from './runtime.ts';
 import { hashFile } from '../util/hash.ts';
+import { ortLib } from '../util/lazy-import.ts';
 
 /** A loaded head. */
 export interface Head {
@@ -27,7 +27,7 @@ export async function loadHead(file: string, runtime?: Runtime): Promise<Head> {
     inputDim,
     async apply(data, n, dim) {
       if (inputDim !== undefined && dim !== inputDim) throw new Error(`head ${file} expects ${inputDim}-d embeddings, the model gives ${dim}-d`);
-      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, [n, dim]) }, [session.outputNames[0]]);
+      const out = await session.run({ [session.inputNames[0]]: new (ortLib().Tensor)('float32', data, [n, dim]) }, [session.outputNames[0]]);
       const t = out[session.outputNames[0]];
       return { data: t.data as Float32Array, dim: t.dims[1] as number };
     },

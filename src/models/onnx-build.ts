@@ -2,7 +2,7 @@
  * A tiny ONNX graph builder on protobufjs: enough to write the exact-search kernel
  * (Gemm + TopK), tuned heads, and the test fixtures' encoders without Python.
  */
-import { ModelProto, DataType, AttrType } from '../util/onnx-proto.ts';
+import { modelProto, DataType, AttrType } from '../util/onnx-proto.ts';
 
 export type AttrValue = number | string | number[] | { float: number } | { floats: number[] };
 
@@ -104,7 +104,8 @@ export function buildModel(g: GraphDef): Uint8Array {
     },
     metadata_props: Object.entries(g.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
-  const err = ModelProto.verify(msg);
+  const type = modelProto();
+  const err = type.verify(msg);
   if (err) throw new Error(`invalid ONNX graph: ${err}`);
-  return ModelProto.encode(ModelProto.fromObject(msg)).finish();
+  return type.encode(type.fromObject(msg)).finish();
 }

@@ -2,11 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { Backbone, RawOutput, TensorInfo } from './backbone.ts';
 import { inputChannels, inputSize, type ModelSpec } from './spec.ts';
 import { resolveRuntime, type Runtime } from './runtime.ts';
 import { OptionError } from '../util/options.ts';
+import { ortLib } from '../util/lazy-import.ts';
 
 /**
  * Keep ONNX Runtime private: unless the user set ORT_DISABLE_TELEMETRY themselves, turn off its
@@ -59,7 +60,8 @@ export async function createSession(model: string | Uint8Array, what: string, ru
   disableOrtTelemetry();
   const opts = sessionOptions(runtime);
   try {
-    const s = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+    const { InferenceSession } = ortLib();
+    const s = typeof model === 'string' ? await InferenceSession.create(model, opts) : await InferenceSession.create(model, opts);
     created.set(s, opts);
     return s;
   } catch (e) {
@@ -119,7 +121,7 @@ export class OrtBackbone implements Backbone {
     const { height, width } = size;
     const c = inputChannels(this.spec);
     const dims = this.spec.layout === 'nchw' ? [n, c, height, width] : [n, height, width, c];
-    const out = await this.session.run({ [this.inputName]: new ort.Tensor('float32', pixels, dims) }, [this.outputName]);
+    const out = await this.session.run({ [this.inputName]: new (ortLib().Tensor)('float32', pixels, dims) }, [this.outputName]);
     const t = out[this.outputName];
     if (t.type !== 'float32') throw new Error(`${this.name}: output ${this.outputName} is ${t.type}, expected float32`);
     return { data: t.data as Float32Array, dims: [...t.dims], name: this.outputName };

@@ -1,10 +1,10 @@
 /** Decoding and preprocessing images with sharp into model input tensors. */
-import sharp from 'sharp';
 import type { ModelSpec, Resample } from './spec.ts';
 import type { TensorInfo } from './backbone.ts';
 import { imageInput, readInputShape } from './input-shape.ts';
 import { inputChannels, inputSize } from './spec.ts';
 import { OptionError } from '../util/options.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 import { resamplePil } from './resample.ts';
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
@@ -22,6 +22,7 @@ export function resizeTarget(spec: ModelSpec, w: number, h: number): { width: nu
  */
 export async function decodeRgb(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
   if (spec.resampler === 'pil') return decodeRgbPil(input, spec);
+  const sharp = sharpLib();
   // One libvips pipeline: the header gives the size (orientation-corrected), then rotate, resize and crop in one pass.
   const meta = await sharp(input, { limitInputPixels: false }).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no size');
@@ -173,7 +174,7 @@ export async function preprocess(input: string | Buffer, spec: ModelSpec): Promi
 
 /** decodeRgb with Pillow's resize (src/models/resample.ts), for exact parity with Hugging Face processors. */
 export async function decodeRgbPil(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharpLib()(input).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
   const target = resizeTarget(spec, info.width, info.height);
   const resized = resamplePil(data, info.width, info.height, 3, target.width, target.height, spec.resample);

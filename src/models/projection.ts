@@ -5,7 +5,7 @@
  * before training the head on the pre-projection feature gives the model's own embeddings.
  */
 import fs from 'node:fs';
-import { DataType, ModelProto } from '../util/onnx-proto.ts';
+import { DataType, modelProto } from '../util/onnx-proto.ts';
 import { halfToFloat } from './tfjs-onnx/weights.ts';
 
 /** A projection matrix: `weight` is inputDim x outputDim, row-major (the head's layout). */
@@ -63,7 +63,7 @@ function attr(n: NodeP, name: string, dflt: number): number {
  * `model`) when no bias-free MatMul/Gemm with a float weight initializer produces it.
  */
 export function readProjection(file: string, output: string, model = file): Projection {
-  const m = ModelProto.decode(fs.readFileSync(file)) as unknown as { graph: { node: NodeP[]; initializer: TensorP[] } };
+  const m = modelProto().decode(fs.readFileSync(file)) as unknown as { graph: { node: NodeP[]; initializer: TensorP[] } };
   const inits = new Map(m.graph.initializer.map((t) => [t.name, t]));
   const producer = new Map<string, NodeP>();
   for (const n of m.graph.node) for (const o of n.output) producer.set(o, n);

@@ -9,10 +9,10 @@
  * tensors. The tolerance (embedding cosine, retrieval metrics) is in docs/benchmarks.md
  * ("embed-shrink"); specs without 'pil' already get libvips' own shrink-on-load in decodeRgb.
  */
-import sharp from 'sharp';
 import type { ModelSpec } from './spec.ts';
 import { assertPixelLimit, centerCrop, decodeRgb, resizeTarget } from './preprocess.ts';
 import { resamplePil } from './resample.ts';
+import { sharpLib } from '../util/lazy-import.ts';
 
 /** The intermediate is this many times the resize target on its tighter axis (Pillow's reducing_gap idea). */
 export const SHRINK_GAP = 2;
@@ -37,6 +37,7 @@ export function shrinkTarget(spec: ModelSpec, w: number, h: number): { width: nu
  */
 export async function decodeRgbShrunk(input: string | Buffer, spec: ModelSpec): Promise<{ data: Buffer; width: number; height: number }> {
   if (spec.resampler !== 'pil') return decodeRgb(input, spec);
+  const sharp = sharpLib();
   const meta = await sharp(input, { limitInputPixels: false }).metadata();
   if (meta.format !== 'jpeg' || !meta.width || !meta.height) return decodeRgb(input, spec);
   assertPixelLimit(meta.width, meta.height);

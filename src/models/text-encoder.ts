@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type * as ort from 'onnxruntime-node';
+import type { Tokenizer } from '@huggingface/tokenizers';
 import { config } from '../util/config.ts';
+import { ortLib, tokenizersLib } from '../util/lazy-import.ts';
 import { l2normalize } from './pool.ts';
 import { createSession, describeSession } from './ort.ts';
 import type { Runtime } from './runtime.ts';
@@ -106,7 +107,7 @@ export function loadTokenizer(dir: string): { tokenizer: Tokenizer; json: Record
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   const cfg = fs.existsSync(cfgFile) ? readJsonObject(cfgFile) : {};
   try {
-    return { tokenizer: new Tokenizer(json, cfg), json, config: cfg };
+    return { tokenizer: new (tokenizersLib().Tokenizer)(json, cfg), json, config: cfg };
   } catch (e) {
     throw new Error(`${tokFile}: cannot build tokenizer: ${(e as Error).message}`);
   }
@@ -163,15 +164,16 @@ export async function loadTextEncoder(model: string, opts: { dtype?: string; dow
     output,
     async run(texts) {
       const b = tokenizeBatch(tokenizer, texts, rules);
+      const { Tensor } = ortLib();
       const feeds: Record<string, ort.Tensor> = {};
       for (const name of session.inputNames) {
-        if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', b.ids, [b.n, b.length]);
+        if (name === 'input_ids') feeds[name] = new Tensor('int64', b.ids, [b.n, b.length]);
         // SigLIP was trained without a padding mask (its processor returns input_ids only).
-        else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', family === 'siglip' ? b.mask.fill(1n) : b.mask, [b.n, b.length]);
+        else if (name === 'attention_mask') feeds[name] = new Tensor('int64', family === 'siglip' ? b.mask.fill(1n) : b.mask, [b.n, b.length]);
         else if (name === 'position_ids') {
           const pos = new BigInt64Array(b.n * b.length);
           for (let i = 0; i < pos.length; i++) pos[i] = BigInt(i % b.length);
-          feeds[name] = new ort.Tensor('int64', pos, [b.n, b.length]);
+          feeds[name] = new Tensor('int64', pos, [b.n, b.length]);
         } else throw new Error(`${file}: unsupported text input ${name}`);
       }
       const out = (await session.run(feeds, [output]))[output];

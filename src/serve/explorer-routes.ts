@@ -4,8 +4,7 @@
  * Index.duplicates); nothing here ranks or lays out on its own.
  */
 import type { FastifyInstance } from 'fastify';
-import sharp from 'sharp';
-import { toInteger, toNumber, type DedupResult } from '../api.ts';
+import { sharpLib, toInteger, toNumber, type DedupResult } from '../api.ts';
 import { HttpError, intParam } from './limits.ts';
 import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
@@ -34,6 +33,7 @@ const AS_IS: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', we
  * otherwise (never an SVG or unknown type sent raw).
  */
 async function viewable(bytes: Buffer, ctx: ExplorerContext): Promise<{ bytes: Buffer; type: string }> {
+  const sharp = sharpLib();
   let meta;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

@@ -4,7 +4,8 @@
  * token, and safe ids for uploads.
  */
 import crypto from 'node:crypto';
-import sharp from 'sharp';
+import type { Metadata } from 'sharp';
+import { sharpLib } from '../api.ts';
 import { LIMITS } from './defaults.ts';
 
 export { LIMITS };
@@ -31,10 +32,10 @@ export const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avi
 /** Check that bytes are an image of an accepted type within the pixel limit (reads the header only). */
 export async function checkImage(buf: Buffer, maxPixels = LIMITS.pixels): Promise<{ format: string; width: number; height: number }> {
   if (!buf.length) throw new HttpError(400, 'empty upload: send an image');
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  let meta: Metadata;
   try {
     // limitInputPixels: false here so an oversized header is reported by our check, not sharp's.
-    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+    meta = await sharpLib()(buf, { limitInputPixels: false }).metadata();
   } catch {
     throw new HttpError(415, 'not an image: send JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF bytes');
   }

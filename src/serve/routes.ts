@@ -7,8 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import sharp from 'sharp';
-import { checkEf, checkK, checkMinScore, FieldError, FileReadError, FilterError, isOptionError, openIndex, readRegularFile, regularStat, toInteger, toNumber, type Example, type Fields, type Hit, type Index, type ItemRecord } from '../api.ts';
+import { checkEf, checkK, checkMinScore, FieldError, FileReadError, FilterError, isOptionError, openIndex, readRegularFile, regularStat, sharpLib, toInteger, toNumber, type Example, type Fields, type Hit, type Index, type ItemRecord } from '../api.ts';
 import { boolParam, checkImage, checkItemId, checkToken, HttpError, intParam } from './limits.ts';
 import type { PixelBudget } from './pixels.ts';
 import type { Generation, LiveIndex } from './reload.ts';
@@ -429,6 +428,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     let buf = thumbs.get(key);
     if (!buf) {
       const { bytes } = await fileCheck(id, () => readRegularFile(file, { maxBytes: ctx.fileBytes, timeoutMs: ctx.readTimeoutMs }));
+      const sharp = sharpLib();
       let meta: { width?: number; height?: number };
       try {
         meta = await sharp(bytes, { limitInputPixels: false }).metadata();

@@ -11,10 +11,11 @@
  * Ties are broken by gallery order (lower row first).
  */
 import os from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { config } from '../util/config.ts';
 import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
+import { ortLib } from '../util/lazy-import.ts';
 
 /** Candidates beyond k that the kernel selects for exact re-scoring, so rounding at the k-th place cannot change the set. */
 export const RESCORE_MARGIN = 8;
@@ -97,16 +98,17 @@ export async function searchExact(gallery: Float32Array, queries: Float32Array, 
   const exclude = opts.exclude;
   const extra = exclude ? 1 : 0;
   const filled = new Int32Array(nq);
+  const { Tensor } = ortLib();
   for (let q0 = 0; q0 < nq; q0 += qChunk) {
     const q1 = Math.min(nq, q0 + qChunk);
-    const qTensor = new ort.Tensor('float32', queries.subarray(q0 * dim, q1 * dim), [q1 - q0, dim]);
+    const qTensor = new Tensor('float32', queries.subarray(q0 * dim, q1 * dim), [q1 - q0, dim]);
     for (let g0 = 0; g0 < ng; g0 += chunk) {
       const g1 = Math.min(ng, g0 + chunk);
       const kk = Math.min(k + extra, g1 - g0);
       const out = await session.run({
         queries: qTensor,
-        gallery: new ort.Tensor('float32', gallery.subarray(g0 * dim, g1 * dim), [g1 - g0, dim]),
-        k: new ort.Tensor('int64', BigInt64Array.from([BigInt(kk)]), [1]),
+        gallery: new Tensor('float32', gallery.subarray(g0 * dim, g1 * dim), [g1 - g0, dim]),
+        k: new Tensor('int64', BigInt64Array.from([BigInt(kk)]), [1]),
       });
       const s = out.scores.data as Float32Array;
       const ix = out.indices.data as BigInt64Array;
@@ -194,7 +196,8 @@ export async function scoreMatrix(a: Float32Array, b: Float32Array, dim: number)
     'score-matrix kernel',
     { threads: kernelThreads() },
   );
-  const out = await (await gemm).run({ a: new ort.Tensor('float32', a, [na, dim]), b: new ort.Tensor('float32', b, [nb, dim]) });
+  const { Tensor } = ortLib();
+  const out = await (await gemm).run({ a: new Tensor('float32', a, [na, dim]), b: new Tensor('float32', b, [nb, dim]) });
   return out.scores.data as Float32Array;
 }
 

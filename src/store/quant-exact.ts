@@ -13,10 +13,11 @@
  * bound reaches the k-th exact score is asked again for more (quantSearchRounds), so no row that
  * can enter the top k is left out.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
 import { kernelThreads } from './exact.ts';
+import { ortLib } from '../util/lazy-import.ts';
 
 /** Rows per int8 block (one session each): 65,536 x 512 is 32 MiB of codes. */
 export const QUANT_BLOCK_ROWS = 65536;
@@ -131,9 +132,10 @@ export async function quantTop(block: QuantBlock, queries: QuantQuery[], kk: num
   kk = Math.max(1, Math.min(kk, block.rows));
   const codes = new Uint8Array(nq * block.dim);
   queries.forEach((q, i) => codes.set(q.codes, i * block.dim));
+  const { Tensor } = ortLib();
   const out = await block.session.run({
-    q: new ort.Tensor('uint8', codes, [nq, block.dim]),
-    k: new ort.Tensor('int64', BigInt64Array.of(BigInt(kk)), [1]),
+    q: new Tensor('uint8', codes, [nq, block.dim]),
+    k: new Tensor('int64', BigInt64Array.of(BigInt(kk)), [1]),
   });
   const s = out.scores.data as Float32Array;
   const ix = out.indices.data as BigInt64Array;

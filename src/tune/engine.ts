@@ -3,9 +3,10 @@
  * matrix products go through ORT's CPU kernels, which measured ~35x faster than a plain
  * tfjs-wasm training loop for the same model (bench/tune.ts).
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { buildModel } from '../models/onnx-build.ts';
 import { createSession } from '../models/ort.ts';
+import { ortLib } from '../util/lazy-import.ts';
 import { BN_MOMENTUM, backwardGraph, cacheNames, foldedLayers, inferenceGraph, trainForwardGraph, type TrainableHead } from './heads.ts';
 
 /** Results of a training forward pass. */
@@ -17,7 +18,7 @@ export interface ForwardResult {
   cache: Record<string, ort.Tensor>;
 }
 
-const t32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+const t32 = (data: Float32Array, dims: number[]) => new (ortLib().Tensor)('float32', data, dims);
 
 /** ORT sessions for one head: training forward, backward, and evaluation inference. */
 export class HeadEngine {

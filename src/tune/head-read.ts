@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { decodeNpy } from '../util/npy.ts';
-import { ModelProto, DataType } from '../util/onnx-proto.ts';
+import { modelProto, DataType } from '../util/onnx-proto.ts';
 import { HEAD_META } from '../util/head-metadata.ts';
 
 /** A linear head as written: y = unit(x) · weight + bias, weight inputDim x outputDim (row-major). */
@@ -36,7 +36,7 @@ function floats(t: Tensor): Float32Array {
 export function readLinearHead(file: string, bytes?: Buffer): LinearHeadFile {
   let model: Model;
   try {
-    model = ModelProto.decode(bytes ?? fs.readFileSync(file)) as unknown as Model;
+    model = modelProto().decode(bytes ?? fs.readFileSync(file)) as unknown as Model;
   } catch (e) {
     throw new Error(`${file}: not an ONNX file (${(e as Error).message}); expected a linear head written by lookalike tune or whiten`);
   }

@@ -1,5 +1,6 @@
 /** The subset of onnx.proto (field numbers from the ONNX spec) that lookalike reads and writes. */
-import protobuf from 'protobufjs';
+import type { Type } from 'protobufjs';
+import { protobufLib } from './lazy-import.ts';
 
 const SCHEMA = `
 syntax = "proto3";
@@ -42,10 +43,12 @@ message TypeProto {
 message OperatorSetIdProto { string domain = 1; int64 version = 2; }
 `;
 
-const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
+let modelType: Type | undefined;
 
-/** protobufjs type for onnx.ModelProto. */
-export const ModelProto = root.lookupType('onnx.ModelProto');
+/** protobufjs type for onnx.ModelProto (the schema is parsed on first use, when protobufjs loads). */
+export function modelProto(): Type {
+  return (modelType ??= protobufLib().parse(SCHEMA, { keepCase: true }).root.lookupType('onnx.ModelProto'));
+}
 
 /** ONNX TensorProto.DataType codes used by lookalike. */
 export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;

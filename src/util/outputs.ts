@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ModelProto } from './onnx-proto.ts';
+import { modelProto } from './onnx-proto.ts';
 import { OptionError } from './options.ts';
 import { cleanStaleTemps } from './temp.ts';
 import { HEAD_META } from './head-metadata.ts';
@@ -52,7 +52,7 @@ export const OUTPUT_KINDS = {
     what: 'an ONNX head written by `lookalike tune`',
     recognise(bytes: Buffer): boolean {
       try {
-        const m = ModelProto.decode(bytes) as unknown as { metadata_props?: { key?: string; value?: string }[] };
+        const m = modelProto().decode(bytes) as unknown as { metadata_props?: { key?: string; value?: string }[] };
         return (m.metadata_props ?? []).some((p) => p.key === HEAD_META.kind && p.value === 'head');
       } catch {
         return false;

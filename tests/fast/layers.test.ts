@@ -6,10 +6,12 @@
  * library and their own folder.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -134,7 +136,7 @@ test('the shells (cli, serve) import only the library and their own folder', () 
 });
 
 /** Packages whose loading costs a fast start (native code, large bundles). */
-const HEAVY = ['onnxruntime-node', 'sharp', 'usearch', 'pg', 'pg-boss', 'fastify', '@electric-sql/pglite', '@tensorflow/tfjs', 'vega', 'vega-lite', 'protobufjs', '@huggingface/tokenizers'];
+const HEAVY = ['onnxruntime-node', 'sharp', 'usearch', 'pg', 'pg-boss', 'fastify', '@electric-sql/pglite', '@tensorflow/tfjs', 'vega', 'vega-lite', 'protobufjs', '@huggingface/tokenizers', 'yaml'];
 
 /** Files loaded when `from` is imported: static value imports only (type-only and dynamic imports load nothing up front). */
 function staticClosure(from: string): { files: Set<string>; heavy: string[] } {
@@ -164,4 +166,32 @@ test('a lazy CLI: building every command (lookalike --help) loads no model, stor
 
 test('lookalike-retrieval/schema (src/schema.ts) loads nothing heavy', () => {
   assert.deepEqual(staticClosure('schema.ts').heavy, []);
+});
+
+test('importing the library (api.ts) and the CLI (cli/main.ts) loads no heavy package: each loads on first use', () => {
+  // A child process, so that what this test process already loaded does not count. Packages
+  // loaded with require() show in require.cache; ES modules are seen by a resolve hook.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-loaded-'));
+  const log = path.join(dir, 'resolved.txt');
+  const hook = `import { appendFileSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`;
+  const script = `
+    import { createRequire, register } from 'node:module';
+    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+    await import(${JSON.stringify(pathToFileURL(path.join(SRC, 'api.ts')).href)});
+    await import(${JSON.stringify(pathToFileURL(path.join(SRC, 'cli/main.ts')).href)});
+    console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+  let loaded: string[];
+  try {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    loaded = [...(JSON.parse(r.stdout) as string[]), ...fs.readFileSync(log, 'utf8').split('\n')];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const pkg = (f: string) => f.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1];
+  // Both views work: the hook saw the library's files, require.cache has commander (the CLI's parser).
+  assert.ok(loaded.some((f) => f.endsWith('/src/api.ts')) && loaded.some((f) => pkg(f) === 'commander'), 'the child saw no imports');
+  // @img/* are sharp's native parts (libvips), loaded with it.
+  const heavy = [...new Set(loaded.map(pkg))].filter((p) => p && (HEAVY.includes(p) || p.startsWith('@img/'))).sort();
+  assert.deepEqual(heavy, []);
 });

@@ -5,11 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 import exifReader from 'exif-reader';
 import type { FieldSchema, Fields } from '../field-types.ts';
 import { folderLabel } from '../labels.ts';
 import { canonicalDate, isoOf } from './dates.ts';
+import { sharpLib } from '../../util/lazy-import.ts';
 
 /** The automatic fields and their types; `label` and `taken`/`camera` are absent when unknown. */
 export const AUTO_FIELDS: FieldSchema = {
@@ -65,7 +66,7 @@ export async function autoFields(absPath: string, relPath: string): Promise<Fiel
   const st = await fs.promises.stat(absPath);
   let meta: Metadata;
   try {
-    meta = await sharp(absPath).metadata();
+    meta = await sharpLib()(absPath).metadata();
   } catch (e) {
     throw new Error(`${relPath}: cannot read the image header (${(e as Error).message.split('\n')[0]})`);
   }
