@@ -10,6 +10,8 @@ import fs from 'node:fs';
 
 const MAGIC = 'LKXANNK1';
 const HEAD = 24;
+/** Lookups of a key file read in place that probe the file before its keys are read whole. */
+const IN_PLACE_LOOKUPS = 1024;
 
 /** Encode a key map (any order; sorted by key here). */
 export function encodeKeys(next: number, entries: { key: number; id: string; hash: number }[]): Buffer {
@@ -69,9 +71,10 @@ function typed<T>(bytes: KeyBytes, at: number, n: number, size: number, make: (b
 
 /**
  * A key file: key -> id by binary search, and every entry for a graph opened to be changed.
- * Read from memory (`fromBuffer`) or in place (`fromFile`: the keys and the offsets table are
- * read on the first lookup, 12 bytes an item, and then one id per candidate; the vector hashes
- * and the other ids are not read).
+ * Read from memory (`fromBuffer`) or in place (`fromFile`): the first IN_PLACE_LOOKUPS lookups
+ * probe the file (about 20 small reads each: a one-shot search's candidates), later ones read
+ * the keys and the offsets table once (12 bytes an item: 12 MB at 1M, for a call with many
+ * queries); the vector hashes and the ids not asked for are never read.
  */
 export class KeyTable {
   readonly count: number;
@@ -80,9 +83,12 @@ export class KeyTable {
   private base: number;
   private keys?: Float64Array;
   private offsets?: Uint32Array;
+  private probes = 0;
+  private inPlace: boolean;
 
-  private constructor(bytes: KeyBytes, file: string) {
+  private constructor(bytes: KeyBytes, file: string, inPlace: boolean) {
     this.bytes = bytes;
+    this.inPlace = inPlace;
     const head = bytes.length >= HEAD ? bytes.read(0, HEAD) : undefined;
     if (!head || head.toString('latin1', 0, 8) !== MAGIC) throw new Error(`${file}: not a lookalike ANN key file (bad magic)`);
     const n = (this.count = head.readUInt32LE(8));
@@ -96,14 +102,14 @@ export class KeyTable {
 
   /** A key file held in memory. */
   static fromBuffer(buf: Buffer, file: string): KeyTable {
-    return new KeyTable(memoryBytes(buf), file);
+    return new KeyTable(memoryBytes(buf), file, false);
   }
 
   /** A key file read in place (close() releases it). */
   static fromFile(file: string): KeyTable {
     const fd = fs.openSync(file, 'r');
     try {
-      return new KeyTable(fileBytes(file, fd), file);
+      return new KeyTable(fileBytes(file, fd), file, true);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -117,13 +123,15 @@ export class KeyTable {
 
   /** The id of usearch key `key`, or undefined. */
   idOf(key: number): string | undefined {
-    const k = this.tables().keys;
+    const probe = this.inPlace && !this.keys && this.probes++ < IN_PLACE_LOOKUPS;
+    const k = probe ? undefined : this.tables().keys;
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (k[mid] === key) return this.idAt(mid);
-      if (k[mid] < key) lo = mid + 1;
+      const at = k ? k[mid] : this.bytes.read(HEAD + 8 * mid, 8).readDoubleLE(0);
+      if (at === key) return this.idAt(mid);
+      if (at < key) lo = mid + 1;
       else hi = mid - 1;
     }
     return undefined;
@@ -137,8 +145,14 @@ export class KeyTable {
   }
 
   private idAt(i: number): string {
-    const o = this.tables().offsets;
-    return this.bytes.read(this.base + o[i], o[i + 1] - o[i]).toString('utf8');
+    let from: number;
+    let to: number;
+    if (this.offsets) (from = this.offsets[i]), (to = this.offsets[i + 1]);
+    else {
+      const b = this.bytes.read(HEAD + 12 * this.count + 4 * i, 8);
+      (from = b.readUInt32LE(0)), (to = b.readUInt32LE(4));
+    }
+    return this.bytes.read(this.base + from, to - from).toString('utf8');
   }
 
   /** Every entry (to rebuild the maps of a graph that will be changed). */

@@ -9,6 +9,7 @@ import { readManifest, writeManifest, type ManifestV2 } from '../../src/store/fo
 import { decodeIds, encodeIds } from '../../src/store/folder/id-list.ts';
 import { writeBulk } from '../../src/store/folder/bulk.ts';
 import { AnnGraph, readAnnManifest } from '../../src/store/ann.ts';
+import { KeyTable } from '../../src/store/ann-keys.ts';
 import { ANN_AUTO_MIN, annCosts, chooseAnn } from '../../src/store/ann-mode.ts';
 import { contractMeta, itemsOf, unitVectors } from '../helpers/store-contract.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -154,6 +155,12 @@ test('the ANN key file: a mapped graph maps keys to ids in place; graphs saved w
   const viewed = AnnGraph.open(dir, { view: true, verify: 'size' })!;
   assert.equal(viewed.size, n);
   for (const i of [0, 7, 42, 299]) assert.deepEqual(viewed.candidates(v.subarray(i * dim, (i + 1) * dim), 1), [[ids[i]]]);
+  // The key file read in place, probed and then (after 1,024 lookups) read whole, maps every key as in memory.
+  const inPlace = KeyTable.fromFile(path.join(dir, m.keys));
+  const inMemory = KeyTable.fromBuffer(fs.readFileSync(path.join(dir, m.keys)), m.keys);
+  for (let round = 0; round < 4; round++) for (let key = 0; key <= n + 1; key++) assert.equal(inPlace.idOf(key), inMemory.idOf(key), `key ${key}`);
+  assert.deepEqual(new Set([...inMemory.entries()].map((e) => e.id)), new Set(ids));
+  inPlace.close();
   const loaded = AnnGraph.open(dir)!;
   assert.equal(loaded.size, n);
   assert.equal(loaded.readOnly, false);
