@@ -7,6 +7,7 @@
  *   "LKXANNK1" | u32 count | u32 0 | f64 next | f64 keys[count] | u32 hashes[count] | u32 offsets[count + 1] | blob
  */
 import fs from 'node:fs';
+import { bufferReader, fileReader, type ByteReader } from '../util/byte-reader.ts';
 
 const MAGIC = 'LKXANNK1';
 const HEAD = 24;
@@ -38,32 +39,8 @@ export function encodeKeys(next: number, entries: { key: number; id: string; has
   return buf;
 }
 
-/** A key file's bytes: held in memory, or read in place with positioned reads. */
-interface KeyBytes {
-  readonly length: number;
-  read(at: number, len: number): Buffer;
-  close(): void;
-}
-
-function memoryBytes(buf: Buffer): KeyBytes {
-  return { length: buf.length, read: (at, len) => buf.subarray(at, at + len), close: () => {} };
-}
-
-function fileBytes(file: string, fd: number): KeyBytes {
-  return {
-    length: fs.fstatSync(fd).size,
-    read: (at, len) => {
-      const b = Buffer.alloc(len);
-      const got = fs.readSync(fd, b, 0, len, at);
-      if (got !== len) throw new Error(`${file}: ends at byte ${at + got}, before the ${len} bytes at ${at}; delete ann.json to rebuild the graph`);
-      return b;
-    },
-    close: () => fs.closeSync(fd),
-  };
-}
-
 /** `len` bytes at `at` as a typed array (copied when they do not start on its alignment). */
-function typed<T>(bytes: KeyBytes, at: number, n: number, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
+function typed<T>(bytes: ByteReader, at: number, n: number, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
   let b = bytes.read(at, n * size);
   if (b.byteOffset % size) b = Buffer.from(b);
   return make(b.buffer as ArrayBuffer, b.byteOffset, n);
@@ -79,14 +56,14 @@ function typed<T>(bytes: KeyBytes, at: number, n: number, size: number, make: (b
 export class KeyTable {
   readonly count: number;
   readonly next: number;
-  private bytes: KeyBytes;
+  private bytes: ByteReader;
   private base: number;
   private keys?: Float64Array;
   private offsets?: Uint32Array;
   private probes = 0;
   private inPlace: boolean;
 
-  private constructor(bytes: KeyBytes, file: string, inPlace: boolean) {
+  private constructor(bytes: ByteReader, file: string, inPlace: boolean) {
     this.bytes = bytes;
     this.inPlace = inPlace;
     const head = bytes.length >= HEAD ? bytes.read(0, HEAD) : undefined;
@@ -102,14 +79,14 @@ export class KeyTable {
 
   /** A key file held in memory. */
   static fromBuffer(buf: Buffer, file: string): KeyTable {
-    return new KeyTable(memoryBytes(buf), file, false);
+    return new KeyTable(bufferReader(buf), file, false);
   }
 
   /** A key file read in place (close() releases it). */
   static fromFile(file: string): KeyTable {
     const fd = fs.openSync(file, 'r');
     try {
-      return new KeyTable(fileBytes(file, fd), file, true);
+      return new KeyTable(fileReader(file, fd, 'delete ann.json to rebuild the graph'), file, true);
     } catch (e) {
       fs.closeSync(fd);
       throw e;

@@ -12,6 +12,8 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { compareIds } from './id-order.ts';
+import { openListed } from './listed.ts';
+import { bufferReader, fileReader, type ByteReader } from '../../util/byte-reader.ts';
 
 /** Magic bytes of the blocked id file, and of the first format. */
 const MAGIC = 'LKXIDS02';
@@ -93,30 +95,6 @@ export function encodeIds(ids: string[], where: string, blockRows = ID_BLOCK_ROW
   return Buffer.concat([head, dir, ...blocks]);
 }
 
-/** An id file's bytes: held in memory, or read in place with positioned reads. */
-interface IdBytes {
-  readonly length: number;
-  read(at: number, len: number): Buffer;
-  close(): void;
-}
-
-function memoryBytes(buf: Buffer): IdBytes {
-  return { length: buf.length, read: (at, len) => buf.subarray(at, at + len), close: () => {} };
-}
-
-function fileBytes(file: string, fd: number): IdBytes {
-  return {
-    length: fs.fstatSync(fd).size,
-    read: (at, len) => {
-      const b = Buffer.alloc(len);
-      const got = fs.readSync(fd, b, 0, len, at);
-      if (got !== len) throw new Error(`${file}: ends at byte ${at + got}, before the ${len} bytes at ${at} (truncated)`);
-      return b;
-    },
-    close: () => fs.closeSync(fd),
-  };
-}
-
 /** A decoded offsets table and blob (a block, or a v1 file's whole list). */
 class IdSlice {
   private offsets: Uint32Array;
@@ -159,7 +137,7 @@ class IdSlice {
  * caller has checked the whole file's size and sha256 against the manifest.
  */
 export function decodeIds(buf: Buffer, file: string, rows: number): IdList {
-  return buf.toString('latin1', 0, 8) === MAGIC_V1 ? new FileIds(buf, file, rows) : new BlockIds(memoryBytes(buf), file, rows);
+  return buf.toString('latin1', 0, 8) === MAGIC_V1 ? new FileIds(buf, file, rows) : new BlockIds(bufferReader(buf), file, rows);
 }
 
 /**
@@ -168,15 +146,9 @@ export function decodeIds(buf: Buffer, file: string, rows: number): IdList {
  * read); a v1 file is read whole and checked against the manifest's sha256 by `readWhole`.
  */
 export function openIdFile(file: string, ref: { bytes: number }, rows: number, readWhole: () => Buffer): IdList {
-  let fd: number;
+  const { fd } = openListed(file, ref.bytes);
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing (the manifest lists it)' : (e as Error).message}`);
-  }
-  try {
-    const bytes = fileBytes(file, fd);
-    if (bytes.length !== ref.bytes) throw new Error(`${file}: ${bytes.length} bytes, the manifest says ${ref.bytes} (truncated or changed)`);
+    const bytes = fileReader(file, fd, 'the file is truncated');
     if (bytes.length >= 8 && bytes.read(0, 8).toString('latin1') === MAGIC_V1) {
       fs.closeSync(fd);
       return new FileIds(readWhole(), file, rows);
@@ -204,7 +176,7 @@ export class BlockIds implements IdList {
   private cache = new Map<number, IdSlice>();
 
   constructor(
-    private bytes: IdBytes,
+    private bytes: ByteReader,
     private file: string,
     rows: number,
   ) {

@@ -12,6 +12,7 @@ import { npyHeader, parseNpyHeader } from '../../util/npy.ts';
 import { crashPoint } from '../../util/atomic.ts';
 import { segIds, segJson, segNpy } from './names.ts';
 import { encodeIds, MemIds, openIdFile, type IdList } from './id-list.ts';
+import { openListed } from './listed.ts';
 import type { FileRef, SegmentRef } from './manifest.ts';
 
 /**
@@ -179,15 +180,8 @@ export function readChecked(dir: string, ref: FileRef): Buffer {
 
 /** Open a .npy file for row reads after checking its size and header against what is expected. */
 export function openNpy(file: string, rows: number, dim: number, bytes?: number): { fd: number; offset: number } {
-  let fd: number;
+  const { fd, size } = openListed(file, bytes);
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing (the manifest lists it)' : (e as Error).message}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (bytes !== undefined && size !== bytes) throw new Error(`${file}: ${size} bytes, the manifest says ${bytes} (truncated or changed)`);
     const head = Buffer.alloc(Math.min(size, 4096));
     fs.readSync(fd, head, 0, head.length, 0);
     const h = parseNpyHeader(head, file);
