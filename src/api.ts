@@ -16,10 +16,10 @@
  * `config` (environment variables).
  */
 import fs from 'node:fs';
-import { embedWithBackbone, type EmbedItem, type EmbedResult, type Skipped } from './embed/pipeline.ts';
-import { embedTextsFor, runCaptionEval, textEncoderFor, type CaptionEvalOptions, type CaptionEvalRun } from './embed/text-queries.ts';
-import { buildIndex, type BuildOptions, type BuildReport } from './index/build.ts';
-import { competeFolder, type CompeteFolderOptions, type CompeteResult } from './index/compete.ts';
+import type { EmbedItem, EmbedResult, Skipped } from './embed/pipeline.ts';
+import type { CaptionEvalOptions, CaptionEvalRun } from './embed/text-queries.ts';
+import type { BuildOptions, BuildReport } from './index/build.ts';
+import type { CompeteFolderOptions, CompeteResult } from './index/compete.ts';
 export type { CompeteFolderOptions };
 import { checkIndexOut } from './index/guard.ts';
 import { expandQueries, idInIndex, toSubmission } from './index/query.ts';
@@ -27,7 +27,6 @@ import { checkSearchOptions, prepareAnn, resolveFilter, searchStore, toResults, 
 import { combineExamples, excludingIds, UNLIKE_WEIGHT } from './index/like.ts';
 import { browseItems, facetCounts, parseAssignments, setItemFields, type BrowseOptions, type Facet, type FieldUpdate } from './index/fields.ts';
 import { readFieldsFile } from './data/fields/sidecar.ts';
-import { autoFields } from './data/fields/auto.ts';
 import type { FieldSchema, FieldType, FieldValue, Fields, FilterNode } from './data/field-types.ts';
 
 import { searchExact } from './store/exact.ts';
@@ -35,15 +34,13 @@ import { openStore, withStore } from './store/open-store.ts';
 import type { FileRecord, Hit, ItemRecord, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
 import type { TextEncoder } from './models/text-encoder.ts';
 import { writeSubmission } from './metrics/competition.ts';
-import { runEval, type EvalRun, type RunEvalOptions } from './eval/run-eval.ts';
+import type { EvalRun, RunEvalOptions } from './eval/run-eval.ts';
 import { embeddingKey, sameEmbedding, type EmbeddingKey, type EmbeddingSource } from './models/compat.ts';
-import { closeModel, openModel, openModelForIndex, type ModelChoice, type OpenedModel } from './models/open-model.ts';
+import type { ModelChoice, OpenedModel } from './models/open-model.ts';
 import { modelChoice, type ModelSettings } from './models/settings.ts';
 import type { Runtime } from './models/runtime.ts';
 import type { SpecOverrides } from './models/load.ts';
 import type { Feature } from './models/hf.ts';
-export { tuneHead, type TuneHeadOptions, type TuneHeadResult } from './tune/run.ts';
-export { whitenIndex as whiten, type WhitenIndexOptions, type WhitenReport } from './tune/whiten-index.ts';
 import { guardOutput, OUTPUT_KINDS } from './util/outputs.ts';
 import { OptionError } from './util/options.ts';
 import { hashFile, hashParts } from './util/hash.ts';
@@ -55,6 +52,7 @@ export { didYouMean } from './util/text.ts';
 export { optionalImport } from './util/optional.ts';
 /** sharp, loaded on first use (the server decodes uploads with it; a CLI command that decodes nothing never loads it). */
 export { sharpLib } from './util/lazy-import.ts';
+import { lazyFunction } from './util/lazy-import.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';
@@ -67,6 +65,14 @@ export { modelChoice, specOverrides, runtimeOf } from './models/settings.ts';
 export { sameEmbedding, embeddingKey } from './models/compat.ts';
 
 // Jobs that are whole commands: each is one core use case, re-exported under its library name.
+// Each loads its modules on its first call (util/lazy-import.ts#lazyFunction): importing the
+// library then loads about what a search needs, not every workflow's tree.
+/** Train a head on labelled images (`lookalike tune`): tune/run.ts. */
+export const tuneHead: typeof import('./tune/run.ts').tuneHead = lazyFunction(() => import('./tune/run.ts'), 'tuneHead');
+export type { TuneHeadOptions, TuneHeadResult } from './tune/run.ts';
+/** Whiten an index's vectors (`lookalike whiten`): tune/whiten-index.ts. */
+export const whiten: typeof import('./tune/whiten-index.ts').whitenIndex = lazyFunction(() => import('./tune/whiten-index.ts'), 'whitenIndex');
+export type { WhitenIndexOptions, WhitenReport } from './tune/whiten-index.ts';
 export { dedupIndex as dedup, type DedupIndexOptions, type DedupResult } from './index/dedup.ts';
 import { findDuplicates, type DedupOptions, type DedupResult } from './index/dedup.ts';
 import { galleryMap, type GalleryMap, type MapOptions } from './index/map.ts';
@@ -75,24 +81,51 @@ export { MAP_UMAP_MAX, type GalleryMap, type MapMethod, type MapOptions } from '
 export { writeMap, mapColours, type MapColours, type WriteMapOptions } from './index/map-picture.ts';
 export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.ts';
 export type { VerifyReport } from './store/folder/verify.ts';
-export { evaluateOxfordIndex as evaluateOxford, type OxfordEvalResult } from './eval/oxford-index.ts';
+/** Oxford/Paris mAP of an index (`lookalike eval --oxford`): eval/oxford-index.ts. */
+export const evaluateOxford: typeof import('./eval/oxford-index.ts').evaluateOxfordIndex = lazyFunction(() => import('./eval/oxford-index.ts'), 'evaluateOxfordIndex');
+export type { OxfordEvalResult } from './eval/oxford-index.ts';
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
 export { parseRerank, formatRerank, type RerankOption, type RerankStep } from './index/rerank/options.ts';
-export { searchHead, readSpace, type SearchHeadOptions, type SearchHeadResult } from './experiments/tune-search.ts';
-export { distillHead, type DistillHeadOptions, type DistillHeadResult } from './tune/distill-head.ts';
+/** Hyperparameter search for a head (`lookalike tune --search`): experiments/tune-search.ts. */
+export const searchHead: typeof import('./experiments/tune-search.ts').searchHead = lazyFunction(() => import('./experiments/tune-search.ts'), 'searchHead');
+export { readSpace } from './tune/search-space.ts';
+export type { SearchHeadOptions, SearchHeadResult } from './experiments/tune-search.ts';
+/** Distil a head from a teacher model (`lookalike tune --teacher`): tune/distill-head.ts. */
+export const distillHead: typeof import('./tune/distill-head.ts').distillHead = lazyFunction(() => import('./tune/distill-head.ts'), 'distillHead');
+export type { DistillHeadOptions, DistillHeadResult } from './tune/distill-head.ts';
 export type { TuneMetrics } from './tune/validation.ts';
-export { enqueueFolder, type EnqueueFolderOptions, type EnqueueFolderReport } from './jobs/enqueue.ts';
-export { work, workStatus, type WorkOptions, type WorkReport } from './jobs/work.ts';
+/** Queue a folder's images for workers (`lookalike enqueue`): jobs/enqueue.ts. */
+export const enqueueFolder: typeof import('./jobs/enqueue.ts').enqueueFolder = lazyFunction(() => import('./jobs/enqueue.ts'), 'enqueueFolder');
+export type { EnqueueFolderOptions, EnqueueFolderReport } from './jobs/enqueue.ts';
+/** Embed queued images into an index (`lookalike work`): jobs/work.ts. */
+export const work: typeof import('./jobs/work.ts').work = lazyFunction(() => import('./jobs/work.ts'), 'work');
+/** The queue's counts (`lookalike work --status`): jobs/work.ts. */
+export const workStatus: typeof import('./jobs/work.ts').workStatus = lazyFunction(() => import('./jobs/work.ts'), 'workStatus');
+export type { WorkOptions, WorkReport } from './jobs/work.ts';
 export type { QueueStatus } from './jobs/job-queue.ts';
-export { runDemo, type DemoOptions, type DemoResult } from './jobs/demo.ts';
+/** The demo (`lookalike demo`): jobs/demo.ts. */
+export const runDemo: typeof import('./jobs/demo.ts').runDemo = lazyFunction(() => import('./jobs/demo.ts'), 'runDemo');
+export type { DemoOptions, DemoResult } from './jobs/demo.ts';
 export { readExperimentConfig, type ExperimentConfig } from './experiments/experiment-config.ts';
-export { runExperiment, notApplicable, type RunOptions as ExperimentOptions, type ExperimentResult } from './experiments/runner.ts';
+/** Run an experiment's grid (`lookalike experiment`): experiments/runner.ts. */
+export const runExperiment: typeof import('./experiments/runner.ts').runExperiment = lazyFunction(() => import('./experiments/runner.ts'), 'runExperiment');
+export { notApplicable } from './experiments/applicable.ts';
+export type { RunOptions as ExperimentOptions, ExperimentResult } from './experiments/runner.ts';
 export { mlflowFromEnv } from './experiments/mlflow.ts';
-export { reportRuns, type ReportRunsOptions } from './experiments/report.ts';
-export { advise, formatAdvice, type AdviseOptions, type Advice } from './experiments/advise.ts';
+/** Tables and charts of tracked runs (`lookalike report`): experiments/report.ts. */
+export const reportRuns: typeof import('./experiments/report.ts').reportRuns = lazyFunction(() => import('./experiments/report.ts'), 'reportRuns');
+export type { ReportRunsOptions } from './experiments/report.ts';
+/** Which model and mode to use for a labelled folder (`lookalike advise`): experiments/advise.ts. */
+export const advise: typeof import('./experiments/advise.ts').advise = lazyFunction(() => import('./experiments/advise.ts'), 'advise');
+export { formatAdvice } from './experiments/advice-text.ts';
+export type { AdviseOptions, Advice } from './experiments/advise.ts';
 export { presetRows as listModels, type PresetRow } from './models/catalog.ts';
-export { modelInfo, formatInfo, type ModelInfo } from './models/info.ts';
-export { fetchHubModel as fetchModel } from './models/hub.ts';
+/** Describe a model (`lookalike models info`): models/info.ts. */
+export const modelInfo: typeof import('./models/info.ts').modelInfo = lazyFunction(() => import('./models/info.ts'), 'modelInfo');
+export { formatInfo } from './models/info-text.ts';
+export type { ModelInfo } from './models/info.ts';
+/** Download a preset or Hub model into the cache (`lookalike models fetch`): models/hub.ts. */
+export const fetchModel: typeof import('./models/hub.ts').fetchHubModel = lazyFunction(() => import('./models/hub.ts'), 'fetchHubModel');
 export { readRegularFile, regularStat, FileReadError } from './util/regular-file.ts';
 
 /** Options of loadModel. */
@@ -134,7 +167,7 @@ export class Model {
   }
   /** Release native resources. */
   close(): Promise<void> {
-    return closeModel(this.opened);
+    return import('./models/open-model.ts').then(({ closeModel }) => closeModel(this.opened));
   }
 }
 
@@ -153,6 +186,7 @@ function choiceOf(m: string | ModelSettings, load: LoadModelOptions = {}): Model
  * @example const model = await loadModel('clip-vit-b32', { runtime: { threads: 4 } });
  */
 export async function loadModel(model: string | ModelSettings, opts: LoadModelOptions = {}): Promise<Model> {
+  const { openModel } = await import('./models/open-model.ts');
   const choice = choiceOf(model, opts);
   if (!choice.model) throw new OptionError('{{model}} is required');
   return new Model(await openModel(choice), choice.runtime);
@@ -189,6 +223,7 @@ function embedItems(images: ImageInput[]): EmbedItem[] {
  * @example const { ids, vectors, dim } = await embedImages(model, ['a.jpg', 'b.jpg']);
  */
 export async function embedImages(model: Model, images: ImageInput[], opts: EmbedImagesOptions = {}): Promise<EmbedResult> {
+  const { embedWithBackbone } = await import('./embed/pipeline.ts');
   const items = embedItems(images);
   let done = 0;
   return embedWithBackbone(model.opened.backbone, items, {
@@ -221,6 +256,7 @@ export interface IndexFolderOptions extends Pick<BuildOptions, 'rebuild' | 'allo
  * @example const report = await indexFolder('./gallery', 'gallery.lkx', { model: 'model.onnx', onProgress: (d, t) => console.log(d, t) });
  */
 export async function indexFolder(folder: string, out: string, opts: IndexFolderOptions): Promise<BuildReport> {
+  const { buildIndex } = await import('./index/build.ts');
   checkIndexOut(out, folder);
   return withModel(opts.model, opts.load, (model) =>
     buildIndex({
@@ -335,6 +371,7 @@ export class Index {
         if (!m.matches(this.meta)) throw new Error(`${this.location}: model ${m.name} is not the one the index was built with (${this.meta.model.name})`);
         return m;
       }
+      const { openModelForIndex } = await import('./models/open-model.ts');
       const s = this.settings();
       return new Model(await openModelForIndex(this.meta, s.choice, this.location), s.runtime);
     })();
@@ -356,7 +393,7 @@ export class Index {
     const s = this.settings();
     // A text tower named only by the index's metadata is never downloaded; one the caller names follows config.offline.
     const runtime = { ...s.runtime, offline: s.runtime?.offline ?? (s.model === undefined ? true : undefined) };
-    this.text ??= textEncoderFor(this.textTarget(), { model: s.model, dtype: s.choice.dtype, runtime });
+    this.text ??= import('./embed/text-queries.ts').then(({ textEncoderFor }) => textEncoderFor(this.textTarget(), { model: s.model, dtype: s.choice.dtype, runtime }));
     this.text.catch(() => (this.text = undefined));
     return this.text;
   }
@@ -390,6 +427,7 @@ export class Index {
     }
     const byText = of('text');
     if (byText.length) {
+      const { embedTextsFor } = await import('./embed/text-queries.ts');
       const texts = byText.map((i) => (queries[i] as { text: string }).text);
       const e = await embedTextsFor(this.textTarget(), await this.textEncoder(), texts, o.batchSize);
       byText.forEach((i, j) => (rows[i] = e.vectors.subarray(j * e.dim, (j + 1) * e.dim)));
@@ -594,6 +632,7 @@ export class Index {
    * @example await index.add([{ id: 'new/shoe.jpg', source: './shoe.jpg' }]);
    */
   async add(images: ImageInput[], opts: EmbedImagesOptions = {}): Promise<{ added: string[]; skipped: Skipped[] }> {
+    const { autoFields } = await import('./data/fields/auto.ts');
     const items = embedItems(images);
     const model = await this.imageModel();
     const e = await embedImages(model, items, opts);
@@ -633,6 +672,7 @@ export class Index {
  * must then give the same embeddings (fingerprint and head); `what` names the index in errors.
  */
 export async function loadModelForIndex(source: EmbeddingSource, model: string | ModelSettings | undefined, load: LoadModelOptions = {}, what = 'index'): Promise<Model> {
+  const { openModelForIndex } = await import('./models/open-model.ts');
   const c = choiceOf(model ?? {}, load);
   return new Model(await openModelForIndex(source, c, what), c.runtime);
 }
@@ -763,9 +803,10 @@ export interface CompeteApiOptions extends Omit<CompeteFolderOptions, 'model' | 
  */
 export function compete(dir: string, opts: CompeteApiOptions): Promise<CompeteResult> {
   const m = opts.model;
-  if (m instanceof Model) return competeFolder(dir, { ...opts, model: undefined, opened: m.opened, batchSize: opts.batchSize ?? m.runtime.batchSize });
-  const model = m === undefined && !opts.load ? undefined : choiceOf(m ?? {}, opts.load);
-  return competeFolder(dir, { ...opts, model, batchSize: opts.batchSize ?? model?.runtime?.batchSize });
+  // Model settings are checked (and throw) before the compete modules load.
+  const model = m instanceof Model || (m === undefined && !opts.load) ? undefined : choiceOf(m ?? {}, opts.load);
+  const o: CompeteFolderOptions = m instanceof Model ? { ...opts, model: undefined, opened: m.opened, batchSize: opts.batchSize ?? m.runtime.batchSize } : { ...opts, model, batchSize: opts.batchSize ?? model?.runtime?.batchSize };
+  return import('./index/compete.ts').then(({ competeFolder }) => competeFolder(dir, o));
 }
 
 /**
@@ -774,7 +815,7 @@ export function compete(dir: string, opts: CompeteApiOptions): Promise<CompeteRe
  */
 export function evaluate(opts: Omit<RunEvalOptions, 'index'> & { index?: string | Index | VectorStore }): Promise<EvalRun> {
   const index = opts.index instanceof Index ? opts.index.store : opts.index;
-  return runEval({ ...opts, index });
+  return import('./eval/run-eval.ts').then(({ runEval }) => runEval({ ...opts, index }));
 }
 
 /**
@@ -782,6 +823,7 @@ export function evaluate(opts: Omit<RunEvalOptions, 'index'> & { index?: string 
  * @example const r = await evaluateCaptions({ captions: 'captions.csv', model: 'clip-vit-b32', ks: [1, 5] });
  */
 export async function evaluateCaptions(opts: CaptionEvalOptions & { index?: string | Index }): Promise<CaptionEvalRun> {
+  const { runCaptionEval } = await import('./embed/text-queries.ts');
   const index = opts.index;
   if (index === undefined) return runCaptionEval(undefined, opts);
   // Only the captioned items' vectors are read, through the store.

@@ -18,7 +18,8 @@ import { loadDataset, type DatasetData } from './datasets.ts';
 import { embedDataset, type DatasetEmbedding } from './embed.ts';
 import { peakRssMb, runEnvironment } from './environment.ts';
 import { NotApplicable, runMode } from './modes.ts';
-import { loadTextEncoder, textTowerMissing, type TextEncoder } from '../models/text-encoder.ts';
+import { loadTextEncoder, type TextEncoder } from '../models/text-encoder.ts';
+import { notApplicable } from './applicable.ts';
 import { readProjection } from '../models/projection.ts';
 import { experimentDir, readRun, readRuns, writeRun, writeSummaryCsv, type RunRecord } from './run-records.ts';
 import { DISTILL_DEFAULTS } from '../tune/tune-options.ts';
@@ -137,15 +138,6 @@ export function planExperiment(c: ExperimentConfig): PlannedRun[] {
     const prev = readRun(path.join(dir, plan.id));
     return { plan, params, hash, done: Boolean(prev && prev.params_hash === hash && prev.status !== 'failed') };
   });
-}
-
-/** Why a cell cannot apply by design (checked before anything is embedded), or undefined. */
-export function notApplicable(p: RunPlan): string | undefined {
-  const captions = [p.dataset, p.trainDataset].find((x) => x?.protocol === 'captions');
-  if (!captions) return undefined;
-  if (p.mode.kind !== 'frozen') return `${p.mode.kind} mode: the captions protocol of ${captions.name} has no labels to tune on (only frozen applies)`;
-  const why = textTowerMissing(p.model.model, p.model.flags.dtype);
-  return why ? `${why}; image<->text retrieval needs a text-image model folder (onnx/text_model.onnx + tokenizer.json: CLIP, SigLIP)` : undefined;
 }
 
 /** A model's pre-projection backbone and its pretrained projection matrix (inputDim x outputDim). */

@@ -3,21 +3,20 @@
  * the validation split only, every trial a tracked run in a run store (and MLflow when
  * configured), the best retrained on train + validation rows and written as the head.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { peakRssMb, runEnvironment } from './environment.ts';
 import { mlflowFromEnv } from './mlflow.ts';
 import { writeRun, type RunRecord } from './run-records.ts';
 import { headModel } from '../tune/export.ts';
-import { checkSpace, DEFAULT_SPACE, searchHeads, type SearchSpace } from '../tune/hyper-search.ts';
+import { searchHeads } from '../tune/hyper-search.ts';
+import { checkSpace, readSpace, type SearchSpace } from '../tune/search-space.ts';
 import { prepareTuneData, type TuneHeadOptions } from '../tune/run.ts';
 import { resolveTuneValues, type TuneValues } from '../tune/tune-options.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { hashParts } from '../util/hash.ts';
 import { guardOutput, OUTPUT_KINDS } from '../util/outputs.ts';
-import { OptionError, toInteger } from '../util/options.ts';
+import { toInteger } from '../util/options.ts';
 import { HEAD_META } from '../util/head-metadata.ts';
-import { yamlLib } from '../util/lazy-import.ts';
 
 /** Options of searchHead: tuneHead's inputs and fixed options, plus the space and the trials. */
 export interface SearchHeadOptions extends Omit<TuneHeadOptions, 'head' | 'training' | 'init'> {
@@ -38,27 +37,6 @@ export interface SearchHeadResult {
   retrained_epochs: number;
   runs: string;
   monitor: string;
-}
-
-/** Read a search space: "default", a YAML/JSON file, or inline JSON. */
-export function readSpace(arg: string): SearchSpace {
-  if (arg === 'default') return DEFAULT_SPACE;
-  let data: unknown;
-  if (fs.existsSync(arg)) {
-    const { parse: parseYaml } = yamlLib();
-    try {
-      data = parseYaml(fs.readFileSync(arg, 'utf8'));
-    } catch (e) {
-      throw new Error(`${arg}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
-    }
-    return checkSpace(data, arg);
-  }
-  try {
-    data = JSON.parse(arg);
-  } catch {
-    throw new OptionError(`{{search}} ${arg}: no such file, and not inline JSON (give a YAML/JSON space file, inline JSON, or "default")`);
-  }
-  return checkSpace(data, 'search');
 }
 
 /** Search tune options on the validation split, record every trial, retrain the best on train + validation rows and write it as the head. */

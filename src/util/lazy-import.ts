@@ -39,3 +39,17 @@ export const protobufLib = lazyPackage(() => require('protobufjs') as typeof Pro
 
 /** @huggingface/tokenizers (its CommonJS build, ./dist/tokenizers.cjs): only text queries tokenize. */
 export const tokenizersLib = lazyPackage(() => require('@huggingface/tokenizers') as typeof Tokenizers);
+
+/**
+ * `name` of the module `load` imports, as an async function of the same type that imports the
+ * module on its first call: the library (api.ts) re-exports its workflows this way, so that
+ * importing it loads only what a search needs (~0.7 ms of module loading per file) and a
+ * workflow's modules load when it first runs. `load` is an arrow returning import() of the
+ * module's .ts path written as a literal (the build rewrites it to .js; tests/fast/layers.test.ts
+ * reads it as an import).
+ */
+export function lazyFunction<K extends string, M extends { [k in K]: (...args: never[]) => Promise<unknown> }>(load: () => Promise<M>, name: K): M[K] {
+  // import() of a module already loaded returns it from the loader's cache.
+  const call = async (...args: unknown[]): Promise<unknown> => Reflect.apply((await load())[name], undefined, args);
+  return call as unknown as M[K];
+}

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeClassFolders } from '../../src/data/synthetic.ts';
 import { tinyCnn } from '../../src/models/tiny.ts';
-import { sampleTrials, checkSpace } from '../../src/tune/hyper-search.ts';
+import { sampleTrials } from '../../src/tune/hyper-search.ts';
+import { checkSpace } from '../../src/tune/search-space.ts';
 import { readRuns } from '../../src/experiments/run-records.ts';
 import { ROOT, tmpDir } from '../helpers/tmp.ts';
 
