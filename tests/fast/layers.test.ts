@@ -168,7 +168,7 @@ test('lookalike-retrieval/schema (src/schema.ts) loads nothing heavy', () => {
   assert.deepEqual(staticClosure('schema.ts').heavy, []);
 });
 
-test('importing the library (api.ts) and the CLI (cli/main.ts) loads no heavy package: each loads on first use', () => {
+test('importing the library (api.ts) and the CLI (cli/main.ts) loads no heavy package and no workflow: each loads on first use', () => {
   // A child process, so that what this test process already loaded does not count. Packages
   // loaded with require() show in require.cache; ES modules are seen by a resolve hook.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-loaded-'));
@@ -194,4 +194,8 @@ test('importing the library (api.ts) and the CLI (cli/main.ts) loads no heavy pa
   // @img/* are sharp's native parts (libvips), loaded with it.
   const heavy = [...new Set(loaded.map(pkg))].filter((p) => p && (HEAVY.includes(p) || p.startsWith('@img/'))).sort();
   assert.deepEqual(heavy, []);
+  // The library's jobs and the Index's model, text and build paths load on first call (api.ts,
+  // util/lazy-import.ts#lazyFunction): a one-shot search loads about the search path alone.
+  const workflows = ['experiments/runner.ts', 'experiments/advise.ts', 'tune/run.ts', 'jobs/work.ts', 'index/compete.ts', 'index/build.ts', 'embed/text-queries.ts', 'models/open-model.ts', 'models/info.ts'];
+  assert.deepEqual(workflows.filter((f) => loaded.some((u) => u.endsWith(`/src/${f}`))), []);
 });
