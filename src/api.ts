@@ -67,65 +67,71 @@ export { sameEmbedding, embeddingKey } from './models/compat.ts';
 // Jobs that are whole commands: each is one core use case, re-exported under its library name.
 // Each loads its modules on its first call (util/lazy-import.ts#lazyFunction): importing the
 // library then loads about what a search needs, not every workflow's tree.
-/** Train a head on labelled images (`lookalike tune`): tune/run.ts. */
+/** Train a head on labelled embeddings and write it as .onnx (`lookalike tune`): tune/run.ts. */
 export const tuneHead: typeof import('./tune/run.ts').tuneHead = lazyFunction(() => import('./tune/run.ts'), 'tuneHead');
 export type { TuneHeadOptions, TuneHeadResult } from './tune/run.ts';
-/** Whiten an index's vectors (`lookalike whiten`): tune/whiten-index.ts. */
+/** Learn a whitening from an index or a folder and write it as a head (`lookalike whiten`): tune/whiten-index.ts. */
 export const whiten: typeof import('./tune/whiten-index.ts').whitenIndex = lazyFunction(() => import('./tune/whiten-index.ts'), 'whitenIndex');
 export type { WhitenIndexOptions, WhitenReport } from './tune/whiten-index.ts';
-export { dedupIndex as dedup, type DedupIndexOptions, type DedupResult } from './index/dedup.ts';
-import { findDuplicates, type DedupOptions, type DedupResult } from './index/dedup.ts';
+/** Near-duplicate groups of an index, written to `out` when given (`lookalike dedup`): index/dedup.ts. */
+export const dedup: typeof import('./index/dedup.ts').dedupIndex = lazyFunction(() => import('./index/dedup.ts'), 'dedupIndex');
+export type { DedupIndexOptions, DedupResult } from './index/dedup.ts';
+import type { DedupOptions, DedupResult } from './index/dedup.ts';
 import { galleryMap, type GalleryMap, type MapOptions } from './index/map.ts';
 import { colourMap, type MapColours } from './index/map-picture.ts';
 export { MAP_UMAP_MAX, type GalleryMap, type MapMethod, type MapOptions } from './index/map.ts';
 export { writeMap, mapColours, type MapColours, type WriteMapOptions } from './index/map-picture.ts';
-export { compactIndex, verifyIndex, type CompactReport } from './index/maintain.ts';
+/** Rewrite an index folder as one segment without removed rows (`lookalike compact`): index/maintain.ts. */
+export const compactIndex: typeof import('./index/maintain.ts').compactIndex = lazyFunction(() => import('./index/maintain.ts'), 'compactIndex');
+/** Check every file of an index folder against its manifest (`lookalike verify`): index/maintain.ts. */
+export const verifyIndex: typeof import('./index/maintain.ts').verifyIndex = lazyFunction(() => import('./index/maintain.ts'), 'verifyIndex');
+export type { CompactReport } from './index/maintain.ts';
 export type { VerifyReport } from './store/folder/verify.ts';
-/** Oxford/Paris mAP of an index (`lookalike eval --oxford`): eval/oxford-index.ts. */
+/** Oxford/Paris mAP of an index against a ground-truth folder (`lookalike eval --oxford`): eval/oxford-index.ts. */
 export const evaluateOxford: typeof import('./eval/oxford-index.ts').evaluateOxfordIndex = lazyFunction(() => import('./eval/oxford-index.ts'), 'evaluateOxfordIndex');
 export type { OxfordEvalResult } from './eval/oxford-index.ts';
 export { DEFAULT_DEPTH, FULL_DEPTH_LIMIT } from './eval/depth.ts';
 export { parseRerank, formatRerank, type RerankOption, type RerankStep } from './index/rerank/options.ts';
-/** Hyperparameter search for a head (`lookalike tune --search`): experiments/tune-search.ts. */
+/** Search tune options on the validation split, retrain the best and write it as the head (`lookalike tune --search`): experiments/tune-search.ts. */
 export const searchHead: typeof import('./experiments/tune-search.ts').searchHead = lazyFunction(() => import('./experiments/tune-search.ts'), 'searchHead');
 export { readSpace } from './tune/search-space.ts';
 export type { SearchHeadOptions, SearchHeadResult } from './experiments/tune-search.ts';
-/** Distil a head from a teacher model (`lookalike tune --teacher`): tune/distill-head.ts. */
+/** Train a head mapping a student's embeddings into a teacher's space on unlabelled images (`lookalike tune --teacher`): tune/distill-head.ts. */
 export const distillHead: typeof import('./tune/distill-head.ts').distillHead = lazyFunction(() => import('./tune/distill-head.ts'), 'distillHead');
 export type { DistillHeadOptions, DistillHeadResult } from './tune/distill-head.ts';
 export type { TuneMetrics } from './tune/validation.ts';
-/** Queue a folder's images for workers (`lookalike enqueue`): jobs/enqueue.ts. */
+/** Queue a folder's new and changed images as jobs of a Postgres store (`lookalike index --enqueue`): jobs/enqueue.ts. */
 export const enqueueFolder: typeof import('./jobs/enqueue.ts').enqueueFolder = lazyFunction(() => import('./jobs/enqueue.ts'), 'enqueueFolder');
 export type { EnqueueFolderOptions, EnqueueFolderReport } from './jobs/enqueue.ts';
-/** Embed queued images into an index (`lookalike work`): jobs/work.ts. */
+/** Claim embedding jobs from a store's queue and write their vectors (`lookalike worker`): jobs/work.ts. */
 export const work: typeof import('./jobs/work.ts').work = lazyFunction(() => import('./jobs/work.ts'), 'work');
-/** The queue's counts (`lookalike work --status`): jobs/work.ts. */
+/** The queue of a Postgres store: jobs by state, recent failures, throughput (`lookalike status`): jobs/work.ts. */
 export const workStatus: typeof import('./jobs/work.ts').workStatus = lazyFunction(() => import('./jobs/work.ts'), 'workStatus');
 export type { WorkOptions, WorkReport } from './jobs/work.ts';
 export type { QueueStatus } from './jobs/job-queue.ts';
-/** The demo (`lookalike demo`): jobs/demo.ts. */
+/** Run the demo: index, leave-one-out search and metrics, the competition when its data is present (`lookalike demo`): jobs/demo.ts. */
 export const runDemo: typeof import('./jobs/demo.ts').runDemo = lazyFunction(() => import('./jobs/demo.ts'), 'runDemo');
 export type { DemoOptions, DemoResult } from './jobs/demo.ts';
 export { readExperimentConfig, type ExperimentConfig } from './experiments/experiment-config.ts';
-/** Run an experiment's grid (`lookalike experiment`): experiments/runner.ts. */
+/** Run an experiment, or list its runs with dryRun (`lookalike experiment`): experiments/runner.ts. */
 export const runExperiment: typeof import('./experiments/runner.ts').runExperiment = lazyFunction(() => import('./experiments/runner.ts'), 'runExperiment');
 export { notApplicable } from './experiments/applicable.ts';
 export type { RunOptions as ExperimentOptions, ExperimentResult } from './experiments/runner.ts';
 export { mlflowFromEnv } from './experiments/mlflow.ts';
-/** Tables and charts of tracked runs (`lookalike report`): experiments/report.ts. */
+/** Build the report of a run store, experiment or run folder and write its files (`lookalike report`): experiments/report.ts. */
 export const reportRuns: typeof import('./experiments/report.ts').reportRuns = lazyFunction(() => import('./experiments/report.ts'), 'reportRuns');
 export type { ReportRunsOptions } from './experiments/report.ts';
-/** Which model and mode to use for a labelled folder (`lookalike advise`): experiments/advise.ts. */
+/** Measure backbones x modes on a labelled sample and rank them (`lookalike advise`): experiments/advise.ts. */
 export const advise: typeof import('./experiments/advise.ts').advise = lazyFunction(() => import('./experiments/advise.ts'), 'advise');
 export { formatAdvice } from './experiments/advice-text.ts';
 export type { AdviseOptions, Advice } from './experiments/advise.ts';
 export { presetRows as listModels, type PresetRow } from './models/catalog.ts';
-/** Describe a model (`lookalike models info`): models/info.ts. */
+/** Describe a model file, folder, preset or Hub id (`lookalike models info`): models/info.ts. */
 export const modelInfo: typeof import('./models/info.ts').modelInfo = lazyFunction(() => import('./models/info.ts'), 'modelInfo');
 export { formatInfo } from './models/info-text.ts';
 export type { ModelInfo } from './models/info.ts';
-/** Download a preset or Hub model into the cache (`lookalike models fetch`): models/hub.ts. */
-export const fetchModel: typeof import('./models/hub.ts').fetchHubModel = lazyFunction(() => import('./models/hub.ts'), 'fetchHubModel');
+// models/hub.ts loads with the model catalog (listModels) anyway.
+export { fetchHubModel as fetchModel } from './models/hub.ts';
 export { readRegularFile, regularStat, FileReadError } from './util/regular-file.ts';
 
 /** Options of loadModel. */
@@ -577,7 +583,7 @@ export class Index {
    * @example const { groups } = await index.duplicates({ threshold: 0.97 });
    */
   duplicates(opts: DedupOptions): Promise<DedupResult> {
-    return findDuplicates(this.store, opts);
+    return import('./index/dedup.ts').then(({ findDuplicates }) => findDuplicates(this.store, opts));
   }
 
   /** Per field: the most common values with counts, or the range, among the items a filter matches. */

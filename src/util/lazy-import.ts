@@ -51,5 +51,7 @@ export const tokenizersLib = lazyPackage(() => require('@huggingface/tokenizers'
 export function lazyFunction<K extends string, M extends { [k in K]: (...args: never[]) => Promise<unknown> }>(load: () => Promise<M>, name: K): M[K] {
   // import() of a module already loaded returns it from the loader's cache.
   const call = async (...args: unknown[]): Promise<unknown> => Reflect.apply((await load())[name], undefined, args);
+  // The function's own name, as a re-export had it (stack traces, logs).
+  Object.defineProperty(call, 'name', { value: name });
   return call as unknown as M[K];
 }
