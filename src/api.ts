@@ -31,7 +31,7 @@ import type { FieldSchema, FieldType, FieldValue, Fields, FilterNode } from './d
 
 import { searchExact } from './store/exact.ts';
 import { openStore, withStore } from './store/open-store.ts';
-import type { FileRecord, Hit, ItemRecord, StoreItem, StoreMeta, VectorStore } from './store/types.ts';
+import type { FileRecord, Hit, ItemRecord, StoreItem, StoreMeta, VectorStore, WarmOptions } from './store/types.ts';
 import type { TextEncoder } from './models/text-encoder.ts';
 import { writeSubmission } from './metrics/competition.ts';
 import type { EvalRun, RunEvalOptions } from './eval/run-eval.ts';
@@ -56,7 +56,7 @@ import { lazyFunction } from './util/lazy-import.ts';
 export type { Runtime, Hit, Skipped, EmbedResult, BuildReport, CompeteResult, EvalRun, RunEvalOptions, CaptionEvalOptions, CaptionEvalRun, SpecOverrides, Feature, ModelSettings, QueryResult, EmbeddingSource, EmbeddingKey };
 export type { EvalResult } from './metrics/evaluate.ts';
 export type { AnnMode, AnnDtype } from './store/ann-mode.ts';
-export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord, ItemRecord } from './store/types.ts';
+export type { VectorStore, StoreMeta, StoreChange, StoreItem, FileRecord, ItemRecord, WarmOptions } from './store/types.ts';
 export type { FieldSchema, FieldType, FieldValue, Fields, FilterNode, BrowseOptions, Facet, FieldUpdate };
 export { UNLIKE_WEIGHT };
 export { parseFilter, FilterError } from './data/filter/parse.ts';
@@ -619,9 +619,9 @@ export class Index {
     return prepareAnn(this.store, opts);
   }
 
-  /** Keep what exact searches read in memory from now on (a long-lived process), within config.cacheMb; resolves when ready. Results do not change. */
-  async warm(): Promise<void> {
-    await this.store.warm?.();
+  /** Keep what searches read in memory from now on (a long-lived process), within config.cacheMb; `exact: false` skips the rows of exact searches (an ANN server). Resolves when ready. Results do not change. */
+  async warm(opts: WarmOptions = {}): Promise<void> {
+    await this.store.warm?.(opts);
   }
 
   /** Add (or replace) items with vectors you computed (dim floats each; the same model as the index). Needs `write: true`. */

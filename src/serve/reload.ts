@@ -172,8 +172,9 @@ export class LiveIndex {
       const mode = this.flags.search ?? {};
       // The ANN graph is loaded (or built and saved) now, not by the first query.
       await index.prepareAnn({ ann: mode.ann, annDtype: mode.annDtype, onNote: this.log });
-      // Exact searches (every one with --ann off; filtered or small ones otherwise) read memory, not disk.
-      if (mode.ann !== 'on') await index.warm();
+      // Exact searches (every one with --ann off; filtered or small ones otherwise) read memory,
+      // not disk; with --ann on only what every search reads (the id blocks) is read now.
+      await index.warm({ exact: mode.ann !== 'on' });
       const text = model ? await index.hasText() : false;
       const embedModel = async () => {
         if (!model) throw new HttpError(503, missing!);

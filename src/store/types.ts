@@ -100,6 +100,12 @@ export interface SearchOptions {
   filter?: FilterNode;
 }
 
+/** What VectorStore.warm keeps in memory. */
+export interface WarmOptions {
+  /** False: only what every search reads (the folder store's id blocks), not the rows exact searches read (an ANN server). Default true. */
+  exact?: boolean;
+}
+
 /** Options for VectorStore.prepareAnn. */
 export interface PrepareAnnOptions {
   /** Same rule as SearchOptions.ann: prepare only when a search in this mode would use the graph. Default 'auto'. */
@@ -156,10 +162,11 @@ export interface VectorStore {
    */
   prepareAnn?(opts?: PrepareAnnOptions): Promise<boolean>;
   /**
-   * Optional: keep what repeated exact searches read in memory from now on (a long-lived
-   * process: a server), within config.cacheMb; resolves when it is ready. Results do not change.
+   * Optional: keep what repeated searches read in memory from now on (a long-lived process: a
+   * server), within config.cacheMb; `exact: false` keeps only what every search reads, not the
+   * rows of exact searches. Resolves when it is ready. Results do not change.
    */
-  warm?(): Promise<void>;
+  warm?(opts?: WarmOptions): Promise<void>;
   /** Apply one change atomically and durably (needs `write: true`). */
   write(change: StoreChange): Promise<void>;
   /** Release the lock and any resources. */

@@ -90,6 +90,23 @@ test('every segment gets a binary id file covered by the manifest; lookups, scan
   many.forEach((id, r) => assert.equal(blocked.find(id), r, id));
   for (const absent of ['', '0', 'img/1.jpf', 'img/10.jpgx', '\u{10FFFF}']) assert.equal(blocked.find(absent), -1, absent);
   await check(loc, live);
+  // The newest segment's id blocks are read by lookups, not at open: damaged after a reader was
+  // warmed, they fail a new reader's lookup, while the warmed one (a server) reads nothing more.
+  const newest = m.segments[m.segments.length - 1];
+  const newestIdx = path.join(loc, newest.idx!.file);
+  const intact = fs.readFileSync(newestIdx);
+  const warmed = await FolderStore.open(loc);
+  await warmed.warm({ exact: false });
+  const flipped = Buffer.from(intact);
+  flipped[flipped.length - 1] ^= 0x01;
+  fs.writeFileSync(newestIdx, flipped);
+  const inNewest = JSON.parse(fs.readFileSync(path.join(loc, newest.ids.file), 'utf8')).ids.filter((id: string) => live.has(id)) as string[];
+  const cold = await FolderStore.open(loc);
+  await assert.rejects(cold.getVectors([inNewest[0]]), new RegExp(`${newest.idx!.file}: checksum mismatch in block 0`));
+  await cold.close();
+  for (const id of live.keys()) assert.deepEqual([...(await warmed.getVectors([id]))], [...live.get(id)!], id);
+  await warmed.close();
+  fs.writeFileSync(newestIdx, intact);
   // A damaged id file is a one-line error naming it.
   const idx = path.join(loc, m.segments[0].idx!.file);
   const bytes = fs.readFileSync(idx);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FieldSchema, Fields, FilterNode } from '../../data/field-types.ts';
 import { compileFilter, filterUsesId } from '../../data/filter/match.ts';
 import { checkFields } from '../../data/fields/sidecar.ts';
-import type { FileRecord, Hit, ItemRecord, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore } from '../types.ts';
+import type { FileRecord, Hit, ItemRecord, OpenOptions, PrepareAnnOptions, SearchOptions, StoreChange, StoreItem, StoreMeta, VectorBlock, VectorStore, WarmOptions } from '../types.ts';
 import { crashPoint, fsyncDir } from '../../util/atomic.ts';
 import { readJson } from '../../util/json.ts';
 import { acquireLock } from './lock.ts';
@@ -428,8 +428,13 @@ export class FolderStore implements VectorStore {
     return blocks && searchQuantized(segs, blocks, this.quant.blockRows, this.dim, queries, k, exclude);
   }
 
-  /** Cache rows from the next search on, and build the int8 blocks now (from config.int8MinRows live items); resolves when they are built. */
-  async warm(): Promise<void> {
+  /**
+   * Read every id block now; unless `exact` is false, also cache rows from the next search on and
+   * build the int8 blocks now (from config.int8MinRows live items). Resolves when they are built.
+   */
+  async warm(opts: WarmOptions = {}): Promise<void> {
+    for (const s of this.segs) s.ids.warm?.();
+    if (opts.exact === false) return;
     this.searches = Math.max(this.searches, 1);
     if (this.liveCount >= config.int8MinRows) this.quant.warm(this.segs, this.dim);
     await this.quant.settled();
