@@ -112,19 +112,19 @@ function alternate(title: string, paths: { name: string; run: () => Run }[]): Ma
 
 const cli = (bin: string, args: string[]) => () => timed(process.execPath, [bin, ...args]);
 
-/** Start `lookalike serve` on a free port and wait for /healthz (the server answers once its index is opened and warmed). */
+/** Start `lookalike serve` on a port the system picks (a random one could be in use) and wait for /healthz (the server answers once its index is opened and warmed). */
 async function startServe(dir: string, ann: string, env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', String(port), '--ann', ann, '--no-watch'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', '--ann', ann, '--no-watch'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (b) => (err += b));
-  const url = `http://127.0.0.1:${port}`;
+  let url = '';
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
+    url ||= / at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1] ?? '';
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      if (url && (await fetch(`${url}/healthz`)).ok) break;
     } catch {
-      // not listening yet
+      // not answering yet
     }
     if (i > 6000) throw new Error(`serve did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 100));
