@@ -366,22 +366,19 @@ export class AnnGraph {
     const keysFile = path.join(dir, m.keys);
     const full = (opts.verify ?? 'full') === 'full';
     const params: AnnParams = { dtype: m.dtype, connectivity: m.connectivity, expansionAdd: m.expansionAdd };
+    // Read in place, a binary key file is searched where it lies too; otherwise the keys are read.
+    const keys = readKeys(keysFile, m, full, !!opts.view);
     let g: AnnGraph;
-    if (opts.view && !m.keys.endsWith('.json')) {
-      // Read in place: the graph file and the key file are searched where they lie.
-      const keys = readKeys(keysFile, m, full, true) as KeyTable;
+    if (opts.view) {
       let file: GraphFile;
       try {
         file = GraphFile.open(gfile, { dim: m.dim, dtype: m.dtype, count: m.count });
       } catch (e) {
-        keys.close();
+        if (keys instanceof KeyTable) keys.close();
         throw e;
       }
       g = new AnnGraph(m.dim, params, undefined, file);
-      g.table = keys;
-      g.next = keys.next;
     } else {
-      const keys = readKeys(keysFile, m, full, false);
       const index = newIndex(m.dim, params);
       try {
         index.load(gfile);
@@ -390,14 +387,18 @@ export class AnnGraph {
       }
       if (index.size() !== m.count) throw new Error(`${gfile}: graph holds ${index.size()} items, ann.json says ${m.count}`);
       g = new AnnGraph(m.dim, params, index, undefined);
-      // A graph that will be changed gets its maps.
+    }
+    // A graph read in place searches its key file in place; one that will be changed (or whose
+    // key map is a legacy JSON file) gets its maps.
+    if (opts.view && keys instanceof KeyTable) g.table = keys;
+    else {
       for (const e of keys instanceof KeyTable ? keys.entries() : legacyEntries(keys)) {
         g.keyOf.set(e.id, e.key);
         g.idOf.set(e.key, e.id);
         g.hashOf.set(e.id, e.hash);
       }
-      g.next = keys.next;
     }
+    g.next = keys.next;
     g.covers = m.covers;
     g.seq = m.seq;
     return g;

@@ -191,6 +191,7 @@ test('the ANN key file: a mapped graph maps keys to ids in place; graphs saved w
   const { keysBytes: _b, keysSha256: _s, ...rest } = readAnnManifest(dir)!;
   fs.writeFileSync(path.join(dir, 'ann.json'), JSON.stringify({ ...rest, keys: name }));
   const old = AnnGraph.open(dir, { view: true, verify: 'size' })!;
+  assert.ok(old.readOnly, 'read in place, not loaded, with a legacy key map too');
   for (const i of [0, 7, 42, 299]) assert.deepEqual(old.candidates(v.subarray(i * dim, (i + 1) * dim), 1), [[ids[i]]]);
 });
 
