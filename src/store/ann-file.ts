@@ -22,6 +22,7 @@
  */
 import fs from 'node:fs';
 import type { AnnDtype } from './ann-mode.ts';
+import { fileReader, type ByteReader } from '../util/byte-reader.ts';
 
 /** usearch scalar kinds of the vector types lookalike writes. */
 const SCALAR: Record<AnnDtype, number> = { f32: 11, f16: 12, i8: 23 };
@@ -48,7 +49,8 @@ export class GraphFile {
   readonly file: string;
   /** Live members. */
   readonly count: number;
-  private fd: number;
+  private bytes: ByteReader;
+  private closed = false;
   private dim: number;
   private dtype: AnnDtype;
   private vecBytes: number;
@@ -70,17 +72,17 @@ export class GraphFile {
 
   private constructor(file: string, fd: number, expect: GraphFileExpect) {
     this.file = file;
-    this.fd = fd;
+    this.bytes = fileReader(file, fd, 'the graph is damaged (delete ann.json to rebuild it)');
     this.dim = expect.dim;
     this.dtype = expect.dtype;
-    const size = fs.fstatSync(fd).size;
-    const dims = this.read(0, 8);
+    const size = this.bytes.length;
+    const dims = this.bytes.read(0, 8);
     const rows = dims.readUInt32LE(0);
     this.vecBytes = dims.readUInt32LE(4);
     if (this.vecBytes !== expect.dim * BYTES[expect.dtype]) throw this.damaged(`${this.vecBytes} bytes per vector, a ${expect.dim}-d ${expect.dtype} graph has ${expect.dim * BYTES[expect.dtype]}`);
     const headAt = 8 + rows * this.vecBytes;
     if (headAt + HEAD + 40 > size) throw this.damaged(`${size} bytes cannot hold ${rows} vectors and the headers`);
-    const h = this.read(headAt, HEAD);
+    const h = this.bytes.read(headAt, HEAD);
     if (h.toString('latin1', 0, 7) !== 'usearch') throw this.damaged('no usearch header after the vectors');
     if (h.readUInt16LE(7) !== 2) throw this.damaged(`usearch format ${h.readUInt16LE(7)}.x, expected 2.x`);
     if (h[13] !== METRIC_COS || h[14] !== SCALAR[expect.dtype] || h[15] !== KEY_U64 || h[16] !== SLOT_U32 || h[41] !== 0) {
@@ -90,7 +92,7 @@ export class GraphFile {
     this.deleted = u64(h, 25);
     if (u64(h, 33) !== expect.dim) throw this.damaged(`${u64(h, 33)} dimensions, ann.json says ${expect.dim}`);
     if (this.count !== expect.count) throw this.damaged(`${this.count} members, ann.json says ${expect.count}`);
-    const g = this.read(headAt + HEAD, 40);
+    const g = this.bytes.read(headAt + HEAD, 40);
     this.nodes = u64(g, 0);
     const connectivity = u64(g, 8);
     const base = u64(g, 16);
@@ -105,7 +107,7 @@ export class GraphFile {
     // Padded to whole chunks, so the sums below read levels two at a time (most are 0).
     const chunks = Math.ceil(this.nodes / CHUNK);
     this.levels = new Int16Array(chunks * CHUNK);
-    if (this.nodes) this.readInto(new Uint8Array(this.levels.buffer, 0, 2 * this.nodes), levelsAt);
+    if (this.nodes) this.bytes.readInto(new Uint8Array(this.levels.buffer, 0, 2 * this.nodes), levelsAt);
     this.chunkBefore = new Uint32Array(chunks + 1);
     const pairs = new Uint32Array(this.levels.buffer);
     let sum = 0;
@@ -143,8 +145,9 @@ export class GraphFile {
 
   /** Close the file. */
   close(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    this.fd = -1;
+    if (this.closed) return;
+    this.bytes.close();
+    this.closed = true;
   }
 
   /** The usearch keys of the `wanted` nearest live members to `query` (cosine), nearest first; `wanted` is also the search depth. */
@@ -220,7 +223,7 @@ export class GraphFile {
     const at = this.nodeAt(slot) + NODE_HEAD + (level ? this.baseBytes + (level - 1) * this.upperBytes : 0);
     const cap = ((level ? this.upperBytes : this.baseBytes) - 4) / 4;
     const bytes = new Uint8Array(this.scratch, 0, 4 + 4 * cap);
-    this.readInto(bytes, at);
+    this.bytes.readInto(bytes, at);
     const n = new Uint32Array(this.scratch, 0, 1)[0];
     if (n > cap) throw this.damaged(`node ${slot} lists ${n} neighbours on level ${level}, at most ${cap} fit`);
     const list = new Uint32Array(this.scratch, 4, n).slice();
@@ -230,7 +233,7 @@ export class GraphFile {
 
   /** Cosine distance (1 - cos) of the query to the vector in `slot`, as usearch measures it. */
   private distance(q: Float32Array, qq: number, slot: number): number {
-    this.readInto(this.vecU8, 8 + slot * this.vecBytes);
+    this.bytes.readInto(this.vecU8, 8 + slot * this.vecBytes);
     const n = this.dim;
     const v = this.vec;
     let qv = 0;
@@ -253,23 +256,12 @@ export class GraphFile {
   /** Whether `slot` holds a live member (usearch marks a removed one with the largest u64 key). */
   private live(slot: number): boolean {
     if (!this.deleted) return true;
-    const b = this.read(this.nodeAt(slot), 8);
+    const b = this.bytes.read(this.nodeAt(slot), 8);
     return !(b.readUInt32LE(0) === 0xffffffff && b.readUInt32LE(4) === 0xffffffff);
   }
 
   private keyOf(slot: number): number {
-    return u64(this.read(this.nodeAt(slot), 8), 0);
-  }
-
-  private read(at: number, len: number): Buffer {
-    const b = Buffer.alloc(len);
-    this.readInto(b, at);
-    return b;
-  }
-
-  private readInto(b: Uint8Array, at: number): void {
-    const n = fs.readSync(this.fd, b, 0, b.length, at);
-    if (n !== b.length) throw this.damaged(`ends at byte ${at + n}, before the ${b.length} bytes at ${at}`);
+    return u64(this.bytes.read(this.nodeAt(slot), 8), 0);
   }
 
   private damaged(why: string): Error {
